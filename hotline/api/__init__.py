@@ -1,0 +1,1 @@
+"""The FastAPI app, the CLI and the composition root."""

@@ -1,0 +1,1 @@
+"""Settings, database, event bus and the error base class. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""Following calls on the switch over AMI: parse, track, store, call back."""
