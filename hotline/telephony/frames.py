@@ -84,7 +84,8 @@ class FrameReader:
     def feed(self, data: bytes) -> list[Frame]:
         self._buffer += self._decoder.decode(data)
         if self.banner is None:
-            if self._buffer.startswith(BANNER_PREFIX[: len(self._buffer)]) and "\n" not in self._buffer:
+            arriving = BANNER_PREFIX.startswith(self._buffer[: len(BANNER_PREFIX)])
+            if arriving and "\n" not in self._buffer:
                 return []  # the banner line is still arriving
             if self._buffer.startswith(BANNER_PREFIX):
                 line, _, self._buffer = self._buffer.partition("\n")
