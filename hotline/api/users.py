@@ -1,0 +1,129 @@
+"""Users, roles and bearer tokens. Rule: a token is stored only as its SHA-256.
+
+Roles, from least to most: agent (their own calls only), inspector, supervisor, admin.
+An agent user names the queue member they are on the switch (member name or interface).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.core.db import Base, UtcDateTime
+from hotline.core.errors import Conflict, InvalidInput, NotFound
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    INSPECTOR = "inspector"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+RANK = {Role.AGENT: 0, Role.INSPECTOR: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    agent: str | None
+
+    def at_least(self, role: Role) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: UserRow) -> User:
+    return User(row.id, row.name, Role(row.role), row.agent)
+
+
+class UserStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, name: str, role: Role, agent: str | None, now: datetime) -> User:
+        if role is Role.AGENT and not agent:
+            raise InvalidInput(
+                f"agent user {name!r} needs --agent: the queue member name or interface "
+                "they answer as on the switch (e.g. 'PJSIP/1001')"
+            )
+        row = UserRow(name=name, role=role.value, agent=agent, active=True, created_at=now)
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            raise Conflict(f"user {name!r} exists already; pick another name") from None
+        return _user(row)
+
+    async def issue_token(self, name: str, now: datetime, label: str | None = None) -> str:
+        token = secrets.token_urlsafe(32)
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(UserRow).where(UserRow.name == name))
+            if row is None:
+                raise NotFound(f"no user named {name!r}; create it first with `hotline users add`")
+            session.add(
+                TokenRow(user_id=row.id, token_sha256=_hash(token), label=label, created_at=now)
+            )
+        return token
+
+    async def revoke_tokens(self, name: str) -> int:
+        async with self._sessions() as session, session.begin():
+            uid = await session.scalar(select(UserRow.id).where(UserRow.name == name))
+            if uid is None:
+                raise NotFound(f"no user named {name!r}")
+            result = await session.execute(
+                update(TokenRow).where(TokenRow.user_id == uid).values(revoked=True)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def by_token(self, token: str) -> User | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(UserRow)
+                .join(TokenRow, TokenRow.user_id == UserRow.id)
+                .where(
+                    TokenRow.token_sha256 == _hash(token),
+                    TokenRow.revoked.is_(False),
+                    UserRow.active.is_(True),
+                )
+            )
+            return _user(row) if row else None
+
+    async def all(self) -> list[User]:
+        async with self._sessions() as session:
+            return [_user(r) for r in await session.scalars(select(UserRow).order_by(UserRow.id))]

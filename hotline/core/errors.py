@@ -1,0 +1,37 @@
+"""The error base class. Rule: every error a user can cause says what was wrong and what to do.
+
+Domain errors know nothing about HTTP; api/ maps each kind to a status code and keeps
+`error_id` stable so clients can rely on it.
+"""
+
+from __future__ import annotations
+
+
+class HotlineError(Exception):
+    """Base of our errors. `error_id` is stable; the message is for people."""
+
+    error_id = "hotline_error"
+
+    def __init__(self, message: str, *, error_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if error_id:
+            self.error_id = error_id
+
+
+class NotFound(HotlineError):
+    error_id = "not_found"
+
+
+class InvalidInput(HotlineError):
+    error_id = "invalid_input"
+
+
+class Conflict(HotlineError):
+    error_id = "conflict"
+
+
+class Unavailable(HotlineError):
+    """A service we depend on (switch, database, broker) cannot be reached right now."""
+
+    error_id = "unavailable"

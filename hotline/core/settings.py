@@ -1,0 +1,129 @@
+"""Settings: loaded once, in the composition root, from the environment and a TOML file.
+
+Every setting has an embedded default (SQLite under ./data, no broker, AMI off), so
+`hotline serve` runs with none. Environment variables are `HOTLINE_<NAME>`, nested ones
+`HOTLINE_<SECTION>__<NAME>` (e.g. `HOTLINE_AMI__HOST`); a TOML file named by
+`HOTLINE_CONFIG` is read too, with the environment taking precedence.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# Q.850 causes that mean the line broke rather than someone hanging up on purpose.
+DEFAULT_ABNORMAL_CAUSES = (27, 34, 38, 41, 42, 44, 47, 102, 127)
+
+
+class AmiSettings(BaseModel):
+    host: str | None = Field(None, description="Asterisk host; unset = AMI disabled")
+    port: int = 5038
+    username: str = "hotline"
+    secret: str = ""
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 5.0
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    end_unknown_after_s: float = 4 * 3600.0
+
+
+class MqttSettings(BaseModel):
+    host: str | None = Field(None, description="MQTT broker host; unset = no real-time events")
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    topic_prefix: str = "hotline"
+    client_id: str = "hotline"
+
+
+class RuleSettings(BaseModel):
+    ring_period_s: float = Field(5.0, gt=0, description="one ring: 1 s on + 4 s off")
+    max_rings: int = Field(3, ge=1, description="answer within this many rings")
+    abnormal_causes: tuple[int, ...] = DEFAULT_ABNORMAL_CAUSES
+
+
+class CallbackSettings(BaseModel):
+    enabled: bool = True
+    min_abandon_wait_s: float = 10.0
+    include_no_agent: bool = True
+    delay_s: float = 60.0
+    max_attempts: int = Field(3, ge=1)
+    retry_interval_min: float = 10.0
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    timezone: str = "Asia/Shanghai"
+    connect_to: str = Field("agent", pattern="^(agent|queue)$")
+    context: str = "hotline-callback"
+    channel_template: str = Field(
+        "Local/{number}@hotline-outbound",
+        description="channel that rings the customer; {number} is the customer's number",
+    )
+    caller_id: str = "客服热线 <95000>"
+    originate_timeout_s: float = 45.0
+
+
+class RecordingSettings(BaseModel):
+    path_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="switch path prefix -> local path prefix, e.g. "
+        '{"/var/spool/asterisk/monitor": "/mnt/pbx-monitor"}',
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; unset = SQLite file in data_dir"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    ami: AmiSettings = AmiSettings()
+    mqtt: MqttSettings = MqttSettings()
+    rules: RuleSettings = RuleSettings()
+    callback: CallbackSettings = CallbackSettings()
+    recording: RecordingSettings = RecordingSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, v: str | None) -> str | None:
+        if v and v.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + v.split("://", 1)[1]
+        return v
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'hotline.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("HOTLINE_CONFIG")
+        if config:
+            if not Path(config).is_file():
+                raise FileNotFoundError(
+                    f"HOTLINE_CONFIG points to {config!r}, which is not a file: "
+                    "fix the path or unset HOTLINE_CONFIG"
+                )
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)

@@ -1,0 +1,320 @@
+"""Call records in the database. Rule: one row per call, written whole, never half.
+
+A row holds the record's searchable fields as columns and the full record (visits,
+agents rung) as JSON, so a restart can reload the calls still in progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    String,
+    Text,
+    case,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.core.db import Base, UtcDateTime
+from hotline.telephony.callback_store import CallbackRow
+from hotline.telephony.records import (
+    AgentAttempt,
+    AttemptResult,
+    CallRecord,
+    Direction,
+    HangupBy,
+    Outcome,
+    QueueVisit,
+)
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    dialled: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(128), index=True)
+    agent_member: Mapped[str | None] = mapped_column(String(128), index=True)
+    agent_interface: Mapped[str | None] = mapped_column(String(128), index=True)
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    rings: Mapped[int | None] = mapped_column(Integer)
+    within_rule: Mapped[bool | None] = mapped_column(Boolean)
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    recording_file: Mapped[str | None] = mapped_column(Text)
+    recording_path: Mapped[str | None] = mapped_column(Text)
+    callback_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)  # the whole CallRecord as JSON
+
+
+# --- record <-> JSON -------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def record_to_json(record: CallRecord) -> str:
+    data = {f.name: _jsonable(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    data["visits"] = [
+        {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        for v in record.visits
+    ]
+    data["attempts"] = [
+        {f.name: _jsonable(getattr(a, f.name)) for f in dataclasses.fields(a)}
+        for a in record.attempts
+    ]
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def record_from_json(text: str) -> CallRecord:
+    data = json.loads(text)
+    times = {"entered_at", "queue_joined_at", "ring_started_at", "answered_at", "ended_at"}
+    for key in times:
+        data[key] = _dt(data.get(key))
+    data["visits"] = tuple(
+        QueueVisit(**{**v, "joined_at": _dt(v["joined_at"]), "left_at": _dt(v.get("left_at"))})
+        for v in data.get("visits", [])
+    )
+    data["attempts"] = tuple(
+        AgentAttempt(
+            **{**a, "started_at": _dt(a["started_at"]), "result": AttemptResult(a["result"])}
+        )
+        for a in data.get("attempts", [])
+    )
+    data["direction"] = Direction(data["direction"])
+    data["outcome"] = Outcome(data["outcome"])
+    data["hangup_by"] = HangupBy(data["hangup_by"]) if data.get("hangup_by") else None
+    data["variables"] = tuple(tuple(kv) for kv in data.get("variables", []))
+    known = {f.name for f in dataclasses.fields(CallRecord)}
+    return CallRecord(**{k: v for k, v in data.items() if k in known})
+
+
+def map_path(path: str | None, path_map: dict[str, str]) -> str | None:
+    """The local path of a file the switch wrote, through the longest matching prefix."""
+    if not path:
+        return None
+    for prefix in sorted(path_map, key=len, reverse=True):
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            return path_map[prefix].rstrip("/") + path[len(prefix.rstrip("/")) :]
+    return path
+
+
+def _row_values(record: CallRecord, path_map: dict[str, str]) -> dict[str, Any]:
+    return dict(
+        call_id=record.call_id,
+        linkedid=record.linkedid,
+        direction=record.direction.value,
+        caller_number=record.caller_number,
+        caller_name=record.caller_name,
+        dialled=record.dialled,
+        queue=record.queue,
+        agent_member=record.agent_member,
+        agent_interface=record.agent_interface,
+        entered_at=record.entered_at,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        ring_seconds=record.ring_seconds,
+        rings=record.rings,
+        within_rule=record.within_rule,
+        wait_seconds=record.wait_seconds,
+        talk_seconds=record.talk_seconds,
+        hangup_by=record.hangup_by.value if record.hangup_by else None,
+        hangup_cause=record.hangup_cause,
+        outcome=record.outcome.value,
+        recording_file=record.recording_file,
+        recording_path=map_path(record.recording_file, path_map),
+        callback_id=record.callback_id,
+        detail=record_to_json(record),
+    )
+
+
+# --- queries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    number: str | None = None  # caller number, or part of it
+    agent: str | None = None  # member name or interface
+    queue: str | None = None
+    outcome: Outcome | None = None
+    within_rule: bool | None = None
+    direction: Direction | None = None
+    only_agent: str | None = None  # an agent's own calls (role agent)
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    key: str | None
+    calls: int
+    answered: int
+    within_rule: int
+    abandoned: int
+    answer_seconds_sum: float
+    callbacks_done: int
+
+    @property
+    def within_rule_pct(self) -> float | None:
+        return round(100.0 * self.within_rule / self.answered, 1) if self.answered else None
+
+    @property
+    def abandoned_pct(self) -> float | None:
+        return round(100.0 * self.abandoned / self.calls, 1) if self.calls else None
+
+    @property
+    def average_speed_of_answer_s(self) -> float | None:
+        return round(self.answer_seconds_sum / self.answered, 1) if self.answered else None
+
+
+_ANSWERED = (Outcome.ANSWERED.value, Outcome.DROPPED.value)
+
+
+class CallStore:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], path_map: dict[str, str] | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._path_map = path_map or {}
+
+    async def save(self, records: Iterable[CallRecord]) -> None:
+        """Insert or replace each record, all in one transaction (last snapshot wins)."""
+        latest = {r.call_id: r for r in records}
+        if not latest:
+            return
+        rows = [_row_values(r, self._path_map) for r in latest.values()]
+        async with self._sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            stmt = insert(CallRow).values(rows)
+            updates = {c: stmt.excluded[c] for c in rows[0] if c != "call_id"}
+            upsert = stmt.on_conflict_do_update(index_elements=["call_id"], set_=updates)
+            await session.execute(upsert)
+
+    async def load_open(self) -> list[CallRecord]:
+        async with self._sessions() as session:
+            result = await session.scalars(select(CallRow.detail).where(CallRow.ended_at.is_(None)))
+            return [record_from_json(d) for d in result]
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        async with self._sessions() as session:
+            detail = await session.scalar(select(CallRow.detail).where(CallRow.call_id == call_id))
+            return record_from_json(detail) if detail else None
+
+    async def recording_path(self, call_id: str) -> str | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(CallRow.recording_path).where(CallRow.call_id == call_id)
+            )
+
+    def _where(self, f: CallFilter) -> list[Any]:
+        c = CallRow
+        where: list[Any] = []
+        if f.since:
+            where.append(c.entered_at >= f.since)
+        if f.until:
+            where.append(c.entered_at < f.until)
+        if f.number:
+            where.append(c.caller_number.contains(f.number, autoescape=True))
+        if f.agent:
+            where.append((c.agent_member == f.agent) | (c.agent_interface == f.agent))
+        if f.only_agent is not None:
+            where.append((c.agent_member == f.only_agent) | (c.agent_interface == f.only_agent))
+        if f.queue:
+            where.append(c.queue == f.queue)
+        if f.outcome:
+            where.append(c.outcome == f.outcome.value)
+        if f.within_rule is not None:
+            where.append(c.within_rule.is_(f.within_rule))
+        if f.direction:
+            where.append(c.direction == f.direction.value)
+        return where
+
+    async def search(
+        self, f: CallFilter, *, offset: int = 0, limit: int = 50
+    ) -> tuple[list[CallRecord], int]:
+        where = self._where(f)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(CallRow).where(*where))
+            rows = await session.scalars(
+                select(CallRow.detail)
+                .where(*where)
+                .order_by(CallRow.entered_at.desc(), CallRow.call_id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return [record_from_json(d) for d in rows], int(total or 0)
+
+    async def stats(self, f: CallFilter, group_by: str | None) -> list[StatsRow]:
+        """Service level per queue, per agent or overall (group_by None)."""
+        c = CallRow
+        key: Any = {"queue": c.queue, "agent": c.agent_member, None: None}[group_by]
+        answered = case((c.outcome.in_(_ANSWERED), 1), else_=0)
+        cols: list[Any] = [
+            func.count().label("calls"),
+            func.sum(answered).label("answered"),
+            func.sum(case((c.within_rule.is_(True), 1), else_=0)).label("within_rule"),
+            func.sum(case((c.outcome == Outcome.ABANDONED.value, 1), else_=0)).label("abandoned"),
+            func.sum(
+                case((c.outcome.in_(_ANSWERED), func.coalesce(c.wait_seconds, 0.0)), else_=0.0)
+            ).label("asa"),
+            func.sum(case((CallbackRow.status == "done", 1), else_=0)).label("callbacks_done"),
+        ]
+        where = [*self._where(f), c.direction == Direction.INBOUND.value]
+        stmt = (
+            select(*([key.label("key")] if key is not None else []), *cols)
+            .select_from(
+                c.__table__.outerjoin(CallbackRow.__table__, CallbackRow.call_id == c.call_id)
+            )
+            .where(*where)
+        )
+        if key is not None:
+            stmt = stmt.group_by(key).order_by(key)
+        async with self._sessions() as session:
+            result = await session.execute(stmt)
+            out: list[StatsRow] = []
+            for row in result.mappings():
+                out.append(
+                    StatsRow(
+                        key=row.get("key"),
+                        calls=int(row["calls"] or 0),
+                        answered=int(row["answered"] or 0),
+                        within_rule=int(row["within_rule"] or 0),
+                        abandoned=int(row["abandoned"] or 0),
+                        answer_seconds_sum=float(row["asa"] or 0.0),
+                        callbacks_done=int(row["callbacks_done"] or 0),
+                    )
+                )
+            return out
