@@ -60,7 +60,6 @@ class CallbackSettings(BaseModel):
     retry_interval_min: float = 10.0
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
-    timezone: str = "Asia/Shanghai"
     connect_to: str = Field("agent", pattern="^(agent|queue)$")
     context: str = "hotline-callback"
     channel_template: str = Field(
@@ -91,6 +90,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     log_level: str = "INFO"
+    timezone: str = Field("Asia/Shanghai", description="the hotline's local time zone")
     ami: AmiSettings = AmiSettings()
     mqtt: MqttSettings = MqttSettings()
     rules: RuleSettings = RuleSettings()

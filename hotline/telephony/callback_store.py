@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,9 +27,9 @@ class CallbackRow(Base):
     connect_kind: Mapped[str] = mapped_column(String(16))
     connect_target: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts_made: Mapped[int] = mapped_column(Integer, default=0)
-    attempts_allowed: Mapped[int] = mapped_column(Integer)
+    attempts_made: Mapped[int] = mapped_column(Integer, default=0)  # since the last (re)trigger
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_result: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -73,8 +73,8 @@ class Callback:
     connect_target: str | None
     status: str
     attempts_made: int
-    attempts_allowed: int
     next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
     last_result: str | None
     created_at: datetime
     updated_at: datetime
@@ -92,8 +92,8 @@ def _callback(row: CallbackRow, attempts: list[CallbackAttemptRow] | None = None
         connect_target=row.connect_target,
         status=row.status,
         attempts_made=row.attempts_made,
-        attempts_allowed=row.attempts_allowed,
         next_attempt_at=row.next_attempt_at,
+        last_attempt_at=row.last_attempt_at,
         last_result=row.last_result,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -126,7 +126,6 @@ class CallbackStore:
         reason: str,
         connect_kind: str,
         connect_target: str | None,
-        attempts_allowed: int,
         first_attempt_at: datetime,
         now: datetime,
     ) -> Callback | None:
@@ -139,7 +138,6 @@ class CallbackStore:
             connect_target=connect_target,
             status="scheduled",
             attempts_made=0,
-            attempts_allowed=attempts_allowed,
             next_attempt_at=first_attempt_at,
             created_at=now,
             updated_at=now,
@@ -187,61 +185,68 @@ class CallbackStore:
             stmt = select(CallbackRow).where(CallbackRow.status == "dialing")
             return [_callback(r) for r in await session.scalars(stmt)]
 
-    async def set_state(
+    async def save_progress(
         self,
         callback_id: int,
         *,
-        expect: tuple[str, ...],
+        expect: str,
         status: str,
+        attempts_made: int,
+        next_attempt_at: datetime | None,
+        last_attempt_at: datetime | None,
+        last_result: str | None,
         now: datetime,
         by: str | None = None,
-        next_attempt_at: datetime | None = None,
-        last_result: str | None = None,
-        attempts_made: int | None = None,
-        attempts_allowed: int | None = None,
     ) -> bool:
-        """Compare-and-set: change state only if it is still one of `expect`."""
-        values: dict[str, object] = dict(
-            status=status, updated_at=now, updated_by=by, next_attempt_at=next_attempt_at
-        )
-        if last_result is not None:
-            values["last_result"] = last_result
-        if attempts_made is not None:
-            values["attempts_made"] = attempts_made
-        if attempts_allowed is not None:
-            values["attempts_allowed"] = attempts_allowed
+        """Compare-and-set: store the new progress only if the state is still `expect`."""
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(CallbackRow)
-                .where(CallbackRow.id == callback_id, CallbackRow.status.in_(expect))
-                .values(**values)
+                .where(CallbackRow.id == callback_id, CallbackRow.status == expect)
+                .values(
+                    status=status,
+                    attempts_made=attempts_made,
+                    next_attempt_at=next_attempt_at,
+                    last_attempt_at=last_attempt_at,
+                    last_result=last_result,
+                    updated_at=now,
+                    updated_by=by,
+                )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def begin_attempt(self, cb: Callback, *, action_id: str, now: datetime) -> bool:
-        """Mark `cb` dialing and log the attempt, atomically; False if someone else did."""
+    async def begin_attempt(self, callback_id: int, *, action_id: str, now: datetime) -> bool:
+        """scheduled -> dialing and the attempt logged, atomically; False if it was not due."""
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(CallbackRow)
-                .where(CallbackRow.id == cb.id, CallbackRow.status == "scheduled")
-                .values(
-                    status="dialing",
-                    attempts_made=cb.attempts_made + 1,
-                    updated_at=now,
-                    next_attempt_at=None,
-                )
+                .where(CallbackRow.id == callback_id, CallbackRow.status == "scheduled")
+                .values(status="dialing", updated_at=now, next_attempt_at=None)
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return False
+            done = await session.scalar(
+                select(func.count()).where(CallbackAttemptRow.callback_id == callback_id)
+            )
             session.add(
                 CallbackAttemptRow(
-                    callback_id=cb.id,
-                    attempt_no=cb.attempts_made + 1,
+                    callback_id=callback_id,
+                    attempt_no=int(done or 0) + 1,
                     action_id=action_id,
                     started_at=now,
                 )
             )
             return True
+
+    async def open_attempt(self, callback_id: int) -> str | None:
+        """The action id of the attempt still waiting for its result, if any."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(CallbackAttemptRow.action_id).where(
+                    CallbackAttemptRow.callback_id == callback_id,
+                    CallbackAttemptRow.finished_at.is_(None),
+                )
+            )
 
     async def finish_attempt(
         self,

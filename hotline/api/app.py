@@ -1,0 +1,234 @@
+"""The composition root: settings in, a running service out. Rule: only this module wires.
+
+It builds the database, stores, bus, MQTT publisher, AMI client, tracker and services
+from one `Settings`, and starts and stops their tasks with the FastAPI app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import hotline
+from hotline.api.routes import calls as calls_routes
+from hotline.api.users import UserStore
+from hotline.core import db
+from hotline.core.bus import Bus
+from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
+from hotline.core.mqtt import MqttPublisher
+from hotline.core.settings import Settings
+from hotline.telephony.ami import AmiClient
+from hotline.telephony.callback_service import CallbackService, DialPlan
+from hotline.telephony.callback_store import CallbackStore
+from hotline.telephony.callbacks import CallbackPolicy
+from hotline.telephony.records import RingRule
+from hotline.telephony.service import CallService, QueueItem
+from hotline.telephony.store import CallStore
+from hotline.telephony.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    calls: CallStore
+    users: UserStore
+    callback_store: CallbackStore
+    call_service: CallService
+    callbacks: CallbackService
+    queue: asyncio.Queue[QueueItem]
+    ami: AmiClient | None = None
+    mqtt: MqttPublisher | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def rule(self) -> RingRule:
+        return RingRule(self.settings.rules.ring_period_s, self.settings.rules.max_rings)
+
+
+def build(settings: Settings) -> Container:
+    engine = db.make_engine(settings.db_url)
+    sessions = db.session_factory(engine)
+    bus = Bus()
+    rules = settings.rules
+    tracker = CallTracker(
+        RingRule(rules.ring_period_s, rules.max_rings), frozenset(rules.abnormal_causes)
+    )
+    calls = CallStore(sessions, settings.recording.path_map)
+    queue: asyncio.Queue[QueueItem] = asyncio.Queue()
+    cb = settings.callback
+    ami = None
+    a = settings.ami
+    if a.host:
+        ami = AmiClient(
+            a.host,
+            a.port,
+            a.username,
+            a.secret,
+            queue=queue,
+            ping_interval=a.ping_interval_s,
+            ping_timeout=a.ping_timeout_s,
+            reconnect_min=a.reconnect_min_s,
+            reconnect_max=a.reconnect_max_s,
+        )
+    callback_store = CallbackStore(sessions)
+    callbacks = CallbackService(
+        callback_store,
+        CallbackPolicy(
+            min_abandon_wait_s=cb.min_abandon_wait_s,
+            include_no_agent=cb.include_no_agent,
+            connect_to="queue" if cb.connect_to == "queue" else "agent",
+            delay_s=cb.delay_s,
+            max_attempts=cb.max_attempts,
+            retry_interval_min=cb.retry_interval_min,
+            quiet_start=cb.quiet_start,
+            quiet_end=cb.quiet_end,
+            timezone=settings.timezone,
+        ),
+        DialPlan(cb.context, cb.channel_template, cb.caller_id, cb.originate_timeout_s),
+        bus,
+        ami,
+    )
+    call_service = CallService(
+        tracker,
+        calls,
+        bus,
+        end_unknown_after=timedelta(seconds=settings.ami.end_unknown_after_s),
+        on_ended=callbacks.on_call_ended if cb.enabled else None,
+    )
+    mqtt = None
+    m = settings.mqtt
+    if m.host:
+        mqtt = MqttPublisher(
+            m.host,
+            m.port,
+            prefix=m.topic_prefix,
+            client_id=m.client_id,
+            username=m.username,
+            password=m.password,
+        )
+        bus.subscribe("", mqtt.handle)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bus=bus,
+        calls=calls,
+        users=UserStore(sessions),
+        callback_store=callback_store,
+        call_service=call_service,
+        callbacks=callbacks,
+        queue=queue,
+        ami=ami,
+        mqtt=mqtt,
+    )
+
+
+async def start(c: Container) -> None:
+    await db.migrate(c.engine)
+    await c.call_service.restore()
+    if c.mqtt is not None:
+        c.mqtt.start()
+    else:
+        log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
+    c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
+    if c.ami is not None:
+        await c.ami.start()
+        if c.settings.callback.enabled:
+            c.tasks.append(asyncio.create_task(c.callbacks.run(), name="callbacks"))
+    else:
+        log.info(
+            "AMI disabled: no switch configured (set HOTLINE_AMI__HOST, HOTLINE_AMI__USERNAME "
+            "and HOTLINE_AMI__SECRET to follow calls)"
+        )
+
+
+async def stop(c: Container) -> None:
+    if c.ami is not None:
+        await c.ami.stop()
+    # let the consumer save what the switch already sent
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            await c.queue.join()
+    await c.callbacks.stop()
+    for task in c.tasks:
+        task.cancel()
+    for task in c.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    c.tasks.clear()
+    if c.mqtt is not None:
+        await c.mqtt.stop()
+    await c.engine.dispose()
+
+
+STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503}
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    c = container or build(settings or Settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await start(c)
+        try:
+            yield
+        finally:
+            await stop(c)
+
+    app = FastAPI(
+        title="Hotline 客服热线",
+        version=hotline.__version__,
+        description="Call records, the 3-ring rule and dropped-call callbacks from Asterisk.",
+        lifespan=lifespan,
+    )
+    app.state.container = c
+
+    @app.exception_handler(HotlineError)
+    async def _domain_error(_: Request, exc: HotlineError) -> JSONResponse:
+        status = next((s for k, s in STATUS.items() if isinstance(exc, k)), 400)
+        return JSONResponse({"error": exc.error_id, "message": exc.message}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        body = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"error": "http_error", "message": str(exc.detail)}
+        )
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/api/health", tags=["health"])
+    async def health() -> dict[str, object]:
+        try:
+            async with c.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception as exc:
+            database = f"unavailable: {exc}"
+        ami = "disabled" if c.ami is None else ("connected" if c.ami.connected else "connecting")
+        mqtt = "disabled" if c.mqtt is None else ("connected" if c.mqtt.connected else "connecting")
+        return {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "ami": ami,
+            "mqtt": mqtt,
+            "open_calls": len(c.call_service.tracker.open_calls()),
+            "queued_events": c.queue.qsize(),
+        }
+
+    app.include_router(calls_routes.router)
+    return app

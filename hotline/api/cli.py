@@ -1,0 +1,151 @@
+"""The `hotline` command. Rule: every failure prints what went wrong and what to do, no trace."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from hotline.api.users import Role, UserStore
+from hotline.core import db
+from hotline.core.errors import HotlineError
+from hotline.core.settings import Settings
+
+app = typer.Typer(help="Hotline 客服热线 backend", no_args_is_help=True)
+users_app = typer.Typer(help="users and their roles", no_args_is_help=True)
+tokens_app = typer.Typer(help="bearer tokens for the HTTP API", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: the settings are not valid:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _with_users(work: Callable[[UserStore], Awaitable[T]]) -> T:
+    settings = _settings()
+
+    async def run() -> T:
+        engine = db.make_engine(settings.db_url)
+        try:
+            await db.migrate(engine)
+            return await work(UserStore(db.session_factory(engine)))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address (HOTLINE_HTTP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (HOTLINE_HTTP_PORT)")] = None,
+) -> None:
+    """Start the service: HTTP API, AMI client, callbacks, MQTT."""
+    import uvicorn
+
+    from hotline.api.app import create_app
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger(__name__).info(
+        "database: %s", settings.db_url.split("@")[-1] if "@" in settings.db_url else settings.db_url
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (serve does this on start too)."""
+    settings = _settings()
+
+    async def run() -> None:
+        engine = db.make_engine(settings.db_url)
+        try:
+            await db.migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo("database is up to date")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (secrets masked)."""
+    data = _settings().model_dump(mode="json")
+    for section, key in (("ami", "secret"), ("mqtt", "password")):
+        if data[section].get(key):
+            data[section][key] = "***"
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[Role, typer.Option(help="agent, inspector, supervisor or admin")],
+    agent: Annotated[
+        str | None,
+        typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
+    ] = None,
+) -> None:
+    """Create a user and print a first token for them."""
+
+    async def work(users: UserStore) -> str:
+        now = datetime.now(UTC)
+        await users.add(name, role, agent, now)
+        return await users.issue_token(name, now, label="first")
+
+    token = _with_users(work)
+    typer.echo(f"user {name} ({role.value}) created; token (shown once):\n{token}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and roles."""
+    for u in _with_users(lambda users: users.all()):
+        typer.echo(f"{u.name}\t{u.role.value}\t{u.agent or ''}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: str, label: Annotated[str | None, typer.Option(help="what the token is for")] = None
+) -> None:
+    """Issue another token for a user (printed once; only its hash is stored)."""
+    token = _with_users(lambda users: users.issue_token(name, datetime.now(UTC), label))
+    typer.echo(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(name: str) -> None:
+    """Revoke every token of a user."""
+    n = _with_users(lambda users: users.revoke_tokens(name))
+    typer.echo(f"revoked {n} token(s) of {name}")
+
+
+def main() -> None:
+    app()

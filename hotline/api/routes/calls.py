@@ -1,0 +1,157 @@
+"""Calls, service-level statistics and callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+
+from hotline.api.auth import AnyUser, Supervisor
+from hotline.api.schemas import CallbackOut, CallOut, CallPage, StatsOut, StatsReport
+from hotline.api.users import Role, User
+from hotline.core.errors import InvalidInput, NotFound
+from hotline.telephony.records import Direction, Outcome
+from hotline.telephony.store import CallFilter
+
+router = APIRouter(prefix="/api")
+
+
+def _aware(value: datetime | None, request: Request) -> datetime | None:
+    """Times without a zone are the hotline's local time (settings.timezone)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(request.app.state.container.settings.timezone))
+
+
+def _filter(
+    request: Request,
+    user: User,
+    since: datetime | None,
+    until: datetime | None,
+    **kw: object,
+) -> CallFilter:
+    since, until = _aware(since, request), _aware(until, request)
+    if since and until and since >= until:
+        raise InvalidInput(f"since ({since}) must be before until ({until})")
+    own = None
+    if not user.at_least(Role.INSPECTOR):
+        own = user.agent or "\x00no-agent"  # an agent sees only their own calls
+    return CallFilter(since=since, until=until, only_agent=own, **kw)  # type: ignore[arg-type]
+
+
+Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
+Until = Annotated[datetime | None, Query(description="until, exclusive")]
+
+
+@router.get("/calls", response_model=CallPage, tags=["calls"])
+async def list_calls(
+    request: Request,
+    user: AnyUser,
+    since: Since = None,
+    until: Until = None,
+    number: Annotated[str | None, Query(max_length=64, description="caller number or part")] = None,
+    agent: Annotated[str | None, Query(max_length=128, description="member or interface")] = None,
+    queue: Annotated[str | None, Query(max_length=128)] = None,
+    outcome: Outcome | None = None,
+    within_rule: bool | None = None,
+    direction: Direction | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CallPage:
+    f = _filter(
+        request,
+        user,
+        since,
+        until,
+        number=number,
+        agent=agent,
+        queue=queue,
+        outcome=outcome,
+        within_rule=within_rule,
+        direction=direction,
+    )
+    records, total = await request.app.state.container.calls.search(f, offset=offset, limit=limit)
+    items = [CallOut.model_validate(r) for r in records]
+    return CallPage(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/calls/{call_id}", response_model=CallOut, tags=["calls"])
+async def get_call(request: Request, user: AnyUser, call_id: str) -> CallOut:
+    record = await request.app.state.container.calls.get(call_id)
+    mine = record is not None and user.agent in (record.agent_member, record.agent_interface)
+    if record is None or not (user.at_least(Role.INSPECTOR) or mine):
+        raise NotFound(f"no call {call_id!r} that you may see; search with GET /api/calls")
+    return CallOut.model_validate(record)
+
+
+@router.get("/stats/service-level", response_model=StatsReport, tags=["stats"])
+async def service_level(
+    request: Request,
+    user: Supervisor,
+    since: Since = None,
+    until: Until = None,
+    by: Literal["queue", "agent", "all"] = "queue",
+    queue: Annotated[str | None, Query(max_length=128)] = None,
+) -> StatsReport:
+    c = request.app.state.container
+    f = _filter(request, user, since, until, queue=queue)
+    rows = await c.calls.stats(f, None if by == "all" else by)
+    return StatsReport(
+        since=f.since,
+        until=f.until,
+        by=by,
+        ring_period_s=c.rule.period_s,
+        max_rings=c.rule.max_rings,
+        rows=[
+            StatsOut(
+                key=r.key,
+                calls=r.calls,
+                answered=r.answered,
+                within_rule=r.within_rule,
+                within_rule_pct=r.within_rule_pct,
+                abandoned=r.abandoned,
+                abandoned_pct=r.abandoned_pct,
+                average_speed_of_answer_s=r.average_speed_of_answer_s,
+                callbacks_done=r.callbacks_done,
+            )
+            for r in rows
+        ],
+    )
+
+
+Status = Literal["scheduled", "dialing", "done", "exhausted", "cancelled", "failed"]
+
+
+@router.get("/callbacks", response_model=list[CallbackOut], tags=["callbacks"])
+async def list_callbacks(
+    request: Request,
+    user: Supervisor,
+    status: Status | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[CallbackOut]:
+    store = request.app.state.container.callback_store
+    found = await store.find(status=status, offset=offset, limit=limit)
+    return [CallbackOut.model_validate(cb) for cb in found]
+
+
+@router.get("/callbacks/{callback_id}", response_model=CallbackOut, tags=["callbacks"])
+async def get_callback(request: Request, user: Supervisor, callback_id: int) -> CallbackOut:
+    cb = await request.app.state.container.callback_store.get(callback_id)
+    if cb is None:
+        raise NotFound(f"no callback with id {callback_id}; list them with GET /api/callbacks")
+    return CallbackOut.model_validate(cb)
+
+
+@router.post("/callbacks/{callback_id}/cancel", response_model=CallbackOut, tags=["callbacks"])
+async def cancel_callback(request: Request, user: Supervisor, callback_id: int) -> CallbackOut:
+    cb = await request.app.state.container.callbacks.cancel(callback_id, by=user.name)
+    return CallbackOut.model_validate(cb)
+
+
+@router.post("/callbacks/{callback_id}/retrigger", response_model=CallbackOut, tags=["callbacks"])
+async def retrigger_callback(request: Request, user: Supervisor, callback_id: int) -> CallbackOut:
+    cb = await request.app.state.container.callbacks.retrigger(callback_id, by=user.name)
+    return CallbackOut.model_validate(cb)

@@ -1,0 +1,127 @@
+"""Response and request shapes of the HTTP API. Rule: the API shows records, never rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AttemptOut(Out):
+    queue: str
+    member: str
+    interface: str
+    channel: str
+    started_at: datetime
+    result: str
+    ring_ms: int | None
+
+
+class VisitOut(Out):
+    queue: str
+    joined_at: datetime
+    position: int | None
+    left_at: datetime | None
+    result: str | None
+    hold_s: int | None
+
+
+class CallOut(Out):
+    call_id: str
+    linkedid: str
+    direction: str
+    caller_number: str | None
+    caller_name: str | None
+    dialled: str | None
+    queue: str | None
+    agent_member: str | None
+    agent_interface: str | None
+    agent_channel: str | None
+    entered_at: datetime
+    queue_joined_at: datetime | None
+    ring_started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ring_seconds: float | None
+    rings: int | None
+    within_rule: bool | None
+    wait_seconds: float | None
+    talk_seconds: float | None
+    hold_seconds: float
+    hangup_by: str | None
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+    outcome: str
+    recording_file: str | None
+    callback_id: int | None
+    visits: list[VisitOut]
+    attempts: list[AttemptOut]
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class StatsOut(BaseModel):
+    key: str | None
+    calls: int
+    answered: int
+    within_rule: int
+    within_rule_pct: float | None
+    abandoned: int
+    abandoned_pct: float | None
+    average_speed_of_answer_s: float | None
+    callbacks_done: int
+
+
+class StatsReport(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    by: str
+    ring_period_s: float
+    max_rings: int
+    rows: list[StatsOut]
+
+
+class CallbackAttemptOut(Out):
+    attempt_no: int
+    action_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    verdict: str | None
+    reason_code: int | None
+    reason_text: str | None
+    uniqueid: str | None
+
+
+class CallbackOut(Out):
+    id: int
+    call_id: str
+    number: str
+    reason: str
+    connect_kind: str
+    connect_target: str | None
+    status: str
+    attempts_made: int
+    attempts_allowed: int
+    next_attempt_at: datetime | None
+    last_result: str | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    attempts: list[CallbackAttemptOut]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    ami: str
+    mqtt: str
+    open_calls: int

@@ -1,0 +1,299 @@
+"""The callback service: schedules, dials and follows dropped-call callbacks.
+
+Rule: a state change is stored (compare-and-set) before anything is dialled, so a crash
+or a second instance can never place the same attempt twice. The decisions themselves
+live in `callbacks` (pure); this module does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from hotline.core.bus import Bus, Message
+from hotline.core.errors import Conflict, NotFound
+from hotline.telephony import callbacks as policy_rules
+from hotline.telephony.ami import AmiError, AmiUnavailable, OriginateResult
+from hotline.telephony.callback_store import Callback, CallbackStore
+from hotline.telephony.callbacks import (
+    AttemptVerdict,
+    CallbackPolicy,
+    CallbackProgress,
+    CallbackState,
+    CallbackTransitionError,
+    Verdict,
+)
+from hotline.telephony.records import CallRecord
+
+log = logging.getLogger(__name__)
+
+
+class Originator(Protocol):
+    @property
+    def connected(self) -> bool: ...
+
+    async def originate(
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        caller_id: str,
+        variables: Mapping[str, str],
+        timeout_s: float,
+        action_id: str,
+    ) -> OriginateResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DialPlan:
+    """How a callback is dialled on the switch (see deploy/asterisk/extensions.conf)."""
+
+    context: str = "hotline-callback"
+    channel_template: str = "Local/{number}@hotline-outbound"
+    caller_id: str = "客服热线 <95000>"
+    timeout_s: float = 45.0
+
+
+def progress_of(cb: Callback) -> CallbackProgress:
+    return CallbackProgress(
+        state=CallbackState(cb.status),
+        attempts_made=cb.attempts_made,
+        next_attempt_at=cb.next_attempt_at,
+        last_attempt_at=cb.last_attempt_at,
+        last_reason=cb.last_result,
+    )
+
+
+def payload(cb: Callback, **extra: object) -> dict[str, object]:
+    return {
+        "callback_id": cb.id,
+        "call_id": cb.call_id,
+        "number": cb.number,
+        "reason": cb.reason,
+        "connect_kind": cb.connect_kind,
+        "connect_target": cb.connect_target,
+        **extra,
+    }
+
+
+class CallbackService:
+    def __init__(
+        self,
+        store: CallbackStore,
+        policy: CallbackPolicy,
+        dialplan: DialPlan,
+        bus: Bus,
+        originator: Originator | None,
+        *,
+        poll_s: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.dialplan = dialplan
+        self.bus = bus
+        self.originator = originator
+        self.poll_s = poll_s
+        self.clock = clock
+        self._dialing: set[asyncio.Task[None]] = set()
+
+    # --- scheduling ----------------------------------------------------------------------
+
+    async def on_call_ended(self, record: CallRecord) -> Callback | None:
+        plan = policy_rules.plan_callback(self.policy, record)
+        if isinstance(plan, str):
+            log.debug("no callback for call %s: %s", record.call_id, plan)
+            return None
+        cb = await self.store.create(
+            call_id=plan.call_id,
+            number=plan.number,
+            reason=plan.reason,
+            connect_kind=plan.connect_to_kind,
+            connect_target=plan.connect_to_target,
+            first_attempt_at=plan.first_attempt_at,
+            now=self.clock(),
+        )
+        if cb is None:
+            log.info("call %s already has a callback; not scheduling another", record.call_id)
+            return None
+        log.info("callback %d scheduled for call %s at %s", cb.id, cb.call_id, cb.next_attempt_at)
+        await self.bus.publish(
+            Message("callback/scheduled", payload(cb, next_attempt_at=cb.next_attempt_at))
+        )
+        return cb
+
+    # --- supervisor actions --------------------------------------------------------------
+
+    async def _get(self, callback_id: int) -> Callback:
+        cb = await self.store.get(callback_id)
+        if cb is None:
+            raise NotFound(f"no callback with id {callback_id}; list them with GET /api/callbacks")
+        return cb
+
+    async def _store(
+        self, cb: Callback, new: CallbackProgress, by: str | None, now: datetime
+    ) -> Callback:
+        ok = await self.store.save_progress(
+            cb.id,
+            expect=cb.status,
+            status=new.state.value,
+            attempts_made=new.attempts_made,
+            next_attempt_at=new.next_attempt_at,
+            last_attempt_at=new.last_attempt_at,
+            last_result=new.last_reason,
+            now=now,
+            by=by,
+        )
+        if not ok:
+            raise Conflict(
+                f"callback {cb.id} changed while you acted on it (it was {cb.status}); "
+                "reload it and try again"
+            )
+        return await self._get(cb.id)
+
+    async def cancel(self, callback_id: int, by: str) -> Callback:
+        cb = await self._get(callback_id)
+        updated = await self._store(cb, policy_rules.cancel(progress_of(cb)), by, self.clock())
+        await self.bus.publish(Message("callback/cancelled", payload(updated, by=by)))
+        return updated
+
+    async def retrigger(self, callback_id: int, by: str) -> Callback:
+        cb = await self._get(callback_id)
+        now = self.clock()
+        new = policy_rules.retrigger(self.policy, progress_of(cb), now)
+        updated = await self._store(cb, new, by, now)
+        await self.bus.publish(
+            Message(
+                "callback/scheduled", payload(updated, by=by, next_attempt_at=new.next_attempt_at)
+            )
+        )
+        return updated
+
+    # --- dialling ------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Attempts cut off by a crash: their result is unknown, so count them and go on."""
+        for cb in await self.store.dialing():
+            action_id = await self.store.open_attempt(cb.id)
+            verdict = AttemptVerdict(Verdict.RETRY, "服务重启，上次呼叫结果未知")
+            await self._finish(cb, action_id, verdict, None)
+
+    async def run(self) -> None:
+        await self.recover()
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("callback scheduler tick failed; retrying")
+            await asyncio.sleep(self.poll_s)
+
+    async def tick(self) -> int:
+        """Start every due callback; returns how many were started."""
+        if self.originator is None or not self.originator.connected:
+            return 0
+        started = 0
+        for cb in await self.store.due(self.clock()):
+            action_id = f"hotline-cb-{cb.id}-{uuid.uuid4().hex[:12]}"
+            if not await self.store.begin_attempt(cb.id, action_id=action_id, now=self.clock()):
+                continue
+            started += 1
+            task = asyncio.create_task(self._dial(cb, action_id), name=f"callback-{cb.id}")
+            self._dialing.add(task)
+            task.add_done_callback(self._dialing.discard)
+        return started
+
+    async def drain(self) -> None:
+        """Wait for the attempts in flight (tests, shutdown)."""
+        while self._dialing:
+            await asyncio.gather(*self._dialing, return_exceptions=True)
+
+    async def stop(self) -> None:
+        for task in list(self._dialing):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._dialing, return_exceptions=True)
+
+    async def _dial(self, cb: Callback, action_id: str) -> None:
+        assert self.originator is not None
+        attempt_no = cb.attempts_made + 1
+        await self.bus.publish(
+            Message("callback/attempted", payload(cb, attempt=attempt_no, action_id=action_id))
+        )
+        result: OriginateResult | None = None
+        try:
+            result = await self.originator.originate(
+                channel=self.dialplan.channel_template.format(number=cb.number),
+                context=self.dialplan.context,
+                exten="s",
+                caller_id=self.dialplan.caller_id,
+                variables={
+                    "HOTLINE_CALLBACK_ID": str(cb.id),
+                    "HOTLINE_CALL_ID": cb.call_id,
+                    "HOTLINE_CONNECT_KIND": cb.connect_kind,
+                    "HOTLINE_CONNECT_TARGET": cb.connect_target or "",
+                },
+                timeout_s=self.dialplan.timeout_s,
+                action_id=action_id,
+            )
+            verdict = policy_rules.classify_attempt(result.success, result.reason_code)
+        except AmiUnavailable as exc:
+            verdict = AttemptVerdict(Verdict.RETRY, f"与交换机的连接中断 ({exc})")
+        except AmiError as exc:
+            verdict = AttemptVerdict(Verdict.RETRY, f"交换机拒绝了呼叫 ({exc})")
+        except Exception as exc:
+            log.exception("callback %d: originate failed unexpectedly", cb.id)
+            verdict = AttemptVerdict(Verdict.RETRY, f"呼叫出错 ({exc})")
+        await self._finish(cb, action_id, verdict, result)
+
+    async def _finish(
+        self,
+        cb: Callback,
+        action_id: str | None,
+        verdict: AttemptVerdict,
+        result: OriginateResult | None,
+    ) -> None:
+        now = self.clock()
+        if action_id is not None:
+            await self.store.finish_attempt(
+                action_id,
+                now=now,
+                verdict=verdict.verdict.value,
+                reason_code=verdict.reason_code,
+                reason_text=verdict.reason_text,
+                uniqueid=result.uniqueid if result else None,
+            )
+        current = await self._get(cb.id)
+        try:
+            new = policy_rules.record_attempt(self.policy, progress_of(current), verdict, now)
+        except CallbackTransitionError:
+            log.info(
+                "callback %d was %s meanwhile; result %s kept in its attempt log",
+                cb.id,
+                current.status,
+                verdict.reason_text,
+            )
+            return
+        updated = await self._store(current, new, None, now)
+        topic = {
+            CallbackState.DONE: "callback/done",
+            CallbackState.SCHEDULED: "callback/retry",
+        }.get(new.state, "callback/failed")
+        await self.bus.publish(
+            Message(
+                topic,
+                payload(
+                    updated,
+                    status=updated.status,
+                    result=verdict.reason_text,
+                    next_attempt_at=updated.next_attempt_at,
+                ),
+            )
+        )

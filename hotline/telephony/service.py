@@ -1,0 +1,184 @@
+"""The call service: one ordered consumer of the AMI queue. Rule: no event is ever dropped.
+
+It feeds frames to the pure tracker, saves every call the batch touched in one
+transaction (retrying while the database is away: the queue just grows), then publishes
+what happened and hands finished calls to the callback service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+from hotline.core.bus import Bus, Message
+from hotline.telephony import events
+from hotline.telephony.ami import LinkDown, LinkUp, Resync
+from hotline.telephony.frames import Frame
+from hotline.telephony.records import CallEvent, CallEventKind, CallRecord
+from hotline.telephony.store import CallStore, record_to_json
+from hotline.telephony.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+QueueItem = tuple[datetime, Frame] | LinkUp | LinkDown | Resync
+
+
+def summary(record: CallRecord) -> dict[str, Any]:
+    """The JSON payload of a call event (MQTT, bus)."""
+    return {
+        "call_id": record.call_id,
+        "direction": record.direction.value,
+        "caller_number": record.caller_number,
+        "caller_name": record.caller_name,
+        "dialled": record.dialled,
+        "queue": record.queue,
+        "agent_member": record.agent_member,
+        "agent_interface": record.agent_interface,
+        "entered_at": record.entered_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "ring_seconds": record.ring_seconds,
+        "rings": record.rings,
+        "within_rule": record.within_rule,
+        "wait_seconds": record.wait_seconds,
+        "talk_seconds": record.talk_seconds,
+        "hangup_by": record.hangup_by.value if record.hangup_by else None,
+        "hangup_cause": record.hangup_cause,
+        "outcome": record.outcome.value,
+        "recording_file": record.recording_file,
+        "callback_id": record.callback_id,
+    }
+
+
+@dataclass(slots=True)
+class Counters:
+    frames: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    saved: int = 0
+    db_retries: int = 0
+
+
+class CallService:
+    def __init__(
+        self,
+        tracker: CallTracker,
+        store: CallStore,
+        bus: Bus,
+        *,
+        end_unknown_after: timedelta,
+        on_ended: Callable[[CallRecord], Awaitable[object]] | None = None,
+        batch: int = 500,
+    ) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.bus = bus
+        self.end_unknown_after = end_unknown_after
+        self.on_ended = on_ended
+        self.batch = batch
+        self.counters = Counters()
+        self._last_expiry = datetime.now(UTC)
+
+    async def restore(self) -> int:
+        """Reload the calls that were in progress when the service last stopped."""
+        records = await self.store.load_open()
+        self.tracker.restore(records)
+        if records:
+            log.info("restored %d call(s) in progress from the database", len(records))
+        return len(records)
+
+    async def run(self, queue: asyncio.Queue[QueueItem]) -> None:
+        while True:
+            try:
+                first = await asyncio.wait_for(queue.get(), timeout=30.0)
+            except TimeoutError:
+                await self._commit(self._expire())
+                continue
+            items = [first]
+            while len(items) < self.batch and not queue.empty():
+                items.append(queue.get_nowait())
+            produced = [e for item in items for e in self.handle(item)]
+            produced.extend(self._expire())
+            await self._commit(produced)
+            for _ in items:
+                queue.task_done()
+
+    def handle(self, item: QueueItem) -> list[CallEvent]:
+        """Feed one queue item to the tracker (pure apart from counters and logs)."""
+        if isinstance(item, LinkUp):
+            return []
+        if isinstance(item, LinkDown):
+            self.tracker.link_down(item.at)
+            return []
+        if isinstance(item, Resync):
+            listing = [e for f in item.frames if (e := self._parse(f, item.at)) is not None]
+            return self.tracker.resync(listing, item.at)
+        received_at, frame = item
+        self.counters.frames += 1
+        event = self._parse(frame, received_at)
+        if event is None:
+            return []
+        return self.tracker.feed(event)
+
+    def _parse(self, frame: Frame, at: datetime) -> events.AmiEvent | None:
+        try:
+            event = events.parse(frame, at)
+        except events.MalformedFrame as exc:
+            self.counters.malformed += 1
+            log.warning("skipped a malformed AMI frame (%s): %r", exc, frame.headers[:6])
+            return None
+        except Exception:
+            self.counters.malformed += 1
+            log.exception("skipped an AMI frame that could not be parsed: %r", frame.headers[:6])
+            return None
+        if event is None:
+            self.counters.skipped += 1
+        return event
+
+    def _expire(self) -> list[CallEvent]:
+        now = datetime.now(UTC)
+        if now - self._last_expiry < timedelta(seconds=30):
+            return []
+        self._last_expiry = now
+        return self.tracker.expire(now, self.end_unknown_after)
+
+    async def _commit(self, produced: list[CallEvent]) -> None:
+        if not produced:
+            return
+        await self._save([e.record for e in produced])
+        for event in produced:
+            await self.bus.publish(
+                Message(f"call/{event.kind.value}", summary(event.record), event.at)
+            )
+            if event.kind is CallEventKind.ENDED and self.on_ended is not None:
+                try:
+                    await self.on_ended(event.record)
+                except Exception:
+                    log.exception("after-call work failed for call %s", event.record.call_id)
+
+    async def _save(self, records: list[CallRecord]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.store.save(records)
+                self.counters.saved += len(records)
+                return
+            except (DBAPIError, OSError) as exc:  # the database is away: hold the batch
+                self.counters.db_retries += 1
+                log.error(
+                    "could not save %d call(s), retrying in %.1f s: %s", len(records), delay, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except Exception:  # a bug, not an outage: keep the records in the log, go on
+                log.exception(
+                    "could not save calls; records follow: %s",
+                    [record_to_json(r) for r in records],
+                )
+                return

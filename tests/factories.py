@@ -1,0 +1,92 @@
+"""Small builders of call records for tests that do not replay AMI."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hotline.telephony.records import (
+    AgentAttempt,
+    AttemptResult,
+    CallRecord,
+    HangupBy,
+    Outcome,
+    QueueVisit,
+    RingRule,
+)
+
+T0 = datetime(2026, 11, 23, 2, 0, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def answered_call(
+    call_id: str = "1790000000.1",
+    *,
+    number: str = "13800138000",
+    agent: str = "PJSIP/1001",
+    queue: str = "hotline",
+    ring_s: float = 4.0,
+    at: datetime = T0,
+    **changes: Any,
+) -> CallRecord:
+    rule = RingRule()
+    joined = at + timedelta(seconds=2)
+    answered = joined + timedelta(seconds=ring_s)
+    ended = answered + timedelta(seconds=60)
+    record = CallRecord(
+        call_id=call_id,
+        linkedid=call_id,
+        caller_uniqueid=call_id,
+        caller_channel="PJSIP/trunk-00000001",
+        entered_at=at,
+        caller_number=number,
+        caller_name="张先生",
+        dialled="95000",
+        queue=queue,
+        visits=(QueueVisit(queue, joined, 1, answered, "connect", int(ring_s)),),
+        attempts=(
+            AgentAttempt(queue, agent, agent, f"{agent}-0001", joined, AttemptResult.ANSWERED),
+        ),
+        agent_member=agent,
+        agent_interface=agent,
+        agent_channel=f"{agent}-0001",
+        queue_joined_at=joined,
+        ring_started_at=joined,
+        answered_at=answered,
+        ended_at=ended,
+        ring_seconds=ring_s,
+        rings=rule.rings(ring_s),
+        within_rule=rule.within(ring_s),
+        wait_seconds=ring_s,
+        talk_seconds=60.0,
+        hangup_by=HangupBy.CALLER,
+        hangup_cause=16,
+        hangup_cause_text="Normal Clearing",
+        outcome=Outcome.ANSWERED,
+        recording_file=f"/var/spool/asterisk/monitor/{call_id}.wav",
+    )
+    return replace(record, **changes)
+
+
+def abandoned_call(
+    call_id: str = "1790000000.9", *, wait_s: float = 30.0, at: datetime = T0, **changes: Any
+) -> CallRecord:
+    joined = at + timedelta(seconds=1)
+    left = joined + timedelta(seconds=wait_s)
+    record = CallRecord(
+        call_id=call_id,
+        linkedid=call_id,
+        caller_uniqueid=call_id,
+        caller_channel="PJSIP/trunk-00000009",
+        entered_at=at,
+        caller_number="13900139000",
+        queue="hotline",
+        visits=(QueueVisit("hotline", joined, 1, left, "abandon", int(wait_s)),),
+        queue_joined_at=joined,
+        ended_at=left,
+        wait_seconds=wait_s,
+        hangup_by=HangupBy.CALLER,
+        hangup_cause=16,
+        outcome=Outcome.ABANDONED,
+    )
+    return replace(record, **changes)
