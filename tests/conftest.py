@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 

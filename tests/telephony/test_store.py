@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.core import db
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.records import Outcome
-from hotline.telephony.store import CallFilter, CallStore, map_path, record_from_json, record_to_json
+from hotline.telephony.store import (
+    CallFilter,
+    CallStore,
+    map_path,
+    record_from_json,
+    record_to_json,
+)
 from tests.factories import T0, abandoned_call, answered_call
 
 PATHS = {"/var/spool/asterisk/monitor": "/srv/hotline/pbx-monitor"}

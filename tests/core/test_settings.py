@@ -1,0 +1,47 @@
+"""Settings come from the environment and a TOML file; bad ones say what to fix."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from hotline.core.settings import Settings
+
+
+def test_no_settings_means_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
+    s = Settings()
+    assert s.db_url.startswith("sqlite+aiosqlite:///") and s.db_url.endswith("hotline.db")
+    assert s.ami.host is None and s.mqtt.host is None
+    assert (s.rules.ring_period_s, s.rules.max_rings) == (5.0, 3)
+    assert (s.callback.quiet_start, s.callback.quiet_end) == (time(21), time(8))
+
+
+def test_environment_overrides_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "hotline.toml"
+    config.write_text(
+        'database_url = "postgresql://hotline@db/hotline"\n'
+        '[ami]\nhost = "10.0.0.5"\nsecret = "s3"\n'
+        '[callback]\nquiet_start = "22:00:00"\n'
+        '[recording]\npath_map = {"/var/spool/asterisk/monitor" = "/mnt/pbx"}\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HOTLINE_CONFIG", str(config))
+    monkeypatch.setenv("HOTLINE_AMI__HOST", "pbx.local")
+    monkeypatch.setenv("HOTLINE_RULES__MAX_RINGS", "4")
+    s = Settings()
+    assert s.ami.host == "pbx.local" and s.ami.secret == "s3"
+    assert s.rules.max_rings == 4
+    assert s.callback.quiet_start == time(22)
+    assert s.db_url == "postgresql+asyncpg://hotline@db/hotline"
+    assert s.recording.path_map == {"/var/spool/asterisk/monitor": "/mnt/pbx"}
+
+
+def test_a_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_CONFIG", "/nonexistent/hotline.toml")
+    with pytest.raises(FileNotFoundError, match="/nonexistent/hotline.toml"):
+        Settings()

@@ -1,0 +1,187 @@
+"""Dropped-call callbacks as a supervisor sees them: scheduled, dialled, retried, done."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.core import db
+from hotline.core.bus import Bus, Message
+from hotline.telephony.ami import AmiUnavailable, OriginateResult
+from hotline.telephony.callback_service import CallbackService, DialPlan
+from hotline.telephony.callback_store import CallbackStore
+from hotline.telephony.callbacks import CallbackPolicy, CallbackTransitionError
+from hotline.telephony.frames import Frame
+from hotline.telephony.records import Outcome
+from tests.factories import T0, abandoned_call, answered_call
+
+
+@dataclass
+class FakeSwitch:
+    """Answers Originate with the results it is given, in order."""
+
+    results: list[OriginateResult | Exception] = field(default_factory=list)
+    calls: list[dict[str, object]] = field(default_factory=list)
+    connected: bool = True
+
+    async def originate(self, *, variables: Mapping[str, str], **kw: object) -> OriginateResult:
+        self.calls.append({**kw, "variables": dict(variables)})
+        outcome = self.results.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def result(success: bool, reason: int) -> OriginateResult:
+    return OriginateResult(success, reason, "", "1.77" if success else None, None, Frame(()))
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def world(
+    engine: AsyncEngine,
+) -> tuple[CallbackService, FakeSwitch, Clock, list[Message]]:
+    bus = Bus()
+    seen: list[Message] = []
+
+    async def record(m: Message) -> None:
+        seen.append(m)
+
+    bus.subscribe("callback/", record)
+    switch = FakeSwitch()
+    clock = Clock(T0)
+    service = CallbackService(
+        CallbackStore(db.session_factory(engine)),
+        CallbackPolicy(),
+        DialPlan(),
+        bus,
+        switch,
+        clock=clock,
+    )
+    return service, switch, clock, seen
+
+
+async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(world) -> None:  # type: ignore[no-untyped-def]
+    service, switch, clock, seen = world
+    cb = await service.on_call_ended(abandoned_call(wait_s=30))
+    assert cb is not None and cb.status == "scheduled"
+    assert cb.next_attempt_at == abandoned_call().ended_at + timedelta(seconds=60)  # type: ignore[operator]
+
+    clock.now = cb.next_attempt_at - timedelta(seconds=1)  # type: ignore[operator]
+    assert await service.tick() == 0
+    clock.now += timedelta(seconds=1)
+    switch.results.append(result(True, 4))
+    assert await service.tick() == 1
+    await service.drain()
+
+    (call,) = switch.calls
+    assert call["channel"] == "Local/13900139000@hotline-outbound"
+    assert call["context"] == "hotline-callback"
+    assert call["variables"] == {
+        "HOTLINE_CALLBACK_ID": str(cb.id),
+        "HOTLINE_CALL_ID": cb.call_id,
+        "HOTLINE_CONNECT_KIND": "queue",
+        "HOTLINE_CONNECT_TARGET": "hotline",
+    }
+    done = await service.store.get(cb.id)
+    assert done is not None and done.status == "done" and done.last_result == "已接通"
+    assert [a.verdict for a in done.attempts] == ["done"]
+    assert [m.topic for m in seen] == ["callback/scheduled", "callback/attempted", "callback/done"]
+
+
+async def test_no_answer_is_retried_ten_minutes_apart_then_given_up(world) -> None:  # type: ignore[no-untyped-def]
+    service, switch, clock, seen = world
+    cb = await service.on_call_ended(answered_call(outcome=Outcome.DROPPED, hangup_cause=38))
+    assert cb is not None and cb.connect_kind == "agent" and cb.connect_target == "PJSIP/1001"
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    for attempt in range(3):
+        switch.results.append(result(False, 3))
+        assert await service.tick() == 1
+        await service.drain()
+        now = await service.store.get(cb.id)
+        assert now is not None
+        if attempt < 2:
+            assert now.status == "scheduled" and now.last_result == "客户未接听"
+            assert now.next_attempt_at == clock.now + timedelta(minutes=10)
+            clock.now = now.next_attempt_at  # type: ignore[assignment]
+    final = await service.store.get(cb.id)
+    assert final is not None and final.status == "exhausted" and len(final.attempts) == 3
+    assert seen[-1].topic == "callback/failed"
+
+
+async def test_the_same_call_seen_twice_gets_one_callback(world) -> None:  # type: ignore[no-untyped-def]
+    service, *_ = world
+    assert await service.on_call_ended(abandoned_call()) is not None
+    assert await service.on_call_ended(abandoned_call()) is None
+    assert len(await service.store.find()) == 1
+
+
+async def test_short_abandons_and_withheld_numbers_get_no_callback(world) -> None:  # type: ignore[no-untyped-def]
+    service, *_ = world
+    assert await service.on_call_ended(abandoned_call("1", wait_s=3)) is None
+    assert await service.on_call_ended(abandoned_call("2", caller_number="<unknown>")) is None
+    assert await service.store.find() == []
+
+
+async def test_an_attempt_cut_off_by_a_restart_counts_and_is_retried_not_doubled(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    service, switch, clock, _ = world
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    assert await service.store.begin_attempt(cb.id, action_id="lost-1", now=clock.now)
+    # the process dies here; a new one starts
+    await service.recover()
+    after = await service.store.get(cb.id)
+    assert after is not None and after.status == "scheduled" and after.attempts_made == 1
+    assert after.attempts[0].reason_text == "服务重启，上次呼叫结果未知"
+    assert switch.calls == []
+
+
+async def test_the_link_dropping_mid_originate_schedules_a_retry(world) -> None:  # type: ignore[no-untyped-def]
+    service, switch, clock, _ = world
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    switch.results.append(AmiUnavailable("link lost"))
+    await service.tick()
+    await service.drain()
+    after = await service.store.get(cb.id)
+    assert after is not None and after.status == "scheduled"
+    assert after.last_result is not None and "连接中断" in after.last_result
+
+
+async def test_nothing_is_dialled_while_the_switch_is_unreachable(world) -> None:  # type: ignore[no-untyped-def]
+    service, switch, clock, _ = world
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    clock.now = cb.next_attempt_at + timedelta(hours=1)  # type: ignore[operator]
+    switch.connected = False
+    assert await service.tick() == 0
+    after = await service.store.get(cb.id)
+    assert after is not None and after.status == "scheduled"
+
+
+async def test_a_supervisor_cancels_and_retriggers(world) -> None:  # type: ignore[no-untyped-def]
+    service, switch, clock, seen = world
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    cancelled = await service.cancel(cb.id, by="zhangsan")
+    assert cancelled.status == "cancelled" and cancelled.updated_by == "zhangsan"
+    with pytest.raises(CallbackTransitionError, match="已取消"):
+        await service.cancel(cb.id, by="zhangsan")
+    again = await service.retrigger(cb.id, by="lisi")
+    assert again.status == "scheduled" and again.next_attempt_at == clock.now
+    assert [m.topic for m in seen][-2:] == ["callback/cancelled", "callback/scheduled"]
