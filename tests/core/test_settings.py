@@ -43,5 +43,5 @@ def test_environment_overrides_the_config_file(
 
 def test_a_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_CONFIG", "/nonexistent/hotline.toml")
-    with pytest.raises(FileNotFoundError, match="/nonexistent/hotline.toml"):
+    with pytest.raises(FileNotFoundError, match=r"/nonexistent/hotline\.toml"):
         Settings()

@@ -48,10 +48,11 @@ class Clock:
         return self.now
 
 
+World = tuple[CallbackService, FakeSwitch, Clock, list[Message]]
+
+
 @pytest.fixture
-async def world(
-    engine: AsyncEngine,
-) -> tuple[CallbackService, FakeSwitch, Clock, list[Message]]:
+async def world(engine: AsyncEngine) -> World:
     bus = Bus()
     seen: list[Message] = []
 
@@ -72,7 +73,7 @@ async def world(
     return service, switch, clock, seen
 
 
-async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(world) -> None:  # type: ignore[no-untyped-def]
+async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(world: World) -> None:
     service, switch, clock, seen = world
     cb = await service.on_call_ended(abandoned_call(wait_s=30))
     assert cb is not None and cb.status == "scheduled"
@@ -100,7 +101,7 @@ async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(wor
     assert [m.topic for m in seen] == ["callback/scheduled", "callback/attempted", "callback/done"]
 
 
-async def test_no_answer_is_retried_ten_minutes_apart_then_given_up(world) -> None:  # type: ignore[no-untyped-def]
+async def test_no_answer_is_retried_ten_minutes_apart_then_given_up(world: World) -> None:
     service, switch, clock, seen = world
     cb = await service.on_call_ended(answered_call(outcome=Outcome.DROPPED, hangup_cause=38))
     assert cb is not None and cb.connect_kind == "agent" and cb.connect_target == "PJSIP/1001"
@@ -120,14 +121,14 @@ async def test_no_answer_is_retried_ten_minutes_apart_then_given_up(world) -> No
     assert seen[-1].topic == "callback/failed"
 
 
-async def test_the_same_call_seen_twice_gets_one_callback(world) -> None:  # type: ignore[no-untyped-def]
+async def test_the_same_call_seen_twice_gets_one_callback(world: World) -> None:
     service, *_ = world
     assert await service.on_call_ended(abandoned_call()) is not None
     assert await service.on_call_ended(abandoned_call()) is None
     assert len(await service.store.find()) == 1
 
 
-async def test_short_abandons_and_withheld_numbers_get_no_callback(world) -> None:  # type: ignore[no-untyped-def]
+async def test_short_abandons_and_withheld_numbers_get_no_callback(world: World) -> None:
     service, *_ = world
     assert await service.on_call_ended(abandoned_call("1", wait_s=3)) is None
     assert await service.on_call_ended(abandoned_call("2", caller_number="<unknown>")) is None
@@ -135,7 +136,7 @@ async def test_short_abandons_and_withheld_numbers_get_no_callback(world) -> Non
 
 
 async def test_an_attempt_cut_off_by_a_restart_counts_and_is_retried_not_doubled(
-    world,  # type: ignore[no-untyped-def]
+    world: World,
 ) -> None:
     service, switch, clock, _ = world
     cb = await service.on_call_ended(abandoned_call())
@@ -150,7 +151,7 @@ async def test_an_attempt_cut_off_by_a_restart_counts_and_is_retried_not_doubled
     assert switch.calls == []
 
 
-async def test_the_link_dropping_mid_originate_schedules_a_retry(world) -> None:  # type: ignore[no-untyped-def]
+async def test_the_link_dropping_mid_originate_schedules_a_retry(world: World) -> None:
     service, switch, clock, _ = world
     cb = await service.on_call_ended(abandoned_call())
     assert cb is not None
@@ -163,7 +164,7 @@ async def test_the_link_dropping_mid_originate_schedules_a_retry(world) -> None:
     assert after.last_result is not None and "连接中断" in after.last_result
 
 
-async def test_nothing_is_dialled_while_the_switch_is_unreachable(world) -> None:  # type: ignore[no-untyped-def]
+async def test_nothing_is_dialled_while_the_switch_is_unreachable(world: World) -> None:
     service, switch, clock, _ = world
     cb = await service.on_call_ended(abandoned_call())
     assert cb is not None
@@ -174,8 +175,8 @@ async def test_nothing_is_dialled_while_the_switch_is_unreachable(world) -> None
     assert after is not None and after.status == "scheduled"
 
 
-async def test_a_supervisor_cancels_and_retriggers(world) -> None:  # type: ignore[no-untyped-def]
-    service, switch, clock, seen = world
+async def test_a_supervisor_cancels_and_retriggers(world: World) -> None:
+    service, _, clock, seen = world
     cb = await service.on_call_ended(abandoned_call())
     assert cb is not None
     cancelled = await service.cancel(cb.id, by="zhangsan")
