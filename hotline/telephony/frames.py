@@ -76,9 +76,12 @@ def parse_block(block: str) -> list[Frame]:
 class FrameReader:
     """Feed it bytes as they arrive; it returns the complete frames so far."""
 
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    def __init__(self, encoding: str = "utf-8", max_frame_chars: int = 1_000_000) -> None:
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         self._buffer = ""
+        self._scanned = 0  # the buffer before this holds no frame end
+        self.max_frame_chars = max_frame_chars
+        self.oversized = 0  # frames thrown away for never ending
         self.banner: str | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
@@ -100,13 +103,16 @@ class FrameReader:
     def _blocks(self) -> Iterator[str]:
         buf = self._buffer
         start = 0
-        while True:
-            end = buf.find("\r\n\r\n", start)
-            if end < 0:
-                break
+        end = buf.find("\r\n\r\n", max(0, self._scanned - 3))
+        while end >= 0:
             yield buf[start:end]
             start = end + 4
+            end = buf.find("\r\n\r\n", start)
         self._buffer = buf[start:]
+        self._scanned = len(self._buffer)
+        if self._scanned > self.max_frame_chars:  # a frame that never ends: drop, don't grow
+            self.oversized += 1
+            self._buffer, self._scanned = "", 0
 
 
 def read_stream(data: bytes) -> tuple[str, list[Frame]]:
