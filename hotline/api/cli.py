@@ -68,7 +68,8 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger(__name__).info(
-        "database: %s", settings.db_url.split("@")[-1] if "@" in settings.db_url else settings.db_url
+        "database: %s",
+        settings.db_url.split("@")[-1] if "@" in settings.db_url else settings.db_url,
     )
     uvicorn.run(
         create_app(settings),

@@ -110,8 +110,8 @@ class CallbackOut(Out):
     connect_target: str | None
     status: str
     attempts_made: int
-    attempts_allowed: int
     next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
     last_result: str | None
     created_at: datetime
     updated_at: datetime
