@@ -84,6 +84,15 @@ def payload(cb: Callback, **extra: object) -> dict[str, object]:
     }
 
 
+def dial_variables(cb: Callback) -> dict[str, str]:
+    """Channel variables of the Originate, as [hotline-callback] in deploy/ reads them."""
+    target = "HOTLINE_CALLBACK_AGENT" if cb.connect_kind == "agent" else "HOTLINE_QUEUE"
+    variables = {"HOTLINE_CALLBACK_ID": str(cb.id), "HOTLINE_CALL_ID": cb.call_id}
+    if cb.connect_target:
+        variables[target] = cb.connect_target
+    return variables
+
+
 class CallbackService:
     def __init__(
         self,
@@ -234,12 +243,7 @@ class CallbackService:
                 context=self.dialplan.context,
                 exten="s",
                 caller_id=self.dialplan.caller_id,
-                variables={
-                    "HOTLINE_CALLBACK_ID": str(cb.id),
-                    "HOTLINE_CALL_ID": cb.call_id,
-                    "HOTLINE_CONNECT_KIND": cb.connect_kind,
-                    "HOTLINE_CONNECT_TARGET": cb.connect_target or "",
-                },
+                variables=dial_variables(cb),
                 timeout_s=self.dialplan.timeout_s,
                 action_id=action_id,
             )

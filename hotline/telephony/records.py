@@ -134,6 +134,7 @@ class CallEventKind(StrEnum):
     ABANDONED = "abandoned"  # the caller hung up while waiting in a queue
     UPDATED = "updated"  # something else worth saving changed (recording file, hold…)
     ENDED = "ended"  # the call is over; `record` is final
+    DISCARDED = "discarded"  # not a customer call after all (an agent's login session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from hotline.telephony import events
 from hotline.telephony.ami import LinkDown, LinkUp, Resync
 from hotline.telephony.frames import Frame
 from hotline.telephony.records import CallEvent, CallEventKind, CallRecord
-from hotline.telephony.store import CallStore, record_to_json
+from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,16 @@ class CallService:
     async def _commit(self, produced: list[CallEvent]) -> None:
         if not produced:
             return
-        await self._save([e.record for e in produced])
+        gone = {e.record.call_id for e in produced if e.kind is CallEventKind.DISCARDED}
+        await self._write(
+            lambda: self.store.save(e.record for e in produced if e.record.call_id not in gone),
+            len(produced),
+        )
+        if gone:
+            await self._write(lambda: self.store.delete(gone), len(gone))
         for event in produced:
+            if event.record.call_id in gone:
+                continue
             await self.bus.publish(
                 Message(f"call/{event.kind.value}", summary(event.record), event.at)
             )
@@ -162,23 +170,15 @@ class CallService:
                 except Exception:
                     log.exception("after-call work failed for call %s", event.record.call_id)
 
-    async def _save(self, records: list[CallRecord]) -> None:
+    async def _write(self, work: Callable[[], Awaitable[None]], count: int) -> None:
         delay = 0.5
         while True:
             try:
-                await self.store.save(records)
-                self.counters.saved += len(records)
+                await work()
+                self.counters.saved += count
                 return
             except (DBAPIError, OSError) as exc:  # the database is away: hold the batch
                 self.counters.db_retries += 1
-                log.error(
-                    "could not save %d call(s), retrying in %.1f s: %s", len(records), delay, exc
-                )
+                log.error("database unavailable, retrying in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            except Exception:  # a bug, not an outage: keep the records in the log, go on
-                log.exception(
-                    "could not save calls; records follow: %s",
-                    [record_to_json(r) for r in records],
-                )
-                return

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     case,
+    delete,
     func,
     select,
 )
@@ -222,6 +223,12 @@ class CallStore:
             updates = {c: stmt.excluded[c] for c in rows[0] if c != "call_id"}
             upsert = stmt.on_conflict_do_update(index_elements=["call_id"], set_=updates)
             await session.execute(upsert)
+
+    async def delete(self, call_ids: Iterable[str]) -> None:
+        ids = list(call_ids)
+        if ids:
+            async with self._sessions() as session, session.begin():
+                await session.execute(delete(CallRow).where(CallRow.call_id.in_(ids)))
 
     async def load_open(self) -> list[CallRecord]:
         async with self._sessions() as session:

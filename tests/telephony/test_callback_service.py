@@ -92,8 +92,7 @@ async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(wor
     assert call["variables"] == {
         "HOTLINE_CALLBACK_ID": str(cb.id),
         "HOTLINE_CALL_ID": cb.call_id,
-        "HOTLINE_CONNECT_KIND": "queue",
-        "HOTLINE_CONNECT_TARGET": "hotline",
+        "HOTLINE_QUEUE": "hotline",
     }
     done = await service.store.get(cb.id)
     assert done is not None and done.status == "done" and done.last_result == "已接通"
@@ -118,6 +117,7 @@ async def test_no_answer_is_retried_ten_minutes_apart_then_given_up(world: World
             clock.now = now.next_attempt_at  # type: ignore[assignment]
     final = await service.store.get(cb.id)
     assert final is not None and final.status == "exhausted" and len(final.attempts) == 3
+    assert {c["variables"]["HOTLINE_CALLBACK_AGENT"] for c in switch.calls} == {"PJSIP/1001"}
     assert seen[-1].topic == "callback/failed"
 
 
