@@ -1,0 +1,680 @@
+"""The call state machine. The one rule: every call transition lives here, and it is pure.
+
+`CallTracker.feed(event) -> list[CallEvent]`: typed AMI events in, call events (each with a
+full `CallRecord` snapshot) out. No I/O, no clock: every time comes from the events.
+
+How a call is followed (the rules table is `_RULES`, at the end of this module):
+- A call is the channels sharing the Linkedid of its root channel (Uniqueid == Linkedid
+  at Newchannel); call_id = that Linkedid. A channel is mapped to its call when first seen
+  and never re-mapped (an agent pool's Local;2 later takes the agent login's Linkedid).
+- A root channel that runs AgentLogin is an agent's login session: DISCARDED, never ENDED.
+- Queue events are attributed through the caller's Uniqueid.
+- QueueCallerAbandon fires on a caller hang-up AND on a queue timeout; the visit's verdict
+  waits for the caller's next step: joins again / more dialplan / normal-clearing hang-up
+  from the dialplan -> "timeout"; hang-up asked by the caller or any other cause -> "abandon".
+- The call ends (ENDED) when its last live channel hangs up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from hotline.telephony.events import (
+    AgentCalled,
+    AgentComplete,
+    AgentConnect,
+    AgentLogin,
+    AgentRingNoAnswer,
+    AmiEvent,
+    BridgeEnter,
+    BridgeLeave,
+    DialBegin,
+    DialEnd,
+    Hangup,
+    HangupRequest,
+    Hold,
+    ListedChannel,
+    NewCallerid,
+    Newchannel,
+    Newexten,
+    Newstate,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    QueueCallerLeave,
+    QueueEntry,
+    Unhold,
+    VarSet,
+)
+from hotline.telephony.records import (
+    AgentAttempt,
+    AttemptResult,
+    CallEvent,
+    CallEventKind,
+    CallRecord,
+    Direction,
+    HangupBy,
+    Outcome,
+    QueueVisit,
+    RingRule,
+)
+
+logger = logging.getLogger(__name__)
+
+# AgentComplete Reason -> who ended the conversation.
+REASON_HANGUP_BY = {"caller": HangupBy.CALLER, "agent": HangupBy.AGENT, "transfer": HangupBy.SYSTEM}
+# A caller hang-up with one of these causes after QueueCallerAbandon, with no HangupRequest
+# from the caller, is the dialplan ending the call after a queue timeout (X3 in the capture).
+DIALPLAN_END_CAUSES = frozenset({16})
+RECORDING_VARIABLE = "MIXMONITOR_FILENAME"
+CALLBACK_VARIABLE = "HOTLINE_CALLBACK_ID"
+_NO_NUMBER = frozenset({"", "<unknown>", "unknown", "anonymous"})
+_NO_EXTEN = frozenset({"", "s", "h", "i", "t"})
+
+
+@dataclass(slots=True)
+class _Call:
+    """What the tracker keeps about one open call besides its record."""
+
+    rec: CallRecord
+    live: set[str]  # uniqueids of this call's channels not yet hung up
+    last_at: datetime  # time of the last event seen for this call
+    confirmed: bool = True  # False after link_down until a live event or a listing
+    caller_asked_hangup: bool = False  # HangupRequest on the caller channel
+    caller_continued: bool = False  # dialplan ran on after a QueueCallerAbandon
+    request_party: HangupBy | None = None  # first Hangup(Soft)Request while answered
+    first_hangup_party: HangupBy | None = None  # first bridged party gone while answered
+    agent_cause: int | None = None  # hang-up cause of the answering agent's channel
+    dial_begins: dict[str, datetime] = field(default_factory=dict)  # plain Dial: dest -> t
+    dial_answers: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    bridges: dict[str, set[str]] = field(default_factory=dict)
+    holds: dict[str, datetime] = field(default_factory=dict)
+
+
+def _number(value: str | None) -> str | None:
+    return None if value is None or value.strip().lower() in _NO_NUMBER else value
+
+
+def _exten(value: str | None) -> str | None:
+    return None if value is None or value.strip().lower() in _NO_EXTEN else value
+
+
+def _secs(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds(), 3)
+
+
+def _pending_abandon(rec: CallRecord) -> int | None:
+    """Index of the visit left by QueueCallerAbandon whose verdict is not decided yet."""
+    if rec.visits and rec.visits[-1].result is None and rec.visits[-1].hold_s is not None:
+        return len(rec.visits) - 1
+    return None
+
+
+def _open_visit(rec: CallRecord, queue: str | None = None) -> int | None:
+    """Index of the visit the caller is still waiting in (no verdict, not left by abandon)."""
+    for i in range(len(rec.visits) - 1, -1, -1):
+        v = rec.visits[i]
+        if v.result is None and v.hold_s is None and (queue is None or v.queue == queue):
+            return i
+    return None
+
+
+def _visit_attempts(rec: CallRecord, vi: int) -> list[int]:
+    """Indexes of the attempts rung during visit `vi` (same queue, from its join to the next)."""
+    visit = rec.visits[vi]
+    until = rec.visits[vi + 1].joined_at if vi + 1 < len(rec.visits) else None
+    return [
+        i
+        for i, a in enumerate(rec.attempts)
+        if a.queue == visit.queue
+        and a.started_at >= visit.joined_at
+        and (until is None or a.started_at < until)
+    ]
+
+
+def _latest(rec: CallRecord) -> datetime:
+    times = [rec.entered_at, *(v.joined_at for v in rec.visits)]
+    times += [a.started_at for a in rec.attempts]
+    times += [t for t in (rec.answered_at, *(v.left_at for v in rec.visits)) if t is not None]
+    return max(times)
+
+
+class CallTracker:
+    def __init__(self, rule: RingRule, abnormal_causes: frozenset[int]) -> None:
+        self._rule = rule
+        self._abnormal = abnormal_causes
+        self._calls: dict[str, _Call] = {}  # call_id -> open call
+        self._channels: dict[str, str] = {}  # uniqueid -> call_id, fixed when first seen
+        self._logins: set[str] = set()  # Linkedids of agent login sessions (not calls)
+
+    # -- public API ------------------------------------------------------------------------
+
+    def feed(self, event: AmiEvent) -> list[CallEvent]:
+        """Apply one live event. Never raises: odd input is skipped with a debug line."""
+        try:
+            return self._feed(event)
+        except Exception:  # the contract: a bad event must not stop the tracker
+            logger.debug("event skipped: %r", event, exc_info=True)
+            return []
+
+    def open_calls(self) -> list[CallRecord]:
+        return [call.rec for call in self._calls.values()]
+
+    def restore(self, records: Iterable[CallRecord]) -> None:
+        """Reload in-progress calls (from the store); unconfirmed until a listing or event."""
+        for rec in records:
+            if not rec.is_open or rec.call_id in self._calls:
+                continue
+            call = _Call(rec, {rec.caller_uniqueid}, _latest(rec), confirmed=False)
+            self._calls[rec.call_id] = call
+            self._channels[rec.caller_uniqueid] = rec.call_id
+
+    def link_down(self, at: datetime) -> None:
+        logger.debug("AMI link down at %s: %d open calls unconfirmed", at, len(self._calls))
+        for call in self._calls.values():
+            call.confirmed = False
+
+    def resync(self, frames: Sequence[AmiEvent], at: datetime) -> list[CallEvent]:
+        """Confirm (or create) what a fresh listing shows; close the unconfirmed rest."""
+        out: list[CallEvent] = []
+        try:
+            out += self._resync_channels([f for f in frames if isinstance(f, ListedChannel)], at)
+            for entry in (f for f in frames if isinstance(f, QueueEntry)):
+                out += self._resync_queue_entry(entry, at)
+        except Exception:
+            logger.debug("listing partly skipped", exc_info=True)
+        for call in list(self._calls.values()):
+            if not call.confirmed:
+                out += self._close_unknown(call, at)
+        return out
+
+    def expire(self, now: datetime, max_age: timedelta) -> list[CallEvent]:
+        """Close calls with no event for longer than `max_age` as END_UNKNOWN."""
+        out: list[CallEvent] = []
+        for call in list(self._calls.values()):
+            if now - call.last_at > max_age:
+                out += self._close_unknown(call, now)
+        return out
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def _feed(self, event: AmiEvent) -> list[CallEvent]:
+        if isinstance(event, Newchannel):
+            return self._on_newchannel(event)
+        rule = _RULES.get(type(event))
+        if rule is None:
+            return []
+        uniqueid = getattr(event, "uniqueid", None) or getattr(event, "dest_uniqueid", None)
+        if isinstance(event, Hangup) and event.uniqueid in self._logins:
+            self._logins.discard(event.uniqueid)  # the login session is over
+            return []
+        call = self._call_for(uniqueid, getattr(event, "linkedid", None))
+        if call is None:
+            return []
+        if event.at > call.last_at:
+            call.last_at = event.at
+        call.confirmed = True
+        return rule(self, call, event)
+
+    def _call_for(self, uniqueid: str | None, linkedid: str | None) -> _Call | None:
+        if uniqueid is None:
+            return None
+        call_id = self._channels.get(uniqueid)
+        if call_id is not None:
+            return self._calls.get(call_id)
+        call = self._calls.get(linkedid) if linkedid else None
+        if call is not None:  # a channel whose Newchannel we missed (restore, resync)
+            self._attach(call, uniqueid)
+        return call
+
+    def _attach(self, call: _Call, uniqueid: str) -> None:
+        if uniqueid not in self._channels:
+            self._channels[uniqueid] = call.rec.call_id
+            call.live.add(uniqueid)
+
+    def _emit(self, kind: CallEventKind, call: _Call, at: datetime) -> list[CallEvent]:
+        return [CallEvent(kind, call.rec, at)]
+
+    def _party(self, call: _Call, channel: str, uniqueid: str) -> HangupBy | None:
+        if uniqueid == call.rec.caller_uniqueid:
+            return HangupBy.CALLER
+        if call.rec.agent_channel is not None and channel == call.rec.agent_channel:
+            return HangupBy.AGENT
+        return None
+
+    # -- channel life ----------------------------------------------------------------------
+
+    def _on_newchannel(self, e: Newchannel) -> list[CallEvent]:
+        if e.uniqueid in self._channels or e.linkedid in self._logins:
+            return []
+        if e.uniqueid == e.linkedid:
+            rec = CallRecord(
+                call_id=e.uniqueid,
+                linkedid=e.uniqueid,
+                caller_uniqueid=e.uniqueid,
+                caller_channel=e.channel,
+                entered_at=e.at,
+                caller_number=_number(e.caller_num),
+                caller_name=_number(e.caller_name),
+                dialled=_exten(e.exten),
+            )
+            call = _Call(rec, {e.uniqueid}, e.at)
+            self._calls[rec.call_id] = call
+            self._channels[e.uniqueid] = rec.call_id
+            return self._emit(CallEventKind.ENTERED, call, e.at)
+        parent = self._calls.get(e.linkedid or "")
+        if parent is not None:
+            self._attach(parent, e.uniqueid)
+            parent.last_at = max(parent.last_at, e.at)
+            parent.confirmed = True
+        return []
+
+    def _on_newstate(self, call: _Call, e: Newstate) -> list[CallEvent]:
+        rec = call.rec
+        if e.uniqueid == rec.caller_uniqueid:
+            call.rec = replace(
+                rec,
+                caller_number=rec.caller_number or _number(e.caller_num),
+                caller_name=rec.caller_name or _number(e.caller_name),
+            )
+        return []
+
+    def _on_new_callerid(self, call: _Call, e: NewCallerid) -> list[CallEvent]:
+        rec = call.rec
+        if e.uniqueid == rec.caller_uniqueid:
+            call.rec = replace(
+                rec,
+                caller_number=_number(e.caller_num) or rec.caller_number,
+                caller_name=_number(e.caller_name) or rec.caller_name,
+            )
+        return []
+
+    def _on_newexten(self, call: _Call, e: Newexten) -> list[CallEvent]:
+        pending = _pending_abandon(call.rec) is not None
+        if pending and e.uniqueid == call.rec.caller_uniqueid and (e.exten or "") != "h":
+            call.caller_continued = call.caller_continued or not call.caller_asked_hangup
+        return []
+
+    def _on_hangup_request(self, call: _Call, e: HangupRequest) -> list[CallEvent]:
+        if e.uniqueid == call.rec.caller_uniqueid and not e.soft:
+            call.caller_asked_hangup = True
+        if call.rec.answered_at is not None and call.request_party is None:
+            call.request_party = self._party(call, e.channel, e.uniqueid)
+        return []
+
+    def _on_hangup(self, call: _Call, e: Hangup) -> list[CallEvent]:
+        call.live.discard(e.uniqueid)
+        self._channels.pop(e.uniqueid, None)
+        party = self._party(call, e.channel, e.uniqueid)
+        if party is not None and call.rec.answered_at is not None:
+            call.first_hangup_party = call.first_hangup_party or party
+        if party is HangupBy.AGENT:
+            call.agent_cause = e.cause
+        out: list[CallEvent] = []
+        if party is HangupBy.CALLER:
+            call.rec = replace(call.rec, hangup_cause=e.cause, hangup_cause_text=e.cause_txt)
+            vi = _pending_abandon(call.rec)
+            if vi is not None:
+                timeout = call.caller_continued or (
+                    not call.caller_asked_hangup and e.cause in DIALPLAN_END_CAUSES
+                )
+                self._decide(call, vi, timeout)
+                if not timeout:
+                    out += self._emit(CallEventKind.ABANDONED, call, e.at)
+        if not call.live:
+            out += self._end(call, e.at)
+        return out
+
+    # -- plain Dial (no queue): DialEnd ANSWER, then caller and callee in one bridge ---------
+
+    def _on_dial_begin(self, call: _Call, e: DialBegin) -> list[CallEvent]:
+        self._attach(call, e.dest_uniqueid)
+        if e.uniqueid == call.rec.caller_uniqueid and _open_visit(call.rec) is None:
+            call.dial_begins[e.dest_uniqueid] = e.at
+        return []
+
+    def _on_dial_end(self, call: _Call, e: DialEnd) -> list[CallEvent]:
+        rec = call.rec
+        if (
+            e.dial_status == "ANSWER"
+            and e.uniqueid == rec.caller_uniqueid
+            and _open_visit(rec) is None
+            and rec.answered_at is None
+        ):
+            call.dial_answers[e.dest_uniqueid] = (e.dest_channel, e.at)
+        return []
+
+    def _on_bridge_enter(self, call: _Call, e: BridgeEnter) -> list[CallEvent]:
+        members = call.bridges.setdefault(e.bridge_id, set())
+        members.add(e.uniqueid)
+        if call.rec.answered_at is not None or call.rec.caller_uniqueid not in members:
+            return []
+        for dest, (channel, answered_at) in call.dial_answers.items():
+            if dest in members:
+                began = call.dial_begins.get(dest, answered_at)
+                call.rec = replace(call.rec, agent_channel=channel)
+                return self._answer(call, began, answered_at)
+        return []
+
+    def _on_bridge_leave(self, call: _Call, e: BridgeLeave) -> list[CallEvent]:
+        members = call.bridges.get(e.bridge_id)
+        if members is not None:
+            members.discard(e.uniqueid)
+            if not members:
+                del call.bridges[e.bridge_id]
+        return []
+
+    # -- queue -----------------------------------------------------------------------------
+
+    def _on_queue_join(self, call: _Call, e: QueueCallerJoin) -> list[CallEvent]:
+        vi = _pending_abandon(call.rec)
+        if vi is not None:
+            self._decide(call, vi, timeout=True)  # the caller lived on: it was a timeout
+        rec = call.rec
+        call.rec = replace(
+            rec,
+            visits=(*rec.visits, QueueVisit(e.queue, e.at, position=e.position)),
+            queue=e.queue,
+            queue_joined_at=rec.queue_joined_at or e.at,
+            dialled=rec.dialled or _exten(e.exten),
+        )
+        call.caller_continued = False
+        return self._emit(CallEventKind.QUEUED, call, e.at)
+
+    def _on_agent_called(self, call: _Call, e: AgentCalled) -> list[CallEvent]:
+        if e.dest_uniqueid:
+            self._attach(call, e.dest_uniqueid)
+        attempt = AgentAttempt(e.queue, e.member, e.interface, e.dest_channel, e.at)
+        call.rec = replace(call.rec, attempts=(*call.rec.attempts, attempt))
+        return self._emit(CallEventKind.AGENT_RINGING, call, e.at)
+
+    def _on_ring_no_answer(self, call: _Call, e: AgentRingNoAnswer) -> list[CallEvent]:
+        ai = self._attempt(call, e)
+        started = e.at - timedelta(milliseconds=e.ring_ms or 0)
+        if ai is None:
+            attempt = AgentAttempt(e.queue, e.member, e.interface, e.dest_channel, started)
+            call.rec = replace(call.rec, attempts=(*call.rec.attempts, attempt))
+            ai = len(call.rec.attempts) - 1
+        self._set_attempt(call, ai, result=AttemptResult.NO_ANSWER, ring_ms=e.ring_ms)
+        return self._emit(CallEventKind.UPDATED, call, e.at)
+
+    def _on_agent_connect(self, call: _Call, e: AgentConnect) -> list[CallEvent]:
+        vi = _open_visit(call.rec, e.queue)
+        if vi is None:  # joined before we were listening
+            joined = e.at - timedelta(seconds=e.hold_time_s or 0)
+            call.rec = replace(call.rec, visits=(*call.rec.visits, QueueVisit(e.queue, joined)))
+            vi = len(call.rec.visits) - 1
+        ai = self._attempt(call, e)
+        if ai is None:  # rung before we were listening: RingTime (s) tells when
+            started = e.at - timedelta(seconds=e.ring_time_s or 0)
+            attempt = AgentAttempt(e.queue, e.member, e.interface, e.dest_channel, started)
+            call.rec = replace(call.rec, attempts=(*call.rec.attempts, attempt))
+            ai = len(call.rec.attempts) - 1
+        rung = _visit_attempts(call.rec, vi)
+        for i in rung:
+            if i != ai and call.rec.attempts[i].result is AttemptResult.RINGING:
+                self._set_attempt(call, i, result=AttemptResult.CANCELLED)
+        ring_ms = int((e.at - call.rec.attempts[ai].started_at).total_seconds() * 1000)
+        self._set_attempt(call, ai, result=AttemptResult.ANSWERED, ring_ms=ring_ms)
+        self._set_visit(call, vi, result="connect", left_at=e.at, hold_s=e.hold_time_s)
+        call.rec = replace(
+            call.rec,
+            queue=e.queue,
+            agent_member=e.member,
+            agent_interface=e.interface,
+            agent_channel=e.dest_channel,
+        )
+        call.request_party = call.first_hangup_party = None  # a new conversation starts
+        if call.rec.answered_at is not None:  # already answered (plain Dial, then transfer)
+            return self._emit(CallEventKind.UPDATED, call, e.at)
+        rung_at = [call.rec.attempts[i].started_at for i in (*_visit_attempts(call.rec, vi), ai)]
+        return self._answer(call, min(rung_at), e.at)
+
+    def _on_agent_complete(self, call: _Call, e: AgentComplete) -> list[CallEvent]:
+        by = REASON_HANGUP_BY.get((e.reason or "").lower())
+        talk = float(e.talk_time_s) if e.talk_time_s is not None else call.rec.talk_seconds
+        call.rec = replace(call.rec, talk_seconds=talk, hangup_by=by or call.rec.hangup_by)
+        return self._emit(CallEventKind.UPDATED, call, e.at)
+
+    def _on_abandon(self, call: _Call, e: QueueCallerAbandon) -> list[CallEvent]:
+        vi = _open_visit(call.rec, e.queue)
+        if vi is None:
+            joined = e.at - timedelta(seconds=e.hold_time_s or 0)
+            call.rec = replace(call.rec, visits=(*call.rec.visits, QueueVisit(e.queue, joined)))
+            vi = len(call.rec.visits) - 1
+        visit = call.rec.visits[vi]
+        hold = e.hold_time_s if e.hold_time_s is not None else round(_secs(visit.joined_at, e.at))
+        for i in _visit_attempts(call.rec, vi):
+            if call.rec.attempts[i].result is AttemptResult.RINGING:
+                self._set_attempt(call, i, result=AttemptResult.CANCELLED)
+        self._set_visit(call, vi, left_at=e.at, hold_s=hold)  # verdict: at the caller's next step
+        return []
+
+    def _on_queue_leave(self, call: _Call, e: QueueCallerLeave) -> list[CallEvent]:
+        vi = _open_visit(call.rec, e.queue)
+        if vi is not None and call.rec.visits[vi].left_at is None:
+            self._set_visit(call, vi, left_at=e.at)
+        return []
+
+    # -- agents, variables, hold -----------------------------------------------------------
+
+    def _on_agent_login(self, call: _Call, e: AgentLogin) -> list[CallEvent]:
+        if e.uniqueid != call.rec.caller_uniqueid:
+            return []
+        logger.debug("call %s is an agent login session: dropped", call.rec.call_id)
+        del self._calls[call.rec.call_id]
+        for uniqueid in [u for u, c in self._channels.items() if c == call.rec.call_id]:
+            del self._channels[uniqueid]
+        self._logins.add(call.rec.call_id)
+        return self._emit(CallEventKind.DISCARDED, call, e.at)  # undo its ENTERED
+
+    def _on_varset(self, call: _Call, e: VarSet) -> list[CallEvent]:
+        name = e.variable.lstrip("_").upper()
+        rec = call.rec
+        if name == RECORDING_VARIABLE and e.value:
+            call.rec = replace(rec, recording_file=e.value)
+        elif name == CALLBACK_VARIABLE:
+            callback_id = int(e.value) if e.value.strip().isdigit() else None
+            call.rec = replace(rec, direction=Direction.CALLBACK, callback_id=callback_id)
+        else:
+            return []
+        variables = (*((k, v) for k, v in rec.variables if k != name), (name, e.value))
+        call.rec = replace(call.rec, variables=variables)
+        return [] if call.rec == rec else self._emit(CallEventKind.UPDATED, call, e.at)
+
+    def _on_hold(self, call: _Call, e: Hold) -> list[CallEvent]:
+        if e.uniqueid != call.rec.caller_uniqueid:
+            call.holds.setdefault(e.uniqueid, e.at)
+        return []
+
+    def _on_unhold(self, call: _Call, e: Unhold) -> list[CallEvent]:
+        began = call.holds.pop(e.uniqueid, None)
+        if began is None:
+            return []
+        call.rec = replace(call.rec, hold_seconds=call.rec.hold_seconds + _secs(began, e.at))
+        return self._emit(CallEventKind.UPDATED, call, e.at)
+
+    # -- verdicts --------------------------------------------------------------------------
+
+    def _answer(self, call: _Call, ring_started: datetime, at: datetime) -> list[CallEvent]:
+        ring = _secs(ring_started, at)
+        within = self._rule.within(ring)
+        call.rec = replace(
+            call.rec,
+            ring_started_at=ring_started,
+            answered_at=at,
+            ring_seconds=ring,
+            rings=self._rule.rings(ring),
+            within_rule=within,
+        )
+        kind = CallEventKind.ANSWERED if within else CallEventKind.ANSWERED_LATE
+        return self._emit(kind, call, at)
+
+    def _decide(self, call: _Call, vi: int, timeout: bool) -> None:
+        self._set_visit(call, vi, result="timeout" if timeout else "abandon")
+        if not timeout:
+            call.rec = replace(call.rec, outcome=Outcome.ABANDONED, hangup_by=HangupBy.CALLER)
+
+    def _end(self, call: _Call, at: datetime) -> list[CallEvent]:
+        rec = call.rec
+        hold = rec.hold_seconds + sum(_secs(t, at) for t in call.holds.values())
+        answered = rec.answered_at is not None
+        vi = _open_visit(rec)
+        vi = _pending_abandon(rec) if vi is None else vi
+        if vi is not None:  # still waiting when the call ended: the caller gave up
+            self._set_visit(call, vi, result="abandon", left_at=rec.visits[vi].left_at or at)
+            rec = call.rec
+        last = rec.visits[-1].result if rec.visits else None
+        if answered:
+            causes = {rec.hangup_cause, call.agent_cause}
+            outcome = Outcome.DROPPED if causes & self._abnormal else Outcome.ANSWERED
+            by = rec.hangup_by or call.request_party or call.first_hangup_party
+        elif last == "abandon":
+            outcome, by = Outcome.ABANDONED, HangupBy.CALLER
+        elif last == "timeout":
+            outcome, by = Outcome.NO_AGENT, rec.hangup_by or HangupBy.SYSTEM
+        else:
+            outcome = Outcome.NOT_QUEUED
+            by = HangupBy.CALLER if call.caller_asked_hangup else HangupBy.SYSTEM
+        connected = [v for v in rec.visits if v.result == "connect"]
+        wait: float | None = None
+        if rec.queue_joined_at is not None:
+            left = connected[0].left_at if connected else rec.visits[-1].left_at
+            wait = _secs(rec.queue_joined_at, left or at)
+        elif rec.answered_at is not None:
+            wait = _secs(rec.entered_at, rec.answered_at)
+        talk = rec.talk_seconds
+        if talk is None and rec.answered_at is not None:
+            talk = _secs(rec.answered_at, at)
+        call.rec = replace(
+            rec,
+            ended_at=at,
+            outcome=outcome,
+            hangup_by=by or HangupBy.UNKNOWN,
+            wait_seconds=wait,
+            talk_seconds=talk,
+            hold_seconds=hold,
+        )
+        self._forget(call)
+        return self._emit(CallEventKind.ENDED, call, at)
+
+    def _close_unknown(self, call: _Call, at: datetime) -> list[CallEvent]:
+        logger.debug("call %s closed as end_unknown", call.rec.call_id)
+        call.rec = replace(
+            call.rec,
+            ended_at=call.last_at,
+            outcome=Outcome.END_UNKNOWN,
+            hangup_by=call.rec.hangup_by or HangupBy.UNKNOWN,
+        )
+        self._forget(call)
+        return self._emit(CallEventKind.ENDED, call, at)
+
+    def _forget(self, call: _Call) -> None:
+        self._calls.pop(call.rec.call_id, None)
+        for uniqueid in [u for u, c in self._channels.items() if c == call.rec.call_id]:
+            del self._channels[uniqueid]
+
+    # -- resync ----------------------------------------------------------------------------
+
+    def _resync_channels(self, listed: list[ListedChannel], at: datetime) -> list[CallEvent]:
+        for ch in listed:  # agent login sessions first, so their channels are skipped
+            if (ch.application or "").lower() == "agentlogin":
+                self._logins.add(ch.linkedid or ch.uniqueid)
+        unknown: dict[str, list[ListedChannel]] = {}
+        for ch in listed:
+            key = ch.linkedid or ch.uniqueid
+            call = self._call_for(ch.uniqueid, key)
+            if call is not None:
+                call.confirmed = True
+            elif key not in self._logins:
+                unknown.setdefault(key, []).append(ch)
+        out: list[CallEvent] = []
+        for key, chans in unknown.items():
+            root = next((c for c in chans if c.uniqueid == key), chans[0])
+            rec = CallRecord(
+                call_id=key,
+                linkedid=key,
+                caller_uniqueid=root.uniqueid,
+                caller_channel=root.channel,
+                entered_at=at - timedelta(seconds=root.age_s or 0),
+                caller_number=_number(root.caller_num),
+                caller_name=_number(root.caller_name),
+                dialled=_exten(root.exten),
+            )
+            call = _Call(rec, set(), at)
+            self._calls[key] = call
+            for c in chans:
+                self._attach(call, c.uniqueid)
+            out += self._emit(CallEventKind.ENTERED, call, at)
+        return out
+
+    def _resync_queue_entry(self, entry: QueueEntry, at: datetime) -> list[CallEvent]:
+        call = self._call_for(entry.uniqueid, None)
+        if call is None or _open_visit(call.rec, entry.queue) is not None:
+            return []
+        call.confirmed = True
+        vi = _pending_abandon(call.rec)
+        if vi is not None:
+            self._decide(call, vi, timeout=True)  # waiting in a queue again: it timed out
+        joined = at - timedelta(seconds=entry.wait_s or 0)
+        rec = call.rec
+        call.rec = replace(
+            rec,
+            visits=(*rec.visits, QueueVisit(entry.queue, joined, position=entry.position)),
+            queue=entry.queue,
+            queue_joined_at=rec.queue_joined_at or joined,
+        )
+        return self._emit(CallEventKind.QUEUED, call, at)
+
+    # -- small record edits ----------------------------------------------------------------
+
+    def _attempt(self, call: _Call, e: AgentRingNoAnswer | AgentConnect) -> int | None:
+        """The attempt an agent event is about: same member channel, still ringing first."""
+        attempts = call.rec.attempts
+        candidates = [i for i, a in enumerate(attempts) if a.channel == e.dest_channel]
+        if not candidates:
+            candidates = [i for i, a in enumerate(attempts) if a.member == e.member]
+        ringing = [i for i in candidates if attempts[i].result is AttemptResult.RINGING]
+        found = ringing or candidates
+        return found[-1] if found else None
+
+    def _set_attempt(self, call: _Call, i: int, **changes: Any) -> None:
+        attempts = list(call.rec.attempts)
+        attempts[i] = replace(attempts[i], **changes)
+        call.rec = replace(call.rec, attempts=tuple(attempts))
+
+    def _set_visit(self, call: _Call, i: int, **changes: Any) -> None:
+        visits = list(call.rec.visits)
+        visits[i] = replace(visits[i], **changes)
+        call.rec = replace(call.rec, visits=tuple(visits))
+
+
+_Rule = Callable[[CallTracker, _Call, Any], list[CallEvent]]
+
+# The rules table: event type -> the transition it drives (Newchannel creates calls and is
+# handled before lookup; ListedChannel / QueueEntry only matter to resync()).
+_RULES: dict[type[AmiEvent], _Rule] = {
+    Newstate: CallTracker._on_newstate,  # caller number/name if still missing
+    NewCallerid: CallTracker._on_new_callerid,  # caller number/name update
+    Newexten: CallTracker._on_newexten,  # dialplan after an abandon -> it was a timeout
+    HangupRequest: CallTracker._on_hangup_request,  # who asked to hang up
+    Hangup: CallTracker._on_hangup,  # caller cause; abandon verdict; last channel -> ENDED
+    DialBegin: CallTracker._on_dial_begin,  # plain Dial ring start
+    DialEnd: CallTracker._on_dial_end,  # plain Dial answered (confirmed by the bridge)
+    BridgeEnter: CallTracker._on_bridge_enter,  # caller + dialled party bridged -> ANSWERED
+    BridgeLeave: CallTracker._on_bridge_leave,
+    QueueCallerJoin: CallTracker._on_queue_join,  # new visit -> QUEUED
+    AgentCalled: CallTracker._on_agent_called,  # new attempt -> AGENT_RINGING
+    AgentRingNoAnswer: CallTracker._on_ring_no_answer,  # attempt NO_ANSWER, ring_ms
+    AgentConnect: CallTracker._on_agent_connect,  # visit connect -> ANSWERED(_LATE)
+    AgentComplete: CallTracker._on_agent_complete,  # talk time, hangup_by from Reason
+    QueueCallerAbandon: CallTracker._on_abandon,  # visit left; verdict at next caller step
+    QueueCallerLeave: CallTracker._on_queue_leave,
+    AgentLogin: CallTracker._on_agent_login,  # root channel logs in: not a call -> DISCARDED
+    VarSet: CallTracker._on_varset,  # recording file, callback id
+    Hold: CallTracker._on_hold,
+    Unhold: CallTracker._on_unhold,  # hold_seconds
+}
