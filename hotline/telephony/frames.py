@@ -10,8 +10,9 @@ glued together by a single CRLF (seen in the wild) are split at the second `Even
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BANNER_PREFIX = "Asterisk Call Manager/"
 
@@ -20,14 +21,17 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 class Frame:
     headers: tuple[tuple[str, str], ...]
     body: str = ""  # free text of a `Response: Follows` (old `Command` output)
+    # first value per lower-cased header name; built once, so lookups cost a dict hit
+    index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.index and self.headers:
+            for k, v in self.headers:
+                self.index.setdefault(k.lower(), v)
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of a header, compared without case."""
-        wanted = key.lower()
-        for k, v in self.headers:
-            if k.lower() == wanted:
-                return v
-        return default
+        return self.index.get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:
         wanted = key.lower()
@@ -42,34 +46,56 @@ class Frame:
 
     @property
     def event(self) -> str | None:
-        return self.get("Event")
+        return self.index.get("event")
 
     @property
     def action_id(self) -> str | None:
-        return self.get("ActionID")
+        return self.index.get("actionid")
+
+
+_HEADER = re.compile(r"^([^\r\n: ]+): ?([^\r\n]*)\r?$", re.MULTILINE)
 
 
 def parse_block(block: str) -> list[Frame]:
     """Parse one blank-line-delimited block into frames (usually one)."""
+    if block.count("Event:") < 2:
+        # the common case, in C: every line a `Key: value`, one event
+        pairs = _HEADER.findall(block)
+        if pairs and len(pairs) == block.count("\n") + 1:
+            index: dict[str, str] = {}
+            for key, value in pairs:
+                index.setdefault(key.lower(), value)
+            return [Frame(tuple(pairs), "", index)]
+    return _parse_block_slowly(block)
+
+
+def _parse_block_slowly(block: str) -> list[Frame]:
     headers: list[tuple[str, str]] = []
+    index: dict[str, str] = {}
     body: list[str] = []
     frames: list[Frame] = []
-    for raw in block.split("\n"):
-        line = raw.rstrip("\r")
+    for line in block.split("\n"):
+        if line[-1:] == "\r":
+            line = line[:-1]
         if not line:
             continue
         key, sep, value = line.partition(":")
         if not sep or not key or " " in key.strip():
             body.append(line)  # free text, e.g. the output of an old `Command`
             continue
-        key = key.strip()
-        value = value[1:] if value.startswith(" ") else value
-        if key.lower() == "event" and any(k.lower() == "event" for k, _ in headers):
-            frames.append(Frame(tuple(headers), "\n".join(body)))
-            headers, body = [], []
+        lower = key.lower()
+        if lower == "event" and "event" in index:  # two events glued by a single CRLF
+            frames.append(Frame(tuple(headers), "\n".join(body), index))
+            headers, index, body = [], {}, []
+        if key[-1] == " " or key[0] == " ":
+            key, lower = key.strip(), lower.strip()
+        if value[:1] == " ":
+            value = value[1:]
         headers.append((key, value))
+        if lower not in index:
+            index[lower] = value
     if headers or body:
-        frames.append(Frame(tuple(headers), "\n".join(body)))
+        frames.append(Frame(tuple(headers), "\n".join(body), index))
     return frames
 
 
