@@ -29,7 +29,9 @@ from panoramisk import Manager  # noqa: E402
 
 from hotline.core import db  # noqa: E402
 from hotline.core.bus import Bus  # noqa: E402
+from hotline.telephony import events  # noqa: E402
 from hotline.telephony.ami import AmiClient, AmiItem  # noqa: E402
+from hotline.telephony.frames import FrameReader  # noqa: E402
 from hotline.telephony.records import RingRule  # noqa: E402
 from hotline.telephony.service import CallService  # noqa: E402
 from hotline.telephony.store import CallStore  # noqa: E402
@@ -49,7 +51,7 @@ def make_stream(min_events: int) -> tuple[bytes, int]:
     return b"".join(parts), per_copy * copies
 
 
-async def run_full(stream: bytes, events: int, db_url: str) -> tuple[float, CallService]:
+async def run_full(stream: bytes, count: int, db_url: str) -> tuple[float, CallService]:
     engine = db.make_engine(db_url)
     await db.migrate(engine)
     service = CallService(
@@ -61,16 +63,25 @@ async def run_full(stream: bytes, events: int, db_url: str) -> tuple[float, Call
     server = FakeAmi()
     await server.start()
     queue: asyncio.Queue[AmiItem] = asyncio.Queue()
-    client = AmiClient("127.0.0.1", server.port, server.username, server.secret, queue=queue)
+    client = AmiClient(
+        "127.0.0.1",
+        server.port,
+        server.username,
+        server.secret,
+        queue=queue,
+        only_events=events.USED_EVENTS,  # as `hotline serve` sets it
+    )
     await client.start()
     consumer = asyncio.create_task(service.run(queue))
     while service.counters.frames == 0 and queue.qsize() == 0 and not client.connected:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # login, resync done
     base = service.counters.frames
+    # the frames the client keeps (it drops unused event types unparsed, as in production)
+    kept = len(FrameReader(only_events=events.USED_EVENTS).feed(stream))
     t0 = time.perf_counter()
     await server.push(stream)
-    while service.counters.frames - base < events or queue.qsize():
+    while service.counters.frames - base < kept or queue.qsize():
         await asyncio.sleep(0.005)
     await queue.join()  # the last batch is saved
     elapsed = time.perf_counter() - t0
@@ -81,7 +92,7 @@ async def run_full(stream: bytes, events: int, db_url: str) -> tuple[float, Call
     return elapsed, service
 
 
-async def run_raw(stream: bytes, events: int) -> float:
+async def run_raw(stream: bytes, count: int) -> float:
     server = FakeAmi()
     await server.start()
     seen = 0
@@ -90,7 +101,7 @@ async def run_raw(stream: bytes, events: int) -> float:
     def discard(_manager: object, _message: object) -> None:
         nonlocal seen
         seen += 1
-        if seen >= events:
+        if seen >= count:
             done.set()
 
     manager = Manager(
@@ -121,13 +132,13 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--db", help="database URL (default: a SQLite file in a temp dir)")
     args = parser.parse_args()
-    stream, events = make_stream(args.events)
-    print(f"stream: {events:,} events, {len(stream) / 1e6:.1f} MB, over loopback TCP")
+    stream, count = make_stream(args.events)
+    print(f"stream: {count:,} events, {len(stream) / 1e6:.1f} MB, over loopback TCP")
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        raw_s = await run_raw(stream, events)
-        full_s, service = await run_full(stream, events, url)
-    raw_rate, full_rate = events / raw_s, events / full_s
+        raw_s = await run_raw(stream, count)
+        full_s, service = await run_full(stream, count, url)
+    raw_rate, full_rate = count / raw_s, count / full_s
     print(f"panoramisk alone (receive, discard): {raw_rate:>10,.0f} events/s  ({raw_s:.2f} s)")
     print(f"hotline full path (parse, track, store): {full_rate:>6,.0f} events/s  ({full_s:.2f} s)")
     print(f"ratio full/raw: {full_rate / raw_rate:.2f}")

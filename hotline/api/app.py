@@ -26,6 +26,7 @@ from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
+from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
 from hotline.telephony.callback_service import CallbackService, DialPlan
 from hotline.telephony.callback_store import CallbackStore
@@ -83,6 +84,7 @@ def build(settings: Settings) -> Container:
             ping_timeout=a.ping_timeout_s,
             reconnect_min=a.reconnect_min_s,
             reconnect_max=a.reconnect_max_s,
+            only_events=events.USED_EVENTS,
         )
     callback_store = CallbackStore(sessions)
     callbacks = CallbackService(

@@ -145,7 +145,7 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
     def __init__(self, client: AmiClient) -> None:
         super().__init__()
         self._client = client
-        self._reader = FrameReader(client.encoding)
+        self._reader = FrameReader(client.encoding, only_events=client.only_events)
         self.closed = True  # until connection_made
         self._reason: str | None = None
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -235,6 +235,7 @@ class AmiClient:
         reconnect_min: float = 1.0,
         reconnect_max: float = 60.0,
         encoding: str = "utf-8",
+        only_events: frozenset[str] | None = None,
     ) -> None:
         codecs.lookup(encoding)  # fail now on a misspelt encoding
         if not 0 < reconnect_min <= reconnect_max:
@@ -245,6 +246,7 @@ class AmiClient:
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
         self.encoding = encoding
+        self.only_events = only_events  # lower-case names; others are dropped unparsed
         self._protocol: _Protocol | None = None  # set while logged in
         self._held: list[AmiEvent] | None = None  # events held while the listing is taken
         self._task: asyncio.Task[None] | None = None

@@ -435,3 +435,7 @@ def parse(frame: Frame, received_at: datetime) -> AmiEvent | None:
     if builder is None:
         return None
     return builder(frame, event_time(frame, received_at))
+
+
+# The events the tracker uses (lower-case): the AMI client may drop all others unparsed.
+USED_EVENTS = frozenset(_BUILDERS)

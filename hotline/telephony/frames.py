@@ -102,7 +102,16 @@ def _parse_block_slowly(block: str) -> list[Frame]:
 class FrameReader:
     """Feed it bytes as they arrive; it returns the complete frames so far."""
 
-    def __init__(self, encoding: str = "utf-8", max_frame_chars: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        encoding: str = "utf-8",
+        max_frame_chars: int = 1_000_000,
+        only_events: frozenset[str] | None = None,
+    ) -> None:
+        # `only_events` (lower-case names): other unsolicited events are dropped unparsed;
+        # responses and events answering an action (with an ActionID) are always kept
+        self.only_events = only_events
+        self.dropped = 0
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         self._buffer = ""
         self._scanned = 0  # the buffer before this holds no frame end
@@ -122,7 +131,14 @@ class FrameReader:
             else:
                 self.banner = ""
         frames: list[Frame] = []
+        only = self.only_events
         for block in self._blocks():
+            if only is not None and block.startswith("Event: ") and block.count("Event:") == 1:
+                end = block.find("\n", 7)
+                name = block[7 : end if end > 0 else None].rstrip("\r ").lower()
+                if name not in only and "ActionID:" not in block:
+                    self.dropped += 1
+                    continue
             frames.extend(parse_block(block))
         return frames
 

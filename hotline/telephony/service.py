@@ -74,14 +74,16 @@ class CallService:
         *,
         end_unknown_after: timedelta,
         on_ended: Callable[[CallRecord], Awaitable[object]] | None = None,
-        batch: int = 500,
+        batch: int = 1000,
+        linger_s: float = 0.05,
     ) -> None:
         self.tracker = tracker
         self.store = store
         self.bus = bus
         self.end_unknown_after = end_unknown_after
         self.on_ended = on_ended
-        self.batch = batch
+        self.batch = batch  # at most this many AMI items per transaction
+        self.linger_s = linger_s  # and at most this late: a burst is saved in one go
         self.counters = Counters()
         self._last_expiry = datetime.now(UTC)
 
@@ -101,8 +103,18 @@ class CallService:
                 await self._commit(self._expire())
                 continue
             items = [first]
-            while len(items) < self.batch and not queue.empty():
-                items.append(queue.get_nowait())
+            deadline = asyncio.get_running_loop().time() + self.linger_s
+            while len(items) < self.batch:
+                if not queue.empty():
+                    items.append(queue.get_nowait())
+                    continue
+                wait = deadline - asyncio.get_running_loop().time()
+                if wait <= 0:
+                    break
+                try:
+                    items.append(await asyncio.wait_for(queue.get(), wait))
+                except TimeoutError:
+                    break
             produced = [e for item in items for e in self.handle(item)]
             produced.extend(self._expire())
             await self._commit(produced)
@@ -152,12 +164,8 @@ class CallService:
         if not produced:
             return
         gone = {e.record.call_id for e in produced if e.kind is CallEventKind.DISCARDED}
-        await self._write(
-            lambda: self.store.save(e.record for e in produced if e.record.call_id not in gone),
-            len(produced),
-        )
-        if gone:
-            await self._write(lambda: self.store.delete(gone), len(gone))
+        kept = [e.record for e in produced if e.record.call_id not in gone]
+        await self._write(lambda: self.store.save(kept, delete=gone), len(produced))
         for event in produced:
             if event.record.call_id in gone:
                 continue

@@ -11,19 +11,20 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
     Float,
     Integer,
     String,
+    Table,
     Text,
     case,
-    delete,
     func,
     select,
 )
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -210,25 +211,25 @@ class CallStore:
         self._sessions = sessions
         self._path_map = path_map or {}
 
-    async def save(self, records: Iterable[CallRecord]) -> None:
-        """Insert or replace each record, all in one transaction (last snapshot wins)."""
+    async def save(self, records: Iterable[CallRecord], *, delete: Iterable[str] = ()) -> None:
+        """Upsert each record (last snapshot of a call wins) and delete the calls named in
+        `delete`, all in one transaction."""
         latest = {r.call_id: r for r in records}
-        if not latest:
+        gone = [call_id for call_id in delete if call_id not in latest]
+        if not latest and not gone:
             return
-        rows = [_row_values(r, self._path_map) for r in latest.values()]
+        table = cast(Table, CallRow.__table__)
         async with self._sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            stmt = insert(CallRow).values(rows)
-            updates = {c: stmt.excluded[c] for c in rows[0] if c != "call_id"}
-            upsert = stmt.on_conflict_do_update(index_elements=["call_id"], set_=updates)
-            await session.execute(upsert)
-
-    async def delete(self, call_ids: Iterable[str]) -> None:
-        ids = list(call_ids)
-        if ids:
-            async with self._sessions() as session, session.begin():
-                await session.execute(delete(CallRow).where(CallRow.call_id.in_(ids)))
+            conn = await session.connection()
+            if latest:
+                rows = [_row_values(r, self._path_map) for r in latest.values()]
+                insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                stmt = insert(table)
+                updates = {c: stmt.excluded[c] for c in rows[0] if c != "call_id"}
+                upsert = stmt.on_conflict_do_update(index_elements=["call_id"], set_=updates)
+                await conn.execute(upsert, rows)
+            if gone:
+                await conn.execute(sa_delete(table).where(table.c.call_id.in_(gone)))
 
     async def load_open(self) -> list[CallRecord]:
         async with self._sessions() as session:

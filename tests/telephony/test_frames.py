@@ -118,3 +118,29 @@ def test_extra_blank_lines_between_frames() -> None:
 def test_invalid_utf8_is_replaced_not_fatal() -> None:
     _, frames = read_stream(BANNER + b"Event: A\r\nCallerIDName: \xff\xfe\r\n\r\n")
     assert frames[0].get("CallerIDName") == "\ufffd\ufffd"
+
+
+def test_events_nobody_uses_are_dropped_unparsed_but_answers_to_actions_are_kept() -> None:
+    reader = FrameReader(only_events=frozenset({"hangup"}))
+    frames = reader.feed(
+        BANNER
+        + b"Event: DeviceStateChange\r\nDevice: PJSIP/1001\r\n\r\n"
+        + b"Event: Hangup\r\nUniqueid: 1.1\r\n\r\n"
+        + b"Event: QueueEntry\r\nActionID: resync-2\r\nQueue: q\r\n\r\n"
+        + b"Response: Success\r\nActionID: 7\r\n\r\n"
+        + b"Event: HANGUP\nUniqueid: 1.2\r\n\r\n"
+    )
+    assert [(f.event, f.get("Uniqueid")) for f in frames] == [
+        ("Hangup", "1.1"),
+        ("QueueEntry", None),
+        (None, None),
+        ("HANGUP", "1.2"),
+    ]
+    assert reader.dropped == 1
+
+
+def test_a_frame_that_never_ends_is_dropped_instead_of_filling_memory() -> None:
+    reader = FrameReader(max_frame_chars=1000)
+    reader.feed(BANNER + b"Event: Huge\r\nData: " + b"x" * 2000)
+    assert reader.oversized == 1
+    assert [f.event for f in reader.feed(b"\r\n\r\nEvent: Next\r\n\r\n")] == ["Next"]

@@ -29,14 +29,11 @@ class FlakyStore(CallStore):
     def __init__(self, inner: CallStore, outages: int) -> None:
         self.inner, self.outages = inner, outages
 
-    async def save(self, records: Iterable[CallRecord]) -> None:
+    async def save(self, records: Iterable[CallRecord], *, delete: Iterable[str] = ()) -> None:
         if self.outages:
             self.outages -= 1
             raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
-        await self.inner.save(records)
-
-    async def delete(self, call_ids: Iterable[str]) -> None:
-        await self.inner.delete(call_ids)
+        await self.inner.save(records, delete=delete)
 
     async def load_open(self) -> list[CallRecord]:
         return await self.inner.load_open()
