@@ -32,16 +32,17 @@ from typing import Any, TypeAlias
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from hotline.core.errors import HotlineError, Unavailable
 from hotline.telephony.frames import Frame, FrameReader
 
 log = logging.getLogger(__name__)
 
 
-class AmiUnavailable(Exception):
+class AmiUnavailable(Unavailable):
     """The AMI link is down (or went down while waiting): nothing was (re)sent; retry later."""
 
 
-class AmiError(Exception):
+class AmiError(HotlineError):
     """Asterisk answered, but refused or did not complete what was asked."""
 
 

@@ -45,3 +45,10 @@ def test_a_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("HOTLINE_CONFIG", "/nonexistent/hotline.toml")
     with pytest.raises(FileNotFoundError, match=r"/nonexistent/hotline\.toml"):
         Settings()
+
+
+def test_the_sample_deploy_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = Path(__file__).resolve().parents[2] / "deploy" / "hotline.toml"
+    monkeypatch.setenv("HOTLINE_CONFIG", str(sample))
+    s = Settings()
+    assert s.ami.host == "127.0.0.1" and s.callback.channel_template.endswith("hotline-outbound")
