@@ -86,6 +86,20 @@ class Hotline:
         ]
 
 
+def switch_login(asterisk: Asterisk) -> AmiSettings:
+    """Hotline's AMI settings for the test switch, with quick watchdog and reconnect."""
+    return AmiSettings(
+        host="127.0.0.1",
+        port=asterisk.ami_port,
+        username=asterisk.ami_username,
+        secret=asterisk.ami_secret,
+        ping_interval_s=1.0,
+        ping_timeout_s=2.0,
+        reconnect_min_s=0.2,
+        reconnect_max_s=1.0,
+    )
+
+
 async def quiet_switch(asterisk: Asterisk) -> None:
     """Hang up what earlier tests left ringing, so each test sees only its own calls."""
     await asyncio.to_thread(asterisk.cli, "channel request hangup all")
@@ -102,16 +116,7 @@ async def hotline(asterisk: Asterisk, tmp_path: Path) -> AsyncIterator[Hotline]:
     await quiet_switch(asterisk)
     settings = Settings(
         data_dir=tmp_path,
-        ami=AmiSettings(
-            host="127.0.0.1",
-            port=asterisk.ami_port,
-            username=asterisk.ami_username,
-            secret=asterisk.ami_secret,
-            ping_interval_s=1.0,
-            ping_timeout_s=2.0,
-            reconnect_min_s=0.2,
-            reconnect_max_s=1.0,
-        ),
+        ami=switch_login(asterisk),
         callback=CallbackSettings(
             delay_s=0,
             min_abandon_wait_s=3,
@@ -239,12 +244,7 @@ async def test_events_reach_mqtt_as_calls_happen(asterisk: Asterisk, tmp_path: P
     prefix = f"hotline-switch-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         data_dir=tmp_path,
-        ami=AmiSettings(
-            host="127.0.0.1",
-            port=asterisk.ami_port,
-            username=asterisk.ami_username,
-            secret=asterisk.ami_secret,
-        ),
+        ami=switch_login(asterisk),
         mqtt=MqttSettings(host="127.0.0.1", topic_prefix=prefix, client_id=prefix),
         callback=CallbackSettings(enabled=False),
     )
