@@ -76,6 +76,17 @@ class RecordingSettings(BaseModel):
         description="switch path prefix -> local path prefix, e.g. "
         '{"/var/spool/asterisk/monitor": "/mnt/pbx-monitor"}',
     )
+    archive_dir: Path | None = Field(None, description="archive root; unset = data_dir/archive")
+    codec: str = Field("opus", pattern="^(opus|mp3|flac|wav)$")
+    bitrate_kbps: int = Field(16, ge=6, le=256, description="for lossy codecs, whole file")
+    workers: int = Field(0, ge=0, description="parallel transcodes; 0 = number of cores")
+    settle_s: float = Field(2.0, ge=0, description="a file unchanged this long is finished")
+    wait_for_file_s: float = Field(120.0, ge=0, description="give up on a missing file after")
+    delete_source: bool = Field(False, description="remove the switch's file once verified")
+    retention_days: int = Field(365, ge=1, description="资料保存一年")
+    important_retention_days: int = Field(3650, ge=1, description="重要的资料长期保存")
+    purge_interval_h: float = Field(24.0, gt=0, description="scheduled retention purge")
+    max_attempts: int = Field(5, ge=1, description="tries for transient errors")
 
 
 class Settings(BaseSettings):
@@ -103,6 +114,10 @@ class Settings(BaseSettings):
         if v and v.startswith(("postgres://", "postgresql://")):
             return "postgresql+asyncpg://" + v.split("://", 1)[1]
         return v
+
+    @property
+    def archive_root(self) -> Path:
+        return self.recording.archive_dir or self.data_dir / "archive"
 
     @property
     def db_url(self) -> str:
