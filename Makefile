@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: serve test install install-test lint bench
+.PHONY: serve test install install-test lint bench system-deps
+
+# ffmpeg archives recordings; sox and espeak-ng make test and benchmark audio
+SYSTEM_TOOLS = ffmpeg sox espeak-ng
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +20,18 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
 
-serve: install
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	  || { echo "could not install$$missing: install them, then run make again" >&2; exit 1; }; \
+	fi
+
+serve: install system-deps
 	$(BIN)/hotline serve
 
-lint: install-test
+lint: install-test system-deps
 	$(BIN)/ruff check hotline tests benchmarks
 	$(BIN)/ruff format --check hotline tests benchmarks
 	$(BIN)/mypy
@@ -28,5 +39,6 @@ lint: install-test
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
-bench: install-test
+bench: install-test system-deps
 	$(BIN)/python benchmarks/ami_throughput.py
+	$(BIN)/python benchmarks/archive_throughput.py

@@ -1,0 +1,1 @@
+"""The archive of call recordings: ingest, transcode, retention, retrieval."""
