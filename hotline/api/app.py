@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -20,12 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
 from hotline.api.routes import calls as calls_routes
+from hotline.api.routes import recordings as recordings_routes
 from hotline.api.users import UserStore
 from hotline.core import db
 from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
+from hotline.recording import retention
+from hotline.recording.store import RecordingStore
 from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
 from hotline.telephony.callback_service import CallbackService, DialPlan
@@ -51,6 +55,9 @@ class Container:
     call_service: CallService
     callbacks: CallbackService
     queue: asyncio.Queue[QueueItem]
+    recordings: RecordingStore
+    archive_root: Path
+    # the archiver service (recording/archiver.py) goes here
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -134,6 +141,8 @@ def build(settings: Settings) -> Container:
         call_service=call_service,
         callbacks=callbacks,
         queue=queue,
+        recordings=RecordingStore(sessions),
+        archive_root=settings.archive_root,
         ami=ami,
         mqtt=mqtt,
     )
@@ -147,6 +156,18 @@ async def start(c: Container) -> None:
     else:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
     c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
+    # recordings: the archiver's task goes here; the scheduled retention purge
+    c.tasks.append(
+        asyncio.create_task(
+            retention.purge_forever(
+                c.recordings,
+                c.archive_root,
+                interval_s=c.settings.recording.purge_interval_h * 3600,
+                timezone=c.settings.timezone,
+            ),
+            name="retention-purge",
+        )
+    )
     if c.ami is not None:
         await c.ami.start()
         if c.settings.callback.enabled:
@@ -233,4 +254,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         }
 
     app.include_router(calls_routes.router)
+    app.include_router(recordings_routes.router)
     return app

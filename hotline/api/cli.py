@@ -16,12 +16,16 @@ from hotline.api.users import Role, UserStore
 from hotline.core import db
 from hotline.core.errors import HotlineError
 from hotline.core.settings import Settings
+from hotline.recording import retention
+from hotline.recording.store import RecordingStore
 
 app = typer.Typer(help="Hotline 客服热线 backend", no_args_is_help=True)
 users_app = typer.Typer(help="users and their roles", no_args_is_help=True)
 tokens_app = typer.Typer(help="bearer tokens for the HTTP API", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+recordings_app = typer.Typer(help="the recording archive (录音档案)", no_args_is_help=True)
+app.add_typer(recordings_app, name="recordings")
 
 T = TypeVar("T")
 
@@ -42,6 +46,25 @@ def _with_users(work: Callable[[UserStore], Awaitable[T]]) -> T:
         try:
             await db.migrate(engine)
             return await work(UserStore(db.session_factory(engine)))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _with_recordings(work: Callable[[RecordingStore, Settings], Awaitable[T]]) -> T:
+    """Run `work` with the recording store of the configured database (migrated first)."""
+    settings = _settings()
+
+    async def run() -> T:
+        engine = db.make_engine(settings.db_url)
+        try:
+            await db.migrate(engine)
+            return await work(RecordingStore(db.session_factory(engine)), settings)
         finally:
             await engine.dispose()
 
@@ -146,6 +169,44 @@ def tokens_revoke(name: str) -> None:
     """Revoke every token of a user."""
     n = _with_users(lambda users: users.revoke_tokens(name))
     typer.echo(f"revoked {n} token(s) of {name}")
+
+
+@recordings_app.command("purge")
+def recordings_purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only list what would be deleted, delete nothing")
+    ] = False,
+) -> None:
+    """Delete recordings past their retention deadline (never those on legal hold)."""
+
+    async def work(store: RecordingStore, settings: Settings) -> list[retention.PurgeItem]:
+        return await retention.purge(
+            store,
+            settings.archive_root,
+            now=datetime.now(UTC),
+            dry_run=dry_run,
+            timezone=settings.timezone,
+        )
+
+    items = _with_recordings(work)
+    verb = {
+        "deleted": "将删除 would delete" if dry_run else "已删除 deleted",
+        "missing": "文件已不存在 file already missing",
+        "none": "无归档文件 no archived file",
+        "refused": "路径不在归档目录内，跳过 path outside the archive, skipped",
+        "error": "删除失败 could not delete",
+    }
+    for i in items:
+        where = i.path or "-"
+        typer.echo(f"#{i.recording_id}\t{i.call_id or '-'}\t{verb[i.file]}: {where}\t{i.why}")
+    purged = sum(i.file not in ("refused", "error") for i in items)
+    if dry_run:
+        typer.echo(f"dry run: {purged} recording(s) would be purged (试运行，未删除任何文件)")
+    else:
+        typer.echo(f"purged {purged} recording(s) (已清除 {purged} 条录音)")
+    if purged != len(items):
+        typer.echo(f"{len(items) - purged} could not be purged; see above", err=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
+from hotline.telephony.store import CallRow
 
 
 class Status(StrEnum):
@@ -261,6 +262,21 @@ class RecordingStore:
             row = await session.scalar(select(RecordingRow).where(RecordingRow.call_id == call_id))
             return _recording(row) if row else None
 
+    async def belongs_to(self, recording: Recording, agent: str) -> bool:
+        """Whether `agent` (a member name or interface) had this recording's call."""
+        if recording.agent == agent:
+            return True
+        if recording.call_id is None:
+            return False
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(CallRow.call_id).where(
+                    CallRow.call_id == recording.call_id,
+                    (CallRow.agent_member == agent) | (CallRow.agent_interface == agent),
+                )
+            )
+            return found is not None
+
     async def has_source_hash(self, sha256: str) -> bool:
         async with self._sessions() as session:
             found = await session.scalar(
@@ -283,8 +299,11 @@ class RecordingStore:
             where.append(r.caller_number.contains(f.number, autoescape=True))
         if f.agent:
             where.append(r.agent == f.agent)
-        if f.only_agent is not None:
-            where.append(r.agent == f.only_agent)
+        if f.only_agent is not None:  # the member name or the interface, as for calls
+            theirs = select(CallRow.call_id).where(
+                (CallRow.agent_member == f.only_agent) | (CallRow.agent_interface == f.only_agent)
+            )
+            where.append((r.agent == f.only_agent) | r.call_id.in_(theirs))
         if f.queue:
             where.append(r.queue == f.queue)
         if f.call_id:

@@ -1,0 +1,508 @@
+"""The archiver: a call's recording from the switch's spool into the archive. Rule: only a
+verified file reaches its final name, and only a row marked archived points to one.
+
+Steps per recording: wait until the switch has finished the files, choose stereo
+(customer left, agent right) when both legs decode, else the mixed file; transcode to
+`<root>/.partial/…`, probe the result, hash it, fsync, rename into place, mark the row
+archived; only then, if asked, delete the switch's files. Bad input fails the row with a
+reason; transient trouble retries with backoff; a full disk raises an alert and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from hotline.core.bus import Bus, Message
+from hotline.core.errors import Conflict, NotFound
+from hotline.recording import audio
+from hotline.recording.audio import AudioError, AudioInfo, DiskFull
+from hotline.recording.policy import RetentionPolicy, archive_path, inside, sources_for
+from hotline.recording.store import Layout, Recording, RecordingStore, Status
+from hotline.telephony.records import CallRecord
+from hotline.telephony.store import map_path
+
+log = logging.getLogger(__name__)
+
+PARTIAL_DIR = ".partial"
+_PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ELOOP}
+
+
+class AudioTools(Protocol):
+    async def probe(self, path: Path) -> AudioInfo: ...
+
+    async def transcode(
+        self, sources: Mapping[str, Path], dest: Path, *, codec: str, bitrate_kbps: int
+    ) -> None: ...
+
+
+class Ffmpeg:
+    """The real `AudioTools`: hotline.recording.audio."""
+
+    async def probe(self, path: Path) -> AudioInfo:
+        return await audio.probe(path)
+
+    async def transcode(
+        self, sources: Mapping[str, Path], dest: Path, *, codec: str, bitrate_kbps: int
+    ) -> None:
+        await audio.transcode(sources, dest, codec=codec, bitrate_kbps=bitrate_kbps)
+
+
+class _NotYet(Exception):
+    """The switch has not written the file yet: look again soon, it is no attempt."""
+
+
+def sha256_file(path: Path, *, fsync: bool = False) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+        if fsync:
+            os.fsync(f.fileno())
+    return digest.hexdigest()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ArchiveService:
+    def __init__(
+        self,
+        store: RecordingStore,
+        bus: Bus,
+        *,
+        root: Path,
+        path_map: dict[str, str],
+        codec: str = "opus",
+        bitrate_kbps: int = 16,
+        workers: int = 0,
+        settle_s: float = 2.0,
+        wait_for_file_s: float = 120.0,
+        delete_source: bool = False,
+        max_attempts: int = 5,
+        retention: RetentionPolicy,
+        timezone: str = "Asia/Shanghai",
+        clock: Callable[[], datetime] = _utcnow,
+        audio_tools: AudioTools | None = None,
+        backoff_s: float = 30.0,
+        max_backoff_s: float = 3600.0,
+        poll_s: float = 1.0,
+        alert_every_s: float = 60.0,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.root = root
+        self.timezone = timezone
+        self._path_map = path_map
+        self._codec = codec
+        self._bitrate = bitrate_kbps
+        self.workers = workers or os.cpu_count() or 1
+        self._settle_s = settle_s
+        self._wait_for_file_s = wait_for_file_s
+        self._delete_source = delete_source
+        self._max_attempts = max_attempts
+        self._retention = retention
+        self._clock = clock
+        self._audio: AudioTools = audio_tools or Ffmpeg()
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._poll_s = poll_s
+        self._alert_every_s = alert_every_s
+        self._last_alert: float | None = None
+        self._wake = asyncio.Event()
+        self._in_flight: set[int] = set()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # --- new recordings --------------------------------------------------------------------
+
+    async def on_call_ended(self, record: CallRecord) -> Recording | None:
+        """A pending recording for this call's MixMonitor files; None without a recording
+        (or when the call already has one)."""
+        local = map_path(record.recording_file, self._path_map)
+        if not local:
+            return None
+        now = self._clock()
+        rec = await self.store.add(
+            call_id=record.call_id,
+            sources=sources_for(local),
+            started_at=record.entered_at,
+            caller_number=record.caller_number,
+            agent=record.agent_member,
+            queue=record.queue,
+            retain_until=self._retention.retain_until(record.entered_at, False),
+            now=now,
+        )
+        self._wake.set()
+        return rec
+
+    async def add_file(
+        self,
+        path: Path,
+        *,
+        started_at: datetime,
+        caller_number: str | None,
+        agent: str | None,
+        queue: str | None,
+        call_id: str | None = None,
+        important: bool = False,
+    ) -> Recording | None:
+        """A pending recording for an existing file (the importer); None when a file with
+        the same content was imported before."""
+        sha = await asyncio.to_thread(sha256_file, path)
+        if await self.store.has_source_hash(sha):
+            return None
+        rec = await self.store.add(
+            call_id=call_id,
+            sources={"mixed": str(path.resolve())},
+            started_at=started_at,
+            caller_number=caller_number,
+            agent=agent,
+            queue=queue,
+            retain_until=self._retention.retain_until(started_at, important),
+            now=self._clock(),
+            important=important,
+        )
+        if rec is None:
+            return None
+        # set apart from `add`: RecordingStore.add with a source_sha256 opens a second
+        # transaction on its session (InvalidRequestError); see the report of issue 3
+        await self.store.update(rec.id, source_sha256=sha)
+        self._wake.set()
+        return await self.store.get(rec.id)
+
+    async def retry(self, recording_id: int) -> Recording:
+        """Put a failed recording back in the queue (API / CLI)."""
+        rec = await self.store.get(recording_id)
+        if rec is None:
+            raise NotFound(f"没有编号为 {recording_id} 的录音 (no recording {recording_id})")
+        if rec.status != Status.FAILED:
+            raise Conflict(
+                f"只有失败的录音可以重试 (only failed recordings can be retried; "
+                f"recording {recording_id} is {rec.status.value})"
+            )
+        await self.store.update(
+            recording_id,
+            status=Status.PENDING,
+            attempts=0,
+            reason=None,
+            next_attempt_at=self._clock(),
+        )
+        self._wake.set()
+        updated = await self.store.get(recording_id)
+        assert updated is not None
+        return updated
+
+    # --- the work --------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Remove half-written files a crash left behind (run once at start, before any
+        worker; not while another process archives into the same root)."""
+        partial = self.root / PARTIAL_DIR
+        removed = 0
+        if partial.is_dir():
+            for p in partial.iterdir():
+                if p.name.endswith(".partial"):
+                    p.unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            log.warning("removed %d unfinished archive file(s) from %s", removed, partial)
+        return removed
+
+    async def run(self) -> None:
+        """Archive due recordings, `workers` at a time, until cancelled."""
+        await self.recover()
+        tasks: set[asyncio.Task[Recording]] = set()
+        try:
+            while True:
+                self._wake.clear()
+                free = self.workers - len(tasks)
+                if free > 0:
+                    try:
+                        due = await self.store.due(self._clock(), limit=self.workers * 2)
+                    except Exception:
+                        log.exception("cannot read due recordings; trying again")
+                        due = []
+                    for rec in due:
+                        if free and rec.id not in self._in_flight:
+                            tasks.add(asyncio.create_task(self.process_safely(rec)))
+                            free -= 1
+                waiters: set[asyncio.Future[Any]] = {
+                    asyncio.ensure_future(self._wake.wait()),
+                    *tasks,
+                }
+                await asyncio.wait(
+                    waiters, timeout=self._poll_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                for w in waiters - set(tasks):
+                    w.cancel()
+                tasks -= {t for t in tasks if t.done()}
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def process_all(
+        self,
+        recordings: Iterable[Recording],
+        on_done: Callable[[Recording], None] | None = None,
+    ) -> list[Recording]:
+        """Process these recordings, `workers` at a time (the importer's way in)."""
+        gate = asyncio.Semaphore(self.workers)
+
+        async def one(rec: Recording) -> Recording:
+            async with gate:
+                result = await self.process_safely(rec)
+            if on_done:
+                on_done(result)
+            return result
+
+        return list(await asyncio.gather(*(one(r) for r in recordings)))
+
+    async def process_safely(self, rec: Recording) -> Recording:
+        """`process`, but a bug or a database hiccup never stops the caller's loop."""
+        if rec.id in self._in_flight:
+            return rec
+        self._in_flight.add(rec.id)
+        try:
+            return await self.process(rec)
+        except Exception as exc:
+            log.exception("archiving recording %d failed unexpectedly", rec.id)
+            try:
+                return await self._retry_later(rec, f"内部错误 (internal error: {exc!r})")
+            except Exception:
+                log.exception("cannot record the failure of recording %d", rec.id)
+                return rec
+        finally:
+            self._in_flight.discard(rec.id)
+
+    async def process(self, rec: Recording) -> Recording:
+        """Archive one recording; returns its row as it stands afterwards."""
+        partial = self.root / PARTIAL_DIR / f"{rec.id}-{uuid.uuid4().hex[:8]}.partial"
+        try:
+            return await self._archive(rec, partial)
+        except _NotYet:
+            await self.store.update(
+                rec.id, next_attempt_at=self._clock() + timedelta(seconds=self._poll_wait())
+            )
+        except DiskFull as exc:
+            await self._disk_full(rec, exc.message)
+        except AudioError as exc:
+            if exc.transient:
+                return await self._retry_later(rec, exc.message)
+            return await self._fail(rec, exc.message)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                await self._disk_full(rec, f"磁盘已满 (disk full: {exc})")
+            elif exc.errno in _PERMANENT_ERRNOS:
+                return await self._fail(rec, f"无法读写录音文件 (file access refused: {exc})")
+            else:
+                return await self._retry_later(rec, f"文件读写出错 (I/O error: {exc})")
+        finally:
+            partial.unlink(missing_ok=True)
+        current = await self.store.get(rec.id)
+        assert current is not None
+        return current
+
+    def _poll_wait(self) -> float:
+        return max(0.05, min(5.0, self._wait_for_file_s / 10))
+
+    async def _archive(self, rec: Recording, partial: Path) -> Recording:
+        present = await self._present_sources(rec)
+        await self._settle(present)
+        chosen, layout, info, note = await self._choose(present)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        await self._audio.transcode(chosen, partial, codec=self._codec, bitrate_kbps=self._bitrate)
+        out = await self._audio.probe(partial)
+        tolerance = max(0.5, 0.02 * info.duration_s)
+        if abs(out.duration_s - info.duration_s) > tolerance:
+            raise AudioError(
+                f"转码结果校验失败 (verification failed: {out.duration_s:.2f} s archived, "
+                f"{info.duration_s:.2f} s recorded)",
+                transient=True,
+            )
+        sha = await asyncio.to_thread(sha256_file, partial, fsync=True)
+        size = partial.stat().st_size
+        name = rec.call_id or Path(next(iter(chosen.values()))).stem
+        relative = archive_path(rec.started_at, name, sha, self._codec, self.timezone)
+        final = inside(self.root, relative)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, final)
+        await asyncio.to_thread(_fsync_dir, final.parent)
+        now = self._clock()
+        await self.store.update(
+            rec.id,
+            status=Status.ARCHIVED,
+            reason=note,
+            layout=layout,
+            path=relative,
+            codec=self._codec,
+            sample_rate=out.sample_rate,
+            channels=out.channels,
+            duration_s=round(out.duration_s, 3),
+            size_bytes=size,
+            sha256=sha,
+            archived_at=now,
+            next_attempt_at=None,
+        )
+        if self._delete_source:
+            used = set(chosen.values())
+            if layout == Layout.STEREO and "mixed" in present:
+                used.add(present["mixed"])  # both parties are in the stereo file
+            for p in used:
+                p.unlink(missing_ok=True)
+        await self.bus.publish(
+            Message(
+                "recording/archived",
+                {
+                    "id": rec.id,
+                    "call_id": rec.call_id,
+                    "path": relative,
+                    "layout": layout.value,
+                    "duration_s": round(out.duration_s, 3),
+                    "sha256": sha,
+                },
+            )
+        )
+        archived = await self.store.get(rec.id)
+        assert archived is not None
+        return archived
+
+    async def _present_sources(self, rec: Recording) -> dict[str, Path]:
+        present = {k: Path(v) for k, v in rec.sources.items() if Path(v).is_file()}
+        if present:
+            return present
+        waited = (self._clock() - rec.created_at).total_seconds()
+        if waited < self._wait_for_file_s:
+            raise _NotYet()
+        shown = rec.sources.get("mixed") or next(iter(rec.sources.values()), "?")
+        raise AudioError(f"录音文件不存在 (file not found: {shown})")
+
+    async def _settle(self, files: dict[str, Path]) -> None:
+        """Return once no file has changed for settle_s (at once for files older than that)."""
+
+        def snapshot() -> list[tuple[int, int]]:
+            stats = [p.stat() for p in files.values()]
+            return [(s.st_size, s.st_mtime_ns) for s in stats]
+
+        before = snapshot()
+        newest = max(m for _, m in before) / 1e9
+        if time.time() - newest >= self._settle_s:
+            return
+        waited = 0.0
+        while waited < max(self._wait_for_file_s, self._settle_s):
+            await asyncio.sleep(self._settle_s)
+            waited += self._settle_s
+            after = snapshot()
+            if after == before:
+                return
+            before = after
+        raise AudioError("录音文件仍在写入 (the switch is still writing the file)", transient=True)
+
+    async def _choose(
+        self, present: dict[str, Path]
+    ) -> tuple[dict[str, Path], Layout, AudioInfo, str | None]:
+        """Stereo when both legs decode, else the mixed file (or the one leg there is)."""
+        leg_error: AudioError | None = None
+        if "customer" in present and "agent" in present:
+            try:
+                cust, agent = await asyncio.gather(
+                    self._audio.probe(present["customer"]), self._audio.probe(present["agent"])
+                )
+                longer = cust if cust.duration_s >= agent.duration_s else agent
+                legs = {"customer": present["customer"], "agent": present["agent"]}
+                return legs, Layout.STEREO, longer, None
+            except AudioError as exc:
+                if exc.transient or "mixed" not in present:
+                    raise
+                leg_error = exc
+        if "mixed" in present:
+            info = await self._audio.probe(present["mixed"])
+            note = None
+            if leg_error is not None:
+                note = f"双方分轨不可用，已存混音 (legs unusable, mixed kept: {leg_error.message})"
+            return {"mixed": present["mixed"]}, Layout.MIXED, info, note
+        role, path = next(iter(present.items()))
+        info = await self._audio.probe(path)
+        who = "客户" if role == "customer" else "坐席"
+        return {"mixed": path}, Layout.MIXED, info, f"只有{who}一方的录音 (only the {role} leg)"
+
+    # --- outcomes --------------------------------------------------------------------------
+
+    async def _retry_later(self, rec: Recording, reason: str) -> Recording:
+        attempts = rec.attempts + 1
+        if attempts >= self._max_attempts:
+            return await self._fail(rec, reason, attempts)
+        delay = min(self._max_backoff_s, self._backoff_s * 2 ** (attempts - 1))
+        await self.store.update(
+            rec.id,
+            attempts=attempts,
+            reason=reason,
+            next_attempt_at=self._clock() + timedelta(seconds=delay),
+        )
+        log.warning("recording %d: %s; retry in %.0f s", rec.id, reason, delay)
+        current = await self.store.get(rec.id)
+        assert current is not None
+        return current
+
+    async def _fail(self, rec: Recording, reason: str, attempts: int | None = None) -> Recording:
+        await self.store.update(
+            rec.id,
+            status=Status.FAILED,
+            reason=reason,
+            attempts=attempts if attempts is not None else rec.attempts + 1,
+            next_attempt_at=None,
+        )
+        log.warning("recording %d failed: %s", rec.id, reason)
+        await self.bus.publish(
+            Message(
+                "recording/failed",
+                {"id": rec.id, "call_id": rec.call_id, "reason": reason, "sources": rec.sources},
+            )
+        )
+        failed = await self.store.get(rec.id)
+        assert failed is not None
+        return failed
+
+    async def _disk_full(self, rec: Recording, reason: str) -> None:
+        """Keep the source and the row pending; alert (at most once a minute)."""
+        delay = min(self._max_backoff_s, max(self._backoff_s, 300.0))
+        await self.store.update(
+            rec.id, reason=reason, next_attempt_at=self._clock() + timedelta(seconds=delay)
+        )
+        now = time.monotonic()
+        if self._last_alert is None or now - self._last_alert >= self._alert_every_s:
+            self._last_alert = now
+            log.error("archive disk full at %s: %s", self.root, reason)
+            await self.bus.publish(
+                Message(
+                    "alert/disk_full",
+                    {
+                        "message": f"录音归档磁盘已满，录音暂存于交换机，空出空间后自动继续 "
+                        f"(archive disk full at {self.root}; recordings stay on the switch "
+                        "and archiving resumes when space is freed)",
+                        "root": str(self.root),
+                        "recording_id": rec.id,
+                        "detail": reason,
+                    },
+                )
+            )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
