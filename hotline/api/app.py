@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,13 +30,15 @@ from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, 
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
 from hotline.recording import retention
+from hotline.recording.archiver import ArchiveService
+from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import RecordingStore
 from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
 from hotline.telephony.callback_service import CallbackService, DialPlan
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.callbacks import CallbackPolicy
-from hotline.telephony.records import RingRule
+from hotline.telephony.records import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker
@@ -57,7 +60,7 @@ class Container:
     queue: asyncio.Queue[QueueItem]
     recordings: RecordingStore
     archive_root: Path
-    # the archiver service (recording/archiver.py) goes here
+    archiver: ArchiveService
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -65,6 +68,27 @@ class Container:
     @property
     def rule(self) -> RingRule:
         return RingRule(self.settings.rules.ring_period_s, self.settings.rules.max_rings)
+
+
+def make_archiver(
+    settings: Settings, recordings: RecordingStore, bus: Bus, *, delete_source: bool | None = None
+) -> ArchiveService:
+    rec = settings.recording
+    return ArchiveService(
+        recordings,
+        bus,
+        root=settings.archive_root,
+        path_map=rec.path_map,
+        codec=rec.codec,
+        bitrate_kbps=rec.bitrate_kbps,
+        workers=rec.workers or os.cpu_count() or 1,
+        settle_s=rec.settle_s,
+        wait_for_file_s=rec.wait_for_file_s,
+        delete_source=rec.delete_source if delete_source is None else delete_source,
+        max_attempts=rec.max_attempts,
+        retention=RetentionPolicy(rec.retention_days, rec.important_retention_days),
+        timezone=settings.timezone,
+    )
 
 
 def build(settings: Settings) -> Container:
@@ -111,12 +135,17 @@ def build(settings: Settings) -> Container:
         bus,
         ami,
     )
+    recordings = RecordingStore(sessions)
+    archiver = make_archiver(settings, recordings, bus)
+    after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archiver.on_call_ended]
+    if cb.enabled:
+        after_call.append(callbacks.on_call_ended)
     call_service = CallService(
         tracker,
         calls,
         bus,
         end_unknown_after=timedelta(seconds=settings.ami.end_unknown_after_s),
-        on_ended=callbacks.on_call_ended if cb.enabled else None,
+        on_ended=after_call,
     )
     mqtt = None
     m = settings.mqtt
@@ -141,8 +170,9 @@ def build(settings: Settings) -> Container:
         call_service=call_service,
         callbacks=callbacks,
         queue=queue,
-        recordings=RecordingStore(sessions),
+        recordings=recordings,
         archive_root=settings.archive_root,
+        archiver=archiver,
         ami=ami,
         mqtt=mqtt,
     )
@@ -156,7 +186,7 @@ async def start(c: Container) -> None:
     else:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
     c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
-    # recordings: the archiver's task goes here; the scheduled retention purge
+    c.tasks.append(asyncio.create_task(c.archiver.run(), name="archiver"))
     c.tasks.append(
         asyncio.create_task(
             retention.purge_forever(

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -17,6 +18,7 @@ from hotline.core import db
 from hotline.core.errors import HotlineError
 from hotline.core.settings import Settings
 from hotline.recording import retention
+from hotline.recording.importer import ImportReport
 from hotline.recording.store import RecordingStore
 
 app = typer.Typer(help="Hotline 客服热线 backend", no_args_is_help=True)
@@ -169,6 +171,52 @@ def tokens_revoke(name: str) -> None:
     """Revoke every token of a user."""
     n = _with_users(lambda users: users.revoke_tokens(name))
     typer.echo(f"revoked {n} token(s) of {name}")
+
+
+@recordings_app.command("import")
+def recordings_import(
+    directory: Annotated[Path, typer.Argument(help="the folder of an existing archive")],
+    pattern: Annotated[
+        str | None,
+        typer.Option(
+            help="file names relative to DIR, e.g. "
+            "'{date:%Y%m%d}/{caller}_{agent}_{time:%H%M%S}.wav' "
+            "(fields: date, time, caller, agent, queue, call_id)"
+        ),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(help="metadata CSV: file,started_at,caller_number,agent,queue,call_id"),
+    ] = None,
+) -> None:
+    """Import an existing archive: resumable, files already imported (same hash) skipped.
+    The original files are never deleted."""
+    from hotline.api.app import make_archiver
+    from hotline.core.bus import Bus
+    from hotline.recording.importer import import_dir
+
+    async def work(store: RecordingStore, settings: Settings) -> ImportReport:
+        archiver = make_archiver(settings, store, Bus(), delete_source=False)
+        with typer.progressbar(length=0, label="导入录音 importing") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            return await import_dir(
+                archiver, directory, pattern=pattern, csv_path=csv, progress=progress
+            )
+
+    report = _with_recordings(work)
+    typer.echo(
+        f"{report.total} file(s): {report.imported} imported, {report.resumed} resumed, "
+        f"{report.skipped} already there, {report.failed} failed, {report.pending} pending, "
+        f"{report.ignored} not matching"
+    )
+    for name, reason in report.failures:
+        typer.echo(f"  failed: {name}: {reason}", err=True)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @recordings_app.command("purge")

@@ -161,8 +161,6 @@ class ArchiveService:
         """A pending recording for an existing file (the importer); None when a file with
         the same content was imported before."""
         sha = await asyncio.to_thread(sha256_file, path)
-        if await self.store.has_source_hash(sha):
-            return None
         rec = await self.store.add(
             call_id=call_id,
             sources={"mixed": str(path.resolve())},
@@ -172,15 +170,12 @@ class ArchiveService:
             queue=queue,
             retain_until=self._retention.retain_until(started_at, important),
             now=self._clock(),
+            source_sha256=sha,
             important=important,
         )
-        if rec is None:
-            return None
-        # set apart from `add`: RecordingStore.add with a source_sha256 opens a second
-        # transaction on its session (InvalidRequestError); see the report of issue 3
-        await self.store.update(rec.id, source_sha256=sha)
-        self._wake.set()
-        return await self.store.get(rec.id)
+        if rec is not None:
+            self._wake.set()
+        return rec
 
     async def retry(self, recording_id: int) -> Recording:
         """Put a failed recording back in the queue (API / CLI)."""

@@ -217,18 +217,17 @@ class RecordingStore:
             legal_hold=False,
             source_sha256=source_sha256,
         )
-        async with self._sessions() as session:
-            if source_sha256 is not None:
-                dup = await session.scalar(
-                    select(RecordingRow.id).where(RecordingRow.source_sha256 == source_sha256)
-                )
-                if dup is not None:
-                    return None
-            try:
-                async with session.begin():
-                    session.add(row)
-            except IntegrityError:
-                return None
+        try:
+            async with self._sessions() as session, session.begin():
+                if source_sha256 is not None:
+                    dup = await session.scalar(
+                        select(RecordingRow.id).where(RecordingRow.source_sha256 == source_sha256)
+                    )
+                    if dup is not None:
+                        return None
+                session.add(row)
+        except IntegrityError:
+            return None
         return _recording(row)
 
     async def due(self, now: datetime, limit: int = 10) -> list[Recording]:

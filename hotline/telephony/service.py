@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,7 +73,7 @@ class CallService:
         bus: Bus,
         *,
         end_unknown_after: timedelta,
-        on_ended: Callable[[CallRecord], Awaitable[object]] | None = None,
+        on_ended: Sequence[Callable[[CallRecord], Awaitable[object]]] = (),
         batch: int = 1000,
         linger_s: float = 0.05,
     ) -> None:
@@ -81,7 +81,7 @@ class CallService:
         self.store = store
         self.bus = bus
         self.end_unknown_after = end_unknown_after
-        self.on_ended = on_ended
+        self.on_ended = tuple(on_ended)  # after-call work: callbacks, archiving, ...
         self.batch = batch  # at most this many AMI items per transaction
         self.linger_s = linger_s  # and at most this late: a burst is saved in one go
         self.counters = Counters()
@@ -172,11 +172,12 @@ class CallService:
             await self.bus.publish(
                 Message(f"call/{event.kind.value}", summary(event.record), event.at)
             )
-            if event.kind is CallEventKind.ENDED and self.on_ended is not None:
-                try:
-                    await self.on_ended(event.record)
-                except Exception:
-                    log.exception("after-call work failed for call %s", event.record.call_id)
+            if event.kind is CallEventKind.ENDED:
+                for hook in self.on_ended:
+                    try:
+                        await hook(event.record)
+                    except Exception:
+                        log.exception("after-call work failed for call %s", event.record.call_id)
 
     async def _write(self, work: Callable[[], Awaitable[None]], count: int) -> None:
         delay = 0.5

@@ -9,19 +9,23 @@ dialplan with the simulator of tests/switch/asterisk.py.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiomqtt
+import httpx
 import pytest
 from panoramisk import Manager
 
 from hotline.api import app as app_module
+from hotline.api.users import Role
 from hotline.core.settings import (
     AmiSettings,
     CallbackSettings,
@@ -29,6 +33,7 @@ from hotline.core.settings import (
     RecordingSettings,
     Settings,
 )
+from hotline.recording.store import Layout, Recording, Status
 from hotline.telephony.callback_store import Callback
 from hotline.telephony.records import CallRecord, Direction, HangupBy, Outcome
 from hotline.telephony.store import CallFilter
@@ -308,3 +313,50 @@ async def test_the_switch_going_down_mid_call_loses_and_doubles_nothing(
         (r.call_id, r.caller_number, r.caller_channel, r.outcome, r.entered_at) for r in records
     ]
     assert {r.call_id for r in records} == {first.call_id, after.call_id}
+
+
+async def test_a_recorded_call_is_archived_found_and_played_back_with_an_audit_entry(
+    hotline: Hotline,
+) -> None:
+    """MixMonitor records both legs; the archive keeps them as customer-left / agent-right
+    Opus, records staff find it by number and seek in it; the listen is audited."""
+    c = hotline.c
+    await hotline.call(BY_NAME["fast"])
+    record = await hotline.ended("13800000001")
+
+    async def archived() -> Recording | None:
+        rec = await c.recordings.by_call(record.call_id)
+        return rec if rec is not None and rec.status is Status.ARCHIVED else None
+
+    rec = await eventually(archived, 30, "the call's recording to be archived")
+    assert rec.layout is Layout.STEREO and rec.channels == 2 and rec.codec == "opus"
+    assert rec.duration_s is not None and rec.duration_s > 2
+    assert rec.agent == "agent-fast" and rec.caller_number == "13800000001"
+    stored = c.archive_root / (rec.path or "")
+    assert stored.is_file() and hashlib.sha256(stored.read_bytes()).hexdigest() == rec.sha256
+
+    now = datetime.now(UTC)
+    await c.users.add("records", Role.INSPECTOR, None, now)
+    token = await c.users.issue_token("records", now)
+    await c.users.add("admin", Role.ADMIN, None, now)
+    admin = await c.users.issue_token("admin", now)
+    app = app_module.create_app(container=c)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        found = await http.get("/api/recordings", params={"number": "13800000001"}, headers=auth)
+        (item,) = found.json()["items"]
+        assert item["id"] == rec.id
+        part = await http.get(
+            f"/api/recordings/{rec.id}/audio", headers={**auth, "Range": "bytes=0-1023"}
+        )
+        assert part.status_code == 206 and len(part.content) == 1024
+        assert part.headers["content-range"] == f"bytes 0-1023/{rec.size_bytes}"
+        assert part.content.startswith(b"OggS")
+        log = await http.get(
+            "/api/audit",
+            params={"recording_id": rec.id},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+    (entry,) = log.json()["items"]
+    assert entry["actor"] == "records" and entry["action"] == "play"
