@@ -23,16 +23,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import hotline
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import recordings as recordings_routes
+from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.users import UserStore
+from hotline.asr.service import TranscriptionService
+from hotline.asr.store import TranscriptStore
+from hotline.asr.vosk import ModelError, VoskEngine, check_model_dir
 from hotline.core import db
 from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
+from hotline.core.jobs import ARCHIVE, Handler, PermanentError
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
 from hotline.recording import retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import RecordingStore
+from hotline.recording.store import Status as RecordingStatus
 from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
 from hotline.telephony.callback_service import CallbackService, DialPlan
@@ -61,6 +67,8 @@ class Container:
     recordings: RecordingStore
     archive_root: Path
     archiver: ArchiveService
+    transcripts: TranscriptStore
+    transcription: TranscriptionService
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -89,6 +97,26 @@ def make_archiver(
         retention=RetentionPolicy(rec.retention_days, rec.important_retention_days),
         timezone=settings.timezone,
     )
+
+
+def stage_handlers(c: Container) -> dict[str, Handler]:
+    """The pipeline's stage handlers, by stage; a job's key is the recording id as text."""
+
+    async def archive(key: str) -> None:
+        rec = await c.recordings.get(int(key)) if key.isdigit() else None
+        if rec is None:
+            raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
+        if rec.status in (RecordingStatus.ARCHIVED, RecordingStatus.PURGED):
+            return  # already done: running the stage again changes nothing
+        done = await c.archiver.process(rec)
+        if done.status == RecordingStatus.FAILED:
+            raise PermanentError(
+                done.reason or "录音归档失败 (the recording could not be archived)"
+            )
+        if done.status == RecordingStatus.PENDING:  # file not there yet, or a transient error
+            raise Unavailable(done.reason or "录音文件尚未就绪 (the recording is not ready yet)")
+
+    return {ARCHIVE: archive}
 
 
 def build(settings: Settings) -> Container:
@@ -137,6 +165,16 @@ def build(settings: Settings) -> Container:
     )
     recordings = RecordingStore(sessions)
     archiver = make_archiver(settings, recordings, bus)
+    transcripts = TranscriptStore(sessions, settings.asr.pipeline_version)
+    transcription = TranscriptionService(
+        transcripts,
+        recordings,
+        lambda: VoskEngine(settings.asr.model_dir),
+        bus,
+        archive_root=settings.archive_root,
+        pipeline_version=settings.asr.pipeline_version,
+        workers=settings.asr.workers,
+    )
     after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archiver.on_call_ended]
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
@@ -173,6 +211,8 @@ def build(settings: Settings) -> Container:
         recordings=recordings,
         archive_root=settings.archive_root,
         archiver=archiver,
+        transcripts=transcripts,
+        transcription=transcription,
         ami=ami,
         mqtt=mqtt,
     )
@@ -187,6 +227,11 @@ async def start(c: Container) -> None:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
     c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
     c.tasks.append(asyncio.create_task(c.archiver.run(), name="archiver"))
+    try:
+        model = check_model_dir(c.settings.asr.model_dir)
+        log.info("ASR: Vosk model %s (loaded on first use)", model)
+    except ModelError as exc:
+        log.warning("ASR: transcription waits (status no_model): %s", exc.message)
     c.tasks.append(
         asyncio.create_task(
             retention.purge_forever(
@@ -223,6 +268,7 @@ async def stop(c: Container) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     c.tasks.clear()
+    c.transcription.close(wait=False)
     if c.mqtt is not None:
         await c.mqtt.stop()
     await c.engine.dispose()
@@ -285,4 +331,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     app.include_router(calls_routes.router)
     app.include_router(recordings_routes.router)
+    app.include_router(transcripts_routes.router)
     return app

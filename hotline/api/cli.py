@@ -257,5 +257,70 @@ def recordings_purge(
         raise typer.Exit(1)
 
 
+@app.command("worker")
+def jobs_worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="jobs run at once in this process")] = 2,
+    stages: Annotated[
+        str | None,
+        typer.Option(help="comma-separated stages to run, e.g. archive,transcribe (default: all)"),
+    ] = None,
+) -> None:
+    """Run pipeline jobs (archive, transcribe, ...). On PostgreSQL start any number of these,
+    on any host; on SQLite `serve` runs them itself. Ctrl-C lets running jobs finish."""
+    from hotline.api.app import build, stage_handlers
+    from hotline.core.jobs import make_job_queue
+    from hotline.core.jobs_worker import select_stages, serve_jobs
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    async def run() -> None:
+        c = build(settings)
+        try:
+            await db.migrate(c.engine)
+            handlers = select_stages(stage_handlers(c), stages)
+            queue = make_job_queue(settings.db_url, c.sessions)
+            await serve_jobs(queue, handlers, concurrency=concurrency)
+        finally:
+            await c.engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def transcribe(
+    file: Annotated[
+        Path, typer.Argument(help="a recording (Ogg Opus, WAV, ...): stereo = customer left")
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Vosk model directory (default: HOTLINE_ASR__MODEL_DIR)"),
+    ] = None,
+) -> None:
+    """Transcribe one file offline and print the transcript JSON: per channel, Vosk's own
+    result per utterance (text, result with word/start/end/conf) plus the normalized text.
+    Needs no database."""
+    from hotline.asr.transcribe import transcribe_file
+    from hotline.asr.vosk import ModelError, VoskEngine
+
+    try:
+        engine = VoskEngine(model if model is not None else _settings().asr.model_dir)
+        transcript = transcribe_file(engine, file)
+    except ModelError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(transcript.to_dict(), ensure_ascii=False, indent=2))
+
+
 def main() -> None:
     app()

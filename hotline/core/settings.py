@@ -89,6 +89,16 @@ class RecordingSettings(BaseModel):
     max_attempts: int = Field(5, ge=1, description="tries for transient errors")
 
 
+class AsrSettings(BaseModel):
+    model_dir: Path | None = Field(
+        None, description="unpacked Vosk model (am/, conf/, graph/); unset = no transcription"
+    )
+    workers: int = Field(0, ge=0, description="recognizer threads; 0 = number of cores")
+    pipeline_version: str = Field(
+        "1", min_length=1, max_length=32, description="bump to transcribe everything again"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -107,6 +117,7 @@ class Settings(BaseSettings):
     rules: RuleSettings = RuleSettings()
     callback: CallbackSettings = CallbackSettings()
     recording: RecordingSettings = RecordingSettings()
+    asr: AsrSettings = AsrSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,554 @@
+"""Durable pipeline jobs. Rule: a job is (stage, key, version) and exists once; a worker
+only finishes a job it still holds, so a job is never lost and never done twice in effect.
+
+A stage handler is `async def handler(key: str) -> None`. It raises `PermanentError(reason)`
+when retrying cannot help (the job is parked as failed with that reason, a person can
+`retry` it); any other exception is transient (retried with exponential backoff up to
+`max_attempts`, then parked as failed with the last error).
+
+Two backends share the `JobQueue` protocol: `SqlJobQueue` (here: a `jobs` table claimed by
+compare-and-set, for the embedded SQLite and workers inside `serve`) and
+`ProcrastinateJobQueue` (hotline.core.jobs_procrastinate: PostgreSQL, worker processes on
+any number of hosts). `make_job_queue` picks one from the database URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.core.db import Base, UtcDateTime
+from hotline.core.errors import HotlineError
+
+log = logging.getLogger(__name__)
+
+Stage = str
+"""A pipeline stage's name; also the name of its queue."""
+ARCHIVE: Stage = "archive"
+TRANSCRIBE: Stage = "transcribe"
+SCORE: Stage = "score"
+TICKET: Stage = "ticket"
+
+Handler = Callable[[str], Awaitable[None]]
+"""Runs one job of a stage for `key` (e.g. a recording id, as text)."""
+
+MAX_REASON = 2000
+
+
+class JobState(StrEnum):
+    PENDING = "pending"  # waiting to run (first time, or after a transient error)
+    RUNNING = "running"  # a worker holds it
+    DONE = "done"
+    FAILED = "failed"  # parked: see `reason`; `retry` puts it back
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    id: int
+    stage: Stage
+    key: str
+    version: int
+    state: JobState
+    reason: str | None  # the last error (also on a pending job that will be retried)
+    attempts: int  # runs started so far
+    created_at: datetime | None
+    updated_at: datetime | None
+    run_after: datetime | None  # a pending job does not start before this
+
+
+class PermanentError(HotlineError):
+    """Retrying will not help: park the job as failed with `reason` (for people)."""
+
+    error_id = "job_failed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff: backoff_s, 2*backoff_s, 4*backoff_s, ... capped at max_backoff_s."""
+
+    max_attempts: int = 5
+    backoff_s: float = 2.0
+    max_backoff_s: float = 600.0
+
+    def delay_s(self, attempts: int) -> float:
+        """Wait after the `attempts`-th failed run (1-based)."""
+        return float(min(self.max_backoff_s, self.backoff_s * 2 ** max(0, attempts - 1)))
+
+
+def describe(exc: BaseException) -> str:
+    """The reason a person reads for a failed run."""
+    if isinstance(exc, PermanentError):
+        text = exc.reason
+    elif isinstance(exc, HotlineError):
+        text = exc.message
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:MAX_REASON]
+
+
+def worker_lost(after_s: float) -> str:
+    return f"工作进程中断 (the worker stopped answering for more than {after_s:g} s)"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class JobQueue(Protocol):
+    async def defer(
+        self, stage: Stage, key: str, *, version: int, run_after: datetime | None = None
+    ) -> bool:
+        """Queue (stage, key, version); False if that job already exists (in any state)."""
+        ...
+
+    async def status(self, stage: Stage | None = None, key: str | None = None) -> list[JobStatus]:
+        """Every job matching the filters, oldest first."""
+        ...
+
+    async def stats(self) -> dict[str, Any]:
+        """{"queue": {stage: {state: count}}, "done_last_hour": {stage: count}}."""
+        ...
+
+    async def retry(self, job_id: int) -> bool:
+        """Put a failed (parked) job back to pending with fresh attempts; False if not failed."""
+        ...
+
+    async def run_worker(
+        self,
+        handlers: Mapping[Stage, Handler],
+        *,
+        concurrency: int = 1,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Run jobs of these stages until `stop` is set (then finish running jobs) or cancelled."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def empty_stats(
+    rows: Sequence[tuple[str, JobState, int]], done: Mapping[str, int]
+) -> dict[str, Any]:
+    queue: dict[str, dict[str, int]] = {}
+    for stage, state, count in rows:
+        per = queue.setdefault(stage, {s.value: 0 for s in JobState})
+        per[state.value] += count
+    return {"queue": queue, "done_last_hour": dict(done)}
+
+
+# ---------------------------------------------------------------- embedded backend (SQL)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("stage", "key", "version", name="uq_jobs_stage_key_version"),
+        Index("ix_jobs_status_run_after", "status", "run_after"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlJobQueue:
+    """Jobs in the `jobs` table. Several workers (tasks or processes) share it: a claim is a
+    compare-and-set update, a running job's heartbeat is renewed every `heartbeat_s`, and a
+    job whose heartbeat is older than `lease_s` (its worker died) goes back to pending."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        retry: RetryPolicy | None = None,
+        lease_s: float = 60.0,
+        heartbeat_s: float | None = None,
+        poll_s: float = 1.0,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._sessions = sessions
+        self.retry_policy = retry or RetryPolicy()
+        self.lease_s = lease_s
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else max(0.05, lease_s / 4)
+        self.poll_s = poll_s
+        self._clock = clock
+        self._wake = asyncio.Event()
+
+    async def close(self) -> None:
+        return None
+
+    async def defer(
+        self, stage: Stage, key: str, *, version: int, run_after: datetime | None = None
+    ) -> bool:
+        now = self._clock()
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(
+                    JobRow(
+                        stage=stage,
+                        key=key,
+                        version=version,
+                        status=JobState.PENDING.value,
+                        attempts=0,
+                        run_after=run_after or now,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        self._wake.set()
+        return True
+
+    async def status(self, stage: Stage | None = None, key: str | None = None) -> list[JobStatus]:
+        query = select(JobRow).order_by(JobRow.id)
+        if stage is not None:
+            query = query.where(JobRow.stage == stage)
+        if key is not None:
+            query = query.where(JobRow.key == key)
+        async with self._sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            JobStatus(
+                id=r.id,
+                stage=r.stage,
+                key=r.key,
+                version=r.version,
+                state=JobState(r.status),
+                reason=r.reason,
+                attempts=r.attempts,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                run_after=r.run_after,
+            )
+            for r in rows
+        ]
+
+    async def stats(self) -> dict[str, Any]:
+        since = self._clock() - timedelta(hours=1)
+        async with self._sessions() as session:
+            depth = (
+                await session.execute(
+                    select(JobRow.stage, JobRow.status, func.count()).group_by(
+                        JobRow.stage, JobRow.status
+                    )
+                )
+            ).all()
+            done = (
+                await session.execute(
+                    select(JobRow.stage, func.count())
+                    .where(JobRow.status == JobState.DONE.value, JobRow.finished_at >= since)
+                    .group_by(JobRow.stage)
+                )
+            ).all()
+        return empty_stats(
+            [(stage, JobState(status), n) for stage, status, n in depth],
+            {stage: n for stage, n in done},
+        )
+
+    async def retry(self, job_id: int) -> bool:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == JobState.FAILED.value)
+                .values(
+                    status=JobState.PENDING.value,
+                    attempts=0,
+                    run_after=now,
+                    locked_by=None,
+                    heartbeat_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                )
+            )
+        done = bool(getattr(result, "rowcount", 0))
+        if done:
+            self._wake.set()
+        return done
+
+    async def recover_stalled(self) -> int:
+        """Jobs whose worker stopped renewing the heartbeat: back to pending (the run counts
+        as an attempt), or failed when that was the last attempt."""
+        now = self._clock()
+        cutoff = now - timedelta(seconds=self.lease_s)
+        stale = and_(JobRow.status == JobState.RUNNING.value, JobRow.heartbeat_at < cutoff)
+        lost = worker_lost(self.lease_s)
+        async with self._sessions() as session, session.begin():
+            parked = await session.execute(
+                update(JobRow)
+                .where(stale, JobRow.attempts >= self.retry_policy.max_attempts)
+                .values(
+                    status=JobState.FAILED.value,
+                    locked_by=None,
+                    reason=f"gave up after {self.retry_policy.max_attempts} attempts: {lost}",
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
+            back = await session.execute(
+                update(JobRow)
+                .where(stale)
+                .values(
+                    status=JobState.PENDING.value,
+                    locked_by=None,
+                    run_after=now,
+                    reason=lost,
+                    updated_at=now,
+                )
+            )
+        n = int(getattr(parked, "rowcount", 0)) + int(getattr(back, "rowcount", 0))
+        if n:
+            log.warning("jobs: %d job(s) of a stopped worker taken back", n)
+            self._wake.set()
+        return n
+
+    async def claim(self, stages: Sequence[Stage], worker: str, limit: int) -> list[JobRow]:
+        """Take up to `limit` due jobs of these stages for `worker` (compare-and-set)."""
+        now = self._clock()
+        async with self._sessions() as session:
+            candidates = (
+                await session.scalars(
+                    select(JobRow.id)
+                    .where(
+                        JobRow.status == JobState.PENDING.value,
+                        JobRow.run_after <= now,
+                        JobRow.stage.in_(list(stages)),
+                    )
+                    .order_by(JobRow.run_after, JobRow.id)
+                    .limit(limit * 2)
+                )
+            ).all()
+        claimed: list[JobRow] = []
+        for job_id in candidates:
+            if len(claimed) >= limit:
+                break
+            async with self._sessions() as session, session.begin():
+                result = await session.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == JobState.PENDING.value)
+                    .values(
+                        status=JobState.RUNNING.value,
+                        locked_by=worker,
+                        heartbeat_at=now,
+                        attempts=JobRow.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+                if getattr(result, "rowcount", 0) == 1:
+                    row = await session.get(JobRow, job_id)
+                    assert row is not None
+                    claimed.append(row)
+        return claimed
+
+    async def _finish(self, job: JobRow, worker: str, **values: Any) -> None:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == job.id,
+                    JobRow.status == JobState.RUNNING.value,
+                    JobRow.locked_by == worker,
+                )
+                .values(locked_by=None, updated_at=now, **values)
+            )
+        if not getattr(result, "rowcount", 0):
+            log.warning(
+                "jobs: %s %s finished on %s after its lease was lost; the other run counts",
+                job.stage,
+                job.key,
+                worker,
+            )
+
+    async def _run_one(self, job: JobRow, handler: Handler, worker: str) -> None:
+        try:
+            await handler(job.key)
+        except PermanentError as exc:
+            log.warning("jobs: %s %s failed: %s", job.stage, job.key, exc.reason)
+            await self._finish(
+                job,
+                worker,
+                status=JobState.FAILED.value,
+                reason=describe(exc),
+                finished_at=self._clock(),
+            )
+        except Exception as exc:
+            policy = self.retry_policy
+            if job.attempts >= policy.max_attempts:
+                log.warning("jobs: %s %s gave up: %s", job.stage, job.key, describe(exc))
+                await self._finish(
+                    job,
+                    worker,
+                    status=JobState.FAILED.value,
+                    reason=f"gave up after {job.attempts} attempts: {describe(exc)}"[:MAX_REASON],
+                    finished_at=self._clock(),
+                )
+            else:
+                delay = policy.delay_s(job.attempts)
+                log.info(
+                    "jobs: %s %s attempt %d failed (%s); retry in %.1f s",
+                    job.stage,
+                    job.key,
+                    job.attempts,
+                    describe(exc),
+                    delay,
+                )
+                await self._finish(
+                    job,
+                    worker,
+                    status=JobState.PENDING.value,
+                    reason=describe(exc),
+                    run_after=self._clock() + timedelta(seconds=delay),
+                )
+        else:
+            await self._finish(
+                job, worker, status=JobState.DONE.value, reason=None, finished_at=self._clock()
+            )
+
+    async def _release(self, jobs: Sequence[JobRow], worker: str) -> None:
+        """A worker cancelled mid-job gives its jobs back (the run does not count)."""
+        if not jobs:
+            return
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id.in_([j.id for j in jobs]),
+                    JobRow.status == JobState.RUNNING.value,
+                    JobRow.locked_by == worker,
+                )
+                .values(
+                    status=JobState.PENDING.value,
+                    locked_by=None,
+                    attempts=JobRow.attempts - 1,
+                    run_after=now,
+                    updated_at=now,
+                )
+            )
+
+    async def _heartbeat(self, running: Mapping[asyncio.Task[None], JobRow], worker: str) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            ids = [j.id for j in running.values()]
+            if not ids:
+                continue
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(JobRow)
+                        .where(JobRow.id.in_(ids), JobRow.locked_by == worker)
+                        .values(heartbeat_at=self._clock())
+                    )
+            except Exception:
+                log.exception("jobs: heartbeat failed; retrying")
+
+    async def run_worker(
+        self,
+        handlers: Mapping[Stage, Handler],
+        *,
+        concurrency: int = 1,
+        stop: asyncio.Event | None = None,
+        name: str | None = None,
+    ) -> None:
+        stop = stop or asyncio.Event()
+        me = name or worker_name()
+        stages = list(handlers)
+        running: dict[asyncio.Task[None], JobRow] = {}
+        beat = asyncio.create_task(self._heartbeat(running, me), name=f"jobs-heartbeat-{me}")
+        next_recovery = 0.0
+        loop = asyncio.get_running_loop()
+
+        def _done(task: asyncio.Task[None]) -> None:
+            running.pop(task, None)
+            self._wake.set()
+
+        log.info("jobs: worker %s on %s, %d at a time", me, ",".join(stages), concurrency)
+        try:
+            while not stop.is_set():
+                self._wake.clear()  # a defer or a finished job from here on wakes us
+                claimed: list[JobRow] = []
+                try:
+                    if loop.time() >= next_recovery:
+                        next_recovery = loop.time() + self.heartbeat_s
+                        await self.recover_stalled()
+                    free = concurrency - len(running)
+                    if free > 0:
+                        claimed = await self.claim(stages, me, free)
+                except Exception:
+                    log.exception("jobs: cannot reach the job table; retrying")
+                for job in claimed:
+                    task = asyncio.create_task(
+                        self._run_one(job, handlers[job.stage], me), name=f"job-{job.id}"
+                    )
+                    running[task] = job
+                    task.add_done_callback(_done)
+                if claimed and len(running) < concurrency:
+                    continue
+                waiters = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self._wake.wait()),
+                ]
+                await asyncio.wait(
+                    waiters, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                for w in waiters:
+                    w.cancel()
+            if running:
+                await asyncio.wait(list(running))
+        except asyncio.CancelledError:
+            jobs = list(running.values())
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(jobs, me))
+            raise
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+
+def make_job_queue(
+    db_url: str, sessions: async_sessionmaker[AsyncSession], **options: Any
+) -> JobQueue:
+    """PostgreSQL: procrastinate (worker processes on any host); otherwise the `jobs` table."""
+    if db_url.startswith(("postgresql", "postgres")):
+        from hotline.core.jobs_procrastinate import ProcrastinateJobQueue
+
+        return ProcrastinateJobQueue(db_url, **options)
+    return SqlJobQueue(sessions, **options)
