@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -22,16 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
 from hotline.api.routes import calls as calls_routes
+from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.users import UserStore
-from hotline.asr.service import TranscriptionService
+from hotline.asr.service import NO_MODEL_MESSAGE, TranscriptionFailed, TranscriptionService
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import ModelError, VoskEngine, check_model_dir
 from hotline.core import db
 from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
-from hotline.core.jobs import ARCHIVE, Handler, PermanentError
+from hotline.core.jobs import ARCHIVE, TRANSCRIBE, Handler, JobQueue, PermanentError, make_job_queue
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
 from hotline.recording import retention
@@ -69,9 +70,11 @@ class Container:
     archiver: ArchiveService
     transcripts: TranscriptStore
     transcription: TranscriptionService
+    jobs: JobQueue
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    jobs_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def rule(self) -> RingRule:
@@ -100,23 +103,46 @@ def make_archiver(
 
 
 def stage_handlers(c: Container) -> dict[str, Handler]:
-    """The pipeline's stage handlers, by stage; a job's key is the recording id as text."""
+    """The pipeline's stage handlers, by stage; a job's key is the recording id as text.
+    Each stage is idempotent and defers the next one: archive -> transcribe -> …"""
+    version = c.settings.asr.pipeline_version
 
     async def archive(key: str) -> None:
         rec = await c.recordings.get(int(key)) if key.isdigit() else None
         if rec is None:
             raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
-        if rec.status in (RecordingStatus.ARCHIVED, RecordingStatus.PURGED):
-            return  # already done: running the stage again changes nothing
-        done = await c.archiver.process(rec)
-        if done.status == RecordingStatus.FAILED:
-            raise PermanentError(
-                done.reason or "录音归档失败 (the recording could not be archived)"
-            )
-        if done.status == RecordingStatus.PENDING:  # file not there yet, or a transient error
-            raise Unavailable(done.reason or "录音文件尚未就绪 (the recording is not ready yet)")
+        if rec.status is RecordingStatus.PENDING:
+            rec = await c.archiver.process(rec)
+        if rec.status is RecordingStatus.FAILED:
+            raise PermanentError(rec.reason or "录音归档失败 (the recording could not be archived)")
+        if rec.status is RecordingStatus.PENDING:  # file not there yet, or a transient error
+            raise Unavailable(rec.reason or "录音文件尚未就绪 (the recording is not ready yet)")
+        if rec.status is RecordingStatus.ARCHIVED:
+            await c.jobs.defer(TRANSCRIBE, key, version=version)
 
-    return {ARCHIVE: archive}
+    async def transcribe(key: str) -> None:
+        if not key.isdigit():
+            raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
+        try:
+            result = await c.transcription.transcribe_recording(int(key))
+        except TranscriptionFailed as exc:
+            raise PermanentError(exc.message) from exc
+        if result.waiting:
+            raise Unavailable(result.reason or NO_MODEL_MESSAGE)
+
+    return {ARCHIVE: archive, TRANSCRIBE: transcribe}
+
+
+def active_handlers(c: Container) -> dict[str, Handler]:
+    """The stages this process can run: without an ASR model, transcription jobs wait."""
+    handlers = stage_handlers(c)
+    try:
+        model = check_model_dir(c.settings.asr.model_dir)
+        log.info("ASR: Vosk model %s (loaded on first use)", model)
+    except ModelError as exc:  # transcription jobs stay pending until a model is set
+        log.warning("ASR: transcription waits (status no_model): %s", exc.message)
+        del handlers[TRANSCRIBE]
+    return handlers
 
 
 def build(settings: Settings) -> Container:
@@ -165,17 +191,24 @@ def build(settings: Settings) -> Container:
     )
     recordings = RecordingStore(sessions)
     archiver = make_archiver(settings, recordings, bus)
-    transcripts = TranscriptStore(sessions, settings.asr.pipeline_version)
+    transcripts = TranscriptStore(sessions, str(settings.asr.pipeline_version))
     transcription = TranscriptionService(
         transcripts,
         recordings,
         lambda: VoskEngine(settings.asr.model_dir),
         bus,
         archive_root=settings.archive_root,
-        pipeline_version=settings.asr.pipeline_version,
+        pipeline_version=str(settings.asr.pipeline_version),
         workers=settings.asr.workers,
     )
-    after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archiver.on_call_ended]
+    jobs = make_job_queue(settings.db_url, sessions)
+
+    async def archive_call(record: CallRecord) -> None:
+        rec = await archiver.on_call_ended(record)
+        if rec is not None:
+            await jobs.defer(ARCHIVE, str(rec.id), version=1)
+
+    after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive_call]
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
     call_service = CallService(
@@ -213,6 +246,7 @@ def build(settings: Settings) -> Container:
         archiver=archiver,
         transcripts=transcripts,
         transcription=transcription,
+        jobs=jobs,
         ami=ami,
         mqtt=mqtt,
     )
@@ -226,12 +260,19 @@ async def start(c: Container) -> None:
     else:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
     c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
-    c.tasks.append(asyncio.create_task(c.archiver.run(), name="archiver"))
-    try:
-        model = check_model_dir(c.settings.asr.model_dir)
-        log.info("ASR: Vosk model %s (loaded on first use)", model)
-    except ModelError as exc:
-        log.warning("ASR: transcription waits (status no_model): %s", exc.message)
+    handlers = active_handlers(c)
+    cores = os.cpu_count() or 1
+    await c.archiver.recover()
+    for rec in await c.recordings.due(datetime.max.replace(tzinfo=UTC), limit=100_000):
+        await c.jobs.defer(ARCHIVE, str(rec.id), version=1)  # no-op when the job exists
+    c.tasks.append(
+        asyncio.create_task(
+            c.jobs.run_worker(
+                handlers, concurrency=c.settings.jobs_concurrency or 2 * cores, stop=c.jobs_stop
+            ),
+            name="pipeline-worker",
+        )
+    )
     c.tasks.append(
         asyncio.create_task(
             retention.purge_forever(
@@ -262,6 +303,12 @@ async def stop(c: Container) -> None:
         async with asyncio.timeout(5):
             await c.queue.join()
     await c.callbacks.stop()
+    c.jobs_stop.set()  # running jobs finish; the rest stays queued for next time
+    worker = next((t for t in c.tasks if t.get_name() == "pipeline-worker"), None)
+    if worker is not None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await asyncio.shield(worker)
     for task in c.tasks:
         task.cancel()
     for task in c.tasks:
@@ -269,6 +316,7 @@ async def stop(c: Container) -> None:
             await task
     c.tasks.clear()
     c.transcription.close(wait=False)
+    await c.jobs.close()
     if c.mqtt is not None:
         await c.mqtt.stop()
     await c.engine.dispose()
@@ -332,4 +380,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(calls_routes.router)
     app.include_router(recordings_routes.router)
     app.include_router(transcripts_routes.router)
+    app.include_router(jobs_routes.router)
     return app

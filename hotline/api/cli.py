@@ -267,8 +267,7 @@ def jobs_worker(
 ) -> None:
     """Run pipeline jobs (archive, transcribe, ...). On PostgreSQL start any number of these,
     on any host; on SQLite `serve` runs them itself. Ctrl-C lets running jobs finish."""
-    from hotline.api.app import build, stage_handlers
-    from hotline.core.jobs import make_job_queue
+    from hotline.api.app import active_handlers, build
     from hotline.core.jobs_worker import select_stages, serve_jobs
 
     settings = _settings()
@@ -281,9 +280,8 @@ def jobs_worker(
         c = build(settings)
         try:
             await db.migrate(c.engine)
-            handlers = select_stages(stage_handlers(c), stages)
-            queue = make_job_queue(settings.db_url, c.sessions)
-            await serve_jobs(queue, handlers, concurrency=concurrency)
+            handlers = select_stages(active_handlers(c), stages)
+            await serve_jobs(c.jobs, handlers, concurrency=concurrency)
         finally:
             await c.engine.dispose()
 

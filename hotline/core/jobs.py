@@ -119,8 +119,15 @@ class JobQueue(Protocol):
         """Queue (stage, key, version); False if that job already exists (in any state)."""
         ...
 
-    async def status(self, stage: Stage | None = None, key: str | None = None) -> list[JobStatus]:
-        """Every job matching the filters, oldest first."""
+    async def status(
+        self,
+        stage: Stage | None = None,
+        key: str | None = None,
+        *,
+        state: JobState | None = None,
+        limit: int = 500,
+    ) -> list[JobStatus]:
+        """The newest `limit` jobs matching the filters, oldest first."""
         ...
 
     async def stats(self) -> dict[str, Any]:
@@ -232,14 +239,23 @@ class SqlJobQueue:
         self._wake.set()
         return True
 
-    async def status(self, stage: Stage | None = None, key: str | None = None) -> list[JobStatus]:
-        query = select(JobRow).order_by(JobRow.id)
+    async def status(
+        self,
+        stage: Stage | None = None,
+        key: str | None = None,
+        *,
+        state: JobState | None = None,
+        limit: int = 500,
+    ) -> list[JobStatus]:
+        query = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(JobRow.status == state.value)
         if stage is not None:
             query = query.where(JobRow.stage == stage)
         if key is not None:
             query = query.where(JobRow.key == key)
         async with self._sessions() as session:
-            rows = (await session.scalars(query)).all()
+            rows = list(reversed((await session.scalars(query)).all()))
         return [
             JobStatus(
                 id=r.id,

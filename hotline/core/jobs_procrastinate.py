@@ -205,7 +205,15 @@ class ProcrastinateJobQueue:
             return False
         return True
 
-    async def status(self, stage: Stage | None = None, key: str | None = None) -> list[JobStatus]:
+    async def status(
+        self,
+        stage: Stage | None = None,
+        key: str | None = None,
+        *,
+        state: JobState | None = None,
+        limit: int = 500,
+    ) -> list[JobStatus]:
+        wanted = [k for k, v in _STATES.items() if v is state] if state is not None else None
         rows = await self._query(
             """
             SELECT j.id, r.stage, r.key, r.version, j.status::text AS status, j.attempts,
@@ -215,10 +223,13 @@ class ProcrastinateJobQueue:
               FROM job_refs r JOIN procrastinate_jobs j ON j.id = r.job_id
              WHERE (%(stage)s::text IS NULL OR r.stage = %(stage)s::text)
                AND (%(key)s::text IS NULL OR r.key = %(key)s::text)
-             ORDER BY j.id
+               AND (%(states)s::text[] IS NULL OR j.status::text = ANY(%(states)s::text[]))
+             ORDER BY j.id DESC
+             LIMIT %(limit)s
             """,
-            {"stage": stage, "key": key},
+            {"stage": stage, "key": key, "states": wanted, "limit": limit},
         )
+        rows = list(reversed(rows))
         return [
             JobStatus(
                 id=r["id"],

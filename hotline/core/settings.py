@@ -94,9 +94,7 @@ class AsrSettings(BaseModel):
         None, description="unpacked Vosk model (am/, conf/, graph/); unset = no transcription"
     )
     workers: int = Field(0, ge=0, description="recognizer threads; 0 = number of cores")
-    pipeline_version: str = Field(
-        "1", min_length=1, max_length=32, description="bump to transcribe everything again"
-    )
+    pipeline_version: int = Field(1, ge=1, description="bump to transcribe everything again")
 
 
 class Settings(BaseSettings):
@@ -112,6 +110,9 @@ class Settings(BaseSettings):
     http_port: int = 8080
     log_level: str = "INFO"
     timezone: str = Field("Asia/Shanghai", description="the hotline's local time zone")
+    jobs_concurrency: int = Field(
+        0, ge=0, description="pipeline jobs run at once by this process; 0 = 2 x cores"
+    )
     ami: AmiSettings = AmiSettings()
     mqtt: MqttSettings = MqttSettings()
     rules: RuleSettings = RuleSettings()

@@ -4,6 +4,7 @@ made with espeak-ng (see test_vosk.py: no test depends on the words recognized).
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.asr.service import (
     NO_MODEL_MESSAGE,
+    EngineFactory,
     RecordingNotReady,
     TranscriptionFailed,
     TranscriptionService,
@@ -49,7 +51,7 @@ def ko_engine() -> VoskEngine:
 
 
 class Stage:
-    def __init__(self, engine: AsyncEngine, root: Path, factory: object) -> None:
+    def __init__(self, engine: AsyncEngine, root: Path, factory: EngineFactory) -> None:
         sessions = db.session_factory(engine)
         self.root = root
         self.recordings = RecordingStore(sessions)
@@ -64,7 +66,7 @@ class Stage:
         self.service = TranscriptionService(
             self.store,
             self.recordings,
-            factory,  # type: ignore[arg-type]
+            factory,
             bus,
             archive_root=root,
             pipeline_version="1",
@@ -96,9 +98,9 @@ class Stage:
 
 
 @pytest.fixture
-async def stage(engine: AsyncEngine, tmp_path: Path, ko_engine: VoskEngine) -> Stage:
+async def stage(engine: AsyncEngine, tmp_path: Path, ko_engine: VoskEngine) -> AsyncIterator[Stage]:
     s = Stage(engine, tmp_path / "archive", lambda: ko_engine)
-    yield s  # type: ignore[misc]
+    yield s
     s.service.close()
 
 
