@@ -32,13 +32,21 @@ from hotline.asr.vosk import ModelError, VoskEngine, check_model_dir
 from hotline.core import db
 from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
-from hotline.core.jobs import ARCHIVE, TRANSCRIBE, Handler, JobQueue, PermanentError, make_job_queue
+from hotline.core.jobs import (
+    ARCHIVE,
+    TRANSCRIBE,
+    Handler,
+    JobQueue,
+    JobState,
+    PermanentError,
+    make_job_queue,
+)
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
 from hotline.recording import retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.policy import RetentionPolicy
-from hotline.recording.store import RecordingStore
+from hotline.recording.store import Recording, RecordingStore
 from hotline.recording.store import Status as RecordingStatus
 from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
@@ -131,6 +139,18 @@ def stage_handlers(c: Container) -> dict[str, Handler]:
             raise Unavailable(result.reason or NO_MODEL_MESSAGE)
 
     return {ARCHIVE: archive, TRANSCRIBE: transcribe}
+
+
+async def retry_recording(c: Container, recording_id: int, actor: str) -> Recording:
+    """A failed recording back in the pipeline: the row to pending (audited) and its parked
+    archive job back in the queue (or a new one)."""
+    rec = await retention.retry(c.recordings, recording_id, actor, datetime.now(UTC))
+    parked = await c.jobs.status(ARCHIVE, str(recording_id), state=JobState.FAILED)
+    for job in parked:
+        await c.jobs.retry(job.id)
+    if not parked:
+        await c.jobs.defer(ARCHIVE, str(recording_id), version=1)
+    return rec
 
 
 def active_handlers(c: Container) -> dict[str, Handler]:
@@ -280,6 +300,7 @@ async def start(c: Container) -> None:
                 c.archive_root,
                 interval_s=c.settings.recording.purge_interval_h * 3600,
                 timezone=c.settings.timezone,
+                on_purged=c.transcripts.delete,
             ),
             name="retention-purge",
         )

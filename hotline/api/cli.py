@@ -228,12 +228,16 @@ def recordings_purge(
     """Delete recordings past their retention deadline (never those on legal hold)."""
 
     async def work(store: RecordingStore, settings: Settings) -> list[retention.PurgeItem]:
+        from hotline.asr.store import TranscriptStore
+
+        transcripts = TranscriptStore(store.sessions, str(settings.asr.pipeline_version))
         return await retention.purge(
             store,
             settings.archive_root,
             now=datetime.now(UTC),
             dry_run=dry_run,
             timezone=settings.timezone,
+            on_purged=transcripts.delete,
         )
 
     items = _with_recordings(work)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,8 +114,10 @@ async def purge(
     dry_run: bool,
     actor: str = ACTOR,
     timezone: str = "Asia/Shanghai",
+    on_purged: Callable[[int], Awaitable[object]] | None = None,
 ) -> list[PurgeItem]:
-    """Purge every recording past its retention deadline that is not on legal hold."""
+    """Purge every recording past its retention deadline that is not on legal hold.
+    `on_purged(recording_id)` removes what later stages derived from it (transcripts)."""
     items: list[PurgeItem] = []
     if dry_run:
         return [
@@ -142,6 +144,8 @@ async def purge(
                 log.error("recording %s (%s): not purged", r.id, item.file)
                 action = "purge_failed"
             else:
+                if on_purged is not None:
+                    await on_purged(r.id)
                 await store.update(r.id, status=Status.PURGED)
                 action = "purge"
             await store.audit(
@@ -170,12 +174,15 @@ async def purge_forever(
     timezone: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     first_after_s: float = 60.0,
+    on_purged: Callable[[int], Awaitable[object]] | None = None,
 ) -> None:
     """The scheduled purge: shortly after start, then every `interval_s`."""
     await asyncio.sleep(first_after_s)
     while True:
         try:
-            done = await purge(store, root, now=clock(), dry_run=False, timezone=timezone)
+            done = await purge(
+                store, root, now=clock(), dry_run=False, timezone=timezone, on_purged=on_purged
+            )
             if done:
                 log.info("retention: purged %d recording(s)", len(done))
         except Exception:  # a database outage must not end the schedule

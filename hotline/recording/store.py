@@ -184,6 +184,10 @@ class RecordingStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
     # --- the archiver's side ---------------------------------------------------------------
 
     async def add(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,8 +21,9 @@ from hotline.asr.store import (
 from hotline.asr.transcript import Channel, ChannelTranscript, Transcript, Utterance, Word
 from hotline.core import db
 from hotline.core.errors import InvalidInput
+from hotline.recording import retention
 from hotline.recording.policy import RetentionPolicy
-from hotline.recording.store import RecordingStore
+from hotline.recording.store import RecordingStore, Status
 from hotline.telephony.store import CallStore
 from tests.factories import answered_call
 
@@ -222,3 +224,20 @@ async def test_deleting_a_recordings_transcripts_removes_the_index(world: World)
     assert await world.store.delete(rid) == 2
     assert await world.count(GramRow) == 0 and await world.count(UtteranceRow) == 0
     assert await world.store.get(rid) is None
+
+
+async def test_a_purged_recording_takes_its_transcript_with_it(
+    world: World, tmp_path: Path
+) -> None:
+    """Retention covers what was said, not only the audio: 资料保存一年 applies to both."""
+    old = await world.recording("1.1", started=T0 - timedelta(days=400))
+    kept = await world.recording("1.2")
+    await world.store.save(old, "1.1", GAS, T0)
+    await world.store.save(kept, "1.2", WATER, T0)
+    await world.recordings.update(old, status=Status.ARCHIVED)
+    done = await retention.purge(
+        world.recordings, tmp_path, now=T0, dry_run=False, on_purged=world.store.delete
+    )
+    assert [i.recording_id for i in done] == [old]
+    assert await world.store.get(old) is None and await world.store.get(kept) is not None
+    assert texts(await world.store.search("燃气")) == []

@@ -408,6 +408,7 @@ async def post_purge(
         dry_run=dry_run,
         actor=user.name,
         timezone=_timezone(request),
+        on_purged=request.app.state.container.transcripts.delete,
     )
     out = [PurgeItemOut.model_validate(i) for i in items]
     return PurgeReport(dry_run=dry_run, count=len(out), items=out)
@@ -415,5 +416,7 @@ async def post_purge(
 
 @router.post("/recordings/{recording_id}/retry", response_model=RecordingOut, tags=["recordings"])
 async def post_retry(request: Request, user: Supervisor, recording_id: int) -> RecordingOut:
-    r = await retention.retry(_store(request), recording_id, user.name, datetime.now(UTC))
+    from hotline.api.app import retry_recording  # the composition root owns the pipeline
+
+    r = await retry_recording(request.app.state.container, recording_id, user.name)
     return RecordingOut.model_validate(r)
