@@ -153,6 +153,17 @@ async def retry_recording(c: Container, recording_id: int, actor: str) -> Record
     return rec
 
 
+async def retry_job(c: Container, job_id: int, actor: str) -> bool:
+    """A parked job back in the queue with fresh attempts (an archive job's failed recording
+    too); False when the job is not parked."""
+    failed = {j.id: j for j in await c.jobs.status(state=JobState.FAILED, limit=1000)}
+    job = failed.get(job_id)
+    if job is not None and job.stage == ARCHIVE and job.key.isdigit():
+        await retry_recording(c, int(job.key), actor)
+        return True
+    return await c.jobs.retry(job_id)
+
+
 def active_handlers(c: Container) -> dict[str, Handler]:
     """The stages this process can run: without an ASR model, transcription jobs wait."""
     handlers = stage_handlers(c)

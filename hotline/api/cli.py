@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -322,6 +322,71 @@ def transcribe(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(transcript.to_dict(), ensure_ascii=False, indent=2))
+
+
+jobs_app = typer.Typer(help="pipeline jobs (archive, transcribe, …)", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+def _with_container(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work` with a built (not started) container on a migrated database."""
+    from hotline.api.app import build
+
+    settings = _settings()
+
+    async def run() -> T:
+        c = build(settings)
+        try:
+            await db.migrate(c.engine)
+            return await work(c)
+        finally:
+            await c.jobs.close()
+            await c.engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[
+        str | None, typer.Option(help="pending, running, done or failed (parked)")
+    ] = None,
+    stage: Annotated[str | None, typer.Option(help="archive, transcribe, …")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """The newest jobs, with their state and, for parked ones, why."""
+    from hotline.core.jobs import JobState
+
+    wanted = JobState(state) if state else None
+    jobs = _with_container(lambda c: c.jobs.status(stage, state=wanted, limit=limit))
+    for j in jobs:
+        why = f"  {j.reason}" if j.reason else ""
+        typer.echo(f"{j.id}\t{j.stage}\t{j.key}\t{j.state.value}\t{j.attempts}{why}")
+
+
+@jobs_app.command("stats")
+def jobs_stats() -> None:
+    """Queue depth per stage and state, and jobs done in the last hour."""
+    stats = _with_container(lambda c: c.jobs.stats())
+    typer.echo(json.dumps(stats, ensure_ascii=False, indent=2, default=str))
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int) -> None:
+    """Put a parked (failed) job back in the queue; an archive job's recording too."""
+    from hotline.api.app import retry_job
+
+    async def work(c: Any) -> bool:
+        return await retry_job(c, job_id, "cli")
+
+    if not _with_container(work):
+        typer.echo(f"error: job {job_id} is not failed (only parked jobs can be retried)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"job {job_id} queued again")
 
 
 def main() -> None:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from hotline.api import app as app_module
+from hotline.api.cli import app as cli
 from hotline.api.users import Role
 from hotline.core.settings import AsrSettings, RecordingSettings, Settings
 from tests.factories import answered_call
@@ -129,3 +131,14 @@ async def test_a_broken_recording_parks_its_job_with_a_reason_and_can_be_retried
         await asyncio.sleep(0.3)
         rec = (await pipeline.get(f"/api/calls/{record.call_id}/recording")).json()
     assert rec["layout"] == "mixed"
+
+
+def test_the_cli_lists_jobs_and_refuses_to_retry_one_that_is_not_parked(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"HOTLINE_DATA_DIR": str(tmp_path)}
+    r = runner.invoke(cli, ["jobs", "stats"], env=env)
+    assert r.exit_code == 0 and '"queue"' in r.output
+    r = runner.invoke(cli, ["jobs", "list", "--state", "failed"], env=env)
+    assert r.exit_code == 0 and r.output == ""
+    r = runner.invoke(cli, ["jobs", "retry", "999"], env=env)
+    assert r.exit_code == 1 and "only parked jobs can be retried" in r.output

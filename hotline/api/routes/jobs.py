@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hotline.api.auth import Supervisor
 from hotline.core.errors import Conflict
-from hotline.core.jobs import ARCHIVE, JobState
+from hotline.core.jobs import JobState
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
@@ -58,18 +58,12 @@ async def recording_jobs(request: Request, user: Supervisor, recording_id: int) 
 
 
 @router.post("/jobs/{job_id}/retry")
-async def retry_job(request: Request, user: Supervisor, job_id: int) -> dict[str, Any]:
+async def post_job_retry(request: Request, user: Supervisor, job_id: int) -> dict[str, Any]:
     """A parked (failed) job back to pending, with a fresh set of attempts; for an archive
     job, its failed recording goes back to pending too."""
-    from hotline.api.app import retry_recording  # the composition root owns the pipeline
+    from hotline.api.app import retry_job  # the composition root owns the pipeline
 
-    c = request.app.state.container
-    failed = {j.id: j for j in await c.jobs.status(state=JobState.FAILED, limit=1000)}
-    job = failed.get(job_id)
-    if job is not None and job.stage == ARCHIVE and job.key.isdigit():
-        await retry_recording(c, int(job.key), user.name)
-        return {"id": job_id, "state": JobState.PENDING.value}
-    if not await c.jobs.retry(job_id):
+    if not await retry_job(request.app.state.container, job_id, user.name):
         raise Conflict(
             f"作业 {job_id} 不是失败状态，无需重试 (job {job_id} is not failed; "
             "only parked jobs can be retried: GET /api/jobs?state=failed)"
