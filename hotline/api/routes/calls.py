@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
 from hotline.api.auth import AnyUser, Supervisor
+from hotline.api.routes.common import Since, Until, own_scope, time_range
 from hotline.api.schemas import CallbackOut, CallOut, CallPage, StatsOut, StatsReport
 from hotline.api.users import Role, User
-from hotline.core.errors import InvalidInput, NotFound
+from hotline.core.errors import NotFound
 from hotline.telephony.records import Direction, Outcome
 from hotline.telephony.store import CallFilter
 
 router = APIRouter(prefix="/api")
-
-
-def _aware(value: datetime | None, request: Request) -> datetime | None:
-    """Times without a zone are the hotline's local time (settings.timezone)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=ZoneInfo(request.app.state.container.settings.timezone))
 
 
 def _filter(
@@ -32,17 +25,8 @@ def _filter(
     until: datetime | None,
     **kw: object,
 ) -> CallFilter:
-    since, until = _aware(since, request), _aware(until, request)
-    if since and until and since >= until:
-        raise InvalidInput(f"since ({since}) must be before until ({until})")
-    own = None
-    if not user.at_least(Role.INSPECTOR):
-        own = user.agent or "\x00no-agent"  # an agent sees only their own calls
-    return CallFilter(since=since, until=until, only_agent=own, **kw)  # type: ignore[arg-type]
-
-
-Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
-Until = Annotated[datetime | None, Query(description="until, exclusive")]
+    since, until = time_range(request, since, until)
+    return CallFilter(since=since, until=until, only_agent=own_scope(user), **kw)  # type: ignore[arg-type]
 
 
 @router.get("/calls", response_model=CallPage, tags=["calls"])

@@ -36,7 +36,8 @@ from hotline.api.recording_schemas import (
     RecordingPage,
     RetentionIn,
 )
-from hotline.api.users import Role, User
+from hotline.api.routes.common import Since, Until, local, may_see, own_scope, time_range
+from hotline.api.users import User
 from hotline.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from hotline.recording import audio, retention
 from hotline.recording.policy import RetentionPolicy, inside
@@ -69,26 +70,9 @@ def _timezone(request: Request) -> str:
     return tz
 
 
-def _local(value: datetime, request: Request) -> datetime:
-    """Times without a zone are the hotline's local time (settings.timezone)."""
-    if value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=ZoneInfo(_timezone(request)))
-
-
-def _aware(value: datetime | None, request: Request) -> datetime | None:
-    return None if value is None else _local(value, request)
-
-
-async def _mine(request: Request, user: User, r: Recording) -> bool:
-    if user.at_least(Role.INSPECTOR):
-        return True
-    return user.agent is not None and await _store(request).belongs_to(r, user.agent)
-
-
 async def _visible(request: Request, user: User, recording_id: int) -> Recording:
     r = await _store(request).get(recording_id)
-    if r is None or not await _mine(request, user, r):
+    if r is None or not await may_see(request, user, r):
         raise NotFound(
             f"没有编号为 {recording_id} 的录音，或你无权查看 "
             f"(no recording {recording_id} that you may see; search with GET /api/recordings)"
@@ -208,9 +192,6 @@ class AuditedFileResponse(FileResponse):
 
 # --- search and metadata --------------------------------------------------------------------
 
-Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
-Until = Annotated[datetime | None, Query(description="until, exclusive")]
-
 
 @router.get("/recordings", response_model=RecordingPage, tags=["recordings"])
 async def search_recordings(
@@ -227,14 +208,8 @@ async def search_recordings(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RecordingPage:
-    since, until = _aware(since, request), _aware(until, request)
-    if since and until and since >= until:
-        raise InvalidInput(
-            f"开始时间须早于结束时间 (since ({since}) must be before until ({until}))"
-        )
-    own = None
-    if not user.at_least(Role.INSPECTOR):
-        own = user.agent or "\x00no-agent"  # an agent finds only their own recordings
+    since, until = time_range(request, since, until)
+    own = own_scope(user)
     f = RecordingFilter(
         since=since,
         until=until,
@@ -259,7 +234,7 @@ async def get_recording(request: Request, user: AnyUser, recording_id: int) -> R
 @router.get("/calls/{call_id}/recording", response_model=RecordingOut, tags=["recordings"])
 async def get_call_recording(request: Request, user: AnyUser, call_id: str) -> RecordingOut:
     r = await _store(request).by_call(call_id)
-    if r is None or not await _mine(request, user, r):
+    if r is None or not await may_see(request, user, r):
         raise NotFound(
             f"通话 {call_id} 没有你可以查看的录音 (no recording of call {call_id!r} that you "
             "may see; search with GET /api/recordings)"
@@ -346,7 +321,7 @@ async def audit_log(
         recording_id=recording_id,
         actor=actor,
         action=action,
-        since=_aware(since, request),
+        since=local(request, since),
         offset=offset,
         limit=limit,
     )
@@ -386,7 +361,8 @@ async def put_important(
 async def put_retention(
     request: Request, user: Admin, recording_id: int, body: RetentionIn
 ) -> RecordingOut:
-    until = _local(body.until, request)
+    until = local(request, body.until)
+    assert until is not None
     r = await retention.set_retention(
         _store(request), recording_id, until, user.name, datetime.now(UTC)
     )

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from hotline.api.auth import AnyUser
-from hotline.api.users import Role, User
+from hotline.api.routes.common import may_see, own_scope, time_range
 from hotline.asr.store import TranscriptStore, search_key
-from hotline.core.errors import InvalidInput, NotFound
+from hotline.core.errors import NotFound
 from hotline.recording.store import Recording, RecordingStore
 
 router = APIRouter(prefix="/api", tags=["transcripts"])
@@ -79,19 +78,6 @@ def _recordings(request: Request) -> RecordingStore:
     return store
 
 
-def _aware(value: datetime | None, request: Request) -> datetime | None:
-    """Times without a zone are the hotline's local time (settings.timezone)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=ZoneInfo(request.app.state.container.settings.timezone))
-
-
-async def _mine(request: Request, user: User, r: Recording) -> bool:
-    if user.at_least(Role.INSPECTOR):
-        return True
-    return user.agent is not None and await _recordings(request).belongs_to(r, user.agent)
-
-
 async def _out(request: Request, r: Recording) -> TranscriptOut:
     t = await _transcripts(request).get(r.id)
     if t is None:
@@ -123,7 +109,7 @@ async def _out(request: Request, r: Recording) -> TranscriptOut:
 @router.get("/calls/{call_id}/transcript", response_model=TranscriptOut)
 async def call_transcript(request: Request, user: AnyUser, call_id: str) -> TranscriptOut:
     r = await _recordings(request).by_call(call_id)
-    if r is None or not await _mine(request, user, r):
+    if r is None or not await may_see(request, user, r):
         raise NotFound(
             f"没有通话 {call_id} 的录音，或你无权查看 (no recording of call {call_id!r} that "
             "you may see; search with GET /api/recordings)"
@@ -134,7 +120,7 @@ async def call_transcript(request: Request, user: AnyUser, call_id: str) -> Tran
 @router.get("/recordings/{recording_id}/transcript", response_model=TranscriptOut)
 async def recording_transcript(request: Request, user: AnyUser, recording_id: int) -> TranscriptOut:
     r = await _recordings(request).get(recording_id)
-    if r is None or not await _mine(request, user, r):
+    if r is None or not await may_see(request, user, r):
         raise NotFound(
             f"没有编号为 {recording_id} 的录音，或你无权查看 "
             f"(no recording {recording_id} that you may see; search with GET /api/recordings)"
@@ -155,12 +141,8 @@ async def search_transcripts(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SearchOut:
-    since, until = _aware(since, request), _aware(until, request)
-    if since and until and since >= until:
-        raise InvalidInput(f"since ({since}) must be before until ({until})")
-    own = None
-    if not user.at_least(Role.INSPECTOR):
-        own = user.agent or "\x00no-agent"  # an agent finds only their own calls
+    since, until = time_range(request, since, until)
+    own = own_scope(user)
     hits = await _transcripts(request).search(
         q, since=since, until=until, agent=agent, only_agent=own, offset=offset, limit=limit
     )

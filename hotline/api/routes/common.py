@@ -1,0 +1,48 @@
+"""What the routes share: local times, the range of a search, an agent's own scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Query, Request
+
+from hotline.api.users import Role, User
+from hotline.core.errors import InvalidInput
+from hotline.recording.store import Recording, RecordingStore
+
+Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
+Until = Annotated[datetime | None, Query(description="until, exclusive")]
+
+
+def local(request: Request, value: datetime | None) -> datetime | None:
+    """Times without a zone are the hotline's local time (settings.timezone)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(request.app.state.container.settings.timezone))
+
+
+def time_range(
+    request: Request, since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    since, until = local(request, since), local(request, until)
+    if since and until and since >= until:
+        raise InvalidInput(
+            f"开始时间须早于结束时间 (since ({since}) must be before until ({until}))"
+        )
+    return since, until
+
+
+def own_scope(user: User) -> str | None:
+    """None for inspectors and up; an agent sees only what they answered."""
+    if user.at_least(Role.INSPECTOR):
+        return None
+    return user.agent or "\x00no-agent"
+
+
+async def may_see(request: Request, user: User, recording: Recording) -> bool:
+    if user.at_least(Role.INSPECTOR):
+        return True
+    store: RecordingStore = request.app.state.container.recordings
+    return user.agent is not None and await store.belongs_to(recording, user.agent)
