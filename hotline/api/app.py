@@ -159,8 +159,10 @@ async def retry_job(c: Container, job_id: int, actor: str) -> bool:
     failed = {j.id: j for j in await c.jobs.status(state=JobState.FAILED, limit=1000)}
     job = failed.get(job_id)
     if job is not None and job.stage == ARCHIVE and job.key.isdigit():
-        await retry_recording(c, int(job.key), actor)
-        return True
+        rec = await c.recordings.get(int(job.key))
+        if rec is not None and rec.status is RecordingStatus.FAILED:
+            await retry_recording(c, rec.id, actor)
+            return True
     return await c.jobs.retry(job_id)
 
 
