@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hotline.core.bus import Bus, Message
-from hotline.core.errors import Conflict, NotFound
 from hotline.recording import audio
 from hotline.recording.audio import AudioError, AudioInfo, DiskFull
 from hotline.recording.policy import RetentionPolicy, archive_path, inside, sources_for
@@ -176,28 +175,6 @@ class ArchiveService:
         if rec is not None:
             self._wake.set()
         return rec
-
-    async def retry(self, recording_id: int) -> Recording:
-        """Put a failed recording back in the queue (API / CLI)."""
-        rec = await self.store.get(recording_id)
-        if rec is None:
-            raise NotFound(f"没有编号为 {recording_id} 的录音 (no recording {recording_id})")
-        if rec.status != Status.FAILED:
-            raise Conflict(
-                f"只有失败的录音可以重试 (only failed recordings can be retried; "
-                f"recording {recording_id} is {rec.status.value})"
-            )
-        await self.store.update(
-            recording_id,
-            status=Status.PENDING,
-            attempts=0,
-            reason=None,
-            next_attempt_at=self._clock(),
-        )
-        self._wake.set()
-        updated = await self.store.get(recording_id)
-        assert updated is not None
-        return updated
 
     # --- the work --------------------------------------------------------------------------
 

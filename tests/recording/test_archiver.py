@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core.errors import Conflict, NotFound
-from hotline.recording import audio
+from hotline.recording import audio, retention
 from hotline.recording.archiver import PARTIAL_DIR
 from hotline.recording.audio import AudioError, AudioInfo, DiskFull
 from hotline.recording.store import Layout, Recording, Status
@@ -278,7 +278,7 @@ async def test_source_deleted_only_after_verification(
     assert h.archived_files() == []
 
     fake.out_duration = None
-    rec = await h.service.process(await h.service.retry(rec.id))
+    rec = await h.service.process(await retention.retry(h.store, rec.id, "chen", datetime.now(UTC)))
     assert rec.status == Status.ARCHIVED
     assert not files.mixed.exists() and not files.customer.exists()
     assert not files.agent.exists()
@@ -336,9 +336,9 @@ async def test_retry_only_failed(engine: AsyncEngine, tmp_path: Path, kit: af.Au
     kit.call(h.spool / "20261123", "1790000000.1")
     rec = await h.service.on_call_ended(call())
     with pytest.raises(Conflict, match="只有失败的录音可以重试"):
-        await h.service.retry(rec.id)  # type: ignore[union-attr]
+        await retention.retry(h.store, rec.id, "chen", datetime.now(UTC))  # type: ignore[union-attr]
     with pytest.raises(NotFound):
-        await h.service.retry(424242)
+        await retention.retry(h.store, 424242, "chen", datetime.now(UTC))
 
 
 async def test_cancelled_mid_transcode_leaves_nothing_archived(
