@@ -97,6 +97,49 @@ class AsrSettings(BaseModel):
     pipeline_version: int = Field(1, ge=1, description="bump to transcribe everything again")
 
 
+class QualitySettings(BaseModel):
+    pack: Path | None = Field(None, description="rule pack YAML; unset = the default zh-CN pack")
+    sample_percent: float = Field(
+        5.0, ge=0, le=100, description="抽查: share of each agent's calls per period sampled"
+    )
+    agent_number_pattern: str = Field(
+        r"(\d+)(?!.*\d)",
+        description="regex whose first group is the agent's number (工号) in the queue member "
+        "name or interface, e.g. 8001 in 'PJSIP/8001'",
+    )
+
+
+class TicketSettings(BaseModel):
+    pack: Path | None = Field(
+        None, description="classification pack YAML; unset = the default zh-CN pack"
+    )
+    calendar_files: tuple[Path, ...] = Field(
+        (), description="official holiday schedules for years chinese-calendar does not know"
+    )
+    dispatch_min: float = Field(20.0, gt=0, description="派发 within, minutes")
+    dispatch_urgent_min: float = Field(5.0, gt=0, description="repairs and complaints, minutes")
+    repair_contact_h: float = Field(2.0, gt=0, description="repairs: contact within, hours")
+    repair_done_workdays: int = Field(3, ge=1)
+    service_contact_workdays: int = Field(1, ge=1)
+    service_done_workdays: int = Field(7, ge=1)
+    complaint_hours: dict[int, float] = Field(
+        default_factory=lambda: {3: 3.0, 2: 24.0, 1: 48.0},
+        description="complaint level -> hours to finish (3 轻度, 2 一般, 1 重大)",
+    )
+    report_done_workdays: int = Field(5, ge=1, description="举报/意见/建议")
+    reply_workdays: int = Field(1, ge=1, description="reply after the unit's answer")
+    level2_complainants: int = Field(5, ge=2, description="different callers, same issue")
+    level2_window_days: int = Field(30, ge=1)
+    level1_repeats: int = Field(5, ge=2, description="one caller, same event")
+    followup_delay_h: float = Field(2.0, ge=0, description="回访 after the reply")
+    followup_attempts: int = Field(3, ge=1)
+    followup_interval_h: float = Field(2.0, ge=0)
+    followup_quiet_start: time = time(21, 0)
+    followup_quiet_end: time = time(8, 0)
+    followup_context: str = "hotline-followup"
+    overdue_check_s: float = Field(60.0, gt=0, description="how often deadlines are checked")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -119,6 +162,8 @@ class Settings(BaseSettings):
     callback: CallbackSettings = CallbackSettings()
     recording: RecordingSettings = RecordingSettings()
     asr: AsrSettings = AsrSettings()
+    quality: QualitySettings = QualitySettings()
+    tickets: TicketSettings = TicketSettings()
 
     @field_validator("database_url")
     @classmethod

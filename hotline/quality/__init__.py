@@ -1,0 +1,1 @@
+"""Quality scoring: rule packs, scoring of transcripts and call metrics, inspector workflow."""
