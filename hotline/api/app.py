@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import hotline
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
+from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
+from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.users import UserStore
 from hotline.asr.service import NO_MODEL_MESSAGE, TranscriptionFailed, TranscriptionService
@@ -43,6 +45,7 @@ from hotline.core.jobs import (
 )
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
+from hotline.quality.store import QualityStore
 from hotline.recording import retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.policy import RetentionPolicy
@@ -57,6 +60,7 @@ from hotline.telephony.records import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker
+from hotline.tickets.service import TicketService, make_ticket_service
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,9 @@ class Container:
     archiver: ArchiveService
     transcripts: TranscriptStore
     transcription: TranscriptionService
+    quality: QualityStore
     jobs: JobQueue
+    tickets: TicketService
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -244,6 +250,8 @@ def build(settings: Settings) -> Container:
     after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive_call]
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
+    tickets = make_ticket_service(settings, sessions, bus, recordings, ami)
+    after_call.append(tickets.on_call_ended)
     call_service = CallService(
         tracker,
         calls,
@@ -279,7 +287,9 @@ def build(settings: Settings) -> Container:
         archiver=archiver,
         transcripts=transcripts,
         transcription=transcription,
+        quality=QualityStore(sessions),
         jobs=jobs,
+        tickets=tickets,
         ami=ami,
         mqtt=mqtt,
     )
@@ -318,6 +328,7 @@ async def start(c: Container) -> None:
             name="retention-purge",
         )
     )
+    c.tasks.append(asyncio.create_task(c.tickets.run(), name="tickets"))
     if c.ami is not None:
         await c.ami.start()
         if c.settings.callback.enabled:
@@ -415,4 +426,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(recordings_routes.router)
     app.include_router(transcripts_routes.router)
     app.include_router(jobs_routes.router)
+    app.include_router(quality_routes.router)
+    app.include_router(tickets_routes.router)
     return app

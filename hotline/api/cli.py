@@ -389,5 +389,51 @@ def jobs_retry(job_id: int) -> None:
     typer.echo(f"job {job_id} queued again")
 
 
+quality_app = typer.Typer(help="quality scoring (质检)", no_args_is_help=True)
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command("score")
+def quality_score(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='a call as JSON: {"call_id", "agent_number", "ring_seconds", '
+            '"channels": {"agent": [Vosk results], "customer": [...]}}; - reads stdin'
+        ),
+    ],
+    pack: Annotated[
+        Path | None,
+        typer.Option(help="rule pack YAML (default: HOTLINE_QUALITY__PACK, else the zh-CN pack)"),
+    ] = None,
+) -> None:
+    """Score one call against the rule pack and print {"call_id", "score", "band", "hits"}.
+    Needs no database: the same scoring the pipeline runs after each transcript."""
+    import sys
+
+    from hotline.quality.pack import load_pack
+    from hotline.quality.scoring import score_json
+
+    try:
+        raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: cannot read {file} ({exc}): give a UTF-8 JSON file", err=True)
+        raise typer.Exit(2) from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        typer.echo(
+            f"error: {file} is not JSON ({exc}): see `hotline quality score --help`", err=True
+        )
+        raise typer.Exit(2) from None
+    try:
+        rules = load_pack(pack if pack is not None else _settings().quality.pack)
+        result = score_json(data, rules)
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 def main() -> None:
     app()

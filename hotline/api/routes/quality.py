@@ -1,0 +1,356 @@
+"""Quality inspection over HTTP: scored calls, the review queue, verdicts, appeals, reports.
+
+Rule: an agent sees and appeals only the calls they answered (member name or interface);
+inspectors review, decide appeals and see everything; reports are for supervisors and up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from hotline.api.auth import AnyUser, Supervisor, require
+from hotline.api.quality_schemas import (
+    AppealOut,
+    CommentIn,
+    GroupOut,
+    QueueItemOut,
+    QueueOut,
+    ReasonIn,
+    ReportOut,
+    RuleOut,
+    ScoredCallOut,
+    ScoreDetailOut,
+    UtteranceOut,
+    VerdictIn,
+    WorstOut,
+)
+from hotline.api.routes.common import Since, Until, own_scope, time_range
+from hotline.api.users import Role, User
+from hotline.asr.store import TranscriptStore
+from hotline.core.errors import NotFound
+from hotline.quality import reports, review
+from hotline.quality.review import AppealAction, AppealState, ReviewStatus, Verdict
+from hotline.quality.store import QualityStore, ScoreDetail
+
+router = APIRouter(prefix="/api/quality", tags=["quality"])
+Inspector = Annotated[User, Depends(require(Role.INSPECTOR))]
+
+
+def _store(request: Request) -> QualityStore:
+    store: QualityStore = request.app.state.container.quality
+    return store
+
+
+def _tz(request: Request) -> str:
+    tz: str = request.app.state.container.settings.timezone
+    return tz
+
+
+def _not_found(call_id: str) -> NotFound:
+    return NotFound(
+        f"没有通话 {call_id} 的质检评分，或你无权查看 (no quality score of call {call_id!r} "
+        "that you may see; list them with GET /api/quality/scores)"
+    )
+
+
+async def _visible(request: Request, user: User, call_id: str) -> ScoreDetail:
+    detail = await _store(request).get(call_id)
+    if detail is None:
+        raise _not_found(call_id)
+    own = own_scope(user)
+    if own is not None and not await _store(request).belongs_to(detail.call, own):
+        raise _not_found(call_id)
+    return detail
+
+
+async def _out(request: Request, d: ScoreDetail) -> ScoreDetailOut:
+    utterances: list[UtteranceOut] = []
+    rid = d.call.recording_id
+    if rid is not None:
+        transcripts: TranscriptStore = request.app.state.container.transcripts
+        t = await transcripts.get(rid)
+        if t is not None and t.transcript is not None:
+            utterances = [
+                UtteranceOut(channel=u.channel.value, start=u.start, end=u.end, text=u.normalized)
+                for u in t.transcript.utterances
+                if u.normalized
+            ]
+    return ScoreDetailOut.model_validate(
+        {
+            "call": d.call,
+            "hits": d.hits,
+            "pending_review": d.pending_review,
+            "comments": d.comments,
+            "appeals": d.appeals,
+            "history": d.history,
+            "recording_id": rid,
+            "utterances": utterances,
+        },
+        from_attributes=True,
+    )
+
+
+@router.get("/scores", response_model=list[ScoredCallOut])
+async def list_scores(
+    request: Request,
+    user: AnyUser,
+    since: Since = None,
+    until: Until = None,
+    agent: Annotated[str | None, Query(max_length=128)] = None,
+    queue: Annotated[str | None, Query(max_length=128, description="the team (queue)")] = None,
+    band: Annotated[str | None, Query(max_length=32, description="e.g. 不合格")] = None,
+    status: ReviewStatus | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ScoredCallOut]:
+    since, until = time_range(request, since, until)
+    calls = await _store(request).list_scores(
+        agent=agent,
+        queue=queue,
+        band=band,
+        status=status,
+        since=since,
+        until=until,
+        only_agent=own_scope(user),
+        offset=offset,
+        limit=limit,
+    )
+    return [ScoredCallOut.model_validate(c) for c in calls]
+
+
+@router.get("/scores/{call_id}", response_model=ScoreDetailOut)
+async def get_score(request: Request, user: AnyUser, call_id: str) -> ScoreDetailOut:
+    return await _out(request, await _visible(request, user, call_id))
+
+
+@router.get("/review-queue", response_model=QueueOut)
+async def review_queue(
+    request: Request,
+    user: Inspector,
+    period: Annotated[
+        str | None,
+        Query(description="YYYY-MM-DD, YYYY-Www or YYYY-MM; default: this week"),
+    ] = None,
+    low_below: Annotated[float, Query(ge=0, le=100, description="scores below this")] = 90.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> QueueOut:
+    tz = _tz(request)
+    p = (
+        review.parse_period(period)
+        if period
+        else review.period_of(review.PeriodKind.WEEK, datetime.now(ZoneInfo(tz)).date())
+    )
+    since, until = p.bounds(tz)
+    percent = request.app.state.container.settings.quality.sample_percent
+    pairs = await _store(request).candidates(since, until)
+    candidates = [c for c, _ in pairs]
+    by_id = {c.call_id: (c, call) for c, call in pairs}
+    entries = review.review_queue(
+        candidates, review.sample(candidates, p.key, percent), low_below=low_below
+    )
+    return QueueOut(
+        period=p.key,
+        since=since,
+        until=until,
+        sample_percent=percent,
+        items=[
+            QueueItemOut(
+                call=ScoredCallOut.model_validate(by_id[e.call_id][1]),
+                pending_review=by_id[e.call_id][0].pending_review,
+                reasons=[r.value for r in e.reasons],
+            )
+            for e in entries[:limit]
+        ],
+    )
+
+
+async def _decide(
+    request: Request,
+    user: User,
+    call_id: str,
+    hit_id: int,
+    verdict: Verdict,
+    body: VerdictIn | None,
+) -> ScoreDetailOut:
+    d = await _store(request).set_verdict(
+        call_id,
+        hit_id,
+        verdict,
+        actor=user.name,
+        now=datetime.now(UTC),
+        comment=body.comment if body else None,
+    )
+    return await _out(request, d)
+
+
+@router.post("/scores/{call_id}/hits/{hit_id}/confirm", response_model=ScoreDetailOut)
+async def confirm_hit(
+    request: Request, user: Inspector, call_id: str, hit_id: int, body: VerdictIn | None = None
+) -> ScoreDetailOut:
+    return await _decide(request, user, call_id, hit_id, Verdict.CONFIRMED, body)
+
+
+@router.post("/scores/{call_id}/hits/{hit_id}/overturn", response_model=ScoreDetailOut)
+async def overturn_hit(
+    request: Request, user: Inspector, call_id: str, hit_id: int, body: VerdictIn | None = None
+) -> ScoreDetailOut:
+    return await _decide(request, user, call_id, hit_id, Verdict.OVERTURNED, body)
+
+
+@router.post("/scores/{call_id}/comments", response_model=ScoreDetailOut)
+async def comment(
+    request: Request, user: Inspector, call_id: str, body: CommentIn
+) -> ScoreDetailOut:
+    d = await _store(request).comment(
+        call_id, body.text, actor=user.name, now=datetime.now(UTC), hit_id=body.hit_id
+    )
+    return await _out(request, d)
+
+
+@router.post("/scores/{call_id}/finalise", response_model=ScoreDetailOut)
+async def finalise(request: Request, user: Inspector, call_id: str) -> ScoreDetailOut:
+    d = await _store(request).finalise(call_id, actor=user.name, now=datetime.now(UTC))
+    return await _out(request, d)
+
+
+@router.post("/scores/{call_id}/hits/{hit_id}/appeal", response_model=AppealOut, status_code=201)
+async def appeal(
+    request: Request, user: AnyUser, call_id: str, hit_id: int, body: ReasonIn
+) -> AppealOut:
+    if user.agent is None:
+        raise HTTPException(
+            403,
+            detail={
+                "error": "forbidden",
+                "message": "只有通话的坐席可以申诉 (only the agent who answered the call can "
+                f"appeal; you are {user.name} ({user.role.value}) with no agent set)",
+            },
+        )
+    detail = await _store(request).get(call_id)
+    if detail is None or not await _store(request).belongs_to(detail.call, user.agent):
+        raise _not_found(call_id)
+    a = await _store(request).open_appeal(
+        call_id, hit_id, body.reason, actor=user.name, now=datetime.now(UTC)
+    )
+    return AppealOut.model_validate(a)
+
+
+@router.post("/appeals/{appeal_id}/withdraw", response_model=AppealOut)
+async def withdraw(request: Request, user: AnyUser, appeal_id: int) -> AppealOut:
+    a = await _store(request).move_appeal(
+        appeal_id, AppealAction.WITHDRAW, actor=user.name, now=datetime.now(UTC)
+    )
+    return AppealOut.model_validate(a)
+
+
+async def _decide_appeal(
+    request: Request, user: User, appeal_id: int, action: AppealAction, reason: str
+) -> AppealOut:
+    a = await _store(request).move_appeal(
+        appeal_id, action, actor=user.name, now=datetime.now(UTC), reason=reason
+    )
+    return AppealOut.model_validate(a)
+
+
+@router.post("/appeals/{appeal_id}/accept", response_model=AppealOut)
+async def accept_appeal(
+    request: Request, user: Inspector, appeal_id: int, body: ReasonIn
+) -> AppealOut:
+    """同意: the hit is overturned and the score recomputed (also on a finalised call)."""
+    return await _decide_appeal(request, user, appeal_id, AppealAction.ACCEPT, body.reason)
+
+
+@router.post("/appeals/{appeal_id}/reject", response_model=AppealOut)
+async def reject_appeal(
+    request: Request, user: Inspector, appeal_id: int, body: ReasonIn
+) -> AppealOut:
+    """驳回, with the reason the agent reads."""
+    return await _decide_appeal(request, user, appeal_id, AppealAction.REJECT, body.reason)
+
+
+@router.get("/appeals", response_model=list[AppealOut])
+async def list_appeals(
+    request: Request,
+    user: AnyUser,
+    state: AppealState | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AppealOut]:
+    items = await _store(request).appeals(
+        state=state, only_agent=own_scope(user), offset=offset, limit=limit
+    )
+    return [AppealOut.model_validate(a) for a in items]
+
+
+def _group(g: reports.GroupStats) -> GroupOut:
+    return GroupOut(
+        name=g.name,
+        calls=g.calls,
+        finalised=g.finalised,
+        average=g.average,
+        ring_rate=g.ring_rate,
+        hits=g.hits,
+    )
+
+
+@router.get("/reports", response_model=ReportOut)
+async def report(
+    request: Request,
+    user: Supervisor,
+    period: review.PeriodKind = review.PeriodKind.DAY,
+    day: Annotated[date | None, Query(alias="date", description="a day in the period")] = None,
+    format: Literal["json", "xlsx"] = "json",
+) -> ReportOut | Response:
+    tz = _tz(request)
+    now = datetime.now(UTC)
+    p = review.period_of(period, day or datetime.now(ZoneInfo(tz)).date())
+    since, until = p.bounds(tz)
+    details = await _store(request).period_details(since, until)
+    r = reports.build_report([reports.report_call(d) for d in details], p, tz, now)
+    if format == "xlsx":
+        title = reports.report_title(r)
+        return Response(
+            reports.to_xlsx(r),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={
+                "Content-Disposition": f'attachment; filename="quality-{period.value}-'
+                f"{p.key}.xlsx\"; filename*=UTF-8''{quote(title + '.xlsx', safe='')}"
+            },
+        )
+    return ReportOut(
+        title=reports.report_title(r),
+        period=p.key,
+        first_day=p.first.isoformat(),
+        last_day=p.last.isoformat(),
+        total=_group(r.total),
+        agents=[_group(g) for g in r.agents],
+        teams=[_group(g) for g in r.teams],
+        rules=[
+            RuleOut(
+                rule=x.rule,
+                name=reports.rule_name(x.rule),
+                hits=x.hits,
+                confirmed=x.confirmed,
+                calls=x.calls,
+            )
+            for x in r.rules
+        ],
+        worst=[
+            WorstOut(
+                call_id=c.call_id,
+                agent=c.agent,
+                queue=c.queue,
+                started_at=c.started_at,
+                score=c.score,
+                band=c.band,
+                finalised=c.finalised,
+                rules=list(c.rules),
+            )
+            for c in r.worst
+        ],
+    )

@@ -1,0 +1,240 @@
+"""Tickets (工单) over HTTP: list, read, edit a draft, lifecycle actions, split, 延期, 回访.
+
+Rule: an agent sees and acts on only the tickets they own (首问负责: the agent who took the
+call); supervisors and admins see all and act for the responsible units (there is no unit
+role: the unit's name is recorded). An action below the actor's role is 403, an illegal
+move 409 with the allowed ones named.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from hotline.api import ticket_schemas as s
+from hotline.api.auth import AnyUser
+from hotline.api.routes.common import local, own_scope, time_range
+from hotline.api.users import User
+from hotline.core.errors import InvalidInput, NotFound
+from hotline.tickets import lifecycle
+from hotline.tickets.lifecycle import Action, ActionRefused
+from hotline.tickets.model import Category, State
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketFilter, TicketRecord
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+
+def _service(request: Request) -> TicketService:
+    service: TicketService = request.app.state.container.tickets
+    return service
+
+
+def _role(user: User) -> lifecycle.Role:
+    return lifecycle.Role(user.role.value)
+
+
+def _allow(user: User, action: Action) -> None:
+    try:
+        lifecycle.check_role(action, _role(user))
+    except ActionRefused as exc:
+        raise HTTPException(403, detail={"error": exc.error_id, "message": exc.message}) from None
+
+
+async def _visible(request: Request, user: User, ticket_id: int) -> TicketRecord:
+    rec = await _service(request).store.get(ticket_id)
+    own = own_scope(user)
+    if rec is None or (own is not None and rec.ticket.agent != own):
+        raise NotFound(
+            f"没有编号为 {ticket_id} 的工单，或你无权查看 (no ticket {ticket_id} that you may "
+            "see; agents see the tickets of their own calls; list them with GET /api/tickets)"
+        )
+    return rec
+
+
+def _action(name: str) -> Action:
+    try:
+        return Action(name)
+    except ValueError:
+        names = ", ".join(a.value for a in Action)
+        raise InvalidInput(
+            f"未知操作 {name!r} (unknown ticket action {name!r}; use one of: {names})"
+        ) from None
+
+
+@router.get("", response_model=s.TicketListOut)
+async def list_tickets(
+    request: Request,
+    user: AnyUser,
+    state: State | None = None,
+    category: Category | None = None,
+    unit: Annotated[str | None, Query(max_length=128)] = None,
+    agent: Annotated[str | None, Query(max_length=128)] = None,
+    overdue: bool | None = None,
+    urgent: bool | None = None,
+    caller: Annotated[str | None, Query(max_length=64, description="number or part")] = None,
+    since: Annotated[datetime | None, Query(description="created from (no zone = local)")] = None,
+    until: Annotated[datetime | None, Query(description="created until, exclusive")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> s.TicketListOut:
+    since, until = time_range(request, since, until)
+    f = TicketFilter(
+        state=state,
+        category=category,
+        unit=unit,
+        agent=agent,
+        overdue=overdue,
+        urgent=urgent,
+        caller=caller,
+        since=since,
+        until=until,
+        only_agent=own_scope(user),
+    )
+    items, total = await _service(request).store.find(f, offset=offset, limit=limit)
+    return s.TicketListOut(
+        items=[s.ticket_out(r) for r in items], total=total, offset=offset, limit=limit
+    )
+
+
+async def _followups(request: Request, rec: TicketRecord) -> s.FollowupsOut:
+    service = _service(request)
+    return s.FollowupsOut(
+        next_attempt_at=await service.next_followup_at(rec),
+        attempts=[s.followup_out(a) for a in await service.store.followups(rec.id)],
+    )
+
+
+async def _detail(request: Request, rec: TicketRecord) -> s.TicketDetailOut:
+    store = _service(request).store
+    t = rec.ticket
+    history = (
+        await store.caller_history(t.caller_number, exclude_ticket=t.id, exclude_call=t.call_id)
+        if t.caller_number
+        else None
+    )
+    return s.TicketDetailOut(
+        **s.ticket_out(rec).model_dump(),
+        history=[s.event_out(e) for e in await store.history(t.id)],
+        caller_history=s.history_out(history)
+        if history
+        else s.CallerHistoryOut(calls=[], tickets=[]),
+        followups=await _followups(request, rec),
+    )
+
+
+@router.get("/{ticket_id}", response_model=s.TicketDetailOut)
+async def get_ticket(request: Request, user: AnyUser, ticket_id: int) -> s.TicketDetailOut:
+    return await _detail(request, await _visible(request, user, ticket_id))
+
+
+@router.patch("/{ticket_id}", response_model=s.TicketDetailOut)
+async def edit_ticket(
+    request: Request, user: AnyUser, ticket_id: int, body: s.TicketPatch
+) -> s.TicketDetailOut:
+    await _visible(request, user, ticket_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if body.fields is not None:
+        changes["fields"] = [s.field_in(f) for f in body.fields]
+    if not changes:
+        raise InvalidInput("没有要修改的内容 (nothing to change: send at least one field)")
+    rec = await _service(request).edit(ticket_id, changes, actor=user.name, role=_role(user))
+    return await _detail(request, rec)
+
+
+@router.post("/{ticket_id}/actions/{action}", response_model=s.TicketDetailOut)
+async def act(
+    request: Request, user: AnyUser, ticket_id: int, action: str, body: s.ActionIn
+) -> s.TicketDetailOut:
+    act_ = _action(action)
+    if act_ in (Action.REQUEST_EXTENSION, Action.APPROVE_EXTENSION):
+        raise InvalidInput(
+            "延期请用 POST /api/tickets/{id}/extension 及 /extension/approve (use the extension "
+            "endpoints for 延期)"
+        )
+    _allow(user, act_)
+    await _visible(request, user, ticket_id)
+    data: dict[str, Any] = {}
+    if body.unit:
+        data["unit"] = body.unit
+    if body.satisfaction:
+        data["satisfaction"] = body.satisfaction.value
+    rec = await _service(request).act(
+        ticket_id, act_, actor=user.name, role=_role(user), reason=body.reason, data=data
+    )
+    return await _detail(request, rec)
+
+
+@router.post("/{ticket_id}/split", response_model=list[s.TicketOut])
+async def split(
+    request: Request, user: AnyUser, ticket_id: int, body: s.SplitIn
+) -> list[s.TicketOut]:
+    await _visible(request, user, ticket_id)
+    recs = await _service(request).split(ticket_id, body.units, actor=user.name, role=_role(user))
+    return [s.ticket_out(r) for r in recs]
+
+
+@router.post("/{ticket_id}/extension", response_model=s.TicketDetailOut)
+async def request_extension(
+    request: Request, user: AnyUser, ticket_id: int, body: s.ExtensionIn
+) -> s.TicketDetailOut:
+    _allow(user, Action.REQUEST_EXTENSION)
+    await _visible(request, user, ticket_id)
+    data: dict[str, Any] = {"step": body.step, "new_due": local(request, body.new_due)}
+    if body.unit:
+        data["unit_asking"] = body.unit
+    rec = await _service(request).act(
+        ticket_id,
+        Action.REQUEST_EXTENSION,
+        actor=user.name,
+        role=_role(user),
+        reason=body.reason,
+        data=data,
+    )
+    return await _detail(request, rec)
+
+
+@router.post("/{ticket_id}/extension/approve", response_model=s.TicketDetailOut)
+async def approve_extension(
+    request: Request, user: AnyUser, ticket_id: int, body: s.ApproveIn | None = None
+) -> s.TicketDetailOut:
+    _allow(user, Action.APPROVE_EXTENSION)
+    await _visible(request, user, ticket_id)
+    rec = await _service(request).act(
+        ticket_id,
+        Action.APPROVE_EXTENSION,
+        actor=user.name,
+        role=_role(user),
+        reason=body.reason if body else None,
+    )
+    return await _detail(request, rec)
+
+
+@router.get("/{ticket_id}/followups", response_model=s.FollowupsOut)
+async def followups(request: Request, user: AnyUser, ticket_id: int) -> s.FollowupsOut:
+    return await _followups(request, await _visible(request, user, ticket_id))
+
+
+@router.post("/{ticket_id}/followups", response_model=s.TicketDetailOut)
+async def record_followup(
+    request: Request, user: AnyUser, ticket_id: int, body: s.FollowupIn
+) -> s.TicketDetailOut:
+    await _visible(request, user, ticket_id)
+    rec = await _service(request).record_followup(
+        ticket_id,
+        result=body.result,
+        satisfaction=body.satisfaction.value if body.satisfaction else None,
+        note=body.note,
+        actor=user.name,
+        role=_role(user),
+    )
+    return await _detail(request, rec)
+
+
+@router.post("/{ticket_id}/followups/dial", response_model=s.TicketDetailOut)
+async def dial_followup(request: Request, user: AnyUser, ticket_id: int) -> s.TicketDetailOut:
+    await _visible(request, user, ticket_id)
+    rec = await _service(request).dial_followup(ticket_id, actor=user.name, role=_role(user))
+    return await _detail(request, rec)

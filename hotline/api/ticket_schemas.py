@@ -1,0 +1,306 @@
+"""Shapes of the ticket API. Rule: the API shows records, never rows; labels in Chinese
+sit next to the English identifiers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hotline.tickets.lifecycle import ACTION_LABELS, allowed
+from hotline.tickets.model import (
+    CATEGORY_LABELS,
+    STATE_LABELS,
+    Category,
+    Deadlines,
+    Evidence,
+    FieldKind,
+    Satisfaction,
+    Ticket,
+)
+from hotline.tickets.model import Field as TicketField
+from hotline.tickets.store import (
+    CallerHistory,
+    FollowupAttempt,
+    TicketEvent,
+    TicketRecord,
+)
+
+
+class EvidenceIO(BaseModel):
+    text: str
+    start: float | None = None  # seconds from the start of the recording
+    end: float | None = None
+
+
+class FieldIO(BaseModel):
+    kind: FieldKind
+    value: str
+    evidence: EvidenceIO
+
+
+class DeadlinesOut(BaseModel):
+    dispatch_by: datetime | None
+    contact_by: datetime | None
+    done_by: datetime | None
+    reply_by: datetime | None
+
+
+class ExtensionOut(BaseModel):
+    step: str
+    new_due: datetime
+    reason: str
+    by: str
+    at: datetime
+
+
+class TicketBrief(BaseModel):
+    id: int
+    call_id: str | None
+    state: str
+    state_label: str
+    category: str | None
+    category_label: str | None
+    summary: str
+    unit: str | None
+    created_at: datetime
+    overdue: bool
+
+
+class TicketOut(TicketBrief):
+    recording_id: int | None
+    caller_number: str | None
+    agent: str | None  # first-contact owner (首问负责)
+    urgent: bool
+    complaint_level: int | None
+    topic: str | None
+    fields: list[FieldIO]
+    evidence: list[EvidenceIO]  # what the category rests on
+    summary_evidence: EvidenceIO | None
+    confidence: float | None
+    edited: bool
+    deadlines: DeadlinesOut
+    overdue_steps: list[str]
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    replied_at: datetime | None
+    reply: str | None
+    closed_at: datetime | None
+    close_reason: str | None
+    satisfaction: str | None
+    reopened: int
+    exposure: bool
+    extension: ExtensionOut | None
+    parent_id: int | None
+    allowed_actions: list[str]
+    allowed_labels: list[str]
+
+
+class EventOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+    detail: dict[str, Any]
+
+
+class FollowupOut(BaseModel):
+    round: int
+    attempt_no: int
+    planned_at: datetime | None
+    started_at: datetime
+    finished_at: datetime | None
+    by: str
+    result: str | None
+    satisfaction: str | None
+    note: str | None
+    action_id: str | None
+    ami_response: dict[str, Any] | None
+
+
+class PastCallOut(BaseModel):
+    call_id: str
+    entered_at: datetime
+    outcome: str
+    agent: str | None
+    talk_seconds: float | None
+
+
+class CallerHistoryOut(BaseModel):
+    calls: list[PastCallOut]
+    tickets: list[TicketBrief]  # open ones first
+
+
+class FollowupsOut(BaseModel):
+    next_attempt_at: datetime | None  # None: not due (not replied, reached, or used up)
+    attempts: list[FollowupOut]
+
+
+class TicketDetailOut(TicketOut):
+    history: list[EventOut]
+    caller_history: CallerHistoryOut
+    followups: FollowupsOut
+
+
+class TicketListOut(BaseModel):
+    items: list[TicketOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class TicketPatch(BaseModel):
+    category: Category | None = None
+    fields: list[FieldIO] | None = None
+    summary: str | None = Field(None, max_length=2000)
+    unit: str | None = Field(None, max_length=128)
+    complaint_level: int | None = Field(None, ge=1, le=3)
+    urgent: bool | None = None
+    topic: str | None = Field(None, max_length=64)
+
+
+class ActionIn(BaseModel):
+    reason: str | None = Field(None, max_length=2000, description="why; the unit's answer")
+    unit: str | None = Field(None, max_length=128, description="dispatch: the unit")
+    satisfaction: Satisfaction | None = None
+
+
+class SplitIn(BaseModel):
+    units: list[str] = Field(min_length=2, description="one ticket per unit; the first stays")
+
+
+class ExtensionIn(BaseModel):
+    step: str = Field(description="dispatch, contact, done or reply")
+    new_due: datetime = Field(description="the new deadline (no zone = local time)")
+    reason: str = Field(min_length=1, max_length=2000)
+    unit: str | None = Field(None, max_length=128, description="the unit asking")
+
+
+class ApproveIn(BaseModel):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class FollowupIn(BaseModel):
+    result: str = Field(description="reached or unreachable")
+    satisfaction: Satisfaction | None = None
+    note: str | None = Field(None, max_length=2000)
+
+
+# --- records -> shapes -------------------------------------------------------------------
+
+
+def ev(e: Evidence) -> EvidenceIO:
+    return EvidenceIO(text=e.text, start=e.start, end=e.end)
+
+
+def field_in(f: FieldIO) -> TicketField:
+    return TicketField(f.kind, f.value, Evidence(f.evidence.text, f.evidence.start, f.evidence.end))
+
+
+def deadlines_out(d: Deadlines) -> DeadlinesOut:
+    return DeadlinesOut(
+        dispatch_by=d.dispatch_by, contact_by=d.contact_by, done_by=d.done_by, reply_by=d.reply_by
+    )
+
+
+def brief(t: Ticket) -> TicketBrief:
+    return TicketBrief(
+        id=t.id,
+        call_id=t.call_id,
+        state=t.state.value,
+        state_label=STATE_LABELS[t.state],
+        category=t.category.value if t.category else None,
+        category_label=CATEGORY_LABELS[t.category] if t.category else None,
+        summary=t.summary,
+        unit=t.unit,
+        created_at=t.created_at,
+        overdue=t.overdue,
+    )
+
+
+def ticket_out(rec: TicketRecord) -> TicketOut:
+    t = rec.ticket
+    actions = allowed(t.state)
+    ext = rec.extension
+    return TicketOut(
+        **brief(t).model_dump(),
+        recording_id=t.recording_id,
+        caller_number=t.caller_number,
+        agent=t.agent,
+        urgent=t.urgent,
+        complaint_level=int(t.complaint_level) if t.complaint_level else None,
+        topic=t.topic,
+        fields=[FieldIO(kind=f.kind, value=f.value, evidence=ev(f.evidence)) for f in t.fields],
+        evidence=[ev(e) for e in rec.evidence],
+        summary_evidence=ev(rec.summary_evidence) if rec.summary_evidence else None,
+        confidence=rec.confidence,
+        edited=rec.edited,
+        deadlines=deadlines_out(t.deadlines),
+        overdue_steps=list(rec.overdue_steps),
+        dispatched_at=t.dispatched_at,
+        started_at=rec.started_at,
+        replied_at=t.replied_at,
+        reply=rec.reply,
+        closed_at=t.closed_at,
+        close_reason=t.close_reason,
+        satisfaction=t.satisfaction.value if t.satisfaction else None,
+        reopened=t.reopened,
+        exposure=rec.exposure,
+        extension=ExtensionOut(
+            step=ext.step, new_due=ext.new_due, reason=ext.reason, by=ext.by, at=ext.at
+        )
+        if ext
+        else None,
+        parent_id=t.parent_id,
+        allowed_actions=[a.value for a in actions],
+        allowed_labels=[ACTION_LABELS[a] for a in actions],
+    )
+
+
+def event_out(e: TicketEvent) -> EventOut:
+    return EventOut(
+        at=e.at,
+        actor=e.actor,
+        role=e.role,
+        action=e.action,
+        from_state=e.from_state.value if e.from_state else None,
+        to_state=e.to_state.value if e.to_state else None,
+        reason=e.reason,
+        detail=e.detail,
+    )
+
+
+def followup_out(a: FollowupAttempt) -> FollowupOut:
+    return FollowupOut(
+        round=a.round,
+        attempt_no=a.attempt_no,
+        planned_at=a.planned_at,
+        started_at=a.started_at,
+        finished_at=a.finished_at,
+        by=a.by,
+        result=a.result,
+        satisfaction=a.satisfaction.value if a.satisfaction else None,
+        note=a.note,
+        action_id=a.action_id,
+        ami_response=a.ami_response,
+    )
+
+
+def history_out(h: CallerHistory) -> CallerHistoryOut:
+    return CallerHistoryOut(
+        calls=[
+            PastCallOut(
+                call_id=c.call_id,
+                entered_at=c.entered_at,
+                outcome=c.outcome,
+                agent=c.agent,
+                talk_seconds=c.talk_seconds,
+            )
+            for c in h.calls
+        ],
+        tickets=[brief(t) for t in h.tickets],
+    )

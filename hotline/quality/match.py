@@ -1,0 +1,378 @@
+"""Sound keys and fuzzy phrase search over ASR text. Rule: a phrase is found where the sound
+keys of its characters line up with the heard text with at most the pack's number of edits;
+spaces, punctuation, traditional/simplified and (near-)homophones never count as edits.
+
+Every character maps to one sound key: its first pypinyin reading without tone, folded the
+pack's way (zh→z, n→l, ing→in, ...), as one private-use code point, cached per character. A
+line of text then becomes a string of keys, so search runs on str in C: an Aho-Corasick pass
+finds the phrases' key bigrams, a count of them on one diagonal (the q-gram lemma) picks the
+few places worth checking, and a small edit-distance alignment checks only those. Spans are
+character offsets in the segment's normalized text (`Utterance.normalized`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+from pypinyin import Style, lazy_pinyin
+
+from hotline.asr.transcript import normalize
+
+# Characters that never count: whitespace and punctuation (ASCII, CJK, fullwidth).
+_SKIP = (
+    "".join(
+        c
+        for c in map(chr, [*range(0x21, 0x80), *range(0x2000, 0x2070), *range(0x3000, 0x3040)])
+        if not c.isalnum()
+    )
+    + "".join(c for c in map(chr, range(0xFF00, 0xFF66)) if not c.isalnum())
+    + " \t\r\n\f\v"
+)
+_SEP = "\n"  # between segments in a Doc's keys; never a key itself
+_KEY_BASE = 0xE000  # keys are private-use code points from here
+_INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def _is_han(c: str) -> bool:
+    o = ord(c)
+    return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x3134F
+
+
+class SoundKeys:
+    """The per-character sound-key table of one pack's folding, filled lazily and cached."""
+
+    def __init__(
+        self,
+        *,
+        fold_initials: Mapping[str, str],
+        fold_finals: Mapping[str, str],
+        same_sound: Mapping[str, str],
+        digit_sounds: Mapping[str, Sequence[str]],
+    ) -> None:
+        self._fold_initials = dict(fold_initials)
+        self._fold_finals = sorted(fold_finals.items(), key=lambda kv: -len(kv[0]))
+        self._same = dict(same_sound)
+        self._ids: dict[str, str] = {}  # folded syllable -> key
+        self._parts: dict[str, tuple[str, str]] = {}  # key -> (initial, final)
+        self._table: dict[int, str | None] = dict.fromkeys(map(ord, _SKIP))
+        self._known: set[str] = set(_SKIP)
+        self._digit_table: dict[int, str] = {}
+        for digit, syllables in digit_sounds.items():
+            for syllable in syllables:
+                self._digit_table[ord(self.syllable_key(syllable))] = digit
+
+    def fold(self, syllable: str) -> str:
+        """A toneless pinyin syllable folded to its near-homophone class, e.g. zhang -> zan."""
+        return "".join(self._split(syllable))
+
+    def _split(self, syllable: str) -> tuple[str, str]:
+        syllable = syllable.lower()
+        initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
+        final = syllable[len(initial) :]
+        initial = self._fold_initials.get(initial, initial)
+        for suffix, repl in self._fold_finals:
+            if final.endswith(suffix):
+                final = final[: len(final) - len(suffix)] + repl
+                break
+        return initial, final
+
+    def syllable_key(self, syllable: str) -> str:
+        initial, final = self._split(syllable)
+        key = self._ids.get(initial + final)
+        if key is None:
+            key = self._ids[initial + final] = chr(_KEY_BASE + len(self._ids))
+            self._parts[key] = (initial, final)
+        return key
+
+    def near(self, a: str, b: str) -> bool:
+        """Two keys sound alike: the same initial or the same final (e.g. bang/ban, gui/hui)."""
+        pa, pb = self._parts.get(a), self._parts.get(b)
+        if pa is None or pb is None:
+            return False
+        return (pa[0] == pb[0] and pa[0] != "") or pa[1] == pb[1]
+
+    def _learn(self, chars: Iterable[str]) -> None:
+        for c in chars:
+            self._known.add(c)
+            self._table[ord(c)] = self._char_key(c)
+
+    def _char_key(self, c: str) -> str:
+        c = self._same.get(c, c)
+        if c.isdigit() and unicodedata.digit(c, -1) >= 0:
+            c = self._same.get(_CN_DIGITS[unicodedata.digit(c)], _CN_DIGITS[unicodedata.digit(c)])
+        if _is_han(c):
+            return self.syllable_key(lazy_pinyin(c, style=Style.NORMAL)[0])
+        return c.lower()
+
+    def keys(self, text: str) -> str:
+        """One key per character of `text` that counts (spaces and punctuation dropped)."""
+        missing = set(text).difference(self._known)
+        if missing:
+            self._learn(missing)
+        return text.translate(self._table)
+
+    def digits(self, keys: str) -> str:
+        """Keys read as spoken digits: every key that sounds like a digit becomes that digit
+        (幺/要/一/衣 -> 1, 两/二 -> 2, 零/灵/洞 -> 0, 四/是/十 -> 4, ...), others stay."""
+        return keys.translate(self._digit_table)
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """How far a heard phrase may stray from the written one (from the pack)."""
+
+    edits_by_len: tuple[tuple[int, int], ...]  # (phrase length from, edits allowed), ascending
+    ends_min_len: int  # phrases this long may lose or change their first/last character
+    protected: str  # characters that must be heard (negations): never dropped or replaced
+
+    def edits(self, length: int) -> int:
+        allowed = 0
+        for min_len, edits in self.edits_by_len:
+            if length >= min_len:
+                allowed = edits
+        # the bigram prefilter needs one intact key pair: k <= (m - 2) // 2
+        return max(0, min(allowed, (length - 2) // 2))
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseSpec:
+    group: str  # what the phrase stands for, e.g. "forbidden_phrase"
+    text: str
+    exact: bool = False  # match these characters only, no sound tolerance
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    group: str
+    phrase: str  # the phrase as written in the pack
+    segment: int  # index of the segment (utterance) in the Doc
+    start: int  # offsets in the segment's normalized text
+    end: int
+    text: str  # what was heard there
+    edits: int
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """Segments (normalized utterance texts) prepared once for every phrase search."""
+
+    texts: tuple[str, ...]
+    keys: str  # each segment's keys, joined by _SEP
+    key_starts: tuple[int, ...]  # offset of each segment in `keys`
+    joined: str  # the texts joined by _SEP
+    text_starts: tuple[int, ...]
+
+    @classmethod
+    def of(cls, texts: Sequence[str], sound: SoundKeys) -> Doc:
+        key_starts, text_starts, parts = [], [], []
+        k = t = 0
+        for text in texts:
+            seg_keys = sound.keys(text)
+            parts.append(seg_keys)
+            key_starts.append(k)
+            text_starts.append(t)
+            k += len(seg_keys) + 1
+            t += len(text) + 1
+        return cls(
+            tuple(texts),
+            _SEP.join(parts),
+            tuple(key_starts),
+            _SEP.join(texts),
+            tuple(text_starts),
+        )
+
+    def segment_keys(self, segment: int) -> tuple[int, int]:
+        starts = self.key_starts
+        end = starts[segment + 1] - 1 if segment + 1 < len(starts) else len(self.keys)
+        return starts[segment], end
+
+    def keys_of(self, segment: int) -> str:
+        start, end = self.segment_keys(segment)
+        return self.keys[start:end]
+
+    def text_offsets(self, segment: int, kstart: int, kend: int) -> tuple[int, int]:
+        """Key offsets within a segment -> offsets in its normalized text."""
+        text = self.texts[segment]
+        seg_len = self.segment_keys(segment)
+        if seg_len[1] - seg_len[0] == len(text):
+            return kstart, kend
+        kept = [i for i, c in enumerate(text) if c not in _SKIP]
+        return kept[kstart], kept[kend - 1] + 1
+
+
+class PhraseSet:
+    """Every phrase of a pack, compiled once; `find` returns all their spans in a Doc."""
+
+    def __init__(self, specs: Sequence[PhraseSpec], sound: SoundKeys, tol: Tolerance) -> None:
+        self._sound = sound
+        self._exact: list[tuple[PhraseSpec, str]] = []
+        self._fuzzy: list[tuple[PhraseSpec, str, int, frozenset[int], bool]] = []
+        self._prot_keys = frozenset(sound.keys(tol.protected))
+        bigrams: dict[str, list[tuple[int, int]]] = {}
+        for spec in specs:
+            chars = normalize(spec.text).translate(dict.fromkeys(map(ord, _SKIP)))
+            if not chars:
+                continue
+            if spec.exact or len(chars) == 1:
+                self._exact.append((spec, chars))
+                continue
+            keys = sound.keys(chars)
+            prot = frozenset(i for i, c in enumerate(chars) if c in tol.protected)
+            pid = len(self._fuzzy)
+            self._fuzzy.append(
+                (spec, keys, tol.edits(len(keys)), prot, len(keys) >= tol.ends_min_len)
+            )
+            for off in range(len(keys) - 1):
+                bigrams.setdefault(keys[off : off + 2], []).append((pid, off))
+        self._automaton = ahocorasick.Automaton()
+        for bigram, entries in bigrams.items():
+            self._automaton.add_word(bigram, tuple(entries))
+        if bigrams:
+            self._automaton.make_automaton()
+
+    def find(self, doc: Doc) -> list[Span]:
+        spans = self._find_exact(doc)
+        if self._fuzzy and doc.keys:
+            spans.extend(self._find_fuzzy(doc))
+        return _dedupe(spans)
+
+    def _find_exact(self, doc: Doc) -> list[Span]:
+        spans = []
+        for spec, chars in self._exact:
+            pos = doc.joined.find(chars)
+            while pos >= 0:
+                seg = bisect_right(doc.text_starts, pos) - 1
+                start = pos - doc.text_starts[seg]
+                spans.append(Span(spec.group, spec.text, seg, start, start + len(chars), chars, 0))
+                pos = doc.joined.find(chars, pos + 1)
+        return spans
+
+    def _find_fuzzy(self, doc: Doc) -> list[Span]:
+        counts: dict[tuple[int, int], int] = {}
+        where: dict[tuple[int, int], int] = {}  # a key offset of a bigram seen on the diagonal
+        for end, entries in self._automaton.iter(doc.keys):
+            start = end - 1
+            for pid, off in entries:
+                key = (pid, start - off)
+                if key in counts:
+                    counts[key] += 1
+                else:
+                    counts[key] = 1
+                    where[key] = start
+        candidates: dict[int, list[tuple[int, int]]] = {}
+        for (pid, diag), count in counts.items():
+            _spec, keys, k, _prot, _ends = self._fuzzy[pid]
+            m = len(keys)
+            if k == 0:
+                if count == m - 1:
+                    candidates.setdefault(pid, []).append((diag, where[pid, diag]))
+                continue
+            total = sum(counts.get((pid, d), 0) for d in range(diag - k, diag + k + 1))
+            if total >= max(1, m - 1 - 2 * k):
+                candidates.setdefault(pid, []).append((diag, where[pid, diag]))
+        spans = []
+        for pid, diags in candidates.items():
+            spans.extend(self._verify(doc, pid, sorted(diags)))
+        return spans
+
+    def _verify(self, doc: Doc, pid: int, diags: list[tuple[int, int]]) -> list[Span]:
+        spec, keys, k, prot, ends_free = self._fuzzy[pid]
+        m = len(keys)
+        clusters: list[list[int]] = []  # [first diag, last diag, a key offset inside]
+        for d, pos in diags:
+            if clusters and d - clusters[-1][1] <= k:
+                clusters[-1][1] = d
+            else:
+                clusters.append([d, d, pos])
+        spans = []
+        for lo, hi, pos in clusters:
+            seg = bisect_right(doc.key_starts, pos) - 1
+            seg_start, seg_end = doc.segment_keys(seg)
+            found: tuple[int, int, int] | None = None
+            for d in range(lo, hi + 1):
+                if d >= seg_start and doc.keys.startswith(keys, d):
+                    found = (0, d, d + m)
+                    break
+            if found is None and k > 0:
+                w0, w1 = max(seg_start, lo - k), min(seg_end, hi + m + k)
+                aligned = _align(keys, doc.keys[w0:w1], k, prot, self._prot_keys, ends_free)
+                if aligned is not None:
+                    found = (aligned[0], w0 + aligned[1], w0 + aligned[2])
+            if found is None:
+                continue
+            edits, ks, ke = found
+            ts, te = doc.text_offsets(seg, ks - seg_start, ke - seg_start)
+            text = doc.texts[seg][ts:te]
+            spans.append(Span(spec.group, spec.text, seg, ts, te, text, edits))
+        return spans
+
+
+def _align(
+    p: str, t: str, k: int, prot: frozenset[int], prot_keys: frozenset[str], ends_free: bool
+) -> tuple[int, int, int] | None:
+    """Best place of pattern `p` in text `t` with at most `k` edits: (edits, start, end), or
+    None. Protected pattern positions (and the first/last one unless `ends_free`) must be
+    matched; protected text keys may not be skipped inside the match."""
+    m, n = len(p), len(t)
+    inf = k + 1
+    prev = [0] * (n + 1)  # row 0: the match may start anywhere
+    prev_s = list(range(n + 1))
+    for i in range(1, m + 1):
+        pc = p[i - 1]
+        locked = (i - 1) in prot or (not ends_free and (i == 1 or i == m))
+        cur = [inf] * (n + 1)
+        cur_s = [0] * (n + 1)
+        if not locked:
+            cur[0] = min(inf, prev[0] + 1)
+        for j in range(1, n + 1):
+            tc = t[j - 1]
+            if tc == pc:
+                best, s = prev[j - 1], prev_s[j - 1]
+            elif locked:
+                best, s = inf, 0
+            else:
+                best, s = prev[j - 1] + 1, prev_s[j - 1]
+            if not locked and prev[j] + 1 < best:
+                best, s = prev[j] + 1, prev_s[j]
+            if cur[j - 1] + 1 < best and tc not in prot_keys:
+                best, s = cur[j - 1] + 1, cur_s[j - 1]
+            cur[j] = min(best, inf)
+            cur_s[j] = s
+        prev, prev_s = cur, cur_s
+    best_j = -1
+    for j in range(1, n + 1):
+        if prev[j] <= k and (
+            best_j < 0
+            or prev[j] < prev[best_j]
+            or (prev[j] == prev[best_j] and j - prev_s[j] < best_j - prev_s[best_j])
+        ):
+            best_j = j
+    if best_j < 0:
+        return None
+    return prev[best_j], prev_s[best_j], best_j
+
+
+def _dedupe(spans: list[Span]) -> list[Span]:
+    """One span per place and group: of overlapping spans keep the closest, then longest."""
+    spans.sort(key=lambda s: (s.group, s.segment, s.edits, -(s.end - s.start), s.start))
+    kept: list[Span] = []
+    taken: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for s in spans:
+        places = taken.setdefault((s.group, s.segment), [])
+        if any(s.start < e and b < s.end for b, e in places):
+            continue
+        places.append((s.start, s.end))
+        kept.append(s)
+    kept.sort(key=lambda s: (s.segment, s.start, s.group))
+    return kept
+
+
+def digit_runs(digits: str) -> list[str]:
+    """Runs of three or more spoken digits in a `SoundKeys.digits` string."""
+    return re.findall(r"[0-9]{3,}", digits)

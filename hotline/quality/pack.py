@@ -1,0 +1,305 @@
+"""Rule packs: the YAML a hotline edits, validated and compiled once. Rule: a pack that loads
+is complete and consistent; anything wrong is refused with the file, the rule id and the
+field named, and what to do.
+
+A pack names its rules by stable id (see `RULE_IDS`); a rule left out of the file, or with
+`enabled: false`, is not scored. Phrases are strings, or `{text: ..., exact: true}` for a
+phrase that must be heard character for character (no sound tolerance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hotline.core.errors import InvalidInput
+from hotline.quality.match import PhraseSet, PhraseSpec, SoundKeys, Tolerance
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Phrase(_Model):
+    text: str = Field(min_length=1)
+    exact: bool = False
+
+
+def _phrases(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"text": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class _Rule(_Model):
+    enabled: bool = True
+    deduct: float = Field(ge=0, le=100)
+    instant_fail: bool = False
+
+
+class GreetingMissing(_Rule):
+    window_s: float = Field(15.0, gt=0)
+    min_parts: int = Field(2, ge=1, le=3)
+    salutations: tuple[Phrase, ...] = Field(min_length=1)
+    help_offers: tuple[Phrase, ...] = Field(min_length=1)
+
+    _p = field_validator("salutations", "help_offers", mode="before")(_phrases)
+
+
+class GreetingAgentNumber(_Rule):
+    window_s: float = Field(15.0, gt=0)
+
+
+class ClosingMissing(_Rule):
+    window_s: float = Field(30.0, gt=0)
+    checks: tuple[Phrase, ...] = Field(min_length=1)
+    goodbyes: tuple[Phrase, ...] = Field(min_length=1)
+
+    _p = field_validator("checks", "goodbyes", mode="before")(_phrases)
+
+
+class PhraseRule(_Rule):
+    phrases: tuple[Phrase, ...] = Field(min_length=1)
+
+    _p = field_validator("phrases", mode="before")(_phrases)
+
+
+class Politeness(_Rule):
+    please: tuple[Phrase, ...] = Field(min_length=1)  # 「请」 as written
+    please_sounds: tuple[Phrase, ...] = ()  # 「请」 heard as a homophone in these phrases
+    honorific: tuple[Phrase, ...] = Field(min_length=1)  # 「您」
+    honorific_lookalikes: tuple[Phrase, ...] = ()  # 「你」 where 「您」 was likely said
+    goodbyes: tuple[Phrase, ...] = Field(min_length=1)  # 「再见」
+
+    _p = field_validator(
+        "please", "please_sounds", "honorific", "honorific_lookalikes", "goodbyes", mode="before"
+    )(_phrases)
+
+
+class SpeechRateFast(_Rule):
+    max_per_min: float = Field(180.0, gt=0)
+    min_speech_s: float = Field(20.0, ge=0)
+
+
+class SpeechRateSlow(_Rule):
+    min_per_min: float = Field(80.0, gt=0)
+    min_speech_s: float = Field(20.0, ge=0)
+
+
+class SilenceLong(_Rule):
+    max_s: float = Field(15.0, gt=0)
+
+
+class AnswerLate(_Rule):
+    ring_period_s: float = Field(5.0, gt=0)
+    max_rings: int = Field(3, ge=1)
+
+
+class Rules(_Model):
+    greeting_missing: GreetingMissing | None = None
+    greeting_agent_number: GreetingAgentNumber | None = None
+    closing_missing: ClosingMissing | None = None
+    forbidden_phrase: PhraseRule | None = None
+    abusive_language: PhraseRule | None = None
+    politeness: Politeness | None = None
+    speech_rate_fast: SpeechRateFast | None = None
+    speech_rate_slow: SpeechRateSlow | None = None
+    silence_long: SilenceLong | None = None
+    answer_late: AnswerLate | None = None
+
+
+RULE_IDS = tuple(Rules.model_fields)
+
+
+class EditStep(_Model):
+    min_len: int = Field(ge=1)
+    edits: int = Field(ge=0, le=5)
+
+
+class Matching(_Model):
+    max_edits: tuple[EditStep, ...] = (
+        EditStep(min_len=1, edits=0),
+        EditStep(min_len=4, edits=1),
+        EditStep(min_len=9, edits=2),
+    )
+    ends_min_len: int = Field(5, ge=2)
+    protected: str = "不没别未无非"
+    fold_initials: dict[str, str] = {"zh": "z", "ch": "c", "sh": "s", "n": "l"}
+    fold_finals: dict[str, str] = {"ing": "in", "eng": "en", "ang": "an"}
+    same_sound: dict[str, str] = {"您": "你", "幺": "一", "两": "二"}
+    digit_sounds: dict[str, tuple[str, ...]] = {
+        "0": ("ling", "dong"),
+        "1": ("yi", "yao"),
+        "2": ("er", "liang"),
+        "3": ("san",),
+        "4": ("si",),
+        "5": ("wu",),
+        "6": ("liu",),
+        "7": ("qi",),
+        "8": ("ba",),
+        "9": ("jiu",),
+    }
+
+    @field_validator("max_edits")
+    @classmethod
+    def _ascending(cls, steps: tuple[EditStep, ...]) -> tuple[EditStep, ...]:
+        lens = [s.min_len for s in steps]
+        if lens != sorted(set(lens)):
+            raise ValueError("steps must have strictly ascending min_len, e.g. 1, 4, 9")
+        return steps
+
+    @field_validator("digit_sounds")
+    @classmethod
+    def _digits(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        bad = [d for d in value if len(d) != 1 or not d.isdigit()]
+        if bad:
+            raise ValueError(f"keys must be the digits 0-9, not {bad}")
+        return value
+
+
+class Band(_Model):
+    label: str = Field(min_length=1)
+    min: float = Field(ge=0, le=100)
+
+
+class PackFile(_Model):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    version: str
+    name: str = ""
+    organisation: str = Field(min_length=1)
+    organisation_aliases: tuple[str, ...] = ()
+    review_below_conf: float = Field(0.6, ge=0, le=1)
+    bands: tuple[Band, ...] = Field(min_length=1)
+    matching: Matching = Matching()
+    rules: Rules
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, bands: tuple[Band, ...]) -> tuple[Band, ...]:
+        if min(b.min for b in bands) != 0:
+            raise ValueError("the lowest band must have min: 0 so every score has a band")
+        return tuple(sorted(bands, key=lambda b: -b.min))
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A loaded pack: its settings and the phrase matcher compiled from them."""
+
+    config: PackFile
+    source: str  # the file it came from
+    sound: SoundKeys = field(repr=False, compare=False)
+    phrases: PhraseSet = field(repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.id}@{self.config.version}"
+
+    @property
+    def rules(self) -> Rules:
+        return self.config.rules
+
+    def band(self, score: float) -> str:
+        for band in self.config.bands:
+            if score >= band.min:
+                return band.label
+        return self.config.bands[-1].label
+
+    @property
+    def lowest_band(self) -> str:
+        return self.config.bands[-1].label
+
+
+def default_pack_path() -> Path:
+    return Path(__file__).resolve().parent / "packs" / "zh-CN.yaml"
+
+
+def load_pack(path: Path | None = None) -> Pack:
+    """Read, validate and compile a rule pack (None: the default zh-CN pack)."""
+    path = path or default_pack_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(
+            f"无法读取质检规则包 {path} (cannot read rule pack: {exc.strerror or exc}); "
+            "check the path in the quality.pack setting"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInput(
+            f"质检规则包 {path} 不是有效的 YAML (rule pack is not valid YAML: {exc}); "
+            "fix the line named, e.g. a missing space after ':' or a bad indent"
+        ) from exc
+    return pack_from_dict(raw, source=str(path))
+
+
+def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(
+            f"质检规则包 {source} 必须是一个映射 (the rule pack must be a YAML mapping with id, "
+            "version, organisation, bands, rules); start from the default zh-CN.yaml"
+        )
+    try:
+        config = PackFile.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(_explain(exc, source)) from exc
+    sound = SoundKeys(
+        fold_initials=config.matching.fold_initials,
+        fold_finals=config.matching.fold_finals,
+        same_sound=config.matching.same_sound,
+        digit_sounds=config.matching.digit_sounds,
+    )
+    tolerance = Tolerance(
+        tuple((s.min_len, s.edits) for s in config.matching.max_edits),
+        config.matching.ends_min_len,
+        config.matching.protected,
+    )
+    return Pack(config, source, sound, PhraseSet(_specs(config), sound, tolerance))
+
+
+def _specs(config: PackFile) -> list[PhraseSpec]:
+    """Every phrase of the pack, grouped by "<rule>.<list>"."""
+    specs = [PhraseSpec("organisation", config.organisation)]
+    specs += [PhraseSpec("organisation", a) for a in config.organisation_aliases]
+    for rule_id in RULE_IDS:
+        rule = getattr(config.rules, rule_id)
+        if rule is None:
+            continue
+        for name, value in rule:
+            if isinstance(value, tuple) and value and isinstance(value[0], Phrase):
+                specs += [PhraseSpec(f"{rule_id}.{name}", p.text, p.exact) for p in value]
+    return specs
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        if loc[:1] == ["rules"] and len(loc) >= 2:
+            rule = loc[1]
+            if err["type"] == "extra_forbidden" and len(loc) == 2:
+                lines.append(
+                    f"未知规则 {rule} (unknown rule id {rule!r}; the ids are "
+                    f"{', '.join(RULE_IDS)}): rename it or remove it"
+                )
+                continue
+            where = f"规则 {rule} 的字段 {'.'.join(loc[2:]) or '(整条规则)'}"
+            where_en = f"rule {rule}, field {'.'.join(loc[2:]) or '(the rule itself)'}"
+        else:
+            where = f"字段 {'.'.join(loc)}"
+            where_en = f"field {'.'.join(loc)}"
+        lines.append(f"{where} ({where_en}): {err['msg']}")
+    return (
+        f"质检规则包 {source} 有误 (rule pack {source} is invalid): "
+        + "; ".join(lines)
+        + ". 请按提示修改该文件 (fix these fields in the file; the default zh-CN.yaml shows "
+        "every field with comments)"
+    )

@@ -1,0 +1,243 @@
+"""The 工单 lifecycle as a table. Rule: a ticket moves only along `TABLE`, by an actor of
+at least the action's role, with the reason and data the action needs; anything else is
+refused with `IllegalTransition` (a Conflict) or `ActionRefused` and changes nothing.
+
+受理 -> 派发 -> 处理中 -> 已回复 -> 回访 -> 办结, with 回退 (the unit returns a ticket that is
+not theirs to dispatch), 不满意重办 (回访 不满意 reopens it for a second handling), a
+不属于受理范围 close straight from the draft, and the actions that change no state
+(延期 request and approval, media/legal exposure).
+
+There is no "unit" role: the responsible units act through a supervisor (or admin) who
+records the unit's name. The service's own moves (an unreachable 回访) act as `system`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hotline.core.errors import Conflict, HotlineError, InvalidInput
+from hotline.tickets.model import STATE_LABELS, Satisfaction, State
+
+
+class Action(StrEnum):
+    CONFIRM = "confirm"  # the agent confirms the draft: 受理
+    CLOSE_OUT_OF_SCOPE = "close_out_of_scope"  # 不属于受理范围, with a reason
+    DISPATCH = "dispatch"  # 派发 to a responsible unit
+    START = "start"  # the unit starts handling: 处理中
+    RETURN = "return"  # 回退: the unit returns a ticket that is not theirs, with a reason
+    REPLY = "reply"  # the unit's answer: 已回复
+    FOLLOW_UP = "follow_up"  # the 回访 starts
+    CLOSE = "close"  # 办结: satisfied / basically satisfied, or 回访 unreachable
+    REOPEN = "reopen"  # 不满意重办: back to the unit for a second handling
+    REQUEST_EXTENSION = "request_extension"  # 延期 asked by the unit (before the deadline)
+    APPROVE_EXTENSION = "approve_extension"  # 延期 approved: the deadline moves
+    SET_EXPOSURE = "set_exposure"  # media / legal exposure: complaint level 1
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.CONFIRM: "确认受理",
+    Action.CLOSE_OUT_OF_SCOPE: "不属于受理范围办结",
+    Action.DISPATCH: "派发",
+    Action.START: "开始处理",
+    Action.RETURN: "回退",
+    Action.REPLY: "回复",
+    Action.FOLLOW_UP: "开始回访",
+    Action.CLOSE: "办结",
+    Action.REOPEN: "不满意重办",
+    Action.REQUEST_EXTENSION: "申请延期",
+    Action.APPROVE_EXTENSION: "批准延期",
+    Action.SET_EXPOSURE: "标记媒体/法律曝光",
+}
+
+
+class Role(StrEnum):
+    """The API's roles (same values), and the service itself."""
+
+    AGENT = "agent"
+    INSPECTOR = "inspector"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+RANK: dict[Role, int] = {
+    Role.AGENT: 0,
+    Role.INSPECTOR: 1,
+    Role.SUPERVISOR: 2,
+    Role.ADMIN: 3,
+    Role.SYSTEM: 4,
+}
+
+S = State
+A = Action
+_HANDLING = (S.DISPATCHED, S.IN_PROGRESS)
+_OPEN = (S.ACCEPTED, S.DISPATCHED, S.IN_PROGRESS, S.REPLIED, S.FOLLOW_UP)
+
+# (state, action) -> next state. Actions that change no state map a state to itself.
+TABLE: dict[tuple[State, Action], State] = {
+    (S.DRAFT, A.CONFIRM): S.ACCEPTED,
+    (S.DRAFT, A.CLOSE_OUT_OF_SCOPE): S.CLOSED,
+    (S.ACCEPTED, A.CLOSE_OUT_OF_SCOPE): S.CLOSED,
+    (S.ACCEPTED, A.DISPATCH): S.DISPATCHED,
+    (S.DISPATCHED, A.START): S.IN_PROGRESS,
+    (S.DISPATCHED, A.RETURN): S.ACCEPTED,
+    (S.IN_PROGRESS, A.RETURN): S.ACCEPTED,
+    (S.IN_PROGRESS, A.REPLY): S.REPLIED,
+    (S.REPLIED, A.FOLLOW_UP): S.FOLLOW_UP,
+    (S.FOLLOW_UP, A.CLOSE): S.CLOSED,
+    (S.FOLLOW_UP, A.REOPEN): S.DISPATCHED,
+    **{(s, A.REQUEST_EXTENSION): s for s in _HANDLING},
+    **{(s, A.APPROVE_EXTENSION): s for s in _HANDLING},
+    **{(s, A.SET_EXPOSURE): s for s in (S.DRAFT, *_OPEN)},
+}
+
+MIN_ROLE: dict[Action, Role] = {
+    A.CONFIRM: Role.AGENT,
+    A.CLOSE_OUT_OF_SCOPE: Role.AGENT,
+    A.DISPATCH: Role.SUPERVISOR,
+    A.START: Role.SUPERVISOR,  # on the unit's behalf
+    A.RETURN: Role.SUPERVISOR,  # on the unit's behalf
+    A.REPLY: Role.SUPERVISOR,  # on the unit's behalf
+    A.FOLLOW_UP: Role.AGENT,
+    A.CLOSE: Role.AGENT,
+    A.REOPEN: Role.AGENT,
+    A.REQUEST_EXTENSION: Role.SUPERVISOR,  # on the unit's behalf
+    A.APPROVE_EXTENSION: Role.SUPERVISOR,
+    A.SET_EXPOSURE: Role.SUPERVISOR,
+}
+
+NEEDS_REASON = frozenset({A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE})
+NEEDS_UNIT = frozenset({A.DISPATCH})
+NEEDS_TEXT = frozenset({A.REPLY})  # the unit's answer, in `reason`
+
+
+def allowed(state: State) -> tuple[Action, ...]:
+    """The actions a ticket in `state` accepts, in the table's order."""
+    return tuple(a for (s, a) in TABLE if s is state)
+
+
+class IllegalTransition(Conflict):
+    """The action does not apply to a ticket in its current state."""
+
+    error_id = "ticket_illegal_transition"
+
+    def __init__(self, current: State, action: Action) -> None:
+        self.current = current
+        self.action = action
+        self.allowed = allowed(current)
+        zh_allowed = "、".join(ACTION_LABELS[a] for a in self.allowed) or "无"
+        en_allowed = ", ".join(a.value for a in self.allowed) or "none"
+        super().__init__(
+            f"工单当前状态为「{STATE_LABELS[current]}」，不能「{ACTION_LABELS[action]}」；"
+            f"可执行：{zh_allowed} (a ticket in state {current.value} does not accept "
+            f"{action.value}; allowed from {current.value}: {en_allowed}; reload the ticket "
+            "and pick one of those)"
+        )
+
+
+class ActionRefused(HotlineError):
+    """The actor's role is below the action's: the API answers 403."""
+
+    error_id = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One validated step: what the store writes and the history keeps."""
+
+    action: Action
+    from_state: State
+    to_state: State
+    reason: str | None
+    unit: str | None = None
+    satisfaction: Satisfaction | None = None
+    unreachable: bool = False
+
+
+def check_role(action: Action, role: Role | str) -> None:
+    need = MIN_ROLE[action]
+    have = Role(role)
+    if RANK[have] < RANK[need]:
+        raise ActionRefused(
+            f"「{ACTION_LABELS[action]}」需要{need.value}或更高权限 (action {action.value} needs "
+            f"the role {need.value} or higher; you are {have.value}: ask a {need.value})"
+        )
+
+
+def step(
+    state: State,
+    action: Action | str,
+    role: Role | str,
+    *,
+    reason: str | None = None,
+    unit: str | None = None,
+    satisfaction: Satisfaction | str | None = None,
+    unreachable: bool = False,
+    data: Mapping[str, object] | None = None,
+) -> Move:
+    """Validate one action on a ticket in `state`; the move to store, or an error."""
+    try:
+        act = Action(action)
+    except ValueError:
+        names = ", ".join(a.value for a in Action)
+        raise InvalidInput(
+            f"未知操作 {action!r} (unknown ticket action {action!r}; use one of: {names})"
+        ) from None
+    check_role(act, role)
+    to = TABLE.get((state, act))
+    if to is None:
+        raise IllegalTransition(state, act)
+    reason = (reason or "").strip() or None
+    if act in NEEDS_REASON and reason is None:
+        raise InvalidInput(
+            f"「{ACTION_LABELS[act]}」须填写原因 (action {act.value} needs a reason: "
+            "say why in `reason`)"
+        )
+    if act in NEEDS_TEXT and reason is None:
+        raise InvalidInput(
+            f"「{ACTION_LABELS[act]}」须填写承办单位的答复 (action {act.value} needs the "
+            "unit's answer in `reason`)"
+        )
+    unit = (unit or "").strip() or None
+    if act in NEEDS_UNIT and unit is None:
+        raise InvalidInput(
+            f"「{ACTION_LABELS[act]}」须指定承办单位 (action {act.value} needs the responsible "
+            "unit in `unit`)"
+        )
+    sat = _satisfaction(act, satisfaction, unreachable, reason)
+    return Move(act, state, to, reason, unit, sat, unreachable and act is A.CLOSE)
+
+
+def _satisfaction(
+    act: Action, value: Satisfaction | str | None, unreachable: bool, reason: str | None
+) -> Satisfaction | None:
+    try:
+        sat = Satisfaction(value) if value else None
+    except ValueError:
+        raise InvalidInput(
+            f"满意度 {value!r} 无效 (satisfaction {value!r} is not one of satisfied, "
+            "basically, unsatisfied)"
+        ) from None
+    if act is A.CLOSE:
+        if unreachable:
+            if reason is None:
+                raise InvalidInput(
+                    "回访无法联系办结须填写原因 (closing after an unreachable 回访 needs a reason)"
+                )
+            return None
+        if sat not in (Satisfaction.SATISFIED, Satisfaction.BASICALLY):
+            raise InvalidInput(
+                "办结须记录客户满意或基本满意；不满意请用「不满意重办」 (close needs the "
+                "customer's satisfaction, satisfied or basically; for unsatisfied use reopen)"
+            )
+        return sat
+    if act is A.REOPEN:
+        if sat not in (None, Satisfaction.UNSATISFIED):
+            raise InvalidInput(
+                "不满意重办只用于客户不满意 (reopen is for an unsatisfied customer only; "
+                "close the ticket instead)"
+            )
+        return Satisfaction.UNSATISFIED
+    return sat

@@ -1,0 +1,396 @@
+"""Daily, weekly and monthly ticket summaries (日报/周报/月报) and their XLSX workbook.
+
+Rule: a report counts the tickets accepted (created) inside the period, a calendar day, ISO
+week (Monday first) or month in the hotline's time zone, and shows each one's state as of
+the moment the report is made. Drafts the agent never confirmed are not tickets yet and are
+left out. Pure: the caller passes the tickets and the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from io import BytesIO
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from hotline.core.errors import InvalidInput
+from hotline.tickets.model import (
+    CATEGORY_LABELS,
+    STATE_LABELS,
+    Category,
+    ComplaintLevel,
+    Satisfaction,
+    State,
+    Ticket,
+)
+
+HOT_TOPICS = 10
+NO_UNIT = "未指定单位"
+NO_CATEGORY = "未分类"
+LEVEL_LABELS: dict[ComplaintLevel, str] = {
+    ComplaintLevel.MAJOR: "一级（重大）",
+    ComplaintLevel.GENERAL: "二级（一般）",
+    ComplaintLevel.MINOR: "三级（轻度）",
+}
+
+
+class PeriodKind(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+KIND_LABELS: dict[PeriodKind, str] = {
+    PeriodKind.DAY: "日报",
+    PeriodKind.WEEK: "周报",
+    PeriodKind.MONTH: "月报",
+}
+_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Local days [first, end) in `timezone`; `start_utc`/`end_utc` are the same bounds in UTC."""
+
+    kind: PeriodKind
+    first: date
+    end: date  # the day after the last one
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def parse(cls, kind: str, day: date | str, timezone: str = "Asia/Shanghai") -> Period:
+        """The day, ISO week or month holding `day`: a date, "2026-11-23", or for weeks
+        "2026-W48" and for months "2026-11"."""
+        try:
+            period_kind = PeriodKind(kind)
+        except ValueError:
+            raise InvalidInput(
+                f"报表周期无效 (unknown report period {kind!r}); use day, week or month"
+            ) from None
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(
+                f"时区无效 (unknown time zone {timezone!r}); use an IANA name like Asia/Shanghai"
+            ) from None
+        anchor = _anchor(period_kind, day)
+        if period_kind is PeriodKind.DAY:
+            return cls(period_kind, anchor, anchor + timedelta(days=1), timezone)
+        if period_kind is PeriodKind.WEEK:
+            monday = anchor - timedelta(days=anchor.weekday())
+            return cls(period_kind, monday, monday + timedelta(days=7), timezone)
+        first = anchor.replace(day=1)
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return cls(period_kind, first, following, timezone)
+
+    @property
+    def last(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
+    def start_utc(self) -> datetime:
+        return _local_midnight(self.first, self.timezone).astimezone(UTC)
+
+    @property
+    def end_utc(self) -> datetime:
+        return _local_midnight(self.end, self.timezone).astimezone(UTC)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start_utc <= moment < self.end_utc
+
+    @property
+    def name(self) -> str:
+        """「2026年11月23日」, 「2026年第48周」 (the ISO week's year) or 「2026年11月」."""
+        if self.kind is PeriodKind.DAY:
+            return f"{self.first.year}年{self.first.month}月{self.first.day}日"
+        if self.kind is PeriodKind.WEEK:
+            year, week, _ = self.first.isocalendar()
+            return f"{year}年第{week}周"
+        return f"{self.first.year}年{self.first.month}月"
+
+    @property
+    def title(self) -> str:
+        return f"客服热线工单{KIND_LABELS[self.kind]} {self.name}"
+
+    @property
+    def span(self) -> str:
+        return f"{self.first.isoformat()} 至 {self.last.isoformat()}"
+
+
+def _anchor(kind: PeriodKind, day: date | str) -> date:
+    if isinstance(day, datetime):
+        return day.date()
+    if isinstance(day, date):
+        return day
+    text = day.strip()
+    try:
+        week = _WEEK.match(text)
+        if week and kind is PeriodKind.WEEK:
+            return date.fromisocalendar(int(week[1]), int(week[2]), 1)
+        month = _MONTH.match(text)
+        if month and kind is PeriodKind.MONTH:
+            return date(int(month[1]), int(month[2]), 1)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"报表日期无效 (cannot read the date {day!r}); give YYYY-MM-DD, "
+            "or YYYY-Www for a week, YYYY-MM for a month"
+        ) from None
+
+
+def _local_midnight(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRow:
+    category: Category | None
+    created: int
+    closed: int
+    overdue: int
+
+    @property
+    def label(self) -> str:
+        return CATEGORY_LABELS[self.category] if self.category else NO_CATEGORY
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    unit: str | None
+    created: int
+    closed: int
+    overdue: int
+    complaints: int
+
+    @property
+    def label(self) -> str:
+        return self.unit or NO_UNIT
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReport:
+    period: Period
+    generated_at: datetime
+    created: int
+    closed: int
+    open: int
+    overdue: int
+    urgent: int
+    by_category: tuple[CategoryRow, ...]  # in the order of Category, then 未分类
+    by_unit: tuple[UnitRow, ...]  # most tickets first
+    hot_topics: tuple[tuple[str, int], ...]  # 热点: most frequent topics first, at most 10
+    escalated: tuple[Ticket, ...]  # level-1 then level-2 complaints, oldest first
+    satisfaction: tuple[tuple[Satisfaction, int], ...]  # every answer kind, in enum order
+    reopened: int  # tickets reopened at least once (不满意重办)
+
+    @property
+    def level1(self) -> int:
+        return sum(1 for t in self.escalated if t.complaint_level is ComplaintLevel.MAJOR)
+
+    @property
+    def level2(self) -> int:
+        return sum(1 for t in self.escalated if t.complaint_level is ComplaintLevel.GENERAL)
+
+    @property
+    def answered(self) -> int:
+        return sum(n for _, n in self.satisfaction)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """(满意 + 基本满意) / answered 回访; None when nobody answered."""
+        if not self.answered:
+            return None
+        pleased = sum(n for s, n in self.satisfaction if s is not Satisfaction.UNSATISFIED)
+        return pleased / self.answered
+
+    @property
+    def closed_rate(self) -> float | None:
+        return self.closed / self.created if self.created else None
+
+
+def summarize(tickets: Sequence[Ticket], period: Period, now: datetime) -> TicketReport:
+    """The period's figures from `tickets` (any superset is fine: others are ignored)."""
+    mine = [t for t in tickets if t.state is not State.DRAFT and period.contains(t.created_at)]
+
+    def closed(t: Ticket) -> bool:
+        return t.state is State.CLOSED
+
+    categories: list[Category | None] = [*Category, None]
+    by_category = tuple(
+        CategoryRow(
+            c,
+            len(group),
+            sum(1 for t in group if closed(t)),
+            sum(1 for t in group if t.overdue),
+        )
+        for c in categories
+        if (group := [t for t in mine if t.category == c])
+    )
+    units: dict[str | None, list[Ticket]] = {}
+    for t in mine:
+        units.setdefault(t.unit, []).append(t)
+    by_unit = tuple(
+        sorted(
+            (
+                UnitRow(
+                    unit,
+                    len(group),
+                    sum(1 for t in group if closed(t)),
+                    sum(1 for t in group if t.overdue),
+                    sum(1 for t in group if t.category is Category.COMPLAINT),
+                )
+                for unit, group in units.items()
+            ),
+            key=lambda r: (-r.created, r.unit is None, r.unit or ""),
+        )
+    )
+    topics = Counter(t.topic for t in mine if t.topic)
+    hot = tuple(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:HOT_TOPICS])
+    escalated = tuple(
+        sorted(
+            (
+                t
+                for t in mine
+                if t.complaint_level in (ComplaintLevel.MAJOR, ComplaintLevel.GENERAL)
+            ),
+            key=lambda t: (t.complaint_level or 0, t.created_at, t.id),
+        )
+    )
+    answers = Counter(t.satisfaction for t in mine if t.satisfaction)
+    n_closed = sum(1 for t in mine if closed(t))
+    return TicketReport(
+        period=period,
+        generated_at=now,
+        created=len(mine),
+        closed=n_closed,
+        open=len(mine) - n_closed,
+        overdue=sum(1 for t in mine if t.overdue),
+        urgent=sum(1 for t in mine if t.urgent),
+        by_category=by_category,
+        by_unit=by_unit,
+        hot_topics=hot,
+        escalated=escalated,
+        satisfaction=tuple((s, answers[s]) for s in Satisfaction),
+        reopened=sum(1 for t in mine if t.reopened),
+    )
+
+
+SATISFACTION_LABELS: dict[Satisfaction, str] = {
+    Satisfaction.SATISFIED: "满意",
+    Satisfaction.BASICALLY: "基本满意",
+    Satisfaction.UNSATISFIED: "不满意",
+}
+_TITLE = Font(size=14, bold=True)
+_HEADER = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_PERCENT = "0.0%"
+
+Cell = str | int | float | datetime | None
+
+
+def report_xlsx(report: TicketReport) -> bytes:
+    """The report as a workbook: 汇总, 分类, 责任单位, 热点, 投诉升级; each sheet has the
+    report's title in row 1 and Chinese headers in row 2, frozen."""
+    zone = ZoneInfo(report.period.timezone)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    made = report.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    summary: list[list[Cell]] = [
+        ["统计周期", report.period.span],
+        ["生成时间", made],
+        ["受理工单", report.created],
+        ["已办结", report.closed],
+        ["未办结", report.open],
+        ["办结率", report.closed_rate],
+        ["超时工单", report.overdue],
+        ["紧急工单", report.urgent],
+        ["一级投诉", report.level1],
+        ["二级投诉", report.level2],
+        *(_pair(f"回访{SATISFACTION_LABELS[s]}", n) for s, n in report.satisfaction),
+        ["回访满意率", report.satisfaction_rate],
+        ["不满意重办", report.reopened],
+    ]
+    _fill(ws, report.period.title, ["项目", "数值"], summary, [16, 28])
+    for row in ws.iter_rows(min_row=3, max_col=2):
+        if row[0].value in ("办结率", "回访满意率"):
+            row[1].number_format = _PERCENT
+    _fill(
+        wb.create_sheet("分类"),
+        report.period.title,
+        ["工单类别", "受理量", "已办结", "超时"],
+        [[r.label, r.created, r.closed, r.overdue] for r in report.by_category],
+        [16, 10, 10, 10],
+    )
+    _fill(
+        wb.create_sheet("责任单位"),
+        report.period.title,
+        ["责任单位", "受理量", "已办结", "超时", "投诉"],
+        [[r.label, r.created, r.closed, r.overdue, r.complaints] for r in report.by_unit],
+        [24, 10, 10, 10, 10],
+    )
+    _fill(
+        wb.create_sheet("热点"),
+        report.period.title,
+        ["排名", "热点问题", "工单数"],
+        [[i, topic, n] for i, (topic, n) in enumerate(report.hot_topics, 1)],
+        [8, 24, 10],
+    )
+    _fill(
+        wb.create_sheet("投诉升级"),
+        report.period.title,
+        ["工单号", "投诉等级", "受理时间", "责任单位", "热点问题", "内容摘要", "状态", "超时"],
+        [
+            [
+                t.id,
+                LEVEL_LABELS[t.complaint_level] if t.complaint_level else "",
+                t.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                t.unit or NO_UNIT,
+                t.topic or "",
+                t.summary,
+                STATE_LABELS[t.state],
+                "是" if t.overdue else "否",
+            ]
+            for t in report.escalated
+        ],
+        [10, 14, 18, 20, 16, 48, 10, 8],
+    )
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _pair(label: str, value: Cell) -> list[Cell]:
+    return [label, value]
+
+
+def _fill(
+    sheet: Any, title: str, header: list[str], rows: list[list[Cell]], widths: list[int]
+) -> None:
+    """Title row (merged across the table), bold header row, data, widths; rows 1–2 frozen."""
+    sheet.append([title])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+    sheet["A1"].font = _TITLE
+    sheet.append(header)
+    for cell in sheet[2]:
+        cell.font = _HEADER
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center")
+    for row in rows:
+        sheet.append(row)
+    for i, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    for data_row in sheet.iter_rows(min_row=3):
+        for cell in data_row:
+            cell.alignment = Alignment(vertical="top", wrap_text=True)
+    sheet.freeze_panes = "A3"

@@ -1,0 +1,227 @@
+"""Quality inspection over HTTP: what each role sees, and the inspector's whole day: the
+review queue, a call with its recording and transcript, verdicts, finalising, an agent's
+appeal and its rejection, each step in the call's history with who and when; and the
+supervisor's XLSX report."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from hotline.api import app as app_module
+from hotline.api.users import Role
+from hotline.core.settings import Settings
+from hotline.quality.model import Hit, Score
+from hotline.recording.policy import RetentionPolicy
+from tests.asr.test_store import GAS
+
+T0 = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Saturday
+
+FORBIDDEN = Hit("forbidden_phrase", "agent", 8.4, 9.6, "我也没办法", 0.88, 15.0, False)
+UNSURE = Hit("forbidden_phrase", "agent", 20.0, 21.0, "我不知道", 0.42, 0.0, True)
+CLOSING = Hit("closing_missing", "agent", 25.0, 35.0, "（无结束语）", 0.9, 10.0, False)
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    container: app_module.Container
+    tokens: dict[str, str]
+
+    def _headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+
+    async def get(self, who: str, url: str, **params: Any) -> httpx.Response:
+        return await self.client.get(url, params=params, headers=self._headers(who))
+
+    async def post(self, who: str, url: str, body: Any = None) -> httpx.Response:
+        return await self.client.post(url, json=body, headers=self._headers(who))
+
+    async def scored(
+        self, call_id: str, agent: str, score: float, *hits: Hit, at: datetime = T0
+    ) -> None:
+        rec = await self.container.recordings.add(
+            call_id=call_id,
+            sources={"mixed": f"/var/spool/asterisk/monitor/{call_id}.wav"},
+            started_at=at,
+            caller_number="13800138000",
+            agent=agent,
+            queue="gas",
+            retain_until=RetentionPolicy().retain_until(at, False),
+            now=at,
+        )
+        assert rec is not None
+        await self.container.transcripts.save(rec.id, call_id, GAS, at)
+        band = "优秀" if score >= 90 else "良好" if score >= 80 else "合格"
+        await self.container.quality.save_score(
+            call_id=call_id, recording_id=rec.id, agent=agent, queue="gas",
+            call_started_at=at, ring_seconds=4.0, within_rule=True,
+            score=Score(call_id, score, band, hits, pack="zh-CN@1"), now=at,
+        )  # fmt: skip
+
+
+@pytest.fixture
+async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    container = app_module.build(Settings(data_dir=tmp_path, database_url=db_url))
+    app = app_module.create_app(container=container)
+    await app_module.start(container)
+    now = datetime.now(UTC)
+    tokens = {}
+    for name, role, agent in [
+        ("wang", Role.AGENT, "PJSIP/1001"),
+        ("li", Role.AGENT, "PJSIP/1002"),
+        ("zhao", Role.INSPECTOR, None),
+        ("sun", Role.SUPERVISOR, None),
+    ]:
+        await container.users.add(name, role, agent, now)
+        tokens[name] = await container.users.issue_token(name, now)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as client:
+        api = Api(client, container, tokens)
+        await api.scored("1.1", "PJSIP/1001", 75.0, FORBIDDEN, UNSURE, CLOSING)
+        await api.scored("2.2", "PJSIP/1002", 100.0, at=T0 + timedelta(hours=1))
+        await api.scored("3.3", "PJSIP/1001", 90.0, CLOSING, at=T0 + timedelta(hours=2))
+        yield api
+    await app_module.stop(container)
+
+
+def ids(r: httpx.Response) -> list[str]:
+    assert r.status_code == 200, r.text
+    return [c["call_id"] for c in r.json()]
+
+
+async def test_each_role_sees_what_it_may(api: Api) -> None:
+    assert ids(await api.get("wang", "/api/quality/scores")) == ["3.3", "1.1"]
+    assert ids(await api.get("li", "/api/quality/scores")) == ["2.2"]
+    # an agent's own filter cannot widen their scope
+    assert ids(await api.get("li", "/api/quality/scores", agent="PJSIP/1001")) == []
+    assert ids(await api.get("zhao", "/api/quality/scores")) == ["3.3", "2.2", "1.1"]
+    assert ids(await api.get("zhao", "/api/quality/scores", band="优秀")) == ["3.3", "2.2"]
+    r = await api.get("zhao", "/api/quality/scores", since="2024-11-23T10:30", until="2024-11-24")
+    assert ids(r) == ["3.3", "2.2"]  # times without a zone are Shanghai's
+
+    assert (await api.get("wang", "/api/quality/scores/1.1")).status_code == 200
+    r = await api.get("li", "/api/quality/scores/1.1")
+    assert r.status_code == 404 and "1.1" in r.json()["message"]
+    r = await api.get("wang", "/api/quality/review-queue")
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert (await api.post("wang", "/api/quality/scores/1.1/finalise")).status_code == 403
+    assert (await api.get("zhao", "/api/quality/reports")).status_code == 403
+    assert (await api.get("", "/api/quality/scores")).status_code == 401
+    r = await api.post("li", "/api/quality/scores/1.1/hits/1/appeal", {"reason": "不是我"})
+    assert r.status_code == 404
+    r = await api.post("zhao", "/api/quality/scores/1.1/hits/1/appeal", {"reason": "试试"})
+    assert r.status_code == 403
+
+
+async def test_an_inspector_reviews_a_call_and_rejects_the_agents_appeal(api: Api) -> None:
+    r = await api.get("zhao", "/api/quality/review-queue", period="2024-W47")
+    assert r.status_code == 200, r.text
+    queue = r.json()
+    assert queue["period"] == "2024-W47" and queue["sample_percent"] == 5.0
+    items = [(i["call"]["call_id"], i["reasons"], i["pending_review"]) for i in queue["items"]]
+    assert items[0] == ("1.1", ["needs_review", "low_score"], 1)
+    # the good calls are there only as the 抽查 sample: one per agent at 5 %
+    assert {c for c, reasons, _ in items if reasons == ["sample"]} <= {"2.2", "3.3"}
+    assert ("2.2", ["sample"], 0) in items
+
+    r = await api.get("zhao", "/api/quality/scores/1.1")
+    body = r.json()
+    assert body["call"]["score"] == 75.0 and body["pending_review"] == 1
+    assert body["recording_id"] is not None
+    assert [(u["channel"], u["start"], u["text"]) for u in body["utterances"]][:2] == [
+        ("agent", 1.0, "您好请问有什么可以帮您"),
+        ("customer", 5.2, "我家燃气泄漏了"),
+    ]
+    hits = {h["evidence"]: h for h in body["hits"]}
+    assert (hits["我也没办法"]["start"], hits["我也没办法"]["end"]) == (8.4, 9.6)
+    forbidden, unsure, closing = (hits[e]["id"] for e in ("我也没办法", "我不知道", "（无结束语）"))
+
+    r = await api.post("zhao", "/api/quality/scores/1.1/finalise")
+    assert r.status_code == 409 and "待复核" in r.json()["message"]
+    base = "/api/quality/scores/1.1/hits"
+    r = await api.post("zhao", f"{base}/{forbidden}/overturn", {"comment": "客户说的，不是坐席"})
+    assert r.status_code == 200 and r.json()["call"]["score"] == 90.0
+    r = await api.post("zhao", f"{base}/{unsure}/overturn")
+    assert r.json()["pending_review"] == 0
+    r = await api.post("zhao", "/api/quality/scores/1.1/comments", {"text": "结束语要完整"})
+    assert r.status_code == 200
+    r = await api.post("zhao", "/api/quality/scores/1.1/finalise")
+    assert r.status_code == 200
+    assert (r.json()["call"]["status"], r.json()["call"]["final_score"]) == ("finalised", 90.0)
+
+    # the agent sees the result and appeals the closing hit
+    r = await api.post("wang", f"{base}/{closing}/appeal", {"reason": "我最后说了再见"})
+    assert r.status_code == 201, r.text
+    appeal = r.json()
+    assert (appeal["state"], appeal["opened_by"]) == ("open", "wang")
+    r = await api.post("wang", f"{base}/{closing}/appeal", {"reason": "再申诉一次"})
+    assert r.status_code == 409 and "appeal" in r.json()["message"]
+    r = await api.get("zhao", "/api/quality/appeals", state="open")
+    assert [a["id"] for a in r.json()] == [appeal["id"]]
+    assert (await api.get("li", "/api/quality/appeals")).json() == []
+
+    r = await api.post("zhao", f"/api/quality/appeals/{appeal['id']}/reject", {"reason": ""})
+    assert r.status_code == 422
+    r = await api.post("wang", f"/api/quality/appeals/{appeal['id']}/reject", {"reason": "x"})
+    assert r.status_code == 403
+    r = await api.post(
+        "zhao", f"/api/quality/appeals/{appeal['id']}/reject", {"reason": "录音 30 秒后无再见"}
+    )
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+    r = await api.post("wang", f"/api/quality/appeals/{appeal['id']}/withdraw")
+    assert r.status_code == 409 and "已驳回" in r.json()["message"]
+
+    body = (await api.get("wang", "/api/quality/scores/1.1")).json()
+    assert body["call"]["final_score"] == 90.0
+    assert body["appeals"][0]["decision_reason"] == "录音 30 秒后无再见"
+    steps = [
+        (h["actor"], h["action"], h["hit_id"], h["before"], h["after"]) for h in body["history"]
+    ]
+    assert steps == [
+        ("system", "scored", None, None, "75.0"),
+        ("zhao", "overturned", forbidden, "pending", "overturned"),
+        ("zhao", "score", None, "75.0", "90.0"),
+        ("zhao", "overturned", unsure, "pending", "overturned"),
+        ("zhao", "comment", None, None, "结束语要完整"),
+        ("zhao", "confirmed", closing, "pending", "confirmed"),
+        ("zhao", "finalise", None, "90.0", "90.0"),
+        ("wang", "appeal_open", closing, None, "open"),
+        ("zhao", "appeal_reject", closing, "open", "rejected"),
+    ]
+    assert all(datetime.fromisoformat(h["at"]) > T0 for h in body["history"][1:])
+
+
+async def test_a_supervisor_downloads_the_daily_report(api: Api) -> None:
+    r = await api.get("sun", "/api/quality/reports", period="day", date="2024-11-23")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["title"] == "质检日报_2024-11-23"
+    assert (report["total"]["calls"], report["total"]["average"]) == (3, 88.3)
+    assert [g["name"] for g in report["agents"]] == ["PJSIP/1001", "PJSIP/1002"]
+    assert report["worst"][0]["call_id"] == "1.1"
+    assert {x["rule"]: x["hits"] for x in report["rules"]} == {
+        "forbidden_phrase": 2, "closing_missing": 2,
+    }  # fmt: skip
+
+    r = await api.get("sun", "/api/quality/reports", period="day", date="2024-11-23", format="xlsx")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    disposition = r.headers["content-disposition"]
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "质检日报_2024-11-23.xlsx"
+    wb = load_workbook(io.BytesIO(r.content))
+    assert wb.sheetnames == ["汇总", "坐席", "班组", "规则", "最差通话"]
+    assert [row[1] for row in wb["最差通话"].iter_rows(min_row=2, values_only=True)] == [
+        "1.1", "3.3", "2.2",
+    ]  # fmt: skip
+    r = await api.get("sun", "/api/quality/reports", period="week", date="2024-11-30")
+    assert r.json()["total"]["calls"] == 0

@@ -1,0 +1,212 @@
+"""Tickets over HTTP: the whole lifecycle with roles, as the people at the hotline live it.
+
+The agent confirms the draft of their call, a supervisor dispatches and acts for the units
+(start, 回退, reply, 延期), the agent calls the customer back (回访): 不满意 reopens the
+ticket, the second handling ends 满意 -> 办结. Illegal moves are 409 with the reason, moves
+above one's role 403, and the history lists every step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hotline.api import app as app_module
+from hotline.api.users import Role
+from hotline.core.settings import Settings
+from tests.factories import answered_call
+from tests.tickets.test_service import GAS, Clock
+
+T0 = datetime(2024, 11, 25, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    container: app_module.Container
+    tokens: dict[str, str]
+    clock: Clock
+
+    def _h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def get(self, who: str, url: str, **params: Any) -> httpx.Response:
+        return await self.client.get(url, params=params, headers=self._h(who))
+
+    async def post(self, who: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.client.post(url, json=body or {}, headers=self._h(who))
+
+    async def act(self, who: str, tid: int, action: str, **body: Any) -> httpx.Response:
+        return await self.post(who, f"/api/tickets/{tid}/actions/{action}", body)
+
+
+@pytest.fixture
+async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    container = app_module.build(Settings(data_dir=tmp_path, database_url=db_url))
+    app = app_module.create_app(container=container)
+    await app_module.start(container)
+    clock = Clock(T0)
+    container.tickets.clock = clock
+    now = datetime.now(UTC)
+    tokens = {}
+    for name, role, agent in [
+        ("wang", Role.AGENT, "PJSIP/1001"),
+        ("li", Role.AGENT, "PJSIP/1002"),
+        ("boss", Role.SUPERVISOR, None),
+    ]:
+        await container.users.add(name, role, agent, now)
+        tokens[name] = await container.users.issue_token(name, now)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as client:
+        yield Api(client, container, tokens, clock)
+    await app_module.stop(container)
+
+
+async def drafted(api: Api, call_id: str = "1.1") -> int:
+    call = answered_call(call_id, at=T0)
+    await api.container.calls.save([call])
+    rec = await api.container.tickets.on_call_ended(call)
+    assert rec is not None
+    await api.container.tickets.on_transcript(call_id, GAS)
+    return rec.id
+
+
+async def test_the_whole_lifecycle_with_roles(api: Api) -> None:
+    tid = await drafted(api)
+    url = f"/api/tickets/{tid}"
+
+    # the agent who took the call sees the filled-in draft; another agent does not
+    r = await api.get("wang", url)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "draft" and body["category"] == "emergency" and body["urgent"]
+    assert body["agent"] == "PJSIP/1001" and body["caller_number"] == "13800138000"
+    assert body["evidence"][0]["text"] == "燃气泄漏" and body["fields"]
+    assert body["allowed_actions"] == ["confirm", "close_out_of_scope", "set_exposure"]
+    assert (await api.get("li", url)).status_code == 404
+    assert (await api.get("li", "/api/tickets")).json()["total"] == 0
+    assert (await api.get("wang", "/api/tickets")).json()["total"] == 1
+
+    # the agent edits and confirms the draft; dispatching is not theirs to do
+    r = await api.client.patch(url, json={"summary": "幸福路12号燃气泄漏"}, headers=api._h("wang"))
+    assert r.status_code == 200 and r.json()["summary"] == "幸福路12号燃气泄漏", r.text
+    r = await api.act("wang", tid, "dispatch", unit="抢修中心")
+    assert r.status_code == 403 and "supervisor" in r.json()["message"]
+    r = await api.act("wang", tid, "confirm")
+    assert r.status_code == 200 and r.json()["state"] == "accepted", r.text
+    r = await api.act("wang", tid, "confirm")
+    assert r.status_code == 409
+    assert r.json()["error"] == "ticket_illegal_transition"
+    assert "受理" in r.json()["message"] and "dispatch" in r.json()["message"]
+
+    # the supervisor dispatches; the unit (through the supervisor) returns it, with a reason
+    assert (await api.act("boss", tid, "dispatch", unit="抢修中心")).json()["state"] == "dispatched"
+    assert (await api.act("boss", tid, "start")).json()["state"] == "in_progress"
+    r = await api.act("boss", tid, "return")
+    assert r.status_code == 422 and "原因" in r.json()["message"]
+    r = await api.act("boss", tid, "return", reason="燃气管道归燃气公司")
+    assert r.json()["state"] == "accepted" and r.json()["unit"] is None
+    await api.act("boss", tid, "dispatch", unit="燃气公司")
+    await api.act("boss", tid, "start")
+
+    # 延期: asked for the unit, approved by a supervisor, never by an agent
+    done_by = datetime.fromisoformat(r.json()["deadlines"]["done_by"])
+    new_due = (done_by + timedelta(days=2)).isoformat()
+    ext = {"step": "done", "new_due": new_due, "reason": "等待配件", "unit": "燃气公司"}
+    assert (await api.post("wang", f"{url}/extension", ext)).status_code == 403
+    r = await api.post("boss", f"{url}/extension", ext)
+    assert r.status_code == 200 and r.json()["extension"]["step"] == "done", r.text
+    assert (await api.post("wang", f"{url}/extension/approve")).status_code == 403
+    r = await api.post("boss", f"{url}/extension/approve")
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["deadlines"]["done_by"]) == done_by + timedelta(days=2)
+    assert r.json()["extension"] is None
+
+    # the unit's answer, then the 回访: too early is refused with the time it is allowed
+    api.clock.now = T0 + timedelta(hours=1)
+    r = await api.act("boss", tid, "reply", reason="已更换阀门")
+    assert r.json()["state"] == "replied" and r.json()["reply"] == "已更换阀门"
+    r = await api.post(
+        "wang", f"{url}/followups", {"result": "reached", "satisfaction": "satisfied"}
+    )
+    assert r.status_code == 409 and r.json()["error"] == "followup_not_due"
+    assert (await api.post("wang", f"{url}/followups/dial")).status_code == 503
+
+    # 不满意 reopens it for a second handling
+    api.clock.now = T0 + timedelta(hours=3)
+    r = await api.post(
+        "wang", f"{url}/followups", {"result": "reached", "satisfaction": "unsatisfied"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "dispatched" and r.json()["reopened"] == 1
+    await api.act("boss", tid, "start")
+    api.clock.now = T0 + timedelta(hours=4)
+    await api.act("boss", tid, "reply", reason="已重新检修并试压")
+    api.clock.now = T0 + timedelta(hours=6)
+    r = await api.post("wang", f"{url}/followups", {"result": "unreachable", "note": "无人接听"})
+    assert r.json()["state"] == "follow_up"
+    api.clock.now = T0 + timedelta(hours=8)
+    r = await api.post(
+        "wang", f"{url}/followups", {"result": "reached", "satisfaction": "satisfied"}
+    )
+    body = r.json()
+    assert body["state"] == "closed" and body["satisfaction"] == "satisfied"
+    assert body["allowed_actions"] == []
+    r = await api.act("wang", tid, "reopen")
+    assert r.status_code == 409 and "办结" in r.json()["message"]
+
+    # every step in the history, with who and why
+    steps = [(e["action"], e["actor"]) for e in body["history"]]
+    assert [a for a, _ in steps if a not in ("followup_attempt", "refine")] == [
+        "draft",
+        "alert_urgent",
+        "edit",
+        "confirm",
+        "dispatch",
+        "start",
+        "return",
+        "dispatch",
+        "start",
+        "request_extension",
+        "approve_extension",
+        "reply",
+        "follow_up",
+        "reopen",
+        "start",
+        "reply",
+        "follow_up",
+        "close",
+    ]
+    ret = next(e for e in body["history"] if e["action"] == "return")
+    assert ret["reason"] == "燃气管道归燃气公司" and ret["actor"] == "boss"
+    r = await api.get("wang", f"{url}/followups")
+    assert [(a["round"], a["result"]) for a in r.json()["attempts"]] == [
+        (0, "reached"),
+        (1, "unreachable"),
+        (1, "reached"),
+    ]
+
+
+async def test_out_of_scope_split_and_list_filters(api: Api) -> None:
+    tid = await drafted(api, "1.1")
+    other = await drafted(api, "1.2")
+    r = await api.act("wang", other, "close_out_of_scope", reason="咨询电信业务")
+    assert r.json()["state"] == "closed" and "不属于受理范围" in r.json()["close_reason"]
+    r = await api.post("wang", f"/api/tickets/{tid}/split", {"units": ["燃气公司", "路政所"]})
+    assert r.status_code == 200, r.text
+    assert [(t["unit"], t["parent_id"]) for t in r.json()] == [("燃气公司", None), ("路政所", tid)]
+    r = await api.get("boss", "/api/tickets", state="draft")
+    assert r.json()["total"] == 2
+    r = await api.get("boss", "/api/tickets", unit="路政所")
+    assert [t["parent_id"] for t in r.json()["items"]] == [tid]
+    detail = (await api.get("wang", f"/api/tickets/{tid}")).json()
+    # the caller's other tickets: the open split copy first, then the closed one
+    assert [t["id"] for t in detail["caller_history"]["tickets"]][-1] == other
+    assert (await api.get("wang", "/api/tickets/9999")).status_code == 404
+    r = await api.act("wang", tid, "fly")
+    assert r.status_code == 422 and "confirm" in r.json()["message"]

@@ -1,0 +1,260 @@
+"""The ticket service: a call ends -> a draft with the caller's history; the transcript
+arrives -> the draft is refined; a gas leak -> an urgent alert; a deadline passes -> an
+overdue alert; a 回访 through a (fake) switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.core import db
+from hotline.core.bus import Bus, Message
+from hotline.core.errors import Unavailable
+from hotline.core.settings import TicketSettings
+from hotline.telephony.ami import OriginateResult
+from hotline.telephony.records import Outcome
+from hotline.telephony.store import CallStore
+from hotline.tickets import classify, sla
+from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.followup import FollowupPolicy
+from hotline.tickets.lifecycle import Action, Role
+from hotline.tickets.model import Category, FieldKind, State
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketStore
+from tests.asr.test_store import transcript
+from tests.factories import abandoned_call, answered_call
+
+T0 = datetime(2024, 11, 25, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+SH = ZoneInfo("Asia/Shanghai")
+PACK = classify.load_pack()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Switch:
+    """A fake switch: answers or not, and remembers what it was asked to dial."""
+
+    answer: bool = True
+    connected: bool = True
+    dialled: list[dict[str, object]] = field(default_factory=list)
+
+    async def originate(self, **kw: object) -> OriginateResult:
+        self.dialled.append(kw)
+        return OriginateResult(
+            self.answer,
+            4 if self.answer else 3,
+            "answered" if self.answer else "no answer",
+            "1790.77",
+            "Local/x",
+            {},  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class World:
+    service: TicketService
+    calls: CallStore
+    clock: Clock
+    messages: list[Message]
+
+    def topics(self) -> list[str]:
+        return [m.topic for m in self.messages]
+
+
+def make(engine: AsyncEngine, switch: Switch | None = None) -> World:
+    sessions = db.session_factory(engine)
+    bus, messages = Bus(), []
+
+    async def keep(m: Message) -> None:
+        messages.append(m)
+
+    bus.subscribe("", keep)
+    clock = Clock(T0)
+    service = TicketService(
+        TicketStore(sessions),
+        bus,
+        sla_policy=sla.SlaPolicy.from_settings(TicketSettings(), WorkCalendar(), SH),
+        followup_policy=FollowupPolicy(),
+        pack=lambda: PACK,
+        originator=switch,
+        clock=clock,
+    )
+    return World(service, CallStore(sessions), clock, messages)
+
+
+@pytest.fixture
+def world(engine: AsyncEngine) -> World:
+    return make(engine)
+
+
+GAS = transcript(
+    customer=[("喂 你好", 2.0), ("我 家 燃气 泄漏 了 地址 是 幸福路 12 号", 5.2)],
+    agent=[("您好 请问 有 什么 可以 帮 您", 1.0), ("请 您 马上 离开 房间", 12.0)],
+)
+COMPLAINT = transcript(
+    customer=[("我 要 投诉 你们 的 抄表员 态度 很 差", 5.0)],
+    agent=[("您好", 1.0)],
+)
+
+
+async def test_a_call_ends_and_a_draft_waits_with_the_callers_history(world: World) -> None:
+    earlier = answered_call("1.0", at=T0 - timedelta(days=2))
+    await world.calls.save([earlier, answered_call("1.1", at=T0)])
+    first = await world.service.on_call_ended(earlier)
+    assert first is not None
+    await world.service.act(
+        first.id, Action.CLOSE_OUT_OF_SCOPE, actor="wang", role=Role.AGENT, reason="咨询话费"
+    )
+
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    t = rec.ticket
+    assert (t.state, t.caller_number, t.agent, t.call_id) == (
+        State.DRAFT,
+        "13800138000",
+        "PJSIP/1001",
+        "1.1",
+    )
+    drafted = [m for m in world.messages if m.topic == "ticket/drafted"][-1]
+    assert drafted.payload["ticket_id"] == t.id and drafted.payload["earlier_calls"] == 1
+    # the same call again (hook re-run) drafts nothing new
+    again = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert again is not None and again.id == t.id
+    assert world.topics().count("ticket/drafted") == 2
+    # a caller who hung up in the queue talked to no one: no draft
+    assert await world.service.on_call_ended(abandoned_call("9.9")) is None
+
+
+async def test_the_transcript_refines_the_draft_and_a_gas_leak_alerts_at_once(
+    world: World,
+) -> None:
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    refined = await world.service.on_transcript("1.1", GAS)
+    assert refined is not None
+    t = refined.ticket
+    assert t.category is Category.EMERGENCY and t.urgent and t.topic == "燃气泄漏"
+    assert t.unit == "抢修中心" and "燃气泄漏" in t.summary
+    assert refined.evidence[0].text == "燃气泄漏" and refined.evidence[0].start is not None
+    assert any(f.kind is FieldKind.ADDRESS for f in t.fields)
+    assert t.deadlines.dispatch_by == t.created_at + timedelta(minutes=5)
+    alert = next(m for m in world.messages if m.topic == "alert/urgent_ticket")
+    assert alert.payload["ticket_id"] == t.id and alert.payload["caller"] == "13800138000"
+    assert alert.payload["evidence"][0]["text"] == "燃气泄漏"  # type: ignore[index]
+    # a second reading changes nothing more and does not alert twice
+    await world.service.on_transcript("1.1", GAS)
+    assert world.topics().count("alert/urgent_ticket") == 1
+
+
+async def test_a_mono_recording_is_read_whole_and_trusted_less(world: World) -> None:
+    from hotline.asr.transcript import Channel, ChannelTranscript, Transcript
+
+    await world.service.on_call_ended(answered_call("1.1", at=T0))
+    customer = GAS.channel("customer")
+    assert customer is not None
+    mono = Transcript((ChannelTranscript(Channel.MIXED, customer.utterances),), "m", "0.3.45", 60.0)
+    refined = await world.service.on_transcript("1.1", mono)
+    assert refined is not None and refined.confidence is not None
+    assert refined.ticket.category is Category.EMERGENCY and refined.confidence < 1.0
+
+
+async def test_a_confirmed_draft_is_not_rewritten_by_a_late_transcript(world: World) -> None:
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    await world.service.edit(rec.id, {"category": "consult"}, actor="wang", role=Role.AGENT)
+    assert await world.service.on_transcript("1.1", GAS) is None
+    assert (await world.service.store.require(rec.id)).ticket.category is Category.CONSULT
+
+
+async def test_the_fifth_complainant_on_one_issue_makes_a_level_two_complaint(
+    world: World,
+) -> None:
+    levels = []
+    for i in range(5):
+        call = answered_call(f"c{i}", number=f"1380000000{i}", at=T0 + timedelta(minutes=i))
+        await world.service.on_call_ended(call)
+        refined = await world.service.on_transcript(f"c{i}", COMPLAINT)
+        assert refined is not None and refined.ticket.category is Category.COMPLAINT
+        levels.append(int(refined.ticket.complaint_level or 0))
+    assert levels == [3, 3, 3, 3, 2]
+
+
+async def test_a_deadline_passes_and_the_ticket_goes_overdue_once(world: World) -> None:
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    await world.service.on_transcript("1.1", GAS)
+    await world.service.act(rec.id, Action.CONFIRM, actor="wang", role=Role.AGENT)
+    assert await world.service.check_overdue() == []
+    world.clock.now = T0 + timedelta(minutes=10)  # dispatch due 5 minutes after the call
+    late = await world.service.check_overdue()
+    assert [r.id for r in late] == [rec.id] and late[0].ticket.overdue
+    alert = next(m for m in world.messages if m.topic == "alert/ticket_overdue")
+    assert alert.payload["steps"] == ["dispatch"] and alert.payload["ticket_id"] == rec.id
+    assert await world.service.check_overdue() == []  # not alerted twice
+    assert world.topics().count("alert/ticket_overdue") == 1
+
+
+async def handled_and_replied(w: World) -> int:
+    rec = await w.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    await w.service.on_transcript("1.1", GAS)
+    for action, data, reason in [
+        (Action.CONFIRM, {}, None),
+        (Action.DISPATCH, {"unit": "抢修中心"}, None),
+        (Action.START, {}, None),
+        (Action.REPLY, {}, "已关阀维修"),
+    ]:
+        await w.service.act(
+            rec.id, action, actor="boss", role=Role.SUPERVISOR, data=data, reason=reason
+        )
+    return rec.id
+
+
+async def test_followups_are_dialled_through_the_switch_when_due(engine: AsyncEngine) -> None:
+    switch = Switch(answer=False)
+    w = make(engine, switch)
+    tid = await handled_and_replied(w)
+    assert await w.service.dial_due() == 0  # not 2 hours after the reply yet
+    for hours in (2, 4, 6):
+        w.clock.now = T0 + timedelta(hours=hours)
+        assert await w.service.dial_due() == 1
+    assert len(switch.dialled) == 3
+    assert switch.dialled[0]["context"] == "hotline-followup"
+    assert switch.dialled[0]["channel"] == "Local/13800138000@hotline-outbound"
+    t = (await w.service.store.require(tid)).ticket
+    assert t.state is State.CLOSED and t.close_reason == "回访无法联系" and t.satisfaction is None
+    attempts = await w.service.store.followups(tid)
+    assert [a.result for a in attempts] == ["unreachable"] * 3
+    assert attempts[0].ami_response is not None and attempts[0].action_id
+
+
+async def test_an_answered_followup_waits_for_the_agents_record(engine: AsyncEngine) -> None:
+    w = make(engine, Switch(answer=True))
+    tid = await handled_and_replied(w)
+    w.clock.now = T0 + timedelta(hours=2)
+    rec = await w.service.dial_followup(tid, actor="wang", role=Role.AGENT)
+    assert rec.ticket.state is State.FOLLOW_UP
+    rec = await w.service.record_followup(
+        tid, result="reached", satisfaction="unsatisfied", actor="wang", role=Role.AGENT
+    )
+    assert rec.ticket.state is State.DISPATCHED and rec.ticket.reopened == 1
+    [a] = await w.service.store.followups(tid)
+    assert a.result == "reached" and a.ami_response and a.ami_response["success"] is True
+
+
+async def test_without_a_switch_dialling_says_to_call_by_hand(world: World) -> None:
+    tid = await handled_and_replied(world)
+    with pytest.raises(Unavailable, match="by hand"):
+        await world.service.dial_followup(tid, actor="wang", role=Role.AGENT)
+    assert Outcome.ANSWERED  # the call was answered; only the 回访 waits for a person
