@@ -20,7 +20,7 @@ from hotline.tickets.model import (
     Ticket,
 )
 from hotline.tickets.model import Field as TicketField
-from hotline.tickets.store import (
+from hotline.tickets.records import (
     CallerHistory,
     FollowupAttempt,
     TicketEvent,

@@ -17,6 +17,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 from pypinyin import Style, lazy_pinyin
@@ -33,6 +34,7 @@ _SKIP = (
     + "".join(c for c in map(chr, range(0xFF00, 0xFF66)) if not c.isalnum())
     + " \t\r\n\f\v"
 )
+_SKIP_TABLE: dict[int, None] = dict.fromkeys(map(ord, _SKIP))
 _SEP = "\n"  # between segments in a Doc's keys; never a key itself
 _KEY_BASE = 0xE000  # keys are private-use code points from here
 _INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
@@ -129,13 +131,15 @@ class Tolerance:
 
     edits_by_len: tuple[tuple[int, int], ...]  # (phrase length from, edits allowed), ascending
     ends_min_len: int  # phrases this long may lose or change their first/last character
+    subs_min_len: int  # phrases this long may have any character misheard; shorter ones only
+    # for a near sound (same initial or same final), e.g. 帮 heard as 办 but not as 是
     protected: str  # characters that must be heard (negations): never dropped or replaced
 
-    def edits(self, length: int) -> int:
-        allowed = 0
+    def edits(self, length: int, extra: int = 0) -> int:
+        allowed = extra
         for min_len, edits in self.edits_by_len:
             if length >= min_len:
-                allowed = edits
+                allowed = edits + extra
         # the bigram prefilter needs one intact key pair: k <= (m - 2) // 2
         return max(0, min(allowed, (length - 2) // 2))
 
@@ -145,6 +149,8 @@ class PhraseSpec:
     group: str  # what the phrase stands for, e.g. "forbidden_phrase"
     text: str
     exact: bool = False  # match these characters only, no sound tolerance
+    unless: tuple[str, ...] = ()  # heard text containing one of these is not this phrase
+    extra_edits: int = 0  # edits allowed beyond the pack's default for its length
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,41 +212,97 @@ class Doc:
         return kept[kstart], kept[kend - 1] + 1
 
 
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    spec: PhraseSpec
+    keys: str
+    edits: int
+    protected: frozenset[int]  # positions that must be heard
+    ends_free: bool
+    subs_free: bool
+
+    @property
+    def must(self) -> str:
+        """Keys that every match contains: protected positions, and the ends unless free."""
+        last = len(self.keys) - 1
+        return "".join(
+            c
+            for i, c in enumerate(self.keys)
+            if i in self.protected or (not self.ends_free and i in (0, last))
+        )
+
+    @property
+    def min_bigrams(self) -> int:
+        """Intact key pairs a match keeps at least: each edit breaks at most two."""
+        return max(1, len(self.keys) - 1 - 2 * self.edits)
+
+
 class PhraseSet:
     """Every phrase of a pack, compiled once; `find` returns all their spans in a Doc."""
 
-    def __init__(self, specs: Sequence[PhraseSpec], sound: SoundKeys, tol: Tolerance) -> None:
+    def __init__(
+        self,
+        specs: Sequence[PhraseSpec],
+        sound: SoundKeys,
+        tol: Tolerance,
+        *,
+        presence: bool = False,
+    ) -> None:
+        """`presence`: only whether each group was heard matters, so `find` stops looking
+        for a group's phrases once one is found (greeting and closing checks)."""
         self._sound = sound
+        self._presence = presence
         self._exact: list[tuple[PhraseSpec, str]] = []
-        self._fuzzy: list[tuple[PhraseSpec, str, int, frozenset[int], bool]] = []
+        self._fuzzy: list[_Pattern] = []
         self._prot_keys = frozenset(sound.keys(tol.protected))
+        self._unless = {s.text: tuple(_chars(u) for u in s.unless) for s in specs if s.unless}
         bigrams: dict[str, list[tuple[int, int]]] = {}
         for spec in specs:
-            chars = normalize(spec.text).translate(dict.fromkeys(map(ord, _SKIP)))
+            chars = _chars(spec.text)
             if not chars:
                 continue
             if spec.exact or len(chars) == 1:
                 self._exact.append((spec, chars))
                 continue
             keys = sound.keys(chars)
+            m = len(keys)
             prot = frozenset(i for i, c in enumerate(chars) if c in tol.protected)
             pid = len(self._fuzzy)
             self._fuzzy.append(
-                (spec, keys, tol.edits(len(keys)), prot, len(keys) >= tol.ends_min_len)
+                _Pattern(
+                    spec,
+                    keys,
+                    tol.edits(m, spec.extra_edits),
+                    prot,
+                    m >= tol.ends_min_len,
+                    m >= tol.subs_min_len or spec.extra_edits > 0,
+                )
             )
-            for off in range(len(keys) - 1):
+            for off in range(m - 1):
                 bigrams.setdefault(keys[off : off + 2], []).append((pid, off))
         self._automaton = ahocorasick.Automaton()
         for bigram, entries in bigrams.items():
             self._automaton.add_word(bigram, tuple(entries))
         if bigrams:
             self._automaton.make_automaton()
+        self._need = [p.min_bigrams for p in self._fuzzy]
+        self._must = [p.must for p in self._fuzzy]
 
     def find(self, doc: Doc) -> list[Span]:
         spans = self._find_exact(doc)
         if self._fuzzy and doc.keys:
-            spans.extend(self._find_fuzzy(doc))
+            spans.extend(self._find_fuzzy(doc, {s.group for s in spans}))
+        if self._unless:
+            spans = [s for s in spans if not self._excluded(s, doc)]
         return _dedupe(spans)
+
+    def _excluded(self, span: Span, doc: Doc) -> bool:
+        words = self._unless.get(span.phrase)
+        if not words:
+            return False
+        text = doc.texts[span.segment]
+        around = text[max(0, span.start - 2) : span.end + 2]
+        return any(w in around for w in words)
 
     def _find_exact(self, doc: Doc) -> list[Span]:
         spans = []
@@ -253,7 +315,7 @@ class PhraseSet:
                 pos = doc.joined.find(chars, pos + 1)
         return spans
 
-    def _find_fuzzy(self, doc: Doc) -> list[Span]:
+    def _find_fuzzy(self, doc: Doc, heard: set[str]) -> list[Span]:
         counts: dict[tuple[int, int], int] = {}
         where: dict[tuple[int, int], int] = {}  # a key offset of a bigram seen on the diagonal
         for end, entries in self._automaton.iter(doc.keys):
@@ -267,22 +329,26 @@ class PhraseSet:
                     where[key] = start
         candidates: dict[int, list[tuple[int, int]]] = {}
         for (pid, diag), count in counts.items():
-            _spec, keys, k, _prot, _ends = self._fuzzy[pid]
-            m = len(keys)
-            if k == 0:
-                if count == m - 1:
-                    candidates.setdefault(pid, []).append((diag, where[pid, diag]))
+            k, need = self._fuzzy[pid].edits, self._need[pid]
+            if count < need and (
+                k == 0 or sum(counts.get((pid, d), 0) for d in range(diag - k, diag + k + 1)) < need
+            ):
                 continue
-            total = sum(counts.get((pid, d), 0) for d in range(diag - k, diag + k + 1))
-            if total >= max(1, m - 1 - 2 * k):
-                candidates.setdefault(pid, []).append((diag, where[pid, diag]))
+            candidates.setdefault(pid, []).append((diag, where[pid, diag]))
         spans = []
-        for pid, diags in candidates.items():
-            spans.extend(self._verify(doc, pid, sorted(diags)))
+        for pid, diags in sorted(candidates.items()):
+            group = self._fuzzy[pid].spec.group
+            if self._presence and group in heard:
+                continue
+            found = self._verify(doc, pid, sorted(diags))
+            if found:
+                heard.add(group)
+                spans.extend(found)
         return spans
 
     def _verify(self, doc: Doc, pid: int, diags: list[tuple[int, int]]) -> list[Span]:
-        spec, keys, k, prot, ends_free = self._fuzzy[pid]
+        pattern, must = self._fuzzy[pid], self._must[pid]
+        keys, k = pattern.keys, pattern.edits
         m = len(keys)
         clusters: list[list[int]] = []  # [first diag, last diag, a key offset inside]
         for d, pos in diags:
@@ -301,7 +367,12 @@ class PhraseSet:
                     break
             if found is None and k > 0:
                 w0, w1 = max(seg_start, lo - k), min(seg_end, hi + m + k)
-                aligned = _align(keys, doc.keys[w0:w1], k, prot, self._prot_keys, ends_free)
+                window = doc.keys[w0:w1]
+                # cheap bounds before the DP: enough of the keys heard, the must-keys all
+                heard = sum(1 for c in keys if c in window)
+                if heard < m - k or any(c not in window for c in must):
+                    continue
+                aligned = self._align(pattern, window)
                 if aligned is not None:
                     found = (aligned[0], w0 + aligned[1], w0 + aligned[2])
             if found is None:
@@ -309,53 +380,57 @@ class PhraseSet:
             edits, ks, ke = found
             ts, te = doc.text_offsets(seg, ks - seg_start, ke - seg_start)
             text = doc.texts[seg][ts:te]
-            spans.append(Span(spec.group, spec.text, seg, ts, te, text, edits))
+            spans.append(Span(pattern.spec.group, pattern.spec.text, seg, ts, te, text, edits))
         return spans
 
-
-def _align(
-    p: str, t: str, k: int, prot: frozenset[int], prot_keys: frozenset[str], ends_free: bool
-) -> tuple[int, int, int] | None:
-    """Best place of pattern `p` in text `t` with at most `k` edits: (edits, start, end), or
-    None. Protected pattern positions (and the first/last one unless `ends_free`) must be
-    matched; protected text keys may not be skipped inside the match."""
-    m, n = len(p), len(t)
-    inf = k + 1
-    prev = [0] * (n + 1)  # row 0: the match may start anywhere
-    prev_s = list(range(n + 1))
-    for i in range(1, m + 1):
-        pc = p[i - 1]
-        locked = (i - 1) in prot or (not ends_free and (i == 1 or i == m))
-        cur = [inf] * (n + 1)
-        cur_s = [0] * (n + 1)
-        if not locked:
-            cur[0] = min(inf, prev[0] + 1)
+    def _align(self, pattern: _Pattern, t: str) -> tuple[int, int, int] | None:
+        """Best place of the pattern in text keys `t` with at most its edits: (edits, start,
+        end), or None. Protected positions (and the first/last one unless the pattern's ends
+        are free) must be heard; a protected key in the text may not be skipped inside."""
+        p, k, near = pattern.keys, pattern.edits, self._sound.near
+        prot, prot_keys = pattern.protected, self._prot_keys
+        m, n = len(p), len(t)
+        inf = k + 1
+        prev = [0] * (n + 1)  # row 0: the match may start anywhere
+        prev_s = list(range(n + 1))
+        for i in range(1, m + 1):
+            pc = p[i - 1]
+            locked = (i - 1) in prot or (not pattern.ends_free and (i == 1 or i == m))
+            cur = [inf] * (n + 1)
+            cur_s = [0] * (n + 1)
+            if not locked:
+                cur[0] = min(inf, prev[0] + 1)
+            for j in range(1, n + 1):
+                tc = t[j - 1]
+                if tc == pc:
+                    best, s = prev[j - 1], prev_s[j - 1]
+                elif locked or not (pattern.subs_free or near(pc, tc)):
+                    best, s = inf, 0
+                else:
+                    best, s = prev[j - 1] + 1, prev_s[j - 1]
+                if not locked and prev[j] + 1 < best:
+                    best, s = prev[j] + 1, prev_s[j]
+                if cur[j - 1] + 1 < best and tc not in prot_keys:
+                    best, s = cur[j - 1] + 1, cur_s[j - 1]
+                cur[j] = best if best < inf else inf
+                cur_s[j] = s
+            prev, prev_s = cur, cur_s
+        best_j = -1
         for j in range(1, n + 1):
-            tc = t[j - 1]
-            if tc == pc:
-                best, s = prev[j - 1], prev_s[j - 1]
-            elif locked:
-                best, s = inf, 0
-            else:
-                best, s = prev[j - 1] + 1, prev_s[j - 1]
-            if not locked and prev[j] + 1 < best:
-                best, s = prev[j] + 1, prev_s[j]
-            if cur[j - 1] + 1 < best and tc not in prot_keys:
-                best, s = cur[j - 1] + 1, cur_s[j - 1]
-            cur[j] = min(best, inf)
-            cur_s[j] = s
-        prev, prev_s = cur, cur_s
-    best_j = -1
-    for j in range(1, n + 1):
-        if prev[j] <= k and (
-            best_j < 0
-            or prev[j] < prev[best_j]
-            or (prev[j] == prev[best_j] and j - prev_s[j] < best_j - prev_s[best_j])
-        ):
-            best_j = j
-    if best_j < 0:
-        return None
-    return prev[best_j], prev_s[best_j], best_j
+            if prev[j] <= k and (
+                best_j < 0
+                or prev[j] < prev[best_j]
+                or (prev[j] == prev[best_j] and j - prev_s[j] < best_j - prev_s[best_j])
+            ):
+                best_j = j
+        if best_j < 0:
+            return None
+        return prev[best_j], prev_s[best_j], best_j
+
+
+def _chars(text: str) -> str:
+    """A phrase as it is compared: normalized, no spaces or punctuation."""
+    return normalize(text).translate(_SKIP_TABLE)
 
 
 def _dedupe(spans: list[Span]) -> list[Span]:
@@ -371,6 +446,25 @@ def _dedupe(spans: list[Span]) -> list[Span]:
         kept.append(s)
     kept.sort(key=lambda s: (s.segment, s.start, s.group))
     return kept
+
+
+@lru_cache(maxsize=1024)
+def _number_pattern(number: str) -> re.Pattern[str]:
+    """The number as heard: exactly, or (from four digits) with one digit garbled into a
+    non-digit sound, or dropped where no further digit follows. A digit heard as another
+    digit is a different number, never a match."""
+    variants = [re.escape(number)]
+    if len(number) >= 4:
+        for i in range(len(number)):
+            head, tail = re.escape(number[:i]), re.escape(number[i + 1 :])
+            variants.append(f"{head}[^0-9\\n]{tail}")
+            variants.append(f"{head}{tail}(?![0-9])")
+    return re.compile("|".join(variants))
+
+
+def number_heard(number: str, digits: str) -> bool:
+    """Whether the agent's number was said, in a `SoundKeys.digits` string."""
+    return _number_pattern(number).search(digits) is not None
 
 
 def digit_runs(digits: str) -> list[str]:

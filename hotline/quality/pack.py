@@ -28,6 +28,7 @@ class _Model(BaseModel):
 class Phrase(_Model):
     text: str = Field(min_length=1)
     exact: bool = False
+    unless: tuple[str, ...] = ()  # e.g. 去死 unless 去世: heard text with these is not a hit
 
 
 def _phrases(value: Any) -> Any:
@@ -42,7 +43,14 @@ class _Rule(_Model):
     instant_fail: bool = False
 
 
-class GreetingMissing(_Rule):
+class _PhraseRule(_Rule):
+    # phrases of this rule may stray this much further than matching.max_edits allows:
+    # looser for "was it said?" checks (a miss costs a wrong deduction), 0 for phrases that
+    # deduct when heard
+    extra_edits: int = Field(0, ge=0, le=3)
+
+
+class GreetingMissing(_PhraseRule):
     window_s: float = Field(15.0, gt=0)
     min_parts: int = Field(2, ge=1, le=3)
     salutations: tuple[Phrase, ...] = Field(min_length=1)
@@ -55,7 +63,7 @@ class GreetingAgentNumber(_Rule):
     window_s: float = Field(15.0, gt=0)
 
 
-class ClosingMissing(_Rule):
+class ClosingMissing(_PhraseRule):
     window_s: float = Field(30.0, gt=0)
     checks: tuple[Phrase, ...] = Field(min_length=1)
     goodbyes: tuple[Phrase, ...] = Field(min_length=1)
@@ -63,13 +71,13 @@ class ClosingMissing(_Rule):
     _p = field_validator("checks", "goodbyes", mode="before")(_phrases)
 
 
-class PhraseRule(_Rule):
+class PhraseRule(_PhraseRule):
     phrases: tuple[Phrase, ...] = Field(min_length=1)
 
     _p = field_validator("phrases", mode="before")(_phrases)
 
 
-class Politeness(_Rule):
+class Politeness(_PhraseRule):
     please: tuple[Phrase, ...] = Field(min_length=1)  # 「请」 as written
     please_sounds: tuple[Phrase, ...] = ()  # 「请」 heard as a homophone in these phrases
     honorific: tuple[Phrase, ...] = Field(min_length=1)  # 「您」
@@ -128,6 +136,7 @@ class Matching(_Model):
         EditStep(min_len=9, edits=2),
     )
     ends_min_len: int = Field(5, ge=2)
+    subs_min_len: int = Field(7, ge=2)
     protected: str = "不没别未无非"
     fold_initials: dict[str, str] = {"zh": "z", "ch": "c", "sh": "s", "n": "l"}
     fold_finals: dict[str, str] = {"ing": "in", "eng": "en", "ang": "an"}
@@ -198,7 +207,9 @@ class Pack:
     config: PackFile
     source: str  # the file it came from
     sound: SoundKeys = field(repr=False, compare=False)
-    phrases: PhraseSet = field(repr=False, compare=False)
+    opening: PhraseSet = field(repr=False, compare=False)  # searched in the greeting window
+    closing: PhraseSet = field(repr=False, compare=False)  # in the closing window
+    anywhere: PhraseSet = field(repr=False, compare=False)  # on the whole agent side
 
     @property
     def label(self) -> str:
@@ -260,22 +271,41 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
     tolerance = Tolerance(
         tuple((s.min_len, s.edits) for s in config.matching.max_edits),
         config.matching.ends_min_len,
+        config.matching.subs_min_len,
         config.matching.protected,
     )
-    return Pack(config, source, sound, PhraseSet(_specs(config), sound, tolerance))
+    specs = _specs(config)
+    opening = [s for s in specs if s.group.startswith(("greeting_missing.", "organisation"))]
+    closing = [s for s in specs if s.group.startswith("closing_missing.")]
+    anywhere = [s for s in specs if s not in opening and s not in closing]
+    return Pack(
+        config,
+        source,
+        sound,
+        PhraseSet(opening, sound, tolerance, presence=True),
+        PhraseSet(closing, sound, tolerance, presence=True),
+        PhraseSet(anywhere, sound, tolerance),
+    )
 
 
 def _specs(config: PackFile) -> list[PhraseSpec]:
     """Every phrase of the pack, grouped by "<rule>.<list>"."""
-    specs = [PhraseSpec("organisation", config.organisation)]
-    specs += [PhraseSpec("organisation", a) for a in config.organisation_aliases]
+    greeting = config.rules.greeting_missing
+    extra = greeting.extra_edits if greeting else 0
+    specs = [
+        PhraseSpec("organisation", name, extra_edits=extra)
+        for name in (config.organisation, *config.organisation_aliases)
+    ]
     for rule_id in RULE_IDS:
         rule = getattr(config.rules, rule_id)
-        if rule is None:
+        if not isinstance(rule, _PhraseRule):
             continue
         for name, value in rule:
             if isinstance(value, tuple) and value and isinstance(value[0], Phrase):
-                specs += [PhraseSpec(f"{rule_id}.{name}", p.text, p.exact) for p in value]
+                specs += [
+                    PhraseSpec(f"{rule_id}.{name}", p.text, p.exact, p.unless, rule.extra_edits)
+                    for p in value
+                ]
     return specs
 
 

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from hotline.quality.records import ScoreDetail
 from hotline.quality.review import Period, PeriodKind, ReviewStatus, Verdict
-from hotline.quality.store import ScoreDetail
 
 WORST = 10
 NO_AGENT = "（无坐席）"

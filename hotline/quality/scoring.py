@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from hotline.asr.transcript import Utterance
-from hotline.quality.match import Doc, Span, digit_runs
+from hotline.quality.match import Doc, Span, digit_runs, number_heard
 from hotline.quality.model import AGENT, CallInput, Hit, Score
 from hotline.quality.pack import (
     AnswerLate,
@@ -78,12 +79,33 @@ class _Context:
     def __init__(self, call: CallInput, pack: Pack) -> None:
         self.call = call
         self.pack = pack
-        self.agent = call.agent
-        self.doc = Doc.of([u.normalized for u in call.agent], pack.sound)
+        self.agent = agent = call.agent
+        rules = pack.rules
+        greeting = rules.greeting_missing
+        closing = rules.closing_missing
+        number = rules.greeting_agent_number
+        opening_s = max(
+            greeting.window_s if greeting and greeting.enabled else 0.0,
+            number.window_s if number and number.enabled else 0.0,
+        )
+        last = max((u.end for u in agent), default=0.0)
+        closing_s = closing.window_s if closing and closing.enabled else 0.0
+        self.opening = [i for i, u in enumerate(agent) if u.start < opening_s]
+        self.closing = [i for i, u in enumerate(agent) if closing_s and u.end >= last - closing_s]
+        self.doc = Doc.of([u.normalized for u in agent], pack.sound)
         self.spans: dict[str, list[Span]] = defaultdict(list)
-        for span in pack.phrases.find(self.doc):
+        for span in pack.anywhere.find(self.doc):
             self.spans[span.group].append(span)
+        for phrases, window in ((pack.opening, self.opening), (pack.closing, self.closing)):
+            if window:
+                doc = Doc.of([agent[i].normalized for i in window], pack.sound)
+                self._add(phrases.find(doc), window)
         self._agent_conf: float | None = None
+
+    def _add(self, spans: list[Span], segments: Sequence[int]) -> None:
+        """Spans found in a window's Doc, renumbered to the agent's utterances."""
+        for span in spans:
+            self.spans[span.group].append(replace(span, segment=segments[span.segment]))
 
     @property
     def agent_conf(self) -> float:
@@ -144,7 +166,7 @@ def _agent_number(ctx: _Context, rule: GreetingAgentNumber) -> list[Hit]:
     window = [i for i, u in enumerate(ctx.agent) if u.start < rule.window_s]
     keys = "\n".join(ctx.doc.keys_of(i) for i in window)
     digits = ctx.pack.sound.digits(keys)
-    if number in digits:
+    if number_heard(number, digits):
         return []
     runs = digit_runs(digits)
     evidence = f"未听到工号「{number}」" + (f"（听到「{'、'.join(runs)}」）" if runs else "")

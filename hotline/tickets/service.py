@@ -37,7 +37,8 @@ from hotline.tickets.model import (
     Satisfaction,
     State,
 )
-from hotline.tickets.store import FollowupAttempt, TicketRecord, TicketStore
+from hotline.tickets.records import FollowupAttempt, TicketRecord
+from hotline.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.core import db
 from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.quality.model import Hit, Score
+from hotline.quality.records import ScoreDetail
 from hotline.quality.review import AppealAction, AppealState, ReviewStatus, Verdict
-from hotline.quality.store import QualityStore, ScoreDetail
+from hotline.quality.store import QualityStore
 from hotline.telephony.store import CallStore
 from tests.factories import answered_call
 

@@ -26,17 +26,20 @@ from panoramisk import Manager
 
 from hotline.api import app as app_module
 from hotline.api.users import Role
+from hotline.asr.transcript import Channel, ChannelTranscript, Transcript, utterance_from_vosk
 from hotline.core.settings import (
     AmiSettings,
     CallbackSettings,
     MqttSettings,
     RecordingSettings,
     Settings,
+    TicketSettings,
 )
 from hotline.recording.store import Layout, Recording, Status
 from hotline.telephony.callback_store import Callback
 from hotline.telephony.records import CallRecord, Direction, HangupBy, Outcome
 from hotline.telephony.store import CallFilter
+from hotline.tickets.store import TicketRecord
 from tests.switch.asterisk import Asterisk
 from tests.switch.scenarios import SCENARIOS, Scenario, connect_manager, originate
 
@@ -133,6 +136,12 @@ async def hotline(asterisk: Asterisk, tmp_path: Path) -> AsyncIterator[Hotline]:
         ),
         recording=RecordingSettings(
             path_map={f"{asterisk.inner_dir}/spool": str(asterisk.spool_dir)}
+        ),
+        tickets=TicketSettings(
+            followup_delay_h=0,  # 回访 as soon as the unit has replied
+            followup_quiet_start=clock_time(0, 0),  # no quiet hours in this test
+            followup_quiet_end=clock_time(0, 0),
+            overdue_check_s=0.3,
         ),
     )
     container = app_module.build(settings)
@@ -360,3 +369,95 @@ async def test_a_recorded_call_is_archived_found_and_played_back_with_an_audit_e
         )
     (entry,) = log.json()["items"]
     assert entry["actor"] == "records" and entry["action"] == "play"
+
+
+def customer_said(*lines: tuple[float, str]) -> Transcript:
+    """What the transcript stage hands over: the customer's channel, Vosk-shaped (words
+    separated by spaces). The Chinese model is configured by path and not on this machine."""
+    utterances = []
+    for at, text in lines:
+        words = [
+            {"word": w, "start": at + i * 0.5, "end": at + i * 0.5 + 0.4, "conf": 0.9}
+            for i, w in enumerate(text.split())
+        ]
+        utterances.append(utterance_from_vosk({"text": text, "result": words}, Channel.CUSTOMER))
+    return Transcript(
+        (ChannelTranscript(Channel.CUSTOMER, tuple(utterances)),), "vosk-model-cn", "0.3.45", 60.0
+    )
+
+
+async def test_a_call_becomes_a_drafted_ticket_handled_to_its_follow_up_call(
+    hotline: Hotline,
+) -> None:
+    """首问负责: the call ends and the agent finds a draft for the caller; the transcript
+    makes it an urgent gas-leak repair; it is confirmed, dispatched, handled and replied
+    through the API, and the 回访 is dialled through AMI into the deploy dialplan."""
+    c = hotline.c
+    alerts: list[dict[str, Any]] = []
+
+    async def on_alert(message: Any) -> None:
+        alerts.append(message.payload)
+
+    c.bus.subscribe("alert/urgent_ticket", on_alert)
+    await hotline.call(BY_NAME["fast"])
+    record = await hotline.ended("13800000001")
+
+    async def drafted() -> TicketRecord | None:
+        return await c.tickets.store.by_call(record.call_id)
+
+    draft = (await eventually(drafted, 15, "the call's drafted ticket")).ticket
+    recording = await c.recordings.by_call(record.call_id)
+    assert draft.state.value == "draft" and draft.caller_number == "13800000001"
+    assert draft.agent == "Local/pickup-3@sim-agent"  # the agent who answered owns it
+    assert recording is not None and draft.recording_id == recording.id
+
+    transcript = customer_said(
+        (3.0, "喂 你好"),
+        (5.0, "我 家 厨房 有 很 大 的 煤气 味 好像 漏气 了"),
+        (12.0, "地址 是 阳光 小区 三 栋 二 单元 五 零 一"),
+    )
+    refined = await c.tickets.on_transcript(record.call_id, transcript)
+    assert refined is not None
+    assert refined.ticket.category is not None and refined.ticket.category.value == "emergency"
+    assert refined.ticket.urgent and refined.ticket.unit == "抢修中心"
+    assert alerts and alerts[0]["caller"] == "13800000001"
+
+    now = datetime.now(UTC)
+    await c.users.add("agent-fast", Role.AGENT, "Local/pickup-3@sim-agent", now)
+    await c.users.add("duty", Role.SUPERVISOR, None, now)
+    agent = {"Authorization": f"Bearer {await c.users.issue_token('agent-fast', now)}"}
+    duty = {"Authorization": f"Bearer {await c.users.issue_token('duty', now)}"}
+    app = app_module.create_app(container=c)
+    transport = httpx.ASGITransport(app=app)
+    url = f"/api/tickets/{draft.id}"
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as http:
+        mine = await http.get("/api/tickets", headers=agent)
+        assert [t["id"] for t in mine.json()["items"]] == [draft.id]
+        steps = [
+            ("confirm", agent, {}),
+            ("dispatch", duty, {"unit": "抢修中心"}),
+            ("start", duty, {}),
+            ("reply", duty, {"reason": "抢修人员已到场关阀检修，漏点已修复"}),
+        ]
+        for action, who, body in steps:
+            done = await http.post(f"{url}/actions/{action}", json=body, headers=who)
+            assert done.status_code == 200, done.text
+        assert done.json()["state"] == "replied"
+
+        async def dialled() -> dict[str, Any] | None:
+            got = (await http.get(f"{url}/followups", headers=duty)).json()["attempts"]
+            return got[0] if got and got[0]["ami_response"] else None
+
+        attempt = await eventually(dialled, 20, "the 回访 call to be placed through AMI")
+        assert attempt["ami_response"]["success"] is True and attempt["by"] == "system"
+        reached = await eventually(
+            lambda: asyncio.sleep(0, hotline.user_events("HotlineFollowupReached")),
+            15,
+            "the 回访 call to reach the hotline-followup context",
+        )
+        assert reached[0]["TicketId"] == str(draft.id)
+        assert reached[0]["Followup"] == attempt["action_id"]
+        history = (await http.get(url, headers=duty)).json()["history"]
+    actions = [e["action"] for e in history]  # every step kept, from the draft on
+    assert actions[0] == "draft"
+    assert actions.index("confirm") < actions.index("dispatch") < actions.index("reply")

@@ -21,7 +21,8 @@ from hotline.tickets.model import (
     FieldKind,
     State,
 )
-from hotline.tickets.store import TicketFilter, TicketRecord, TicketStore
+from hotline.tickets.records import TicketFilter, TicketRecord
+from hotline.tickets.store import TicketStore
 from tests.factories import answered_call
 
 T0 = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)

@@ -34,8 +34,9 @@ from hotline.api.users import Role, User
 from hotline.asr.store import TranscriptStore
 from hotline.core.errors import NotFound
 from hotline.quality import reports, review
+from hotline.quality.records import ScoreDetail
 from hotline.quality.review import AppealAction, AppealState, ReviewStatus, Verdict
-from hotline.quality.store import QualityStore, ScoreDetail
+from hotline.quality.store import QualityStore
 
 router = APIRouter(prefix="/api/quality", tags=["quality"])
 Inspector = Annotated[User, Depends(require(Role.INSPECTOR))]

@@ -21,8 +21,8 @@ from hotline.core.errors import InvalidInput, NotFound
 from hotline.tickets import lifecycle
 from hotline.tickets.lifecycle import Action, ActionRefused
 from hotline.tickets.model import Category, State
+from hotline.tickets.records import TicketFilter, TicketRecord
 from hotline.tickets.service import TicketService
-from hotline.tickets.store import TicketFilter, TicketRecord
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
