@@ -39,7 +39,7 @@ from hotline.recording.store import Layout, Recording, Status
 from hotline.telephony.callback_store import Callback
 from hotline.telephony.records import CallRecord, Direction, HangupBy, Outcome
 from hotline.telephony.store import CallFilter
-from hotline.tickets.store import TicketRecord
+from hotline.tickets.records import TicketRecord
 from tests.switch.asterisk import Asterisk
 from tests.switch.scenarios import SCENARIOS, Scenario, connect_manager, originate
 

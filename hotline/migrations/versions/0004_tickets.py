@@ -1,6 +1,6 @@
 """tickets, their history and their 回访 attempts
 
-`tickets`: one row per 工单 (hotline.tickets.store.TicketRow); `origin_call` is unique so
+`tickets`: one row per 工单 (hotline.tickets.tables.TicketRow); `origin_call` is unique so
 a call drafts one ticket, ever. `ticket_events`: every step (who, when, action, from, to,
 why). `ticket_followups`: 回访 attempts, unique per (ticket, round, attempt number).
 
