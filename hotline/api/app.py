@@ -30,12 +30,15 @@ from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.users import UserStore
 from hotline.asr.service import NO_MODEL_MESSAGE, TranscriptionFailed, TranscriptionService
 from hotline.asr.store import TranscriptStore
+from hotline.asr.transcript import Transcript
 from hotline.asr.vosk import ModelError, VoskEngine, check_model_dir
 from hotline.core import db
-from hotline.core.bus import Bus
+from hotline.core.bus import Bus, Message
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.jobs import (
     ARCHIVE,
+    SCORE,
+    TICKET,
     TRANSCRIBE,
     Handler,
     JobQueue,
@@ -45,6 +48,10 @@ from hotline.core.jobs import (
 )
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
+from hotline.quality.model import CallInput, agent_number_from
+from hotline.quality.pack import Pack, load_pack
+from hotline.quality.review import rules_from_pack
+from hotline.quality.scoring import score_call
 from hotline.quality.store import QualityStore
 from hotline.recording import retention
 from hotline.recording.archiver import ArchiveService
@@ -83,6 +90,7 @@ class Container:
     transcripts: TranscriptStore
     transcription: TranscriptionService
     quality: QualityStore
+    quality_pack: Pack
     jobs: JobQueue
     tickets: TicketService
     ami: AmiClient | None = None
@@ -143,8 +151,66 @@ def stage_handlers(c: Container) -> dict[str, Handler]:
             raise PermanentError(exc.message) from exc
         if result.waiting:
             raise Unavailable(result.reason or NO_MODEL_MESSAGE)
+        await c.jobs.defer(SCORE, key, version=version)
+        await c.jobs.defer(TICKET, key, version=version)
 
-    return {ARCHIVE: archive, TRANSCRIBE: transcribe}
+    async def transcript_of(key: str) -> tuple[Recording, Transcript]:
+        rec = await c.recordings.get(int(key)) if key.isdigit() else None
+        if rec is None:
+            raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
+        found = await c.transcripts.get(rec.id)
+        if found is None or found.transcript is None:
+            raise PermanentError(
+                f"录音 {key} 没有转写结果 (recording {key} has no transcript): "
+                "retry its transcribe job first"
+            )
+        return rec, found.transcript
+
+    async def score(key: str) -> None:
+        rec, transcript = await transcript_of(key)
+        call = await c.calls.get(rec.call_id) if rec.call_id else None
+        agent = (call.agent_member or call.agent_interface) if call else rec.agent
+        number = agent_number_from(
+            c.settings.quality.agent_number_pattern,
+            call.agent_member if call else rec.agent,
+            call.agent_interface if call else None,
+        )
+        ring = call.ring_seconds if call else None
+        call_id = rec.call_id or f"recording-{rec.id}"
+        result = score_call(
+            CallInput.from_transcript(call_id, number, ring, transcript), c.quality_pack
+        )
+        await c.quality.save_score(
+            call_id=call_id,
+            recording_id=rec.id,
+            agent=agent,
+            queue=call.queue if call else rec.queue,
+            call_started_at=call.entered_at if call else rec.started_at,
+            ring_seconds=ring,
+            within_rule=call.within_rule if call else None,
+            score=result,
+            now=datetime.now(UTC),
+        )
+        await c.bus.publish(
+            Message(
+                "quality/scored",
+                {
+                    "call_id": call_id,
+                    "recording_id": rec.id,
+                    "agent": agent,
+                    "score": result.score,
+                    "band": result.band,
+                    "hits": len(result.hits),
+                    "needs_review": sum(h.needs_review for h in result.hits),
+                },
+            )
+        )
+
+    async def ticket(key: str) -> None:
+        rec, transcript = await transcript_of(key)
+        await c.tickets.on_transcript(rec.id, transcript)
+
+    return {ARCHIVE: archive, TRANSCRIBE: transcribe, SCORE: score, TICKET: ticket}
 
 
 async def retry_recording(c: Container, recording_id: int, actor: str) -> Recording:
@@ -241,6 +307,7 @@ def build(settings: Settings) -> Container:
         workers=settings.asr.workers,
     )
     jobs = make_job_queue(settings.db_url, sessions)
+    pack = load_pack(settings.quality.pack)
 
     async def archive_call(record: CallRecord) -> None:
         rec = await archiver.on_call_ended(record)
@@ -287,7 +354,8 @@ def build(settings: Settings) -> Container:
         archiver=archiver,
         transcripts=transcripts,
         transcription=transcription,
-        quality=QualityStore(sessions),
+        quality=QualityStore(sessions, rules_from_pack(pack)),
+        quality_pack=pack,
         jobs=jobs,
         tickets=tickets,
         ami=ami,

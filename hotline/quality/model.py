@@ -10,6 +10,7 @@ Vosk returns it with `SetWords(True)`: `{"text": str, "result": [{"word", "start
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -159,3 +160,14 @@ class Score:
             "band": self.band,
             "hits": [h.to_dict() for h in self.hits],
         }
+
+
+def agent_number_from(pattern: str, *names: str | None) -> str | None:
+    """The agent's number (工号) in the first name that holds one: the first group of
+    `pattern` (a setting), e.g. 8001 in 'PJSIP/8001' or '8001号客服'."""
+    compiled = re.compile(pattern)
+    for name in names:
+        found = compiled.search(name) if name else None
+        if found:
+            return found.group(1)
+    return None

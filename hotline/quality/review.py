@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from hotline.core.errors import Conflict, InvalidInput
 from hotline.quality.model import Hit
+from hotline.quality.pack import Pack
 
 # the default zh-CN pack's weights (points taken off when a hit is confirmed)
 DEFAULT_WEIGHTS: Mapping[str, float] = {
@@ -307,3 +308,16 @@ def review_queue(
             key = (0 if c.pending_review else 1, c.score, c.started_at, c.call_id)
             entries.append((key, QueueEntry(c.call_id, tuple(reasons))))
     return [e for _, e in sorted(entries, key=lambda kv: kv[0])]
+
+
+
+def rules_from_pack(pack: Pack) -> ReviewRules:
+    """What the store needs of a loaded pack: each enabled rule's deduction, the
+    instant-fail rules, and the bands."""
+    enabled = [(name, rule) for name, rule in pack.rules if rule is not None and rule.enabled]
+    return ReviewRules(
+        weights={name: float(rule.deduct) for name, rule in enabled},
+        instant_fail=frozenset(name for name, rule in enabled if rule.instant_fail),
+        bands=tuple((b.min, b.label) for b in pack.config.bands),
+        lowest_band=pack.lowest_band,
+    )

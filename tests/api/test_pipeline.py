@@ -70,7 +70,9 @@ async def pipeline(db_url: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
     await app_module.stop(c)
 
 
-async def test_a_call_is_archived_then_transcribed_by_jobs(pipeline: Pipeline) -> None:
+async def test_a_call_is_archived_transcribed_scored_and_its_ticket_refined_by_jobs(
+    pipeline: Pipeline,
+) -> None:
     mixed = korean_call(pipeline.spool, "1790000000.1")
     record = answered_call("1790000000.1", recording_file=str(mixed))
     await pipeline.c.calls.save([record])
@@ -91,10 +93,27 @@ async def test_a_call_is_archived_then_transcribed_by_jobs(pipeline: Pipeline) -
     assert {u["channel"] for u in transcript["utterances"]} <= {"customer"}
 
     rec = (await pipeline.get(f"/api/calls/{record.call_id}/recording")).json()
-    jobs = (await pipeline.get(f"/api/recordings/{rec['id']}/jobs")).json()
-    assert [(j["stage"], j["state"]) for j in jobs] == [("archive", "done"), ("transcribe", "done")]
+    stages = ["archive", "transcribe", "score", "ticket"]
+    while True:
+        jobs = (await pipeline.get(f"/api/recordings/{rec['id']}/jobs")).json()
+        if sorted((j["stage"], j["state"]) for j in jobs) == sorted((s, "done") for s in stages):
+            break
+        assert time.monotonic() < deadline, f"the stages did not all finish: {jobs}"
+        await asyncio.sleep(0.5)
     stats = (await pipeline.get("/api/jobs/stats")).json()
-    assert stats["done_last_hour"] == {"archive": 1, "transcribe": 1}
+    assert stats["done_last_hour"] == dict.fromkeys(stages, 1)
+
+    # the agent's channel is silent: no greeting, no closing, heard with full confidence
+    scored = (await pipeline.get(f"/api/quality/scores/{record.call_id}")).json()
+    rules = {h["rule"] for h in scored["hits"]}
+    assert {"greeting_missing", "closing_missing"} <= rules
+    assert scored["recording_id"] == rec["id"] and scored["call"]["auto_score"] <= 80
+
+    # the call's draft was refined from the customer's words (a 咨询 when nothing matches)
+    (ticket,) = (await pipeline.get("/api/tickets")).json()["items"]
+    assert ticket["call_id"] == record.call_id and ticket["state"] == "draft"
+    detail = (await pipeline.get(f"/api/tickets/{ticket['id']}")).json()
+    assert [e["action"] for e in detail["history"]] == ["draft", "refine"]
 
 
 async def test_a_broken_recording_parks_its_job_with_a_reason_and_can_be_retried(

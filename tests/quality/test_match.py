@@ -1,0 +1,85 @@
+"""Sound keys and fuzzy phrase search: what ASR does to Chinese telephone speech (spaces,
+traditional characters, homophones, a dropped or extra character) must not hide a phrase,
+and a phrase that means something else must not be found."""
+
+from __future__ import annotations
+
+from hotline.asr.transcript import normalize
+from hotline.quality.match import Doc, PhraseSet, PhraseSpec, number_heard
+from hotline.quality.pack import load_pack
+
+PACK = load_pack()
+SOUND = PACK.sound
+
+
+def find(phrase: str, *texts: str, **spec: object) -> list[tuple[int, int, int, str]]:
+    phrases = PhraseSet([PhraseSpec("g", phrase, **spec)], SOUND, _tolerance())  # type: ignore[arg-type]
+    doc = Doc.of([normalize(t) for t in texts], SOUND)  # as Utterance.normalized holds them
+    return [(s.segment, s.start, s.end, s.text) for s in phrases.find(doc)]
+
+
+def _tolerance():  # type: ignore[no-untyped-def]
+    from hotline.quality.match import Tolerance
+
+    m = PACK.config.matching
+    steps = tuple((s.min_len, s.edits) for s in m.max_edits)
+    return Tolerance(steps, m.ends_min_len, m.subs_min_len, m.protected)
+
+
+def test_spaces_punctuation_and_traditional_characters_do_not_count() -> None:
+    assert SOUND.keys("再 見！") == SOUND.keys("再见")
+    assert find("请问有什么可以帮您", "請問，有 什麼 可以 幫您？") == [
+        (0, 0, 10, "请问，有什么可以帮您")
+    ]
+
+
+def test_homophones_and_near_homophones_share_a_key() -> None:
+    assert SOUND.keys("在见") == SOUND.keys("再见")
+    assert SOUND.keys("帮你") == SOUND.keys("帮您")  # 您 is so often heard as 你
+    assert SOUND.keys("是") == SOUND.keys("四")  # sh/s folded
+    assert SOUND.keys("应") == SOUND.keys("因")  # ing/in folded
+    assert SOUND.keys("再见") != SOUND.keys("再来")
+
+
+def test_a_forbidden_phrase_is_found_where_it_was_said_with_its_offsets() -> None:
+    found = find("我也没办法", "好的先生", "这个 我也 没 辦法 啊")
+    assert found == [(1, 2, 7, "我也没办法")]
+
+
+def test_one_dropped_or_extra_character_is_tolerated_in_a_longer_phrase() -> None:
+    assert find("我也没办法", "这个我也没有办法")[0][3] == "我也没有办法"
+    assert find("请问您还有其他问题吗", "请问您还有他问题吗")[0][3] == "请问您还有他问题吗"
+    assert find("不行就是不行这是规定", "不行就是不行这事规定")  # 事 for 是: a homophone
+
+
+def test_a_negation_must_be_heard_so_the_opposite_is_never_found() -> None:
+    assert find("我不知道", "好的我知道了") == []
+    assert find("我也没办法", "我也有办法") == []
+
+
+def test_a_short_phrase_needs_its_first_and_last_character() -> None:
+    assert find("我不知道", "您不知道户号也没关系") == []
+    assert find("我不知道", "这个我不知道啊") == [(0, 2, 6, "我不知道")]
+
+
+def test_a_character_heard_as_an_unrelated_sound_is_another_word_in_a_short_phrase() -> None:
+    assert find("不归我们管", "这个不是我们管的范围") == []
+    assert find("不归我们管", "这个不规我们管") != []  # 规 is a homophone of 归
+
+
+def test_an_exact_phrase_and_its_exceptions() -> None:
+    assert find("去死", "你去死吧", exact=True, unless=("去世",)) == [(0, 1, 3, "去死")]
+    assert find("去死", "户主去世了", exact=True, unless=("去世",)) == []
+    assert find("滚", "你给我滚", exact=True) == [(0, 3, 4, "滚")]
+
+
+def test_an_agents_number_is_heard_however_each_digit_came_out() -> None:
+    def heard(number: str, text: str) -> bool:
+        return number_heard(number, SOUND.digits(SOUND.keys(text)))
+
+    assert heard("1023", "您好 我是 幺零两三号")
+    assert heard("1023", "我是 要 灵 二 山 号")  # homophones of the digits
+    assert heard("1023", "工号1023")
+    assert heard("1023", "我是幺零哈三号")  # one digit garbled into a non-digit
+    assert not heard("1023", "我是幺零两四号")  # another number
+    assert not heard("1023", "您好燃气客服中心")

@@ -1,0 +1,231 @@
+"""Scoring a call: the scenarios a quality inspector lives through. Calls are built the way
+Vosk returns them (words separated by spaces, each with start/end/conf); the agent speaks
+at 120 characters a minute unless a scenario says otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hotline.core.errors import InvalidInput
+from hotline.quality.model import CallInput, Score
+from hotline.quality.pack import load_pack
+from hotline.quality.scoring import score_call, score_json
+
+PACK = load_pack()
+GREETING = "您好 燃气 客服 中心 幺零 两三 号 为您 服务 请问 有 什么 可以 帮您"
+CLOSING = "请问 您 还有 其他 问题 吗"
+GOODBYE = "感谢 您的 来电 再见"
+
+
+def said(text: str, start: float, conf: float = 0.95, per_char: float = 0.5) -> dict[str, Any]:
+    """One Vosk result: the words of `text` (space separated) from `start`, in sequence."""
+    words, t = [], start
+    for word in text.split():
+        length = per_char * len(word)
+        words.append({"word": word, "start": t, "end": round(t + length, 2), "conf": conf})
+        t = round(t + length + 0.1, 2)
+    return {"text": text, "result": words}
+
+
+def call(
+    agent: list[dict[str, Any]],
+    customer: list[dict[str, Any]] | None = None,
+    *,
+    number: str | None = "1023",
+    ring: float | None = 4.0,
+) -> dict[str, Any]:
+    return {
+        "call_id": "call-1",
+        "agent_number": number,
+        "ring_seconds": ring,
+        "channels": {"agent": agent, "customer": customer or []},
+    }
+
+
+def model_call(*middle: dict[str, Any]) -> dict[str, Any]:
+    """A model agent: greeting with number, service, the check, goodbye."""
+    agent = [
+        said(GREETING, 0.5),
+        said("好的 请您 稍等 我 帮您 查询 一下", 17.0),
+        *middle,
+        said("已经 帮您 登记 了 维修 人员 两 小时 内 联系 您", 40.0),
+        said(CLOSING, 60.0),
+        said(GOODBYE, 68.0),
+    ]
+    customer = [
+        said("你好 我家 燃气 没气 了", 12.0),
+        said("好的 谢谢", 35.0),
+        said("没有 了", 65.0),
+    ]
+    return call(agent, customer)
+
+
+def score(data: dict[str, Any]) -> Score:
+    return score_call(CallInput.from_dict(data), PACK)
+
+
+def hits(result: Score, rule: str) -> list[Any]:
+    return [h for h in result.hits if h.rule == rule]
+
+
+def test_a_model_agents_call_scores_100() -> None:
+    result = score(model_call())
+    assert result.hits == ()
+    assert (result.score, result.band, result.instant_fail) == (100.0, "优秀", False)
+    assert result.pack == "zh-CN-default@1"
+
+
+def test_the_agent_saying_wo_ye_mei_banfa_twice_gets_two_hits_with_their_times() -> None:
+    result = score(model_call(said("这个 我 也 没 办法", 25.0), said("我也 没 办法 啊", 31.0)))
+    found = hits(result, "forbidden_phrase")
+    assert [(h.start, h.end, h.evidence, h.deduction) for h in found] == [
+        (26.1, 28.9, "我也没办法", 15.0),
+        (31.0, 33.7, "我也没办法", 15.0),
+    ]
+    assert result.score == 70.0 and result.band == "合格"
+
+
+def test_a_greeting_heard_with_ni_for_nin_passes() -> None:
+    data = model_call()
+    data["channels"]["agent"][0] = said("你好 燃气 客服 中心 请问 有 什么 可以 帮 你", 0.5)
+    result = score(data)
+    assert hits(result, "greeting_missing") == []
+    assert [h.evidence for h in hits(result, "greeting_agent_number")] == ["未听到工号「1023」"]
+
+
+def test_an_opening_without_greeting_is_a_hit_with_what_was_heard() -> None:
+    data = model_call()
+    data["channels"]["agent"][0] = said("喂 你 说", 2.0)
+    (hit,) = hits(score(data), "greeting_missing")
+    assert (hit.evidence, hit.start, hit.deduction, hit.needs_review) == (
+        "喂你说",
+        2.0,
+        10.0,
+        False,
+    )
+
+    data["channels"]["agent"].pop(0)  # the agent said nothing in the first 15 s
+    (hit,) = hits(score(data), "greeting_missing")
+    assert hit.evidence == "（开场无应答）"
+
+
+def test_a_different_agent_number_is_a_hit() -> None:
+    data = model_call()
+    data["agent_number"] = "1024"
+    (hit,) = hits(score(data), "greeting_agent_number")
+    assert hit.evidence == "未听到工号「1024」（听到「1023」）"
+    data["agent_number"] = None
+    assert hits(score(data), "greeting_agent_number") == []
+
+
+def test_zai_jian_in_traditional_characters_counts_as_goodbye() -> None:
+    data = model_call()
+    data["channels"]["agent"][-2] = said("好的", 60.0)
+    data["channels"]["agent"][-1] = said("在 見", 68.0)
+    result = score(data)
+    assert hits(result, "closing_missing") == []
+    assert hits(result, "politeness") == []
+
+
+def test_a_call_ending_without_check_or_goodbye_misses_its_closing() -> None:
+    data = model_call()
+    data["channels"]["agent"][-2:] = [said("好的 就 这样", 60.0)]
+    (closing,) = hits(score(data), "closing_missing")
+    assert (closing.evidence, closing.deduction) == (
+        "已经帮您登记了维修人员两小时内联系您 好的就这样",
+        10.0,
+    )
+    politeness = [h.evidence for h in hits(score(data), "politeness")]
+    assert politeness == ["缺少「再见」"]
+
+
+def test_a_low_confidence_forbidden_phrase_needs_review_and_deducts_nothing() -> None:
+    result = score(model_call(said("我 不 知道", 25.0, conf=0.4)))
+    (hit,) = hits(result, "forbidden_phrase")
+    assert (hit.evidence, hit.needs_review, hit.deduction) == ("我不知道", True, 0.0)
+    assert hit.conf == pytest.approx(0.4)
+    assert result.score == 100.0
+
+
+def test_abuse_fails_the_call_outright() -> None:
+    result = score(model_call(said("你 神经病 啊", 25.0)))
+    (hit,) = hits(result, "abusive_language")
+    assert hit.evidence == "神经病"
+    assert (result.score, result.band, result.instant_fail) == (0.0, "不合格", True)
+
+
+def test_a_missing_nin_is_a_deduction_but_ni_in_a_polite_phrase_only_needs_review() -> None:
+    agent = [
+        said("你好 燃气 客服 中心 幺零 两三 号 请问 有 什么 可以 帮 你", 0.5),
+        said("好的 请 稍等", 17.0),
+        said("还有 其他 问题 吗 再见", 60.0),
+    ]
+    (hit,) = hits(score(call(agent)), "politeness")
+    assert hit.needs_review and hit.deduction == 0.0
+    assert hit.evidence.startswith("缺少「您」（听到「你好」")
+
+    agent[0] = said("喂 燃气 客服 中心 幺零 两三 号 有 啥 事", 0.5)
+    (hit,) = hits(score(call(agent)), "politeness")
+    assert (hit.evidence, hit.needs_review, hit.deduction) == ("缺少「您」", False, 5.0)
+
+
+def test_speech_rate_outside_the_band_is_a_hit() -> None:
+    fast = model_call()
+    for utt in fast["channels"]["agent"]:
+        utt.update(said(utt["text"], utt["result"][0]["start"], per_char=0.25))
+    (hit,) = hits(score(fast), "speech_rate_fast")
+    assert hit.evidence.startswith("语速 2")  # well over 180 characters a minute
+    slow = model_call()
+    for utt in slow["channels"]["agent"]:
+        utt.update(said(utt["text"], utt["result"][0]["start"], per_char=1.0))
+    assert hits(score(slow), "speech_rate_slow") and not hits(score(slow), "speech_rate_fast")
+
+
+def test_a_long_silence_on_both_channels_is_a_call_hit() -> None:
+    data = model_call()
+    data["channels"]["agent"][2] = said("已经 帮您 登记 了", 58.0)  # nobody speaks 37.1 → 58.0
+    (hit,) = hits(score(data), "silence_long")
+    assert (hit.channel, hit.start, hit.end, hit.evidence, hit.conf) == (
+        "call", 37.1, 58.0, "静默 20.9 秒", 1.0,
+    )  # fmt: skip
+
+
+def test_answering_after_the_third_ring_is_late() -> None:
+    data = model_call()
+    data["ring_seconds"] = 18.2
+    (hit,) = hits(score(data), "answer_late")
+    assert (hit.channel, hit.evidence, hit.conf, hit.deduction) == (
+        "call", "响铃 4 声 (18.2 秒)", 1.0, 10.0,
+    )  # fmt: skip
+
+
+def test_a_mixed_recording_puts_every_agent_hit_up_for_review() -> None:
+    data = CallInput.from_dict(model_call(said("我 也 没 办法", 25.0)))
+    mixed = CallInput(
+        data.call_id, data.agent_number, 18.2, data.agent + data.customer, (), mixed=True
+    )
+    result = score_call(mixed, PACK)
+    assert all(h.needs_review for h in result.hits if h.channel == "agent")
+    assert [h.rule for h in result.hits if not h.needs_review] == ["answer_late"]
+    assert result.score == 90.0
+
+
+def test_score_json_reads_the_call_and_writes_the_stable_shape() -> None:
+    out = score_json(model_call(said("我 也 没 办法", 25.0)), PACK)
+    assert out["call_id"] == "call-1" and out["score"] == 85.0 and out["band"] == "良好"
+    assert out["hits"] == [
+        {
+            "rule": "forbidden_phrase",
+            "channel": "agent",
+            "start": 25.0,
+            "end": 27.8,
+            "evidence": "我也没办法",
+            "conf": 0.95,
+            "deduction": 15.0,
+            "needs_review": False,
+        }
+    ]
+    with pytest.raises(InvalidInput, match="call_id"):
+        score_json({"channels": {}}, PACK)
