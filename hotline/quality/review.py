@@ -310,7 +310,6 @@ def review_queue(
     return [e for _, e in sorted(entries, key=lambda kv: kv[0])]
 
 
-
 def rules_from_pack(pack: Pack) -> ReviewRules:
     """What the store needs of a loaded pack: each enabled rule's deduction, the
     instant-fail rules, and the bands."""
