@@ -25,6 +25,7 @@ from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
+from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.users import UserStore
@@ -496,4 +497,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(jobs_routes.router)
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
+    app.include_router(ticket_reports_routes.router)
     return app

@@ -134,14 +134,15 @@ class Tolerance:
     subs_min_len: int  # phrases this long may have any character misheard; shorter ones only
     # for a near sound (same initial or same final), e.g. 帮 heard as 办 but not as 是
     protected: str  # characters that must be heard (negations): never dropped or replaced
+    protect_below_len: int  # ... in phrases shorter than this (我不知道 is not 我知道)
 
     def edits(self, length: int, extra: int = 0) -> int:
         allowed = extra
         for min_len, edits in self.edits_by_len:
             if length >= min_len:
                 allowed = edits + extra
-        # the bigram prefilter needs one intact key pair: k <= (m - 2) // 2
-        return max(0, min(allowed, (length - 2) // 2))
+        # a match keeps at least one intact key pair (the bigram prefilter finds it)
+        return max(0, min(allowed, length - 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,20 +254,32 @@ class PhraseSet:
         self._sound = sound
         self._presence = presence
         self._exact: list[tuple[PhraseSpec, str]] = []
+        self._single: list[tuple[PhraseSpec, str]] = []  # one character, matched by sound
         self._fuzzy: list[_Pattern] = []
         self._prot_keys = frozenset(sound.keys(tol.protected))
-        self._unless = {s.text: tuple(_chars(u) for u in s.unless) for s in specs if s.unless}
+        self._unless: dict[str, list[tuple[str, str | None]]] = {}
+        for spec in specs:
+            if spec.unless:
+                own = sound.keys(_chars(spec.text))
+                self._unless[spec.text] = [
+                    (w, None if sound.keys(w) == own else sound.keys(w))
+                    for w in map(_chars, spec.unless)
+                ]  # by sound, unless it sounds like the phrase itself (去世/去死): by text
         bigrams: dict[str, list[tuple[int, int]]] = {}
         for spec in specs:
             chars = _chars(spec.text)
             if not chars:
                 continue
-            if spec.exact or len(chars) == 1:
+            if spec.exact:
                 self._exact.append((spec, chars))
                 continue
             keys = sound.keys(chars)
             m = len(keys)
-            prot = frozenset(i for i, c in enumerate(chars) if c in tol.protected)
+            if m == 1:
+                self._single.append((spec, keys))
+                continue
+            protect = m < tol.protect_below_len
+            prot = frozenset(i for i, c in enumerate(chars) if protect and c in tol.protected)
             pid = len(self._fuzzy)
             self._fuzzy.append(
                 _Pattern(
@@ -301,11 +314,21 @@ class PhraseSet:
         if not words:
             return False
         text = doc.texts[span.segment]
-        around = text[max(0, span.start - 2) : span.end + 2]
-        return any(w in around for w in words)
+        around = text[max(0, span.start - 3) : span.end + 3]
+        keys = self._sound.keys(around)
+        return any(w in around or (k is not None and k in keys) for w, k in words)
 
     def _find_exact(self, doc: Doc) -> list[Span]:
         spans = []
+        for spec, key in self._single:
+            pos = doc.keys.find(key)
+            while pos >= 0:
+                seg = bisect_right(doc.key_starts, pos) - 1
+                local = pos - doc.key_starts[seg]
+                ts, te = doc.text_offsets(seg, local, local + 1)
+                text = doc.texts[seg][ts:te]
+                spans.append(Span(spec.group, spec.text, seg, ts, te, text, 0))
+                pos = doc.keys.find(key, pos + 1)
         for spec, chars in self._exact:
             pos = doc.joined.find(chars)
             while pos >= 0:

@@ -132,13 +132,14 @@ class EditStep(_Model):
 class Matching(_Model):
     max_edits: tuple[EditStep, ...] = (
         EditStep(min_len=1, edits=0),
-        EditStep(min_len=4, edits=1),
+        EditStep(min_len=3, edits=1),
         EditStep(min_len=9, edits=2),
     )
     ends_min_len: int = Field(5, ge=2)
     subs_min_len: int = Field(7, ge=2)
     protected: str = "不没别未无非"
-    fold_initials: dict[str, str] = {"zh": "z", "ch": "c", "sh": "s", "n": "l"}
+    protect_below_len: int = Field(5, ge=2)
+    fold_initials: dict[str, str] = {"zh": "z", "ch": "c", "sh": "s", "n": "l", "r": "l", "f": "h"}
     fold_finals: dict[str, str] = {"ing": "in", "eng": "en", "ang": "an"}
     same_sound: dict[str, str] = {"您": "你", "幺": "一", "两": "二"}
     digit_sounds: dict[str, tuple[str, ...]] = {
@@ -273,6 +274,7 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
         config.matching.ends_min_len,
         config.matching.subs_min_len,
         config.matching.protected,
+        config.matching.protect_below_len,
     )
     specs = _specs(config)
     opening = [s for s in specs if s.group.startswith(("greeting_missing.", "organisation"))]

@@ -1,0 +1,141 @@
+"""Ticket summaries (日报 / 周报 / 月报) and the 投诉转接单, as JSON, XLSX and PDF.
+
+Rule: supervisors and admins only; the figures come from `tickets.reports` and the forms
+from `tickets.forms`, both pure — this module only fetches the tickets and picks a format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from hotline.api.auth import Supervisor
+from hotline.core.errors import NotFound
+from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
+from hotline.tickets.model import CATEGORY_LABELS
+from hotline.tickets.records import TicketFilter
+from hotline.tickets.reports import (
+    SATISFACTION_LABELS,
+    Period,
+    TicketReport,
+    report_xlsx,
+    summarize,
+)
+from hotline.tickets.service import TicketService
+
+router = APIRouter(prefix="/api", tags=["ticket reports"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _service(request: Request) -> TicketService:
+    service: TicketService = request.app.state.container.tickets
+    return service
+
+
+def _download(body: bytes, media_type: str, ascii_name: str, name: str) -> Response:
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+def _report_json(r: TicketReport) -> dict[str, Any]:
+    return {
+        "title": r.period.title,
+        "period": r.period.kind.value,
+        "since": r.period.start_utc,
+        "until": r.period.end_utc,
+        "created": r.created,
+        "closed": r.closed,
+        "open": r.open,
+        "overdue": r.overdue,
+        "urgent": r.urgent,
+        "reopened": r.reopened,
+        "by_category": [
+            {
+                **asdict(row),
+                "category": row.category.value if row.category else None,
+                "label": CATEGORY_LABELS[row.category] if row.category else "未分类",
+            }
+            for row in r.by_category
+        ],
+        "by_unit": [asdict(row) for row in r.by_unit],
+        "hot_topics": [{"topic": t, "tickets": n} for t, n in r.hot_topics],
+        "escalated": [
+            {
+                "id": t.id,
+                "level": int(t.complaint_level) if t.complaint_level else None,
+                "unit": t.unit,
+                "topic": t.topic,
+                "summary": t.summary,
+                "created_at": t.created_at,
+                "state": t.state.value,
+            }
+            for t in r.escalated
+        ],
+        "satisfaction": [
+            {"answer": s.value, "label": SATISFACTION_LABELS[s], "count": n}
+            for s, n in r.satisfaction
+        ],
+    }
+
+
+@router.get("/ticket-reports", response_model=None)
+async def ticket_report(
+    request: Request,
+    _: Supervisor,
+    period: Literal["day", "week", "month"] = "day",
+    day: Annotated[
+        str | None, Query(alias="date", description="a day of the period; default today")
+    ] = None,
+    format: Literal["json", "xlsx"] = "json",
+) -> dict[str, Any] | Response:
+    """日报 / 周报 / 月报: tickets by category and unit, overdue, level-1/2 complaints, 热点,
+    satisfaction, reopened; `format=xlsx` downloads the workbook."""
+    tz = request.app.state.container.settings.timezone
+    now = datetime.now(UTC)
+    p = Period.parse(period, day or now.astimezone(ZoneInfo(tz)).date(), tz)
+    tickets = await _service(request).store.tickets(
+        TicketFilter(since=p.start_utc, until=p.end_utc)
+    )
+    report = summarize(tickets, p, now)
+    if format == "xlsx":
+        name = f"{p.title}.xlsx"
+        return _download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
+    return _report_json(report)
+
+
+@router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)
+async def transfer_slip(
+    request: Request,
+    _: Supervisor,
+    ticket_id: int,
+    format: Literal["pdf", "xlsx"] = "pdf",
+    complainant: Annotated[str, Query(max_length=64, description="投诉人 as printed")] = "",
+    organisation: Annotated[str, Query(max_length=64)] = "客服中心",
+) -> Response:
+    """投诉转接单 of one ticket (it needs a responsible unit): PDF (A4) or XLSX."""
+    rec = await _service(request).store.get(ticket_id)
+    if rec is None:
+        raise NotFound(f"没有编号为 {ticket_id} 的工单 (no ticket {ticket_id}): check the number")
+    t = rec.ticket
+    result = t.close_reason or ""
+    if t.satisfaction is not None:
+        result = f"回访：{SATISFACTION_LABELS[t.satisfaction]}" + (f"；{result}" if result else "")
+    slip = TransferSlip.from_ticket(
+        t,
+        complainant=complainant,
+        handling=rec.reply or "",
+        result=result,
+        tz=request.app.state.container.settings.timezone,
+    )
+    name = f"投诉转接单-{t.id}"
+    if format == "xlsx":
+        body = slip_xlsx(slip, organisation=organisation)
+        return _download(body, XLSX, f"transfer-slip-{t.id}.xlsx", name + ".xlsx")
+    pdf = slip_pdf(slip, organisation=organisation)
+    return _download(pdf, "application/pdf", f"transfer-slip-{t.id}.pdf", name + ".pdf")

@@ -1,0 +1,55 @@
+"""A supervisor's week: the ticket summary as JSON and as a workbook, and the 投诉转接单 of
+one ticket printed as PDF and XLSX; agents get neither."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+
+from tests.api.test_tickets_api import T0, Api, api, drafted
+
+__all__ = ["api"]  # the fixture
+
+
+async def test_the_week_summary_and_the_transfer_slip_of_a_handled_gas_leak(api: Api) -> None:
+    tid = await drafted(api)  # a gas leak, drafted and refined from the customer's words
+    await api.act("wang", tid, "confirm")
+    await api.act("boss", tid, "dispatch", unit="抢修中心")
+    await api.act("boss", tid, "start")
+    await api.act("boss", tid, "reply", reason="抢修人员已到场关阀，漏点已修复")
+
+    week = T0.date().isoformat()  # Monday 2024-11-25, Shanghai
+    r = await api.get("boss", "/api/ticket-reports", period="week", date=week)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["title"] == "客服热线工单周报 2024年第48周"
+    assert (report["created"], report["closed"], report["open"], report["urgent"]) == (1, 0, 1, 1)
+    emergency = next(c for c in report["by_category"] if c["category"] == "emergency")
+    assert emergency["label"] == "报警/紧急" and emergency["created"] == 1
+    assert [u["unit"] for u in report["by_unit"]] == ["抢修中心"]
+
+    r = await api.get("boss", "/api/ticket-reports", period="week", date=week, format="xlsx")
+    assert r.status_code == 200 and "filename*=UTF-8''" in r.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames[:3] == ["汇总", "分类", "责任单位"]
+    cells = [str(c.value) for row in book["责任单位"].iter_rows() for c in row if c.value]
+    assert "抢修中心" in cells
+
+    other = await api.get("boss", "/api/ticket-reports", period="week", date="2024-12-02")
+    assert other.json()["created"] == 0  # the next week has none
+
+    url = f"/api/tickets/{tid}/transfer-slip"
+    pdf = await api.get("boss", url, complainant="张先生", organisation="幸福燃气客服中心")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    xlsx = await api.get("boss", url, format="xlsx", complainant="张先生")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    values = [str(c.value) for row in sheet.iter_rows() for c in row if c.value]
+    assert "张先生" in values and "抢修中心" in values
+    assert "抢修人员已到场关阀，漏点已修复" in values  # 处理情况: the unit's reply
+
+    assert (await api.get("wang", "/api/ticket-reports")).status_code == 403
+    assert (await api.get("wang", url)).status_code == 403
+    bad = await api.get("boss", "/api/ticket-reports", period="week", date="2024-13-01")
+    assert bad.status_code == 422 and "message" in bad.json()
