@@ -35,7 +35,7 @@ _SKIP = (
     + " \t\r\n\f\v"
 )
 _SKIP_TABLE: dict[int, None] = dict.fromkeys(map(ord, _SKIP))
-_SEP = "\n"  # between segments in a Doc's keys; never a key itself
+_SEP = "\x1f"  # between segments in a Doc (ASCII unit separator): its own key, never heard
 _KEY_BASE = 0xE000  # keys are private-use code points from here
 _INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
 _CN_DIGITS = "零一二三四五六七八九"
@@ -136,9 +136,11 @@ class Tolerance:
     protected: str  # characters that must be heard (negations): never dropped or replaced
     protect_below_len: int  # ... in phrases shorter than this (我不知道 is not 我知道)
 
-    def edits(self, length: int, extra: int = 0) -> int:
+    def edits(
+        self, length: int, extra: int = 0, table: tuple[tuple[int, int], ...] | None = None
+    ) -> int:
         allowed = extra
-        for min_len, edits in self.edits_by_len:
+        for min_len, edits in table or self.edits_by_len:
             if length >= min_len:
                 allowed = edits + extra
         # a match keeps at least one intact key pair (the bigram prefilter finds it)
@@ -152,6 +154,7 @@ class PhraseSpec:
     exact: bool = False  # match these characters only, no sound tolerance
     unless: tuple[str, ...] = ()  # heard text containing one of these is not this phrase
     extra_edits: int = 0  # edits allowed beyond the pack's default for its length
+    edits_by_len: tuple[tuple[int, int], ...] | None = None  # the rule's own table, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,22 +180,16 @@ class Doc:
 
     @classmethod
     def of(cls, texts: Sequence[str], sound: SoundKeys) -> Doc:
-        key_starts, text_starts, parts = [], [], []
+        joined = _SEP.join(texts)
+        keys = sound.keys(joined)  # one pass; _SEP is no skipped character, so it stays
+        key_starts, text_starts = [], []
         k = t = 0
-        for text in texts:
-            seg_keys = sound.keys(text)
-            parts.append(seg_keys)
+        for text, seg_keys in zip(texts, keys.split(_SEP), strict=True):
             key_starts.append(k)
             text_starts.append(t)
             k += len(seg_keys) + 1
             t += len(text) + 1
-        return cls(
-            tuple(texts),
-            _SEP.join(parts),
-            tuple(key_starts),
-            _SEP.join(texts),
-            tuple(text_starts),
-        )
+        return cls(tuple(texts), keys, tuple(key_starts), joined, tuple(text_starts))
 
     def segment_keys(self, segment: int) -> tuple[int, int]:
         starts = self.key_starts
@@ -256,7 +253,6 @@ class PhraseSet:
         self._exact: list[tuple[PhraseSpec, str]] = []
         self._single: list[tuple[PhraseSpec, str]] = []  # one character, matched by sound
         self._fuzzy: list[_Pattern] = []
-        self._prot_keys = frozenset(sound.keys(tol.protected))
         self._unless: dict[str, list[tuple[str, str | None]]] = {}
         for spec in specs:
             if spec.unless:
@@ -285,7 +281,7 @@ class PhraseSet:
                 _Pattern(
                     spec,
                     keys,
-                    tol.edits(m, spec.extra_edits),
+                    tol.edits(m, spec.extra_edits, spec.edits_by_len),
                     prot,
                     m >= tol.ends_min_len,
                     m >= tol.subs_min_len or spec.extra_edits > 0,
@@ -409,9 +405,9 @@ class PhraseSet:
     def _align(self, pattern: _Pattern, t: str) -> tuple[int, int, int] | None:
         """Best place of the pattern in text keys `t` with at most its edits: (edits, start,
         end), or None. Protected positions (and the first/last one unless the pattern's ends
-        are free) must be heard; a protected key in the text may not be skipped inside."""
+        are free) must be heard."""
         p, k, near = pattern.keys, pattern.edits, self._sound.near
-        prot, prot_keys = pattern.protected, self._prot_keys
+        prot = pattern.protected
         m, n = len(p), len(t)
         inf = k + 1
         prev = [0] * (n + 1)  # row 0: the match may start anywhere
@@ -433,7 +429,7 @@ class PhraseSet:
                     best, s = prev[j - 1] + 1, prev_s[j - 1]
                 if not locked and prev[j] + 1 < best:
                     best, s = prev[j] + 1, prev_s[j]
-                if cur[j - 1] + 1 < best and tc not in prot_keys:
+                if cur[j - 1] + 1 < best:
                     best, s = cur[j - 1] + 1, cur_s[j - 1]
                 cur[j] = best if best < inf else inf
                 cur_s[j] = s

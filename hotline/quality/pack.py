@@ -43,11 +43,18 @@ class _Rule(_Model):
     instant_fail: bool = False
 
 
+class EditStep(_Model):
+    min_len: int = Field(ge=1)
+    edits: int = Field(ge=0, le=5)
+
+
 class _PhraseRule(_Rule):
     # phrases of this rule may stray this much further than matching.max_edits allows:
     # looser for "was it said?" checks (a miss costs a wrong deduction), 0 for phrases that
     # deduct when heard
     extra_edits: int = Field(0, ge=0, le=3)
+    # this rule's own edits-by-length table instead of matching.max_edits
+    max_edits: tuple[EditStep, ...] | None = None
 
 
 class GreetingMissing(_PhraseRule):
@@ -122,11 +129,6 @@ class Rules(_Model):
 
 
 RULE_IDS = tuple(Rules.model_fields)
-
-
-class EditStep(_Model):
-    min_len: int = Field(ge=1)
-    edits: int = Field(ge=0, le=5)
 
 
 class Matching(_Model):
@@ -269,13 +271,7 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
         same_sound=config.matching.same_sound,
         digit_sounds=config.matching.digit_sounds,
     )
-    tolerance = Tolerance(
-        tuple((s.min_len, s.edits) for s in config.matching.max_edits),
-        config.matching.ends_min_len,
-        config.matching.subs_min_len,
-        config.matching.protected,
-        config.matching.protect_below_len,
-    )
+    tolerance = tolerance_of(config.matching)
     specs = _specs(config)
     opening = [s for s in specs if s.group.startswith(("greeting_missing.", "organisation"))]
     closing = [s for s in specs if s.group.startswith("closing_missing.")]
@@ -287,6 +283,17 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
         PhraseSet(opening, sound, tolerance, presence=True),
         PhraseSet(closing, sound, tolerance, presence=True),
         PhraseSet(anywhere, sound, tolerance),
+    )
+
+
+def tolerance_of(matching: Matching) -> Tolerance:
+    """The matcher's tolerance from a pack's `matching` section."""
+    return Tolerance(
+        tuple((s.min_len, s.edits) for s in matching.max_edits),
+        matching.ends_min_len,
+        matching.subs_min_len,
+        matching.protected,
+        matching.protect_below_len,
     )
 
 
@@ -304,8 +311,13 @@ def _specs(config: PackFile) -> list[PhraseSpec]:
             continue
         for name, value in rule:
             if isinstance(value, tuple) and value and isinstance(value[0], Phrase):
+                table = (
+                    tuple((s.min_len, s.edits) for s in rule.max_edits) if rule.max_edits else None
+                )
                 specs += [
-                    PhraseSpec(f"{rule_id}.{name}", p.text, p.exact, p.unless, rule.extra_edits)
+                    PhraseSpec(
+                        f"{rule_id}.{name}", p.text, p.exact, p.unless, rule.extra_edits, table
+                    )
                     for p in value
                 ]
     return specs

@@ -8,6 +8,7 @@ Score = max(0, 100 − deductions), rounded to 0.1; 0 and the lowest band on an 
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -244,18 +245,19 @@ def _rate(ctx: _Context, rule_id: str, rule: SpeechRateFast | SpeechRateSlow) ->
 
 def _silence(ctx: _Context, rule: SilenceLong) -> list[Hit]:
     spans: list[tuple[float, float]] = []
-    for utt in (*ctx.call.agent, *ctx.call.customer):
-        if utt.words and utt.words[-1].end - utt.words[0].start > rule.max_s:
-            spans += [(w.start, w.end) for w in utt.words]  # a long utterance: mind its pauses
-        elif utt.words:
-            spans.append((utt.words[0].start, utt.words[-1].end))
-        elif utt.normalized:
+    expanded = False
+    for utt in heapq.merge(ctx.call.agent, ctx.call.customer, key=lambda u: u.start):
+        if not utt.words and not utt.normalized:
+            continue
+        if utt.end - utt.start > rule.max_s and utt.words:  # a long utterance: mind its pauses
+            spans += [(w.start, w.end) for w in utt.words]
+            expanded = True
+        else:
             spans.append((utt.start, utt.end))
-    if not spans:
-        return []
-    spans.sort()
+    if expanded:
+        spans.sort()
     hits = []
-    reach = spans[0][1]
+    reach = spans[0][1] if spans else 0.0
     for start, end in spans[1:]:
         gap = start - reach
         if gap > rule.max_s:

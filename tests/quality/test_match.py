@@ -4,26 +4,22 @@ and a phrase that means something else must not be found."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hotline.asr.transcript import normalize
 from hotline.quality.match import Doc, PhraseSet, PhraseSpec, number_heard
-from hotline.quality.pack import load_pack
+from hotline.quality.pack import load_pack, tolerance_of
 
 PACK = load_pack()
 SOUND = PACK.sound
+TOLERANCE = tolerance_of(PACK.config.matching)
 
 
-def find(phrase: str, *texts: str, **spec: object) -> list[tuple[int, int, int, str]]:
-    phrases = PhraseSet([PhraseSpec("g", phrase, **spec)], SOUND, _tolerance())  # type: ignore[arg-type]
+def find(phrase: str, *texts: str, **spec: Any) -> list[tuple[int, int, int, str]]:
+    """Where the default pack's matcher finds `phrase` in utterances heard as `texts`."""
+    phrases = PhraseSet([PhraseSpec("g", phrase, **spec)], SOUND, TOLERANCE)
     doc = Doc.of([normalize(t) for t in texts], SOUND)  # as Utterance.normalized holds them
     return [(s.segment, s.start, s.end, s.text) for s in phrases.find(doc)]
-
-
-def _tolerance():  # type: ignore[no-untyped-def]
-    from hotline.quality.match import Tolerance
-
-    m = PACK.config.matching
-    steps = tuple((s.min_len, s.edits) for s in m.max_edits)
-    return Tolerance(steps, m.ends_min_len, m.subs_min_len, m.protected)
 
 
 def test_spaces_punctuation_and_traditional_characters_do_not_count() -> None:
@@ -83,3 +79,16 @@ def test_an_agents_number_is_heard_however_each_digit_came_out() -> None:
     assert heard("1023", "我是幺零哈三号")  # one digit garbled into a non-digit
     assert not heard("1023", "我是幺零两四号")  # another number
     assert not heard("1023", "您好燃气客服中心")
+
+
+def test_a_one_character_insult_is_heard_by_sound_but_not_inside_an_everyday_word() -> None:
+    assert find("滚", "棍 别 再 打 过来 了", unless=("滚烫",)) == [(0, 0, 1, "棍")]
+    assert find("滚", "热水器 出来 的 水 是不是 滚烫 的", unless=("滚烫",)) == []
+
+
+def test_a_rules_own_table_can_allow_more_edits_for_long_phrases() -> None:
+    heard = "我们班了明天斋制吧"  # 下 dropped, 再 as 斋, 打 as 制
+    assert find("下班了明天再打", heard) == []
+    table = ((1, 0), (3, 1), (7, 2))
+    ((_, start, end, text),) = find("下班了明天再打", heard, edits_by_len=table)
+    assert "班了明天斋" in text and heard[start:end] == text

@@ -229,3 +229,16 @@ def test_score_json_reads_the_call_and_writes_the_stable_shape() -> None:
     ]
     with pytest.raises(InvalidInput, match="call_id"):
         score_json({"channels": {}}, PACK)
+
+
+def test_a_pause_inside_one_long_utterance_is_silence_only_if_nobody_else_speaks() -> None:
+    data = model_call()
+    long_one = said("好的 请您 稍等", 17.0)
+    long_one["result"].append({"word": "一下", "start": 38.0, "end": 39.0, "conf": 0.9})
+    long_one["text"] += " 一下"
+    data["channels"]["agent"][1] = long_one  # 20.2 → 38.0 without a word from the agent
+    data["channels"]["customer"][1] = said("好的 谢谢", 26.0)  # but the customer speaks
+    assert hits(score(data), "silence_long") == []
+    data["channels"]["customer"][1] = said("好的 谢谢", 46.0)
+    (hit,) = hits(score(data), "silence_long")
+    assert (hit.start, hit.end, hit.evidence) == (20.2, 38.0, "静默 17.8 秒")
