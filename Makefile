@@ -42,3 +42,5 @@ test: lint
 bench: install-test system-deps
 	$(BIN)/python benchmarks/ami_throughput.py
 	$(BIN)/python benchmarks/archive_throughput.py
+	$(BIN)/python benchmarks/asr_throughput.py
+	$(BIN)/python benchmarks/quality_throughput.py
