@@ -251,6 +251,30 @@ def active_handlers(c: Container) -> dict[str, Handler]:
     return handlers
 
 
+IMPORTANT_CATEGORIES = frozenset({"complaint", "emergency"})
+
+
+def keep_recordings_of(
+    recordings: RecordingStore, settings: Settings
+) -> Callable[[Message], Awaitable[None]]:
+    """重要的资料长期保存: once a call's ticket is a complaint or an emergency, its recording
+    is important (kept for the long period; audited as done by the system)."""
+    rec_settings = settings.recording
+    policy = RetentionPolicy(rec_settings.retention_days, rec_settings.important_retention_days)
+
+    async def on_ticket(message: Message) -> None:
+        p = message.payload
+        if p.get("category") not in IMPORTANT_CATEGORIES or not p.get("call_id"):
+            return
+        rec = await recordings.by_call(str(p["call_id"]))
+        if rec is not None and not rec.important and rec.status is not RecordingStatus.PURGED:
+            await retention.set_important(
+                recordings, rec.id, True, "system", datetime.now(UTC), policy
+            )
+
+    return on_ticket
+
+
 def build(settings: Settings) -> Container:
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
@@ -320,6 +344,7 @@ def build(settings: Settings) -> Container:
         after_call.append(callbacks.on_call_ended)
     tickets = make_ticket_service(settings, sessions, bus, recordings, ami)
     after_call.append(tickets.on_call_ended)
+    bus.subscribe("ticket/", keep_recordings_of(recordings, settings))
     call_service = CallService(
         tracker,
         calls,

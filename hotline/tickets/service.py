@@ -294,6 +294,7 @@ class TicketService:
         rec = await self.store.edit(
             ticket_id, changes, actor=actor, role=role, now=self.clock(), deadlines=new_deadlines
         )
+        await self.bus.publish(Message("ticket/changed", payload(rec, action="edit", by=actor)))
         if rec.ticket.urgent and not t.urgent:
             await self._urgent(rec, ())
         return rec

@@ -1,13 +1,17 @@
 """A supervisor's week: the ticket summary as JSON and as a workbook, and the 投诉转接单 of
-one ticket printed as PDF and XLSX; agents get neither."""
+one ticket printed as PDF and XLSX (agents get neither); a complaint's recording kept long
+and found by its ticket."""
 
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import openpyxl
 
 from tests.api.test_tickets_api import T0, Api, api, drafted
+from tests.factories import answered_call
+from tests.tickets.test_service import COMPLAINT
 
 __all__ = ["api"]  # the fixture
 
@@ -53,3 +57,39 @@ async def test_the_week_summary_and_the_transfer_slip_of_a_handled_gas_leak(api:
     assert (await api.get("wang", url)).status_code == 403
     bad = await api.get("boss", "/api/ticket-reports", period="week", date="2024-13-01")
     assert bad.status_code == 422 and "message" in bad.json()
+
+
+async def test_a_complaint_keeps_its_recording_long_and_records_staff_find_it_by_ticket(
+    api: Api,
+) -> None:
+    """重要的资料长期保存: the recording of a call whose ticket turns out a complaint is
+    marked important (the long retention, audited as the system's doing), and records staff
+    find it by the ticket's number."""
+    c = api.container
+    call = answered_call("7.1", at=T0)
+    await c.calls.save([call])
+    rec = await c.recordings.add(
+        call_id=call.call_id,
+        sources={"mixed": "/spool/7.1.wav"},
+        started_at=T0,
+        caller_number=call.caller_number,
+        agent=call.agent_member,
+        queue=call.queue,
+        retain_until=T0 + timedelta(days=365),
+        now=T0,
+    )
+    assert rec is not None and not rec.important
+    draft = await c.tickets.on_call_ended(call)
+    assert draft is not None
+    await c.tickets.on_transcript(call.call_id, COMPLAINT)
+
+    kept = await c.recordings.get(rec.id)
+    assert kept is not None and kept.important
+    assert kept.retain_until >= T0 + timedelta(days=3650)
+    (entry,) = await c.recordings.audit_log(recording_id=rec.id)
+    assert entry.actor == "system" and entry.action == "important"
+
+    found = await api.get("boss", "/api/recordings", ticket=draft.id)
+    assert [r["id"] for r in found.json()["items"]] == [rec.id]
+    none = await api.get("boss", "/api/recordings", ticket=draft.id + 100)
+    assert none.json()["total"] == 0

@@ -203,6 +203,7 @@ async def search_recordings(
     agent: Annotated[str | None, Query(max_length=128, description="member or interface")] = None,
     queue: Annotated[str | None, Query(max_length=128)] = None,
     call_id: Annotated[str | None, Query(max_length=64)] = None,
+    ticket: Annotated[int | None, Query(description="the 工单 id: its call's recording")] = None,
     min_duration_s: Annotated[float | None, Query(ge=0)] = None,
     status: Status | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -210,6 +211,12 @@ async def search_recordings(
 ) -> RecordingPage:
     since, until = time_range(request, since, until)
     own = own_scope(user)
+    if ticket is not None:
+        found_ticket = await request.app.state.container.tickets.store.get(ticket)
+        ticket_call = found_ticket.ticket.call_id if found_ticket is not None else None
+        if ticket_call is None or (call_id is not None and call_id != ticket_call):
+            return RecordingPage(items=[], total=0, offset=offset, limit=limit)
+        call_id = ticket_call
     f = RecordingFilter(
         since=since,
         until=until,
