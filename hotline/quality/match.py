@@ -16,7 +16,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import ahocorasick
@@ -62,6 +62,7 @@ class SoundKeys:
         self._same = dict(same_sound)
         self._ids: dict[str, str] = {}  # folded syllable -> key
         self._parts: dict[str, tuple[str, str]] = {}  # key -> (initial, final)
+        self._near_keys: dict[str, tuple[int, frozenset[str]]] = {}
         self._table: dict[int, str | None] = dict.fromkeys(map(ord, _SKIP))
         self._known: set[str] = set(_SKIP)
         self._digit_table: dict[int, str] = {}
@@ -99,6 +100,21 @@ class SoundKeys:
             return False
         return (pa[0] == pb[0] and pa[0] != "") or pa[1] == pb[1]
 
+    def near_keys(self, key: str) -> frozenset[str]:
+        """Every key known so far that sounds near `key` (not itself): a table per key,
+        redone only when new syllables have been met since."""
+        known = len(self._parts)
+        cached = self._near_keys.get(key)
+        if cached is None or cached[0] != known:
+            pa = self._parts.get(key)
+            near = frozenset(
+                k
+                for k, pb in self._parts.items()
+                if pa is not None and k != key and ((pa[0] == pb[0] and pa[0] != "") or pa[1] == pb[1])
+            )
+            cached = self._near_keys[key] = (known, near)
+        return cached[1]
+
     def _learn(self, chars: Iterable[str]) -> None:
         for c in chars:
             self._known.add(c)
@@ -127,24 +143,35 @@ class SoundKeys:
 
 @dataclass(frozen=True, slots=True)
 class Tolerance:
-    """How far a heard phrase may stray from the written one (from the pack)."""
+    """How far a heard phrase may stray from the written one (from the pack).
 
-    edits_by_len: tuple[tuple[int, int], ...]  # (phrase length from, edits allowed), ascending
+    Edits are graded: a character heard with another key costs 1, or `near_cost` for a near
+    sound (same initial or same final); a dropped character costs 1, an extra one 1 (a light
+    one `light_cost`); a light phrase character (a particle such as 么 吗 也) costs
+    `light_cost` times as much, and may be misheard as anything even in a short phrase. A
+    phrase matches where its edits add up to at most its allowance."""
+
+    edits_by_len: tuple[tuple[int, float], ...]  # (phrase length from, edits allowed), ascending
     ends_min_len: int  # phrases this long may lose or change their first/last character
     subs_min_len: int  # phrases this long may have any character misheard; shorter ones only
     # for a near sound (same initial or same final), e.g. 帮 heard as 办 but not as 是
-    protected: str  # characters that must be heard (negations): never dropped or replaced
-    protect_below_len: int  # ... in phrases shorter than this (我不知道 is not 我知道)
+    protected: str  # characters that must be heard (negations): never dropped, and replaced
+    protect_below_len: int  # only by another negation in phrases shorter than this
+    near_cost: float = 1.0  # a character heard as a near sound (帮 as 办)
+    light: str = ""  # particles and fillers: cheap to mishear, drop or insert
+    light_cost: float = 1.0  # ... this much of an edit
+    light_min_heavy: int = 3  # ... in phrases with at least this many other characters
+    near_ends_min_len: int = 4  # phrases this long may have a near sound at a kept end
 
     def edits(
-        self, length: int, extra: int = 0, table: tuple[tuple[int, int], ...] | None = None
-    ) -> int:
-        allowed = extra
+        self, length: int, extra: int = 0, table: tuple[tuple[int, float], ...] | None = None
+    ) -> float:
+        allowed: float = extra
         for min_len, edits in table or self.edits_by_len:
             if length >= min_len:
                 allowed = edits + extra
         # a match keeps at least one intact key pair (the bigram prefilter finds it)
-        return max(0, min(allowed, length - 2))
+        return max(0.0, min(allowed, length - 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +181,18 @@ class PhraseSpec:
     exact: bool = False  # match these characters only, no sound tolerance
     unless: tuple[str, ...] = ()  # heard text containing one of these is not this phrase
     extra_edits: int = 0  # edits allowed beyond the pack's default for its length
-    edits_by_len: tuple[tuple[int, int], ...] | None = None  # the rule's own table, if any
+    edits_by_len: tuple[tuple[int, float], ...] | None = None  # the rule's own table, if any
+    # the review tier: places that miss the tolerance above but pass this looser one are
+    # found as review spans (a person decides). Off unless review_extra or review_subs.
+    review_extra: int = 0  # edits allowed beyond the phrase's own
+    review_subs: bool = False  # any character may be misheard (not only as a near sound)
+    review_needs: str = ""  # a review span must hear one of these characters (by sound, in
+    # its place); in the review tier every negation must be heard, whatever the length
+    review_only: bool = False  # found only by the review tier (never a strict span)
+
+    @property
+    def reviewable(self) -> bool:
+        return not self.exact and (self.review_extra > 0 or self.review_subs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +203,8 @@ class Span:
     start: int  # offsets in the segment's normalized text
     end: int
     text: str  # what was heard there
-    edits: int
+    edits: float
+    review: bool = False  # found only by the phrase's looser review tier: a person decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +223,8 @@ class Doc:
         keys = sound.keys(joined)  # one pass; _SEP is no skipped character, so it stays
         key_starts, text_starts = [], []
         k = t = 0
-        for text, seg_keys in zip(texts, keys.split(_SEP), strict=True):
+        parts = keys.split(_SEP) if texts else []  # no segment: no keys, not one empty one
+        for text, seg_keys in zip(texts, parts, strict=True):
             key_starts.append(k)
             text_starts.append(t)
             k += len(seg_keys) + 1
@@ -214,25 +254,18 @@ class Doc:
 class _Pattern:
     spec: PhraseSpec
     keys: str
-    edits: int
-    protected: frozenset[int]  # positions that must be heard
+    edits: float
+    protected: frozenset[int]  # positions that must be heard (or another negation there)
     ends_free: bool
     subs_free: bool
-
-    @property
-    def must(self) -> str:
-        """Keys that every match contains: protected positions, and the ends unless free."""
-        last = len(self.keys) - 1
-        return "".join(
-            c
-            for i, c in enumerate(self.keys)
-            if i in self.protected or (not self.ends_free and i in (0, last))
-        )
+    weights: tuple[float, ...]  # cost of dropping or mishearing each position (light ones less)
+    heard_at: int = -1  # a position that must be heard as itself (a review tier's needs)
 
     @property
     def min_bigrams(self) -> int:
-        """Intact key pairs a match keeps at least: each edit breaks at most two."""
-        return max(1, len(self.keys) - 1 - 2 * self.edits)
+        """Intact key pairs looked for before aligning: each whole edit breaks at most two
+        (a match made of more, cheaper edits is found when it keeps as many pairs)."""
+        return max(1, len(self.keys) - 1 - 2 * int(self.edits + 1e-9))
 
 
 class PhraseSet:
@@ -250,6 +283,11 @@ class PhraseSet:
         for a group's phrases once one is found (greeting and closing checks)."""
         self._sound = sound
         self._presence = presence
+        self._near_cost = tol.near_cost
+        self._near_ends_min_len = tol.near_ends_min_len
+        self._light_cost = tol.light_cost
+        self._light_keys = frozenset(sound.keys(_chars(tol.light)))
+        self._negation_keys = frozenset(sound.keys(_chars(tol.protected)))
         self._exact: list[tuple[PhraseSpec, str]] = []
         self._single: list[tuple[PhraseSpec, str]] = []  # one character, matched by sound
         self._fuzzy: list[_Pattern] = []
@@ -262,6 +300,9 @@ class PhraseSet:
                     for w in map(_chars, spec.unless)
                 ]  # by sound, unless it sounds like the phrase itself (去世/去死): by text
         bigrams: dict[str, list[tuple[int, int]]] = {}
+        pairs: dict[str, list[tuple[int, int]]] = {}  # review tier: keys one or two apart
+        # pid -> its looser review patterns: one per character it needs heard (any one will do)
+        self._review: dict[int, list[_Pattern]] = {}
         for spec in specs:
             chars = _chars(spec.text)
             if not chars:
@@ -276,31 +317,65 @@ class PhraseSet:
                 continue
             protect = m < tol.protect_below_len
             prot = frozenset(i for i, c in enumerate(chars) if protect and c in tol.protected)
+            light = [c in tol.light and c not in tol.protected for c in chars]
+            if m - sum(light) < tol.light_min_heavy:
+                light = [False] * m  # too few other characters to carry the phrase
+            weights = tuple(tol.light_cost if x else 1.0 for x in light)
             pid = len(self._fuzzy)
-            self._fuzzy.append(
-                _Pattern(
-                    spec,
-                    keys,
-                    tol.edits(m, spec.extra_edits, spec.edits_by_len),
-                    prot,
-                    m >= tol.ends_min_len,
-                    m >= tol.subs_min_len or spec.extra_edits > 0,
-                )
+            pattern = _Pattern(
+                spec,
+                keys,
+                tol.edits(m, spec.extra_edits, spec.edits_by_len),
+                prot,
+                m >= tol.ends_min_len,
+                m >= tol.subs_min_len or spec.extra_edits > 0,
+                weights,
             )
-            for off in range(m - 1):
+            self._fuzzy.append(pattern)
+            for off in range(m - 1 if not (spec.review_only and spec.reviewable) else 0):
                 bigrams.setdefault(keys[off : off + 2], []).append((pid, off))
+            if spec.reviewable:
+                loose = tol.edits(m, spec.extra_edits + spec.review_extra, spec.edits_by_len)
+                if loose > pattern.edits or (spec.review_subs and not pattern.subs_free):
+                    review = replace(
+                        pattern,
+                        edits=loose,
+                        protected=frozenset(i for i, c in enumerate(chars) if c in tol.protected),
+                        subs_free=pattern.subs_free or spec.review_subs,
+                    )
+                    needs = [i for i, c in enumerate(chars) if c in spec.review_needs]
+                    self._review[pid] = [replace(review, heard_at=i) for i in needs] or [review]
+                    for off in range(m - 1):
+                        for gap in (1, 2)[: m - 1 - off]:
+                            pair = keys[off] + keys[off + gap]
+                            pairs.setdefault(pair, []).append((pid, off))
         self._automaton = ahocorasick.Automaton()
         for bigram, entries in bigrams.items():
             self._automaton.add_word(bigram, tuple(entries))
         if bigrams:
             self._automaton.make_automaton()
         self._need = [p.min_bigrams for p in self._fuzzy]
-        self._must = [p.must for p in self._fuzzy]
+        # how far (in keys) a match may shift from its diagonal: one per drop or insertion
+        self._span = [self._shift(p, tol) for p in self._fuzzy]
+        self._pairs = ahocorasick.Automaton()
+        for pair, entries in pairs.items():
+            self._pairs.add_word(pair, tuple(entries))
+        if pairs:
+            self._pairs.make_automaton()
+        self._review_span = {pid: self._shift(p[0], tol) for pid, p in self._review.items()}
+
+    def _shift(self, p: _Pattern, tol: Tolerance) -> int:
+        if not p.edits:
+            return 0
+        return int(p.edits / min(1.0, min(p.weights), self._light_cost if tol.light else 1.0) + 1e-9)
 
     def find(self, doc: Doc) -> list[Span]:
         spans = self._find_exact(doc)
         if self._fuzzy and doc.keys:
-            spans.extend(self._find_fuzzy(doc, {s.group for s in spans}))
+            heard = {s.group for s in spans}
+            spans.extend(self._find_fuzzy(doc, heard))
+            if self._review:
+                spans.extend(self._find_review(doc, heard))
         if self._unless:
             spans = [s for s in spans if not self._excluded(s, doc)]
         return _dedupe(spans)
@@ -348,7 +423,7 @@ class PhraseSet:
                     where[key] = start
         candidates: dict[int, list[tuple[int, int]]] = {}
         for (pid, diag), count in counts.items():
-            k, need = self._fuzzy[pid].edits, self._need[pid]
+            k, need = self._span[pid], self._need[pid]
             if count < need and (
                 k == 0 or sum(counts.get((pid, d), 0) for d in range(diag - k, diag + k + 1)) < need
             ):
@@ -365,9 +440,56 @@ class PhraseSet:
                 spans.extend(found)
         return spans
 
+    def _find_review(self, doc: Doc, heard: set[str]) -> list[Span]:
+        """The review tier: two of a phrase's keys (one or two apart) heard one or two
+        apart mark a place; one that passes the looser tolerance but not the strict one is
+        a review span. (The strict search also needs intact key pairs: a place it missed is
+        a review span even within the strict tolerance.) Spans the strict search found at
+        the same place win (`_dedupe`)."""
+        keys = doc.keys
+        where: dict[tuple[int, int], int] = {}  # (pid, diagonal) -> a key offset on it
+        for step, phase, stream in ((1, 0, keys), (2, 0, keys[0::2]), (2, 1, keys[1::2])):
+            for end, entries in self._pairs.iter(stream):
+                start = (end - 1) * step + phase
+                for pid, off in entries:
+                    where.setdefault((pid, start - off), start)
+        spans: list[Span] = []
+        by_pid: dict[int, list[tuple[int, int]]] = {}
+        for (pid, diag), pos in where.items():
+            by_pid.setdefault(pid, []).append((diag, pos))
+        for pid, diags in sorted(by_pid.items()):
+            if self._presence and self._fuzzy[pid].spec.group in heard:
+                continue
+            spans.extend(self._verify_review(doc, pid, sorted(diags)))
+        return spans
+
+    def _verify_review(self, doc: Doc, pid: int, diags: list[tuple[int, int]]) -> list[Span]:
+        strict, looser = self._fuzzy[pid], self._review[pid]
+        loose = looser[0]
+        k, m = self._review_span[pid], len(loose.keys)
+        spans = []
+        for lo, hi, pos in _clusters(diags, k):
+            seg = bisect_right(doc.key_starts, pos) - 1
+            seg_start, seg_end = doc.segment_keys(seg)
+            w0, w1 = max(seg_start, lo - k), min(seg_end, hi + m + k)
+            window = doc.keys[w0:w1]
+            aligned = None
+            for pattern in looser:
+                if pattern.heard_at < 0 or pattern.keys[pattern.heard_at] in window:
+                    aligned = self._check(pattern, window)
+                    if aligned is not None:
+                        break
+            if aligned is None:
+                continue
+            edits, ks, ke = aligned
+            ts, te = doc.text_offsets(seg, w0 + ks - seg_start, w0 + ke - seg_start)
+            text = doc.texts[seg][ts:te]
+            spans.append(Span(strict.spec.group, strict.spec.text, seg, ts, te, text, edits, True))
+        return spans
+
     def _verify(self, doc: Doc, pid: int, diags: list[tuple[int, int]]) -> list[Span]:
-        pattern, must = self._fuzzy[pid], self._must[pid]
-        keys, k = pattern.keys, pattern.edits
+        pattern = self._fuzzy[pid]
+        keys, k, budget = pattern.keys, self._span[pid], pattern.edits
         m = len(keys)
         clusters: list[list[int]] = []  # [first diag, last diag, a key offset inside]
         for d, pos in diags:
@@ -379,19 +501,14 @@ class PhraseSet:
         for lo, hi, pos in clusters:
             seg = bisect_right(doc.key_starts, pos) - 1
             seg_start, seg_end = doc.segment_keys(seg)
-            found: tuple[int, int, int] | None = None
+            found: tuple[float, int, int] | None = None
             for d in range(lo, hi + 1):
                 if d >= seg_start and doc.keys.startswith(keys, d):
-                    found = (0, d, d + m)
+                    found = (0.0, d, d + m)
                     break
             if found is None and k > 0:
                 w0, w1 = max(seg_start, lo - k), min(seg_end, hi + m + k)
-                window = doc.keys[w0:w1]
-                # cheap bounds before the DP: enough of the keys heard, the must-keys all
-                heard = sum(1 for c in keys if c in window)
-                if heard < m - k or any(c not in window for c in must):
-                    continue
-                aligned = self._align(pattern, window)
+                aligned = self._check(pattern, doc.keys[w0:w1])
                 if aligned is not None:
                     found = (aligned[0], w0 + aligned[1], w0 + aligned[2])
             if found is None:
@@ -402,41 +519,97 @@ class PhraseSet:
             spans.append(Span(pattern.spec.group, pattern.spec.text, seg, ts, te, text, edits))
         return spans
 
-    def _align(self, pattern: _Pattern, t: str) -> tuple[int, int, int] | None:
-        """Best place of the pattern in text keys `t` with at most its edits: (edits, start,
-        end), or None. Protected positions (and the first/last one unless the pattern's ends
-        are free) must be heard."""
-        p, k, near = pattern.keys, pattern.edits, self._sound.near
-        prot = pattern.protected
+    def _check(self, pattern: _Pattern, window: str) -> tuple[float, int, int] | None:
+        """The pattern's best place in `window` (see `_align`), after a cheap bound: each
+        of its keys costs at least nothing if heard in the window, a near sound if one is,
+        else a drop (or, if it must be heard, it cannot match)."""
+        heard = set(window)
+        close = self._close(pattern.keys, heard)
+        budget, weights, near_cost = pattern.edits + 1e-9, pattern.weights, self._near_cost
+        negation_heard = not heard.isdisjoint(self._negation_keys)
+        m, bound = len(pattern.keys), 0.0
+        for i, pc in enumerate(pattern.keys):
+            if pc in heard:
+                continue
+            if i == pattern.heard_at:
+                return None
+            if i in pattern.protected:
+                if not negation_heard:
+                    return None
+                bound += near_cost
+            elif not pattern.ends_free and (i == 0 or i == m - 1):
+                if not (close[i] and m >= self._near_ends_min_len):
+                    return None
+                bound += near_cost
+            elif close[i] or (negation_heard and pc in self._negation_keys):
+                bound += near_cost * weights[i]
+            else:
+                bound += weights[i]
+            if bound > budget:
+                return None
+        return self._align(pattern, window, close)
+
+    def _close(self, keys: str, heard: set[str]) -> list[frozenset[str]]:
+        """For each key of a pattern, the keys of `heard` that sound near it (not itself)."""
+        near_keys = self._sound.near_keys
+        return [near_keys(pc) & heard for pc in keys]
+
+    def _align(
+        self, pattern: _Pattern, t: str, close: list[frozenset[str]] | None = None
+    ) -> tuple[float, int, int] | None:
+        """Best place of the pattern in text keys `t` within its edits: (edits, start, end),
+        or None. Protected positions (and the first/last one unless the pattern's ends are
+        free) must be heard: a protected one as itself or another negation (没 as 不), an end
+        as itself or (from `near_ends_min_len` characters) a near sound (脑 as 妮)."""
+        p, budget = pattern.keys, pattern.edits + 1e-9
+        if close is None:
+            close = self._close(p, set(t))
+        prot, weights, subs_free = pattern.protected, pattern.weights, pattern.subs_free
+        near_cost, light_keys, negations = self._near_cost, self._light_keys, self._negation_keys
+        ins = [self._light_cost if c in light_keys else 1.0 for c in t]
         m, n = len(p), len(t)
-        inf = k + 1
-        prev = [0] * (n + 1)  # row 0: the match may start anywhere
+        near_ends = m >= self._near_ends_min_len
+        inf = float("inf")
+        prev = [0.0] * (n + 1)  # row 0: the match may start anywhere
         prev_s = list(range(n + 1))
         for i in range(1, m + 1):
-            pc = p[i - 1]
-            locked = (i - 1) in prot or (not pattern.ends_free and (i == 1 or i == m))
+            pc, w = p[i - 1], weights[i - 1]
+            is_prot = (i - 1) in prot
+            heard = i - 1 == pattern.heard_at
+            locked = is_prot or heard or (not pattern.ends_free and (i == 1 or i == m))
+            light = w < 1.0
+            near = close[i - 1]
             cur = [inf] * (n + 1)
             cur_s = [0] * (n + 1)
             if not locked:
-                cur[0] = min(inf, prev[0] + 1)
+                cur[0] = prev[0] + w
             for j in range(1, n + 1):
                 tc = t[j - 1]
                 if tc == pc:
                     best, s = prev[j - 1], prev_s[j - 1]
-                elif locked or not (pattern.subs_free or near(pc, tc)):
-                    best, s = inf, 0
+                elif locked:
+                    if heard:
+                        best, s = inf, 0
+                    elif (tc in negations) if is_prot else (near_ends and tc in near):
+                        best, s = prev[j - 1] + near_cost, prev_s[j - 1]
+                    else:
+                        best, s = inf, 0
+                elif tc in near or (pc in negations and tc in negations):
+                    best, s = prev[j - 1] + near_cost * w, prev_s[j - 1]
+                elif subs_free or light:
+                    best, s = prev[j - 1] + w, prev_s[j - 1]
                 else:
-                    best, s = prev[j - 1] + 1, prev_s[j - 1]
-                if not locked and prev[j] + 1 < best:
-                    best, s = prev[j] + 1, prev_s[j]
-                if cur[j - 1] + 1 < best:
-                    best, s = cur[j - 1] + 1, cur_s[j - 1]
-                cur[j] = best if best < inf else inf
+                    best, s = inf, 0
+                if not locked and prev[j] + w < best:
+                    best, s = prev[j] + w, prev_s[j]
+                if cur[j - 1] + ins[j - 1] < best:
+                    best, s = cur[j - 1] + ins[j - 1], cur_s[j - 1]
+                cur[j] = best
                 cur_s[j] = s
             prev, prev_s = cur, cur_s
         best_j = -1
         for j in range(1, n + 1):
-            if prev[j] <= k and (
+            if prev[j] <= budget and (
                 best_j < 0
                 or prev[j] < prev[best_j]
                 or (prev[j] == prev[best_j] and j - prev_s[j] < best_j - prev_s[best_j])
@@ -444,7 +617,12 @@ class PhraseSet:
                 best_j = j
         if best_j < 0:
             return None
-        return prev[best_j], prev_s[best_j], best_j
+        return round(prev[best_j], 3), prev_s[best_j], best_j
+
+
+def phrase_length(text: str) -> int:
+    """How many characters of a phrase count (spaces and punctuation do not)."""
+    return len(_chars(text))
 
 
 def _chars(text: str) -> str:
@@ -452,9 +630,21 @@ def _chars(text: str) -> str:
     return normalize(text).translate(_SKIP_TABLE)
 
 
+def _clusters(diags: list[tuple[int, int]], k: int) -> list[tuple[int, int, int]]:
+    """Sorted (diagonal, key offset) pairs grouped where diagonals lie within `k` of each
+    other: (first diagonal, last diagonal, a key offset inside)."""
+    clusters: list[list[int]] = []
+    for d, pos in diags:
+        if clusters and d - clusters[-1][1] <= k:
+            clusters[-1][1] = d
+        else:
+            clusters.append([d, d, pos])
+    return [(lo, hi, pos) for lo, hi, pos in clusters]
+
+
 def _dedupe(spans: list[Span]) -> list[Span]:
     """One span per place and group: of overlapping spans keep the closest, then longest."""
-    spans.sort(key=lambda s: (s.group, s.segment, s.edits, -(s.end - s.start), s.start))
+    spans.sort(key=lambda s: (s.group, s.segment, s.review, s.edits, -(s.end - s.start), s.start))
     kept: list[Span] = []
     taken: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for s in spans:

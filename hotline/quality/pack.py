@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hotline.core.errors import InvalidInput
-from hotline.quality.match import PhraseSet, PhraseSpec, SoundKeys, Tolerance
+from hotline.quality.match import PhraseSet, PhraseSpec, SoundKeys, Tolerance, phrase_length
 
 
 class _Model(BaseModel):
@@ -29,6 +36,22 @@ class Phrase(_Model):
     text: str = Field(min_length=1)
     exact: bool = False
     unless: tuple[str, ...] = ()  # e.g. 去死 unless 去世: heard text with these is not a hit
+    # the rule's review tier finds this phrase only where one of these characters is heard
+    # (by sound), e.g. 你怎么不去死 only with 去 or 死; empty: anywhere
+    review_needs: str = ""
+    # found only by the rule's review tier (a hit that needs review, never a deduction):
+    # for a phrase whose strict match would mistake everyday words (你怎么不去…)
+    review_only: bool = False
+
+    @model_validator(mode="after")
+    def _needs_in_text(self) -> Phrase:
+        stray = [c for c in self.review_needs if c not in self.text]
+        if stray:
+            raise ValueError(
+                f"review_needs {''.join(stray)!r} not in the phrase {self.text!r}: "
+                "name characters of the phrase itself"
+            )
+        return self
 
 
 def _phrases(value: Any) -> Any:
@@ -45,7 +68,7 @@ class _Rule(_Model):
 
 class EditStep(_Model):
     min_len: int = Field(ge=1)
-    edits: int = Field(ge=0, le=5)
+    edits: float = Field(ge=0, le=5)  # graded: a near sound or a light character counts less
 
 
 class _PhraseRule(_Rule):
@@ -80,8 +103,28 @@ class ClosingMissing(_PhraseRule):
 
 class PhraseRule(_PhraseRule):
     phrases: tuple[Phrase, ...] = Field(min_length=1)
+    # the review tier: a phrase heard beyond the tolerance above but within this looser one
+    # (this many more edits; with review_subs any character may be misheard) is a hit that
+    # needs review: no deduction and no instant fail until a person confirms it
+    review_extra_edits: int = Field(0, ge=0, le=3)
+    review_subs: bool = False
+    review_min_len: int = Field(4, ge=2)  # shorter phrases have no review tier
 
     _p = field_validator("phrases", mode="before")(_phrases)
+
+    @model_validator(mode="after")
+    def _review_only_has_a_tier(self) -> PhraseRule:
+        tier = self.review_extra_edits > 0 or self.review_subs
+        for p in self.phrases:
+            if p.review_only and (
+                not tier or p.exact or phrase_length(p.text) < self.review_min_len
+            ):
+                raise ValueError(
+                    f"phrase {p.text!r} is review_only but has no review tier (it would never "
+                    "be found): set review_extra_edits or review_subs on the rule, and give it "
+                    "at least review_min_len characters and no exact"
+                )
+        return self
 
 
 class Politeness(_PhraseRule):
@@ -141,6 +184,11 @@ class Matching(_Model):
     subs_min_len: int = Field(7, ge=2)
     protected: str = "不没别未无非"
     protect_below_len: int = Field(5, ge=2)
+    near_cost: float = Field(1.0, gt=0, le=1)
+    light: str = ""
+    light_cost: float = Field(1.0, gt=0, le=1)
+    light_min_heavy: int = Field(3, ge=1)
+    near_ends_min_len: int = Field(4, ge=2)
     fold_initials: dict[str, str] = {"zh": "z", "ch": "c", "sh": "s", "n": "l", "r": "l", "f": "h"}
     fold_finals: dict[str, str] = {"ing": "in", "eng": "en", "ang": "an"}
     same_sound: dict[str, str] = {"您": "你", "幺": "一", "两": "二"}
@@ -294,6 +342,11 @@ def tolerance_of(matching: Matching) -> Tolerance:
         matching.subs_min_len,
         matching.protected,
         matching.protect_below_len,
+        matching.near_cost,
+        matching.light,
+        matching.light_cost,
+        matching.light_min_heavy,
+        matching.near_ends_min_len,
     )
 
 
@@ -316,11 +369,25 @@ def _specs(config: PackFile) -> list[PhraseSpec]:
                 )
                 specs += [
                     PhraseSpec(
-                        f"{rule_id}.{name}", p.text, p.exact, p.unless, rule.extra_edits, table
+                        f"{rule_id}.{name}",
+                        p.text,
+                        p.exact,
+                        p.unless,
+                        rule.extra_edits,
+                        table,
+                        *_review_tier(rule, p),
                     )
                     for p in value
                 ]
     return specs
+
+
+def _review_tier(rule: _PhraseRule, phrase: Phrase) -> tuple[int, bool, str, bool]:
+    """A phrase's review tier: extra edits, any character misheard, characters needed,
+    review only."""
+    if not isinstance(rule, PhraseRule) or phrase_length(phrase.text) < rule.review_min_len:
+        return 0, False, "", False
+    return rule.review_extra_edits, rule.review_subs, phrase.review_needs, phrase.review_only
 
 
 def _explain(exc: ValidationError, source: str) -> str:

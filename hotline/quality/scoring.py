@@ -142,6 +142,9 @@ class _Context:
 
     def span_hit(self, rule_id: str, deduct: float, span: Span) -> Hit:
         start, end, conf = _timing(self.agent[span.segment], span.start, span.end)
+        if span.review:  # heard only within the rule's looser review tier: a person decides
+            evidence = f"{span.text}（疑似「{span.phrase}」，待复核）"
+            return self.hit(rule_id, deduct, AGENT, start, end, evidence, conf, ambiguous=True)
         return self.hit(rule_id, deduct, AGENT, start, end, span.text, conf)
 
 

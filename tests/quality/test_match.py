@@ -92,3 +92,23 @@ def test_a_rules_own_table_can_allow_more_edits_for_long_phrases() -> None:
     table = ((1, 0), (3, 1), (7, 2))
     ((_, start, end, text),) = find("下班了明天再打", heard, edits_by_len=table)
     assert "班了明天斋" in text and heard[start:end] == text
+
+
+def test_a_misheard_particle_costs_half_an_edit_but_a_misheard_content_word_does_not() -> None:
+    assert find("着什么急", "着什曾急啊排队呢") != []  # 么 (a particle) heard as anything
+    assert find("着什么急", "您别着急") == []  # 什么 both dropped: another phrase
+    assert find("不归我们管", "这个不是我们管的范围") == []  # 归 is what the phrase says
+
+
+def test_two_near_sounds_count_as_one_edit() -> None:
+    assert find("你到底想怎么样", "你到低想怎么阳") != []  # 底/低 same key; 样 as 阳 near
+
+
+def test_a_negation_may_be_heard_as_another_negation_but_not_as_nothing() -> None:
+    assert find("我也没办法", "公司这么安排的我也不办法") != []
+    assert find("我也没办法", "我也有办法") == []
+
+
+def test_a_kept_end_may_be_a_near_sound_in_a_four_character_phrase_only() -> None:
+    assert find("脑子有病", "你妮子嗯有并啊") != []  # 脑 heard as 妮 (n/l), 嗯 inserted
+    assert find("傻逼", "工单号是七四八八") == []  # 四八 is near 傻逼 at both ends: no
