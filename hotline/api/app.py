@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -68,7 +69,11 @@ from hotline.telephony.records import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker
-from hotline.tickets.service import TicketService, make_ticket_service
+from hotline.tickets import classify, sla
+from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.followup import FollowupPolicy
+from hotline.tickets.service import FollowupDialPlan, TicketService
+from hotline.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +278,39 @@ def keep_recordings_of(
             )
 
     return on_ticket
+
+
+def make_ticket_service(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    recordings: RecordingStore | None,
+    originator: AmiClient | None,
+) -> TicketService:
+    """The 工单 service from the settings: clock, 回访 policy, pack, AMI for 回访 calls."""
+    t = settings.tickets
+    tz = ZoneInfo(settings.timezone)
+    cb = settings.callback
+    return TicketService(
+        TicketStore(sessions),
+        bus,
+        sla_policy=sla.SlaPolicy.from_settings(t, WorkCalendar(t.calendar_files), tz),
+        followup_policy=FollowupPolicy(
+            delay_h=t.followup_delay_h,
+            attempts=t.followup_attempts,
+            interval_h=t.followup_interval_h,
+            quiet_start=t.followup_quiet_start,
+            quiet_end=t.followup_quiet_end,
+            timezone=settings.timezone,
+        ),
+        pack=lambda: classify.load_pack(t.pack),
+        recordings=recordings,
+        originator=originator,
+        dialplan=FollowupDialPlan(
+            t.followup_context, cb.channel_template, cb.caller_id, cb.originate_timeout_s
+        ),
+        overdue_check_s=t.overdue_check_s,
+    )
 
 
 def build(settings: Settings) -> Container:

@@ -16,18 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.asr.transcript import Channel, Transcript, Utterance
 from hotline.core.bus import Bus, Message
 from hotline.core.errors import InvalidInput, Unavailable
-from hotline.core.settings import Settings
 from hotline.telephony.ami import AmiError, OriginateResult
 from hotline.telephony.records import CallRecord, Outcome
 from hotline.tickets import classify, extract, followup, lifecycle, sla
-from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.followup import FollowupPolicy, PastAttempt, Result
 from hotline.tickets.lifecycle import Action, Role
 from hotline.tickets.model import (
@@ -607,36 +602,3 @@ class TicketService:
             except Exception:
                 log.exception("ticket deadline check failed; retrying")
             await asyncio.sleep(self.overdue_check_s)
-
-
-def make_ticket_service(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    bus: Bus,
-    recordings: RecordingLookup | None,
-    originator: Originator | None,
-) -> TicketService:
-    """The service as the composition root builds it from the settings."""
-    t = settings.tickets
-    tz = ZoneInfo(settings.timezone)
-    cb = settings.callback
-    return TicketService(
-        TicketStore(sessions),
-        bus,
-        sla_policy=sla.SlaPolicy.from_settings(t, WorkCalendar(t.calendar_files), tz),
-        followup_policy=FollowupPolicy(
-            delay_h=t.followup_delay_h,
-            attempts=t.followup_attempts,
-            interval_h=t.followup_interval_h,
-            quiet_start=t.followup_quiet_start,
-            quiet_end=t.followup_quiet_end,
-            timezone=settings.timezone,
-        ),
-        pack=lambda: classify.load_pack(t.pack),
-        recordings=recordings,
-        originator=originator,
-        dialplan=FollowupDialPlan(
-            t.followup_context, cb.channel_template, cb.caller_id, cb.originate_timeout_s
-        ),
-        overdue_check_s=t.overdue_check_s,
-    )
