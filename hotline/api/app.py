@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api.pipeline import active_handlers, keep_recordings_of
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import quality as quality_routes
@@ -30,36 +31,26 @@ from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.users import UserStore
-from hotline.asr.service import NO_MODEL_MESSAGE, TranscriptionFailed, TranscriptionService
+from hotline.asr.service import TranscriptionService
 from hotline.asr.store import TranscriptStore
-from hotline.asr.transcript import Transcript
-from hotline.asr.vosk import ModelError, VoskEngine, check_model_dir
+from hotline.asr.vosk import VoskEngine
 from hotline.core import db
-from hotline.core.bus import Bus, Message
+from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.jobs import (
     ARCHIVE,
-    SCORE,
-    TICKET,
-    TRANSCRIBE,
-    Handler,
     JobQueue,
-    JobState,
-    PermanentError,
     make_job_queue,
 )
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.settings import Settings
-from hotline.quality.model import CallInput, agent_number_from
 from hotline.quality.pack import Pack, load_pack
 from hotline.quality.review import rules_from_pack
-from hotline.quality.scoring import score_call
 from hotline.quality.store import QualityStore
 from hotline.recording import retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.policy import RetentionPolicy
-from hotline.recording.store import Recording, RecordingStore
-from hotline.recording.store import Status as RecordingStatus
+from hotline.recording.store import RecordingStore
 from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
 from hotline.telephony.callback_service import CallbackService, DialPlan
@@ -128,156 +119,6 @@ def make_archiver(
         retention=RetentionPolicy(rec.retention_days, rec.important_retention_days),
         timezone=settings.timezone,
     )
-
-
-def stage_handlers(c: Container) -> dict[str, Handler]:
-    """The pipeline's stage handlers, by stage; a job's key is the recording id as text.
-    Each stage is idempotent and defers the next one: archive -> transcribe -> …"""
-    version = c.settings.asr.pipeline_version
-
-    async def archive(key: str) -> None:
-        rec = await c.recordings.get(int(key)) if key.isdigit() else None
-        if rec is None:
-            raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
-        if rec.status is RecordingStatus.PENDING:
-            rec = await c.archiver.process(rec)
-        if rec.status is RecordingStatus.FAILED:
-            raise PermanentError(rec.reason or "录音归档失败 (the recording could not be archived)")
-        if rec.status is RecordingStatus.PENDING:  # file not there yet, or a transient error
-            raise Unavailable(rec.reason or "录音文件尚未就绪 (the recording is not ready yet)")
-        if rec.status is RecordingStatus.ARCHIVED:
-            await c.jobs.defer(TRANSCRIBE, key, version=version)
-
-    async def transcribe(key: str) -> None:
-        if not key.isdigit():
-            raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
-        try:
-            result = await c.transcription.transcribe_recording(int(key))
-        except TranscriptionFailed as exc:
-            raise PermanentError(exc.message) from exc
-        if result.waiting:
-            raise Unavailable(result.reason or NO_MODEL_MESSAGE)
-        await c.jobs.defer(SCORE, key, version=version)
-        await c.jobs.defer(TICKET, key, version=version)
-
-    async def transcript_of(key: str) -> tuple[Recording, Transcript]:
-        rec = await c.recordings.get(int(key)) if key.isdigit() else None
-        if rec is None:
-            raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
-        found = await c.transcripts.get(rec.id)
-        if found is None or found.transcript is None:
-            raise PermanentError(
-                f"录音 {key} 没有转写结果 (recording {key} has no transcript): "
-                "retry its transcribe job first"
-            )
-        return rec, found.transcript
-
-    async def score(key: str) -> None:
-        rec, transcript = await transcript_of(key)
-        call = await c.calls.get(rec.call_id) if rec.call_id else None
-        agent = (call.agent_member or call.agent_interface) if call else rec.agent
-        number = agent_number_from(
-            c.settings.quality.agent_number_pattern,
-            call.agent_member if call else rec.agent,
-            call.agent_interface if call else None,
-        )
-        ring = call.ring_seconds if call else None
-        call_id = rec.call_id or f"recording-{rec.id}"
-        result = score_call(
-            CallInput.from_transcript(call_id, number, ring, transcript), c.quality_pack
-        )
-        await c.quality.save_score(
-            call_id=call_id,
-            recording_id=rec.id,
-            agent=agent,
-            queue=call.queue if call else rec.queue,
-            call_started_at=call.entered_at if call else rec.started_at,
-            ring_seconds=ring,
-            within_rule=call.within_rule if call else None,
-            score=result,
-            now=datetime.now(UTC),
-        )
-        await c.bus.publish(
-            Message(
-                "quality/scored",
-                {
-                    "call_id": call_id,
-                    "recording_id": rec.id,
-                    "agent": agent,
-                    "score": result.score,
-                    "band": result.band,
-                    "hits": len(result.hits),
-                    "needs_review": sum(h.needs_review for h in result.hits),
-                },
-            )
-        )
-
-    async def ticket(key: str) -> None:
-        rec, transcript = await transcript_of(key)
-        await c.tickets.on_transcript(rec.id, transcript)
-
-    return {ARCHIVE: archive, TRANSCRIBE: transcribe, SCORE: score, TICKET: ticket}
-
-
-async def retry_recording(c: Container, recording_id: int, actor: str) -> Recording:
-    """A failed recording back in the pipeline: the row to pending (audited) and its parked
-    archive job back in the queue (or a new one)."""
-    rec = await retention.retry(c.recordings, recording_id, actor, datetime.now(UTC))
-    parked = await c.jobs.status(ARCHIVE, str(recording_id), state=JobState.FAILED)
-    for job in parked:
-        await c.jobs.retry(job.id)
-    if not parked:
-        await c.jobs.defer(ARCHIVE, str(recording_id), version=1)
-    return rec
-
-
-async def retry_job(c: Container, job_id: int, actor: str) -> bool:
-    """A parked job back in the queue with fresh attempts (an archive job's failed recording
-    too); False when the job is not parked."""
-    failed = {j.id: j for j in await c.jobs.status(state=JobState.FAILED, limit=1000)}
-    job = failed.get(job_id)
-    if job is not None and job.stage == ARCHIVE and job.key.isdigit():
-        rec = await c.recordings.get(int(job.key))
-        if rec is not None and rec.status is RecordingStatus.FAILED:
-            await retry_recording(c, rec.id, actor)
-            return True
-    return await c.jobs.retry(job_id)
-
-
-def active_handlers(c: Container) -> dict[str, Handler]:
-    """The stages this process can run: without an ASR model, transcription jobs wait."""
-    handlers = stage_handlers(c)
-    try:
-        model = check_model_dir(c.settings.asr.model_dir)
-        log.info("ASR: Vosk model %s (loaded on first use)", model)
-    except ModelError as exc:  # transcription jobs stay pending until a model is set
-        log.warning("ASR: transcription waits (status no_model): %s", exc.message)
-        del handlers[TRANSCRIBE]
-    return handlers
-
-
-IMPORTANT_CATEGORIES = frozenset({"complaint", "emergency"})
-
-
-def keep_recordings_of(
-    recordings: RecordingStore, settings: Settings
-) -> Callable[[Message], Awaitable[None]]:
-    """重要的资料长期保存: once a call's ticket is a complaint or an emergency, its recording
-    is important (kept for the long period; audited as done by the system)."""
-    rec_settings = settings.recording
-    policy = RetentionPolicy(rec_settings.retention_days, rec_settings.important_retention_days)
-
-    async def on_ticket(message: Message) -> None:
-        p = message.payload
-        if p.get("category") not in IMPORTANT_CATEGORIES or not p.get("call_id"):
-            return
-        rec = await recordings.by_call(str(p["call_id"]))
-        if rec is not None and not rec.important and rec.status is not RecordingStatus.PURGED:
-            await retention.set_important(
-                recordings, rec.id, True, "system", datetime.now(UTC), policy
-            )
-
-    return on_ticket
 
 
 def make_ticket_service(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from hotline.api.auth import Supervisor
+from hotline.api.pipeline import retry_job
 from hotline.core.errors import Conflict
 from hotline.core.jobs import JobState
 
@@ -61,7 +62,6 @@ async def recording_jobs(request: Request, user: Supervisor, recording_id: int) 
 async def post_job_retry(request: Request, user: Supervisor, job_id: int) -> dict[str, Any]:
     """A parked (failed) job back to pending, with a fresh set of attempts; for an archive
     job, its failed recording goes back to pending too."""
-    from hotline.api.app import retry_job  # the composition root owns the pipeline
 
     if not await retry_job(request.app.state.container, job_id, user.name):
         raise Conflict(

@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from hotline.api.auth import Admin, AnyUser, Supervisor
+from hotline.api.pipeline import retry_recording
 from hotline.api.recording_schemas import (
     AuditOut,
     AuditPage,
@@ -399,7 +400,6 @@ async def post_purge(
 
 @router.post("/recordings/{recording_id}/retry", response_model=RecordingOut, tags=["recordings"])
 async def post_retry(request: Request, user: Supervisor, recording_id: int) -> RecordingOut:
-    from hotline.api.app import retry_recording  # the composition root owns the pipeline
 
     r = await retry_recording(request.app.state.container, recording_id, user.name)
     return RecordingOut.model_validate(r)
