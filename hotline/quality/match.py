@@ -6,8 +6,12 @@ Every character maps to one sound key: its first pypinyin reading without tone, 
 pack's way (zh→z, n→l, ing→in, ...), as one private-use code point, cached per character. A
 line of text then becomes a string of keys, so search runs on str in C: an Aho-Corasick pass
 finds the phrases' key bigrams, a count of them on one diagonal (the q-gram lemma) picks the
-few places worth checking, and a small edit-distance alignment checks only those. Spans are
-character offsets in the segment's normalized text (`Utterance.normalized`).
+few places worth checking, and a small edit-distance alignment checks only those (after a
+bound from which of the phrase's keys, or near sounds of them, the place holds at all). Spans
+are character offsets in the segment's normalized text (`Utterance.normalized`).
+
+A phrase may have a looser review tier (more edits, any character misheard, negations and one
+needed character heard): places only it finds are review spans, for a person to decide.
 """
 
 from __future__ import annotations
@@ -110,7 +114,9 @@ class SoundKeys:
             near = frozenset(
                 k
                 for k, pb in self._parts.items()
-                if pa is not None and k != key and ((pa[0] == pb[0] and pa[0] != "") or pa[1] == pb[1])
+                if pa is not None
+                and k != key
+                and ((pa[0] == pb[0] and pa[0] != "") or pa[1] == pb[1])
             )
             cached = self._near_keys[key] = (known, near)
         return cached[1]
@@ -367,13 +373,16 @@ class PhraseSet:
     def _shift(self, p: _Pattern, tol: Tolerance) -> int:
         if not p.edits:
             return 0
-        return int(p.edits / min(1.0, min(p.weights), self._light_cost if tol.light else 1.0) + 1e-9)
+        return int(
+            p.edits / min(1.0, min(p.weights), self._light_cost if tol.light else 1.0) + 1e-9
+        )
 
     def find(self, doc: Doc) -> list[Span]:
         spans = self._find_exact(doc)
         if self._fuzzy and doc.keys:
             heard = {s.group for s in spans}
-            spans.extend(self._find_fuzzy(doc, heard))
+            if self._automaton.kind == ahocorasick.AHOCORASICK:
+                spans.extend(self._find_fuzzy(doc, heard))
             if self._review:
                 spans.extend(self._find_review(doc, heard))
         if self._unless:
@@ -489,16 +498,10 @@ class PhraseSet:
 
     def _verify(self, doc: Doc, pid: int, diags: list[tuple[int, int]]) -> list[Span]:
         pattern = self._fuzzy[pid]
-        keys, k, budget = pattern.keys, self._span[pid], pattern.edits
+        keys, k = pattern.keys, self._span[pid]
         m = len(keys)
-        clusters: list[list[int]] = []  # [first diag, last diag, a key offset inside]
-        for d, pos in diags:
-            if clusters and d - clusters[-1][1] <= k:
-                clusters[-1][1] = d
-            else:
-                clusters.append([d, d, pos])
         spans = []
-        for lo, hi, pos in clusters:
+        for lo, hi, pos in _clusters(diags, k):
             seg = bisect_right(doc.key_starts, pos) - 1
             seg_start, seg_end = doc.segment_keys(seg)
             found: tuple[float, int, int] | None = None
@@ -524,13 +527,15 @@ class PhraseSet:
         of its keys costs at least nothing if heard in the window, a near sound if one is,
         else a drop (or, if it must be heard, it cannot match)."""
         heard = set(window)
-        close = self._close(pattern.keys, heard)
         budget, weights, near_cost = pattern.edits + 1e-9, pattern.weights, self._near_cost
+        missing = [i for i, pc in enumerate(pattern.keys) if pc not in heard]
+        if sum(weights[i] for i in missing) * near_cost > budget:
+            return None  # even if each were heard as a near sound
+        close = self._close(pattern.keys, heard)
         negation_heard = not heard.isdisjoint(self._negation_keys)
         m, bound = len(pattern.keys), 0.0
-        for i, pc in enumerate(pattern.keys):
-            if pc in heard:
-                continue
+        for i in missing:
+            pc = pattern.keys[i]
             if i == pattern.heard_at:
                 return None
             if i in pattern.protected:

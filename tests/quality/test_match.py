@@ -112,3 +112,43 @@ def test_a_negation_may_be_heard_as_another_negation_but_not_as_nothing() -> Non
 def test_a_kept_end_may_be_a_near_sound_in_a_four_character_phrase_only() -> None:
     assert find("脑子有病", "你妮子嗯有并啊") != []  # 脑 heard as 妮 (n/l), 嗯 inserted
     assert find("傻逼", "工单号是七四八八") == []  # 四八 is near 傻逼 at both ends: no
+
+
+def review(phrase: str, *texts: str, **spec: Any) -> list[tuple[str, float, bool]]:
+    """What the matcher finds with the review tier on: (heard, edits, needs review)."""
+    phrases = PhraseSet([PhraseSpec("g", phrase, **spec)], SOUND, TOLERANCE)
+    doc = Doc.of([normalize(t) for t in texts], SOUND)
+    return [(s.text, s.edits, s.review) for s in phrases.find(doc)]
+
+
+def test_the_review_tier_finds_a_garbled_phrase_for_review_only() -> None:
+    tier: dict[str, Any] = {"review_extra": 1, "review_subs": True}
+    assert review("脑子有病", "你子病啊") == []  # 脑 and 有 lost: beyond the tolerance
+    assert review("脑子有病", "你子病啊", **tier) == [("你子病", 1.5, True)]
+    assert review("你有病吧", "你不病耙了", **tier) == [("你不病耙", 1.0, True)]  # 有 as 不
+    assert review("脑子有病", "你脑子有病啊", **tier) == [("脑子有病", 0.0, False)]  # strict
+    assert review("你有病吧", "请您先把家里水龙头关上", **tier, review_needs="病") == []
+
+
+def test_a_review_tier_hears_the_characters_it_needs_in_their_place() -> None:
+    tier: dict[str, Any] = {"review_extra": 1, "review_subs": True, "review_needs": "去死"}
+    assert review("你怎么不去死", "你怎任不死", **tier) == [("你怎任不死", 1.5, True)]
+    assert review("你怎么不去死", "你怎作补去", **tier) == [("你怎作补去", 1.5, True)]
+    assert review("脑子进水", "自来水经司管", review_extra=1, review_subs=True) != []
+    assert (
+        review("脑子进水", "自来水经司管", review_extra=1, review_subs=True, review_needs="水")
+        == []
+    )
+
+
+def test_a_review_tier_still_needs_every_negation_heard() -> None:
+    tier: dict[str, Any] = {"review_extra": 1, "review_subs": True, "review_needs": "去死"}
+    assert review("你怎么不去死", "办理拯数挂失", **tier) == []  # 不 heard as 数: no negation
+
+
+def test_a_review_only_phrase_is_never_a_strict_span() -> None:
+    tier: dict[str, Any] = {"review_extra": 1, "review_subs": True, "review_needs": "去死"}
+    assert review("你怎么不去死", "你怎么不去物业问问") == [("你怎么不去", 1.0, False)]
+    assert review("你怎么不去死", "你怎么不去死", **tier, review_only=True) == [
+        ("你怎么不去死", 0.0, True)
+    ]

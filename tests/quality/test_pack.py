@@ -97,3 +97,35 @@ def test_a_file_that_is_not_yaml_or_not_there_says_so(tmp_path: Path) -> None:
     listing.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="must be a YAML mapping"):
         load_pack(listing)
+
+
+def test_the_default_pack_reviews_garbled_abuse_and_forbidden_phrases() -> None:
+    rules = load_pack().rules
+    assert rules.abusive_language and rules.forbidden_phrase
+    assert (rules.abusive_language.review_extra_edits, rules.abusive_language.review_subs) == (
+        1,
+        True,
+    )
+    assert (rules.forbidden_phrase.review_extra_edits, rules.forbidden_phrase.review_subs) == (
+        0,
+        True,
+    )
+    only = [p for p in rules.abusive_language.phrases if p.review_only]
+    assert [(p.text, p.review_needs) for p in only] == [("你怎么不去死", "去死")]
+
+
+def test_review_settings_that_could_never_match_are_refused(tmp_path: Path) -> None:
+    def no_tier(data: dict) -> None:  # type: ignore[type-arg]
+        data["rules"]["abusive_language"]["review_extra_edits"] = 0
+        data["rules"]["abusive_language"]["review_subs"] = False
+
+    with pytest.raises(InvalidInput, match=r"abusive_language.*review_only but has no review"):
+        load_pack(copy_of_default(tmp_path, no_tier))
+
+    def stray_need(data: dict) -> None:  # type: ignore[type-arg]
+        data["rules"]["abusive_language"]["phrases"].append(
+            {"text": "脑子进水", "review_needs": "病"}
+        )
+
+    with pytest.raises(InvalidInput, match=r"review_needs '病' not in the phrase"):
+        load_pack(copy_of_default(tmp_path, stray_need))

@@ -242,3 +242,25 @@ def test_a_pause_inside_one_long_utterance_is_silence_only_if_nobody_else_speaks
     data["channels"]["customer"][1] = said("好的 谢谢", 46.0)
     (hit,) = hits(score(data), "silence_long")
     assert (hit.start, hit.end, hit.evidence) == (20.2, 38.0, "静默 17.8 秒")
+
+
+def test_garbled_abuse_is_a_review_hit_without_deduction_or_instant_fail() -> None:
+    result = score(model_call(said("你 子 病 啊", 25.0)))  # 你脑子有病啊 with 脑 and 有 lost
+    (hit,) = hits(result, "abusive_language")
+    assert (hit.needs_review, hit.deduction) == (True, 0.0)
+    assert hit.evidence.startswith("你子病") and "待复核" in hit.evidence
+    assert (result.score, result.instant_fail) == (100.0, False)
+
+
+def test_clear_abuse_heard_within_the_strict_tolerance_still_fails_the_call() -> None:
+    result = score(model_call(said("你 脑子 有病 啊", 25.0)))
+    (hit,) = hits(result, "abusive_language")
+    assert (hit.evidence, hit.needs_review, hit.deduction) == ("脑子有病", False, 100.0)
+    assert (result.score, result.band, result.instant_fail) == (0.0, "不合格", True)
+
+
+def test_a_garbled_forbidden_phrase_is_reviewed_not_deducted() -> None:
+    result = score(model_call(said("这个 不 明 我们 管", 25.0)))  # 归 heard as 明
+    (hit,) = hits(result, "forbidden_phrase")
+    assert (hit.needs_review, hit.deduction) == (True, 0.0)
+    assert result.score == 100.0
