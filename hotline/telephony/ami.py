@@ -27,7 +27,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
@@ -93,6 +93,26 @@ class OriginateResult:
     uniqueid: str | None
     channel: str | None
     raw: Frame  # the OriginateResponse event
+
+
+class Originator(Protocol):
+    """What originates calls (the AmiClient; fakes in tests): callbacks and 回访 use it."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def originate(
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str,
+        priority: int = 1,
+        caller_id: str,
+        variables: Mapping[str, str],
+        timeout_s: float,
+        action_id: str,
+    ) -> OriginateResult: ...
 
 
 _LISTINGS: tuple[tuple[str, str], ...] = (

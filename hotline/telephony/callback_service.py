@@ -11,15 +11,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from hotline.core.bus import Bus, Message
 from hotline.core.errors import Conflict, NotFound
 from hotline.telephony import callbacks as policy_rules
-from hotline.telephony.ami import AmiError, AmiUnavailable, OriginateResult
+from hotline.telephony.ami import AmiError, AmiUnavailable, OriginateResult, Originator
 from hotline.telephony.callback_store import Callback, CallbackStore
 from hotline.telephony.callbacks import (
     AttemptVerdict,
@@ -32,24 +31,6 @@ from hotline.telephony.callbacks import (
 from hotline.telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
-
-
-class Originator(Protocol):
-    @property
-    def connected(self) -> bool: ...
-
-    async def originate(
-        self,
-        *,
-        channel: str,
-        context: str,
-        exten: str,
-        priority: int = 1,
-        caller_id: str,
-        variables: Mapping[str, str],
-        timeout_s: float,
-        action_id: str,
-    ) -> OriginateResult: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from hotline.asr.transcript import Channel, Transcript, Utterance
 from hotline.core.bus import Bus, Message
 from hotline.core.errors import InvalidInput, Unavailable
-from hotline.telephony.ami import AmiError, OriginateResult
+from hotline.telephony.ami import AmiError, Originator
 from hotline.telephony.records import CallRecord, Outcome
 from hotline.tickets import classify, extract, followup, lifecycle, sla
 from hotline.tickets.followup import FollowupPolicy, PastAttempt, Result
@@ -41,24 +41,6 @@ URGENT_TOPIC = "alert/urgent_ticket"
 OVERDUE_TOPIC = "alert/ticket_overdue"
 MIXED_CONFIDENCE = 0.7  # a mono recording: the agent's words are mixed in
 _DRAFTED = (Outcome.ANSWERED, Outcome.DROPPED)
-
-
-class Originator(Protocol):
-    @property
-    def connected(self) -> bool: ...
-
-    async def originate(
-        self,
-        *,
-        channel: str,
-        context: str,
-        exten: str,
-        priority: int = 1,
-        caller_id: str,
-        variables: Mapping[str, str],
-        timeout_s: float,
-        action_id: str,
-    ) -> OriginateResult: ...
 
 
 class RecordingLookup(Protocol):
