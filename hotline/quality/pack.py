@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 
 from hotline.core.errors import InvalidInput
+from hotline.core.yamlfile import read_yaml
 from hotline.quality.match import PhraseSet, PhraseSpec, SoundKeys, Tolerance, phrase_length
 
 
@@ -288,18 +288,7 @@ def default_pack_path() -> Path:
 def load_pack(path: Path | None = None) -> Pack:
     """Read, validate and compile a rule pack (None: the default zh-CN pack)."""
     path = path or default_pack_path()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(
-            f"无法读取质检规则包 {path} (cannot read rule pack: {exc.strerror or exc}); "
-            "check the path in the quality.pack setting"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(
-            f"质检规则包 {path} 不是有效的 YAML (rule pack is not valid YAML: {exc}); "
-            "fix the line named, e.g. a missing space after ':' or a bad indent"
-        ) from exc
+    raw = read_yaml(path, "质检规则包 rule pack", "quality.pack")
     return pack_from_dict(raw, source=str(path))
 
 

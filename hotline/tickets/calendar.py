@@ -25,9 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import yaml
 
 from hotline.core.errors import InvalidInput
+from hotline.core.yamlfile import read_yaml
 
 _BUILTIN_YEARS = frozenset(d.year for d in (*chinese_calendar.holidays, *chinese_calendar.workdays))
 
@@ -116,17 +116,7 @@ def _scheduled(schedule: YearSchedule, d: date) -> bool:
 
 def load_schedule(path: Path) -> YearSchedule:
     """One year's official schedule from a YAML file; errors name the file and the field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(
-            f"无法读取节假日安排文件 (cannot read the schedule file {path}: {exc}); "
-            "check tickets.calendar_files"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(
-            f"节假日安排文件不是有效的 YAML ({path} is not valid YAML: {exc})"
-        ) from exc
+    data = read_yaml(path, "节假日安排文件 holiday schedule", "tickets.calendar_files")
     if not isinstance(data, dict):
         raise InvalidInput(
             f"节假日安排文件格式错误 ({path}: expected a mapping with year, holidays, workdays)"

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hotline.asr.transcript import Utterance, normalize
 from hotline.core.errors import InvalidInput
+from hotline.core.yamlfile import read_yaml
 from hotline.tickets.extract import customer_side, span_evidence
 from hotline.tickets.model import Category, Classification, Evidence
 
@@ -271,17 +270,7 @@ def load_pack(path: Path | None = None) -> ClassifyPack:
     """The classification pack at `path` (None: the default zh-CN pack), validated; errors
     name the file and the field."""
     source = path or DEFAULT_PACK
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(
-            f"无法读取分类规则包 (cannot read the classification pack {source}: {exc}); "
-            "check tickets.pack"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(
-            f"分类规则包不是有效的 YAML ({source} is not valid YAML: {exc})"
-        ) from exc
+    data = read_yaml(source, "分类规则包 classification pack", "tickets.pack")
     return _parse(data, str(source))
 
 

@@ -26,15 +26,10 @@ from reportlab.platypus import LayoutError, Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
 from hotline.core.errors import InvalidInput
-from hotline.tickets.model import ComplaintLevel, FieldKind, Ticket
+from hotline.tickets.model import LEVEL_LABELS, ComplaintLevel, FieldKind, Ticket
 
 FONT = "STSong-Light"
 TITLE = "投诉转接单"
-LEVEL_TEXT: dict[ComplaintLevel, str] = {
-    ComplaintLevel.MAJOR: "一级（重大）",
-    ComplaintLevel.GENERAL: "二级（一般）",
-    ComplaintLevel.MINOR: "三级（轻度）",
-}
 SIGNATURES = (
     "受理人（签字）：＿＿＿＿＿＿　　日期：　　年　　月　　日",
     "责任单位负责人（签字）：＿＿＿＿＿＿　　日期：　　年　　月　　日",
@@ -104,7 +99,7 @@ class TransferSlip:
             ("责任单位", self.unit),
             ("投诉人", self.complainant),
             ("联系方式", self.contact),
-            ("投诉等级", LEVEL_TEXT[self.level] if self.level else ""),
+            ("投诉等级", LEVEL_LABELS[self.level] if self.level else ""),
             ("办理时限", _deadline(self.deadline)),
             ("投诉内容", self.content),
             ("处理情况", self.handling),

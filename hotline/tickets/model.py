@@ -64,6 +64,13 @@ class ComplaintLevel(IntEnum):
     MINOR = 3
 
 
+LEVEL_LABELS: dict[ComplaintLevel, str] = {
+    ComplaintLevel.MAJOR: "一级（重大）",
+    ComplaintLevel.GENERAL: "二级（一般）",
+    ComplaintLevel.MINOR: "三级（轻度）",
+}
+
+
 class Satisfaction(StrEnum):
     SATISFIED = "satisfied"  # 满意
     BASICALLY = "basically"  # 基本满意

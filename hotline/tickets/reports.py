@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from hotline.core.errors import InvalidInput
 from hotline.tickets.model import (
     CATEGORY_LABELS,
+    LEVEL_LABELS,
     STATE_LABELS,
     Category,
     ComplaintLevel,
@@ -36,11 +37,6 @@ from hotline.tickets.model import (
 HOT_TOPICS = 10
 NO_UNIT = "未指定单位"
 NO_CATEGORY = "未分类"
-LEVEL_LABELS: dict[ComplaintLevel, str] = {
-    ComplaintLevel.MAJOR: "一级（重大）",
-    ComplaintLevel.GENERAL: "二级（一般）",
-    ComplaintLevel.MINOR: "三级（轻度）",
-}
 
 
 class PeriodKind(StrEnum):
