@@ -15,18 +15,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from hotline.core.periods import REPORT_LABELS, Period
 from hotline.quality.records import ScoreDetail
-from hotline.quality.review import Period, PeriodKind, ReviewStatus, Verdict
+from hotline.quality.review import ReviewStatus, Verdict
 
 WORST = 10
 NO_AGENT = "（无坐席）"
 NO_TEAM = "（无班组）"
-KIND_ZH = {PeriodKind.DAY: "日报", PeriodKind.WEEK: "周报", PeriodKind.MONTH: "月报"}
 RULE_ZH = {
     "greeting_missing": "开场白缺失",
     "greeting_agent_number": "未报工号",
@@ -108,8 +107,7 @@ class RuleStats:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    period: Period
-    timezone: str
+    period: Period  # in the hotline's time zone
     generated_at: datetime
     total: GroupStats
     agents: tuple[GroupStats, ...]
@@ -141,11 +139,9 @@ def _by(calls: Sequence[ReportCall], key: str, none: str) -> tuple[GroupStats, .
     return tuple(_group(name, members) for name, members in sorted(groups.items()))
 
 
-def build_report(
-    calls: Iterable[ReportCall], period: Period, timezone: str, now: datetime
-) -> Report:
+def build_report(calls: Iterable[ReportCall], period: Period, now: datetime) -> Report:
     """Aggregate the calls that started within the period (others are ignored)."""
-    inside = [c for c in calls if period.contains(c.started_at, timezone)]
+    inside = [c for c in calls if period.contains(c.started_at)]
     rules: dict[str, list[int]] = {}
     for c in inside:
         for rule, n in Counter(c.rules).items():
@@ -157,7 +153,6 @@ def build_report(
     worst = sorted(inside, key=lambda c: (c.score, c.started_at, c.call_id))[:WORST]
     return Report(
         period=period,
-        timezone=timezone,
         generated_at=now,
         total=_group("全部", inside),
         agents=_by(inside, "agent", NO_AGENT),
@@ -178,7 +173,7 @@ HEADER_FILL = PatternFill("solid", fgColor="305496")
 
 def report_title(report: Report) -> str:
     """e.g. 质检周报_2024-W47"""
-    return f"质检{KIND_ZH[report.period.kind]}_{report.period.key}"
+    return f"质检{REPORT_LABELS[report.period.kind]}_{report.period.key}"
 
 
 def _pct(value: float | None) -> str:
@@ -223,7 +218,7 @@ def _group_rows(groups: Sequence[GroupStats], rules: Sequence[str]) -> list[list
 
 def to_xlsx(report: Report) -> bytes:
     """The report as an XLSX workbook (Chinese headers, frozen header row, fitted widths)."""
-    tz = ZoneInfo(report.timezone)
+    tz = report.period.zone
     wb = Workbook()
     wb.remove(wb.active)
     t = report.total

@@ -5,23 +5,21 @@ A hit counts when an inspector confirmed it, or while it is pending and the scor
 it (not `needs_review`). A needs-review hit carries deduction 0 from the scorer; its points
 if confirmed are the rule's weight (`ReviewRules.weights`, the default pack's by default).
 
-Also here: the review queue's order, the 抽查 sample per agent and period, the periods
-themselves (day, ISO week, month in the hotline's time zone) and the appeal state machine.
+Also here: the review queue's order, the 抽查 sample per agent and period (a
+`hotline.core.periods.Period`, named by its key) and the appeal state machine.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-from hotline.core.errors import Conflict, InvalidInput
+from hotline.core.errors import Conflict
 from hotline.quality.model import Hit
 from hotline.quality.pack import Pack
 
@@ -174,70 +172,6 @@ def check_new_appeal(verdict: Verdict, earlier: Iterable[AppealState]) -> None:
             "该命中已被撤销，无需申诉 (this hit is already overturned: it takes no points off)",
             error_id="hit_overturned",
         )
-
-
-# --- periods ------------------------------------------------------------------------------
-
-
-class PeriodKind(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A day, an ISO week or a month of local time; `key` names it (2024-11-23, 2024-W47,
-    2024-11)."""
-
-    kind: PeriodKind
-    first: date  # first local day
-    last: date  # last local day, inclusive
-    key: str
-
-    def bounds(self, tz: str) -> tuple[datetime, datetime]:
-        """[start, end) as aware datetimes of the hotline's zone."""
-        zone = ZoneInfo(tz)
-        start = datetime.combine(self.first, time(), zone)
-        end = datetime.combine(self.last + timedelta(days=1), time(), zone)
-        return start, end
-
-    def contains(self, moment: datetime, tz: str) -> bool:
-        day = moment.astimezone(ZoneInfo(tz)).date()
-        return self.first <= day <= self.last
-
-
-def period_of(kind: PeriodKind, day: date) -> Period:
-    """The day, ISO week or month holding `day`."""
-    if kind is PeriodKind.DAY:
-        return Period(kind, day, day, day.isoformat())
-    if kind is PeriodKind.WEEK:
-        first = day - timedelta(days=day.weekday())
-        year, week, _ = day.isocalendar()
-        return Period(kind, first, first + timedelta(days=6), f"{year}-W{week:02d}")
-    first = day.replace(day=1)
-    nxt = (first + timedelta(days=32)).replace(day=1)
-    return Period(kind, first, nxt - timedelta(days=1), f"{day.year}-{day.month:02d}")
-
-
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def parse_period(text: str) -> Period:
-    """YYYY-MM-DD (a day), YYYY-Www (an ISO week) or YYYY-MM (a month)."""
-    text = text.strip()
-    try:
-        if m := _WEEK.match(text):
-            return period_of(PeriodKind.WEEK, date.fromisocalendar(int(m[1]), int(m[2]), 1))
-        if m := _MONTH.match(text):
-            return period_of(PeriodKind.MONTH, date(int(m[1]), int(m[2]), 1))
-        return period_of(PeriodKind.DAY, date.fromisoformat(text))
-    except ValueError as exc:
-        raise InvalidInput(
-            f"无法识别的期间 {text!r} (period must be a day YYYY-MM-DD, an ISO week YYYY-Www "
-            "or a month YYYY-MM, e.g. 2024-11-23, 2024-W47, 2024-11)"
-        ) from exc
 
 
 # --- the review queue ---------------------------------------------------------------------

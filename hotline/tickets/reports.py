@@ -8,21 +8,18 @@ left out. Pure: the caller passes the tickets and the clock.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
+from datetime import datetime
 from io import BytesIO
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from hotline.core.errors import InvalidInput
+from hotline.core.periods import REPORT_LABELS, Period
 from hotline.tickets.model import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
@@ -39,113 +36,9 @@ NO_UNIT = "未指定单位"
 NO_CATEGORY = "未分类"
 
 
-class PeriodKind(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-KIND_LABELS: dict[PeriodKind, str] = {
-    PeriodKind.DAY: "日报",
-    PeriodKind.WEEK: "周报",
-    PeriodKind.MONTH: "月报",
-}
-_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """Local days [first, end) in `timezone`; `start_utc`/`end_utc` are the same bounds in UTC."""
-
-    kind: PeriodKind
-    first: date
-    end: date  # the day after the last one
-    timezone: str = "Asia/Shanghai"
-
-    @classmethod
-    def parse(cls, kind: str, day: date | str, timezone: str = "Asia/Shanghai") -> Period:
-        """The day, ISO week or month holding `day`: a date, "2026-11-23", or for weeks
-        "2026-W48" and for months "2026-11"."""
-        try:
-            period_kind = PeriodKind(kind)
-        except ValueError:
-            raise InvalidInput(
-                f"报表周期无效 (unknown report period {kind!r}); use day, week or month"
-            ) from None
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(
-                f"时区无效 (unknown time zone {timezone!r}); use an IANA name like Asia/Shanghai"
-            ) from None
-        anchor = _anchor(period_kind, day)
-        if period_kind is PeriodKind.DAY:
-            return cls(period_kind, anchor, anchor + timedelta(days=1), timezone)
-        if period_kind is PeriodKind.WEEK:
-            monday = anchor - timedelta(days=anchor.weekday())
-            return cls(period_kind, monday, monday + timedelta(days=7), timezone)
-        first = anchor.replace(day=1)
-        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        return cls(period_kind, first, following, timezone)
-
-    @property
-    def last(self) -> date:
-        return self.end - timedelta(days=1)
-
-    @property
-    def start_utc(self) -> datetime:
-        return _local_midnight(self.first, self.timezone).astimezone(UTC)
-
-    @property
-    def end_utc(self) -> datetime:
-        return _local_midnight(self.end, self.timezone).astimezone(UTC)
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start_utc <= moment < self.end_utc
-
-    @property
-    def name(self) -> str:
-        """「2026年11月23日」, 「2026年第48周」 (the ISO week's year) or 「2026年11月」."""
-        if self.kind is PeriodKind.DAY:
-            return f"{self.first.year}年{self.first.month}月{self.first.day}日"
-        if self.kind is PeriodKind.WEEK:
-            year, week, _ = self.first.isocalendar()
-            return f"{year}年第{week}周"
-        return f"{self.first.year}年{self.first.month}月"
-
-    @property
-    def title(self) -> str:
-        return f"客服热线工单{KIND_LABELS[self.kind]} {self.name}"
-
-    @property
-    def span(self) -> str:
-        return f"{self.first.isoformat()} 至 {self.last.isoformat()}"
-
-
-def _anchor(kind: PeriodKind, day: date | str) -> date:
-    if isinstance(day, datetime):
-        return day.date()
-    if isinstance(day, date):
-        return day
-    text = day.strip()
-    try:
-        week = _WEEK.match(text)
-        if week and kind is PeriodKind.WEEK:
-            return date.fromisocalendar(int(week[1]), int(week[2]), 1)
-        month = _MONTH.match(text)
-        if month and kind is PeriodKind.MONTH:
-            return date(int(month[1]), int(month[2]), 1)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"报表日期无效 (cannot read the date {day!r}); give YYYY-MM-DD, "
-            "or YYYY-Www for a week, YYYY-MM for a month"
-        ) from None
-
-
-def _local_midnight(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
+def report_title(period: Period) -> str:
+    """「客服热线工单周报 2026年第48周」: the title every sheet of the workbook opens with."""
+    return f"客服热线工单{REPORT_LABELS[period.kind]} {period.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +190,8 @@ Cell = str | int | float | datetime | None
 def report_xlsx(report: TicketReport) -> bytes:
     """The report as a workbook: 汇总, 分类, 责任单位, 热点, 投诉升级; each sheet has the
     report's title in row 1 and Chinese headers in row 2, frozen."""
-    zone = ZoneInfo(report.period.timezone)
+    zone = report.period.zone
+    title = report_title(report.period)
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
@@ -317,34 +211,34 @@ def report_xlsx(report: TicketReport) -> bytes:
         ["回访满意率", report.satisfaction_rate],
         ["不满意重办", report.reopened],
     ]
-    _fill(ws, report.period.title, ["项目", "数值"], summary, [16, 28])
+    _fill(ws, title, ["项目", "数值"], summary, [16, 28])
     for row in ws.iter_rows(min_row=3, max_col=2):
         if row[0].value in ("办结率", "回访满意率"):
             row[1].number_format = _PERCENT
     _fill(
         wb.create_sheet("分类"),
-        report.period.title,
+        title,
         ["工单类别", "受理量", "已办结", "超时"],
         [[r.label, r.created, r.closed, r.overdue] for r in report.by_category],
         [16, 10, 10, 10],
     )
     _fill(
         wb.create_sheet("责任单位"),
-        report.period.title,
+        title,
         ["责任单位", "受理量", "已办结", "超时", "投诉"],
         [[r.label, r.created, r.closed, r.overdue, r.complaints] for r in report.by_unit],
         [24, 10, 10, 10, 10],
     )
     _fill(
         wb.create_sheet("热点"),
-        report.period.title,
+        title,
         ["排名", "热点问题", "工单数"],
         [[i, topic, n] for i, (topic, n) in enumerate(report.hot_topics, 1)],
         [8, 24, 10],
     )
     _fill(
         wb.create_sheet("投诉升级"),
-        report.period.title,
+        title,
         ["工单号", "投诉等级", "受理时间", "责任单位", "热点问题", "内容摘要", "状态", "超时"],
         [
             [

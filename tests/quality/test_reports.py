@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from openpyxl import load_workbook
 
+from hotline.core.periods import Period, PeriodKind
 from hotline.quality.reports import ReportCall, build_report, report_title, to_xlsx
-from hotline.quality.review import PeriodKind, period_of
 
 TZ = "Asia/Shanghai"
 MON = datetime(2024, 11, 18, 1, 0, tzinfo=UTC)  # 09:00 Monday in Shanghai
@@ -47,9 +47,9 @@ NEXT_WEEK = call(7, "PJSIP/1001", "gas", 10.0, "answer_late", day=7)
 
 
 def test_a_weekly_report_aggregates_per_agent_team_and_rule() -> None:
-    week = period_of(PeriodKind.WEEK, date(2024, 11, 20))
+    week = Period.of(PeriodKind.WEEK, date(2024, 11, 20), TZ)
     now = datetime(2024, 11, 25, 1, 0, tzinfo=UTC)
-    r = build_report([*WEEK, NEXT_WEEK], week, TZ, now)
+    r = build_report([*WEEK, NEXT_WEEK], week, now)
     assert (r.total.calls, r.total.average, r.total.finalised) == (6, 73.3, 1)
     assert (r.total.within_rule, r.total.ring_known) == (4, 5)
     assert r.total.ring_rate == 0.8
@@ -71,8 +71,8 @@ def test_a_weekly_report_aggregates_per_agent_team_and_rule() -> None:
 
 
 def test_the_report_opens_in_excel_with_chinese_sheets_and_headers() -> None:
-    day = period_of(PeriodKind.MONTH, date(2024, 11, 1))
-    r = build_report(WEEK, day, TZ, datetime(2024, 12, 1, 1, 0, tzinfo=UTC))
+    month = Period.of(PeriodKind.MONTH, date(2024, 11, 1), TZ)
+    r = build_report(WEEK, month, datetime(2024, 12, 1, 1, 0, tzinfo=UTC))
     wb = load_workbook(io.BytesIO(to_xlsx(r)))
     assert wb.sheetnames == ["汇总", "坐席", "班组", "规则", "最差通话"]
     summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(min_row=2, values_only=True)}
@@ -102,7 +102,7 @@ def test_the_report_opens_in_excel_with_chinese_sheets_and_headers() -> None:
 
 
 def test_a_day_without_calls_is_an_empty_report_not_an_error() -> None:
-    r = build_report(WEEK, period_of(PeriodKind.DAY, date(2024, 12, 25)), TZ, MON)
+    r = build_report(WEEK, Period.of(PeriodKind.DAY, date(2024, 12, 25), TZ), MON)
     assert r.total.calls == 0 and r.total.average is None and r.agents == ()
     wb = load_workbook(io.BytesIO(to_xlsx(r)))
     summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(min_row=2, values_only=True)}

@@ -1,28 +1,25 @@
 """The inspector's decisions without a database: scores from verdicts, finalising, appeals,
-periods, the 抽查 sample and the order of the review queue."""
+the 抽查 sample and the order of the review queue (periods: tests/core/test_periods.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hotline.core.errors import Conflict, InvalidInput
+from hotline.core.errors import Conflict
 from hotline.quality.model import Hit
 from hotline.quality.review import (
     AppealAction,
     AppealState,
     Candidate,
     HitState,
-    PeriodKind,
     QueueReason,
     ReviewRules,
     Verdict,
     appeal_move,
     check_new_appeal,
     final_verdicts,
-    parse_period,
-    period_of,
     review_queue,
     sample,
     score_of,
@@ -96,27 +93,6 @@ def test_one_open_appeal_per_hit_and_a_decided_one_is_final() -> None:
         check_new_appeal(C, [AppealState.REJECTED])
     with pytest.raises(Conflict, match="已被撤销"):
         check_new_appeal(X, [])
-
-
-def test_periods_are_local_days_iso_weeks_and_months() -> None:
-    day = parse_period("2024-11-23")
-    assert (day.kind, day.first, day.last, day.key) == (
-        PeriodKind.DAY, date(2024, 11, 23), date(2024, 11, 23), "2024-11-23",
-    )  # fmt: skip
-    week = parse_period("2024-W47")
-    assert (week.first, week.last) == (date(2024, 11, 18), date(2024, 11, 24))
-    assert period_of(PeriodKind.WEEK, date(2024, 11, 23)) == week
-    month = parse_period("2024-02")
-    assert (month.first, month.last, month.key) == (date(2024, 2, 1), date(2024, 2, 29), "2024-02")
-    start, end = day.bounds("Asia/Shanghai")
-    assert start.astimezone(UTC) == datetime(2024, 11, 22, 16, 0, tzinfo=UTC)
-    assert end - start == timedelta(days=1)
-    # 23:30 UTC on the 22nd is 07:30 on the 23rd in Shanghai
-    assert day.contains(datetime(2024, 11, 22, 23, 30, tzinfo=UTC), "Asia/Shanghai")
-    assert not day.contains(datetime(2024, 11, 23, 16, 0, tzinfo=UTC), "Asia/Shanghai")
-    for bad in ("2024-13", "2024-W60", "23/11/2024", ""):
-        with pytest.raises(InvalidInput, match="YYYY-Www"):
-            parse_period(bad)
 
 
 def calls(agent: str, n: int, *, score: float = 100.0) -> list[Candidate]:

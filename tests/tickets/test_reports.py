@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from hotline.core.errors import InvalidInput
+from hotline.core.periods import Period
 from hotline.tickets.model import (
     Category,
     ComplaintLevel,
@@ -20,7 +20,7 @@ from hotline.tickets.model import (
     State,
     Ticket,
 )
-from hotline.tickets.reports import Period, PeriodKind, report_xlsx, summarize
+from hotline.tickets.reports import report_title, report_xlsx, summarize
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -142,33 +142,13 @@ def gas_company_week() -> list[Ticket]:
     ]
 
 
-def test_a_week_runs_monday_to_sunday_in_shanghai() -> None:
+def test_the_title_names_the_report_and_the_period() -> None:
+    """The periods themselves are tested in tests/core/test_periods.py."""
     week = Period.parse("week", "2026-11-26")
-
-    assert week.kind is PeriodKind.WEEK
-    assert (week.first, week.last) == (date(2026, 11, 23), date(2026, 11, 29))
-    assert week.start_utc == datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
-    assert week.end_utc == datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
-    assert week.title == "客服热线工单周报 2026年第48周"
-    assert Period.parse("week", "2026-W48") == week
-
-
-def test_days_and_months_and_the_iso_week_of_new_year() -> None:
+    assert report_title(week) == "客服热线工单周报 2026年第48周"
     day = Period.parse("day", date(2026, 11, 23))
-    assert day.title == "客服热线工单日报 2026年11月23日"
-    assert day.end_utc - day.start_utc == timedelta(days=1)
-    december = Period.parse("month", "2026-12")
-    assert (december.first, december.end) == (date(2026, 12, 1), date(2027, 1, 1))
-    assert december.title == "客服热线工单月报 2026年12月"
-    # 2027-01-01 is a Friday: its ISO week is week 53 of 2026.
-    assert Period.parse("week", "2027-01-01").name == "2026年第53周"
-
-
-@pytest.mark.parametrize(("kind", "day"), [("year", "2026-11-23"), ("week", "23/11/2026")])
-def test_a_period_that_cannot_be_read_says_what_to_give(kind: str, day: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        Period.parse(kind, day)
-    assert "day, week or month" in caught.value.message or "YYYY-MM-DD" in caught.value.message
+    assert report_title(day) == "客服热线工单日报 2026年11月23日"
+    assert report_title(Period.parse("month", "2026-12")) == "客服热线工单月报 2026年12月"
 
 
 def test_the_supervisors_weekly_figures() -> None:

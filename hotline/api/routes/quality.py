@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
@@ -33,6 +32,7 @@ from hotline.api.routes.common import Since, Until, own_scope, time_range
 from hotline.api.users import Role, User
 from hotline.asr.store import TranscriptStore
 from hotline.core.errors import NotFound
+from hotline.core.periods import Period, PeriodKind
 from hotline.quality import reports, review
 from hotline.quality.records import ScoreDetail
 from hotline.quality.review import AppealAction, AppealState, ReviewStatus, Verdict
@@ -141,12 +141,8 @@ async def review_queue(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> QueueOut:
     tz = _tz(request)
-    p = (
-        review.parse_period(period)
-        if period
-        else review.period_of(review.PeriodKind.WEEK, datetime.now(ZoneInfo(tz)).date())
-    )
-    since, until = p.bounds(tz)
+    p = Period.from_key(period, tz) if period else Period.of(PeriodKind.WEEK, datetime.now(UTC), tz)
+    since, until = p.bounds()
     percent = request.app.state.container.settings.quality.sample_percent
     pairs = await _store(request).candidates(since, until)
     candidates = [c for c, _ in pairs]
@@ -303,16 +299,15 @@ def _group(g: reports.GroupStats) -> GroupOut:
 async def report(
     request: Request,
     user: Supervisor,
-    period: review.PeriodKind = review.PeriodKind.DAY,
+    period: PeriodKind = PeriodKind.DAY,
     day: Annotated[date | None, Query(alias="date", description="a day in the period")] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> ReportOut | Response:
-    tz = _tz(request)
     now = datetime.now(UTC)
-    p = review.period_of(period, day or datetime.now(ZoneInfo(tz)).date())
-    since, until = p.bounds(tz)
+    p = Period.of(period, day or now, _tz(request))
+    since, until = p.bounds()
     details = await _store(request).period_details(since, until)
-    r = reports.build_report([reports.report_call(d) for d in details], p, tz, now)
+    r = reports.build_report([reports.report_call(d) for d in details], p, now)
     if format == "xlsx":
         title = reports.report_title(r)
         return Response(

@@ -10,20 +10,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from hotline.api.auth import Supervisor
 from hotline.core.errors import NotFound
+from hotline.core.periods import Period
 from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
 from hotline.tickets.model import CATEGORY_LABELS
 from hotline.tickets.records import TicketFilter
 from hotline.tickets.reports import (
     SATISFACTION_LABELS,
-    Period,
     TicketReport,
+    report_title,
     report_xlsx,
     summarize,
 )
@@ -45,7 +45,7 @@ def _download(body: bytes, media_type: str, ascii_name: str, name: str) -> Respo
 
 def _report_json(r: TicketReport) -> dict[str, Any]:
     return {
-        "title": r.period.title,
+        "title": report_title(r.period),
         "period": r.period.kind.value,
         "since": r.period.start_utc,
         "until": r.period.end_utc,
@@ -98,13 +98,13 @@ async def ticket_report(
     satisfaction, reopened; `format=xlsx` downloads the workbook."""
     tz = request.app.state.container.settings.timezone
     now = datetime.now(UTC)
-    p = Period.parse(period, day or now.astimezone(ZoneInfo(tz)).date(), tz)
+    p = Period.parse(period, day or now, tz)  # default: today in the hotline's zone
     tickets = await _service(request).store.tickets(
         TicketFilter(since=p.start_utc, until=p.end_utc)
     )
     report = summarize(tickets, p, now)
     if format == "xlsx":
-        name = f"{p.title}.xlsx"
+        name = f"{report_title(p)}.xlsx"
         return _download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report)
 
