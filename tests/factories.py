@@ -1,4 +1,5 @@
-"""Small builders of call records for tests that do not replay AMI."""
+"""Small builders of call records (and their pending recordings) for tests that do not
+replay AMI."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hotline.recording.policy import RetentionPolicy
+from hotline.recording.store import Recording, RecordingStore
 from hotline.telephony.records import (
     AgentAttempt,
     AttemptResult,
@@ -90,3 +93,27 @@ def abandoned_call(
         outcome=Outcome.ABANDONED,
     )
     return replace(record, **changes)
+
+
+async def pending_recording(
+    store: RecordingStore,
+    call_id: str,
+    *,
+    agent: str | None = "PJSIP/1001",
+    queue: str | None = "hotline",
+    number: str | None = "13800138000",
+    at: datetime = T0,
+) -> Recording:
+    """The row a call's MixMonitor file gets when the call ends: pending, default retention."""
+    rec = await store.add(
+        call_id=call_id,
+        sources={"mixed": f"/var/spool/asterisk/monitor/{call_id}.wav"},
+        started_at=at,
+        caller_number=number,
+        agent=agent,
+        queue=queue,
+        retain_until=RetentionPolicy().retain_until(at, False),
+        now=at,
+    )
+    assert rec is not None
+    return rec

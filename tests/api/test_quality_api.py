@@ -21,8 +21,8 @@ from hotline.api import app as app_module
 from hotline.api.users import Role
 from hotline.core.settings import Settings
 from hotline.quality.model import Hit, Score
-from hotline.recording.policy import RetentionPolicy
 from tests.asr.test_store import GAS
+from tests.factories import pending_recording
 
 T0 = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Saturday
 
@@ -49,17 +49,9 @@ class Api:
     async def scored(
         self, call_id: str, agent: str, score: float, *hits: Hit, at: datetime = T0
     ) -> None:
-        rec = await self.container.recordings.add(
-            call_id=call_id,
-            sources={"mixed": f"/var/spool/asterisk/monitor/{call_id}.wav"},
-            started_at=at,
-            caller_number="13800138000",
-            agent=agent,
-            queue="gas",
-            retain_until=RetentionPolicy().retain_until(at, False),
-            now=at,
+        rec = await pending_recording(
+            self.container.recordings, call_id, agent=agent, queue="gas", at=at
         )
-        assert rec is not None
         await self.container.transcripts.save(rec.id, call_id, GAS, at)
         band = "优秀" if score >= 90 else "良好" if score >= 80 else "合格"
         await self.container.quality.save_score(

@@ -10,7 +10,7 @@ from datetime import timedelta
 import openpyxl
 
 from tests.api.test_tickets_api import T0, Api, api, drafted
-from tests.factories import answered_call
+from tests.factories import answered_call, pending_recording
 from tests.tickets.test_service import COMPLAINT
 
 __all__ = ["api"]  # the fixture
@@ -68,17 +68,10 @@ async def test_a_complaint_keeps_its_recording_long_and_records_staff_find_it_by
     c = api.container
     call = answered_call("7.1", at=T0)
     await c.calls.save([call])
-    rec = await c.recordings.add(
-        call_id=call.call_id,
-        sources={"mixed": "/spool/7.1.wav"},
-        started_at=T0,
-        caller_number=call.caller_number,
-        agent=call.agent_member,
-        queue=call.queue,
-        retain_until=T0 + timedelta(days=365),
-        now=T0,
+    rec = await pending_recording(
+        c.recordings, call.call_id, agent=call.agent_member, number=call.caller_number, at=T0
     )
-    assert rec is not None and not rec.important
+    assert not rec.important
     draft = await c.tickets.on_call_ended(call)
     assert draft is not None
     await c.tickets.on_transcript(call.call_id, COMPLAINT)

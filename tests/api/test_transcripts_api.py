@@ -19,10 +19,9 @@ from hotline.api.cli import app as cli
 from hotline.api.users import Role
 from hotline.asr.store import TranscriptStatus
 from hotline.core.settings import Settings
-from hotline.recording.policy import RetentionPolicy
 from tests.asr.test_store import GAS, WATER
 from tests.asr.test_vosk import SPEECH_A, ko_model_dir, opus, seconds, silence, speech, stereo
-from tests.factories import answered_call
+from tests.factories import answered_call, pending_recording
 
 STARTED = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -40,18 +39,8 @@ class Api:
     async def recording(
         self, call_id: str, agent: str = "PJSIP/1001", started: datetime = STARTED
     ) -> int:
-        r = await self.container.recordings.add(
-            call_id=call_id,
-            sources={"mixed": f"/var/spool/asterisk/monitor/{call_id}.wav"},
-            started_at=started,
-            caller_number="13800138000",
-            agent=agent,
-            queue="hotline",
-            retain_until=RetentionPolicy().retain_until(started, False),
-            now=started,
-        )
-        assert r is not None
-        return r.id
+        recordings = self.container.recordings
+        return (await pending_recording(recordings, call_id, agent=agent, at=started)).id
 
 
 @pytest.fixture

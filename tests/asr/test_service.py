@@ -23,9 +23,9 @@ from hotline.asr.transcript import Channel
 from hotline.asr.vosk import VoskEngine
 from hotline.core import db
 from hotline.core.bus import Bus, Message
-from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import RecordingStore, Status
 from tests.asr.test_vosk import SPEECH_A, ko_model_dir, opus, seconds, silence, speech, stereo
+from tests.factories import pending_recording
 
 T0 = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -74,17 +74,7 @@ class Stage:
         )
 
     async def recording(self, call_id: str, audio: bytes | None, *, archived: bool = True) -> int:
-        r = await self.recordings.add(
-            call_id=call_id,
-            sources={"mixed": f"/var/spool/asterisk/monitor/{call_id}.wav"},
-            started_at=T0,
-            caller_number="13800138000",
-            agent="PJSIP/1001",
-            queue="hotline",
-            retain_until=RetentionPolicy().retain_until(T0, False),
-            now=T0,
-        )
-        assert r is not None
+        r = await pending_recording(self.recordings, call_id, at=T0)
         if not archived:
             return r.id
         rel = f"2024/11/23/{call_id}-0123abcd.ogg"

@@ -22,10 +22,9 @@ from hotline.asr.transcript import Channel, ChannelTranscript, Transcript, Utter
 from hotline.core import db
 from hotline.core.errors import InvalidInput
 from hotline.recording import retention
-from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import RecordingStore, Status
 from hotline.telephony.store import CallStore
-from tests.factories import answered_call
+from tests.factories import answered_call, pending_recording
 
 T0 = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -83,18 +82,7 @@ class World:
     async def recording(
         self, call_id: str, agent: str = "PJSIP/1001", started: datetime = T0
     ) -> int:
-        r = await self.recordings.add(
-            call_id=call_id,
-            sources={"mixed": f"/var/spool/asterisk/monitor/{call_id}.wav"},
-            started_at=started,
-            caller_number="13800138000",
-            agent=agent,
-            queue="hotline",
-            retain_until=RetentionPolicy().retain_until(started, False),
-            now=started,
-        )
-        assert r is not None
-        return r.id
+        return (await pending_recording(self.recordings, call_id, agent=agent, at=started)).id
 
     async def count(self, table: type[TranscriptRow | UtteranceRow | GramRow]) -> int:
         async with self.sessions() as s:
