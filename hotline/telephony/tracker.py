@@ -83,6 +83,7 @@ class _Call:
     live: set[str]  # uniqueids of this call's channels not yet hung up
     last_at: datetime  # time of the last event seen for this call
     confirmed: bool = True  # False after link_down until a live event or a listing
+    unseen: set[str] = field(default_factory=set)  # live before link_down, not seen since
     caller_asked_hangup: bool = False  # HangupRequest on the caller channel
     caller_continued: bool = False  # dialplan ran on after a QueueCallerAbandon
     request_party: HangupBy | None = None  # first Hangup(Soft)Request while answered
@@ -169,6 +170,7 @@ class CallTracker:
             if not rec.is_open or rec.call_id in self._calls:
                 continue
             call = _Call(rec, {rec.caller_uniqueid}, _latest(rec), confirmed=False)
+            call.unseen = {rec.caller_uniqueid}
             self._calls[rec.call_id] = call
             self._channels[rec.caller_uniqueid] = rec.call_id
 
@@ -176,6 +178,7 @@ class CallTracker:
         logger.debug("AMI link down at %s: %d open calls unconfirmed", at, len(self._calls))
         for call in self._calls.values():
             call.confirmed = False
+            call.unseen = set(call.live)
 
     def resync(self, frames: Sequence[AmiEvent], at: datetime) -> list[CallEvent]:
         """Confirm (or create) what a fresh listing shows; close the unconfirmed rest."""
@@ -217,6 +220,7 @@ class CallTracker:
         if event.at > call.last_at:
             call.last_at = event.at
         call.confirmed = True
+        call.unseen.discard(uniqueid)
         return rule(self, call, event)
 
     def _call_for(self, uniqueid: str | None, linkedid: str | None) -> _Call | None:
@@ -584,13 +588,21 @@ class CallTracker:
             if (ch.application or "").lower() == "agentlogin":
                 self._logins.add(ch.linkedid or ch.uniqueid)
         unknown: dict[str, list[ListedChannel]] = {}
+        shown: dict[str, set[str]] = {}  # call_id -> its channels in the listing
         for ch in listed:
             key = ch.linkedid or ch.uniqueid
             call = self._call_for(ch.uniqueid, key)
             if call is not None:
                 call.confirmed = True
+                shown.setdefault(call.rec.call_id, set()).add(ch.uniqueid)
             elif key not in self._logins:
                 unknown.setdefault(key, []).append(ch)
+        for call_id, uniqueids in shown.items():  # hung up while the link was down
+            call = self._calls[call_id]
+            for gone in call.unseen - uniqueids:
+                call.live.discard(gone)
+                self._channels.pop(gone, None)
+            call.unseen = set()
         out: list[CallEvent] = []
         for key, chans in unknown.items():
             root = next((c for c in chans if c.uniqueid == key), chans[0])

@@ -68,7 +68,9 @@ class Hotline:
 
     async def call(self, scenario: Scenario) -> dict[str, str]:
         tag = uuid.uuid4().hex[:8]
-        return await originate(self.pstn, scenario.originate(f"test-{scenario.name}-{tag}"))
+        response = await originate(self.pstn, scenario.originate(f"test-{scenario.name}-{tag}"))
+        assert response.get("Response") == "Success", f"the switch refused the call: {response}"
+        return response
 
     async def ended(self, number: str, timeout: float = 45) -> CallRecord:
         async def probe() -> CallRecord | None:
@@ -77,7 +79,30 @@ class Hotline:
             )
             return found[0] if found and not found[0].is_open else None
 
-        return await eventually(probe, timeout, f"the call from {number} to end")
+        try:
+            return await eventually(probe, timeout, f"the call from {number} to end")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await self.explain(number)}") from None
+
+    async def explain(self, number: str) -> str:
+        """What Hotline stored and what the switch said about a number's calls."""
+        records, _ = await self.c.calls.search(CallFilter(number=number))
+        ami = self.c.ami
+        lines = [f"Hotline's AMI link up: {ami is not None and ami.connected}"]
+        lines += [
+            f"stored: {r.call_id} {r.direction} {r.outcome} ended {r.ended_at}" for r in records
+        ]
+        lines += [
+            f"tracker open: {r.call_id} {r.outcome}"
+            for r in self.c.call_service.tracker.open_calls()
+        ]
+        ids = {e.get("Linkedid") for e in self.seen if e.get("CallerIDNum") == number}
+        lines += [
+            " ".join(f"{k}={e.get(k)}" for k in ("Event", "Channel", "Uniqueid", "Cause"))
+            for e in self.seen
+            if e.get("Linkedid") in ids
+        ]
+        return "\n".join(lines)
 
     async def callback_for(self, call_id: str, status: str, timeout: float = 45) -> Callback:
         async def probe() -> Callback | None:

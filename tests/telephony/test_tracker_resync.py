@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hotline.telephony.events import AmiEvent, ListedChannel, QueueEntry
+from hotline.telephony.events import AmiEvent, Hangup, ListedChannel, Newchannel, QueueEntry
 from hotline.telephony.frames import Frame
 from hotline.telephony.records import CallEventKind, CallRecord, Outcome, RingRule
 from tests.telephony.traces import (
@@ -183,3 +183,32 @@ def test_agent_login_in_a_listing_is_not_a_call() -> None:
     t = tracker(RingRule())
     assert t.resync(events, epoch("1790519600")) == []
     assert t.open_calls() == []
+
+
+def _channel(kind: type[Any], second: int, name: str, uniqueid: str, **more: Any) -> Any:
+    return kind(epoch(f"1790700000.{second}"), name, uniqueid, "c.1", **more)
+
+
+def test_a_channel_gone_while_the_link_was_down_does_not_keep_its_call_open() -> None:
+    # the customer and the agent's Local pair are up; the agent's half hangs up while
+    # Hotline's link is down, so its Hangup is never seen
+    t = tracker()
+    t.feed(_channel(Newchannel, 0, "PJSIP/trunk-1", "c.1", caller_num="13800000005"))
+    t.feed(_channel(Newchannel, 1, "Local/pickup-3@sim-agent-1;1", "a.1"))
+    t.link_down(epoch("1790700002"))
+    listed = [_channel(ListedChannel, 3, "PJSIP/trunk-1", "c.1")]
+    assert t.resync(listed, epoch("1790700003")) == []
+    (event,) = t.feed(_channel(Hangup, 4, "PJSIP/trunk-1", "c.1", cause=38))
+    assert event.kind is CallEventKind.ENDED and event.record.call_id == "c.1"
+    assert t.open_calls() == []
+
+
+def test_a_restored_call_whose_caller_left_ends_with_its_last_channel() -> None:
+    first = tracker()
+    first.feed(_channel(Newchannel, 0, "PJSIP/trunk-1", "c.1", caller_num="13800000005"))
+    t = tracker()
+    t.restore(first.open_calls())  # the caller's channel went while Hotline was stopped
+    listed = [_channel(ListedChannel, 3, "Local/pickup-3@sim-agent-1;1", "a.1")]
+    assert t.resync(listed, epoch("1790700003")) == []
+    (event,) = t.feed(_channel(Hangup, 4, "Local/pickup-3@sim-agent-1;1", "a.1", cause=16))
+    assert event.kind is CallEventKind.ENDED and event.record.call_id == "c.1"
