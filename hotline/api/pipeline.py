@@ -82,9 +82,15 @@ def stage_handlers(c: Container) -> dict[str, Handler]:
             call.agent_interface if call else None,
         )
         ring = call.ring_seconds if call else None
+        # the recording starts as the call enters (before the queue): the greeting is
+        # looked for after the pickup
+        answered = 0.0
+        if call is not None and call.answered_at is not None:
+            answered = max(0.0, (call.answered_at - rec.started_at).total_seconds())
         call_id = rec.call_id or f"recording-{rec.id}"
         result = score_call(
-            CallInput.from_transcript(call_id, number, ring, transcript), c.quality_pack
+            CallInput.from_transcript(call_id, number, ring, transcript, answered),
+            c.quality_pack,
         )
         await c.quality.save_score(
             call_id=call_id,

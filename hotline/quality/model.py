@@ -4,12 +4,16 @@ stable scoring interface (`hotline quality score FILE`) are read and written her
 Input: `{"call_id": str, "agent_number": str|null, "ring_seconds": float|null,
 "channels": {"agent": [UTT…], "customer": [UTT…]}}` where each UTT is one Vosk result as
 Vosk returns it with `SetWords(True)`: `{"text": str, "result": [{"word", "start", "end",
-"conf"}, …]}`. Output: `{"call_id", "score", "band", "hits": [{"rule", "channel", "start",
-"end", "evidence", "conf", "deduction", "needs_review"}]}`.
+"conf"}, …]}`; optional `"answered_s"`: when the recording starts before pickup (the queue
+wait and the ringing recorded too), the second of the recording at which the agent picked
+up (default 0: the recording starts at pickup). Output: `{"call_id", "score", "band",
+"hits": [{"rule", "channel", "start", "end", "evidence", "conf", "deduction",
+"needs_review"}]}`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +30,8 @@ CUSTOMER = "customer"
 class CallInput:
     """One call to score: both sides' utterances in time order, and the call's metrics.
     `mixed` is True when both parties share one channel (a mono recording): the agent's
-    side is then a guess, and every hit on it needs a human."""
+    side is then a guess, and every hit on it needs a human. `answered_s` is the second of
+    the recording at which the agent picked up: the greeting is looked for after it."""
 
     call_id: str
     agent_number: str | None
@@ -34,6 +39,7 @@ class CallInput:
     agent: tuple[Utterance, ...]
     customer: tuple[Utterance, ...]
     mixed: bool = False
+    answered_s: float = 0.0
 
     @classmethod
     def from_dict(cls, data: Any) -> CallInput:
@@ -47,8 +53,16 @@ class CallInput:
         if number is not None and not isinstance(number, str):
             raise InvalidInput('"agent_number" must be a string of digits or null, e.g. "1023"')
         ring = data.get("ring_seconds")
-        if ring is not None and (isinstance(ring, bool) or not isinstance(ring, int | float)):
-            raise InvalidInput('"ring_seconds" must be a number of seconds or null')
+        if ring is not None and not _seconds(ring):
+            raise InvalidInput(
+                '响铃时长无效 ("ring_seconds" must be a number of seconds, 0 or more, or null)'
+            )
+        answered = data.get("answered_s", 0.0)
+        if not _seconds(answered):
+            raise InvalidInput(
+                '接通时刻无效 ("answered_s" must be the second of the recording at which the'
+                " agent picked up, 0 or more; leave it out when the recording starts at pickup)"
+            )
         channels = data.get("channels")
         if not isinstance(channels, Mapping):
             raise InvalidInput(
@@ -79,6 +93,7 @@ class CallInput:
             ring_seconds=None if ring is None else float(ring),
             agent=sides[AGENT],
             customer=sides[CUSTOMER],
+            answered_s=float(answered),
         )
 
     @classmethod
@@ -88,20 +103,40 @@ class CallInput:
         agent_number: str | None,
         ring_seconds: float | None,
         transcript: Transcript,
+        answered_s: float = 0.0,
     ) -> CallInput:
         """A stored transcript; a mono (mixed) one is scored as the agent's side, marked."""
         agent = transcript.channel(Channel.AGENT)
         customer = transcript.channel(Channel.CUSTOMER)
         mixed = transcript.channel(Channel.MIXED)
         if agent is None and mixed is not None:
-            return cls(call_id, agent_number, ring_seconds, mixed.utterances, (), mixed=True)
+            return cls(
+                call_id,
+                agent_number,
+                ring_seconds,
+                mixed.utterances,
+                (),
+                mixed=True,
+                answered_s=answered_s,
+            )
         return cls(
             call_id,
             agent_number,
             ring_seconds,
             agent.utterances if agent else (),
             customer.utterances if customer else (),
+            answered_s=answered_s,
         )
+
+
+def _seconds(value: object) -> bool:
+    """A JSON number of seconds: finite and not negative (true/false are not numbers)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 @dataclass(frozen=True, slots=True)

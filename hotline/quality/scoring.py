@@ -91,7 +91,7 @@ class _Context:
         )
         last = max((u.end for u in agent), default=0.0)
         closing_s = closing.window_s if closing and closing.enabled else 0.0
-        self.opening = [i for i, u in enumerate(agent) if u.start < opening_s]
+        self.opening = self.after_pickup(opening_s)
         self.closing = [i for i, u in enumerate(agent) if closing_s and u.end >= last - closing_s]
         self.doc = Doc.of([u.normalized for u in agent], pack.sound)
         self.spans: dict[str, list[Span]] = defaultdict(list)
@@ -102,6 +102,15 @@ class _Context:
                 doc = Doc.of([agent[i].normalized for i in window], pack.sound)
                 self._add(phrases.find(doc), window)
         self._agent_conf: float | None = None
+
+    def after_pickup(self, window_s: float) -> list[int]:
+        """The agent's utterances heard within `window_s` of pickup."""
+        answered = self.call.answered_s
+        return [
+            i
+            for i, u in enumerate(self.agent)
+            if u.end > answered and u.start < answered + window_s
+        ]
 
     def _add(self, spans: list[Span], segments: Sequence[int]) -> None:
         """Spans found in a window's Doc, renumbered to the agent's utterances."""
@@ -152,14 +161,15 @@ class _Context:
 
 
 def _greeting(ctx: _Context, rule: GreetingMissing) -> list[Hit]:
-    window = [i for i, u in enumerate(ctx.agent) if u.start < rule.window_s]
+    window = ctx.after_pickup(rule.window_s)
     groups = ("greeting_missing.salutations", "organisation", "greeting_missing.help_offers")
     parts = sum(bool(ctx.found(group, window)) for group in groups)
     if parts >= rule.min_parts:
         return []
     utts = [ctx.agent[i] for i in window]
     evidence = " ".join(u.normalized for u in utts if u.normalized) or NO_OPENING
-    start, end = (utts[0].start, utts[-1].end) if utts else (0.0, rule.window_s)
+    answered = ctx.call.answered_s
+    start, end = (utts[0].start, utts[-1].end) if utts else (answered, answered + rule.window_s)
     return [ctx.hit("greeting_missing", rule.deduct, AGENT, start, end, evidence, _mean_conf(utts))]
 
 
@@ -167,7 +177,7 @@ def _agent_number(ctx: _Context, rule: GreetingAgentNumber) -> list[Hit]:
     number = "".join(c for c in ctx.call.agent_number or "" if c.isdigit())
     if not number:
         return []
-    window = [i for i, u in enumerate(ctx.agent) if u.start < rule.window_s]
+    window = ctx.after_pickup(rule.window_s)
     keys = "\n".join(ctx.doc.keys_of(i) for i in window)
     digits = ctx.pack.sound.digits(keys)
     if number_heard(number, digits):
@@ -175,7 +185,8 @@ def _agent_number(ctx: _Context, rule: GreetingAgentNumber) -> list[Hit]:
     runs = digit_runs(digits)
     evidence = f"未听到工号「{number}」" + (f"（听到「{'、'.join(runs)}」）" if runs else "")
     utts = [ctx.agent[i] for i in window]
-    start, end = (utts[0].start, utts[-1].end) if utts else (0.0, rule.window_s)
+    answered = ctx.call.answered_s
+    start, end = (utts[0].start, utts[-1].end) if utts else (answered, answered + rule.window_s)
     return [
         ctx.hit("greeting_agent_number", rule.deduct, AGENT, start, end, evidence, _mean_conf(utts))
     ]
@@ -259,6 +270,8 @@ def _silence(ctx: _Context, rule: SilenceLong) -> list[Hit]:
             spans.append((utt.start, utt.end))
     if expanded:
         spans.sort()
+    answered = ctx.call.answered_s  # before pickup the caller waits: not dead air
+    spans = [(max(start, answered), end) for start, end in spans if end > answered]
     hits = []
     reach = spans[0][1] if spans else 0.0
     for start, end in spans[1:]:

@@ -264,3 +264,50 @@ def test_a_garbled_forbidden_phrase_is_reviewed_not_deducted() -> None:
     (hit,) = hits(result, "forbidden_phrase")
     assert (hit.needs_review, hit.deduction) == (True, 0.0)
     assert result.score == 100.0
+
+
+def shifted(data: dict[str, Any], by: float) -> dict[str, Any]:
+    """The same call in a recording that began `by` seconds before pickup."""
+
+    def move(utt: dict[str, Any]) -> dict[str, Any]:
+        words = [{**w, "start": w["start"] + by, "end": w["end"] + by} for w in utt["result"]]
+        return {**utt, "result": words}
+
+    channels = {side: [move(u) for u in utts] for side, utts in data["channels"].items()}
+    return {**data, "channels": channels, "answered_s": by}
+
+
+def test_a_caller_who_waited_in_the_queue_is_greeted_after_pickup_not_docked() -> None:
+    # the recording starts as the call enters: 25 s of queue and ringing come first, and
+    # the customer says 「喂」 into the ringback
+    data = shifted(model_call(), 25.0)
+    data["channels"]["customer"].insert(0, said("喂", 2.0))
+    result = score(data)
+    assert result.hits == () and result.score == 100.0
+
+    # without the pickup time the greeting falls outside its window
+    data.pop("answered_s")
+    late = {h.rule for h in score(data).hits}
+    assert {"greeting_missing", "greeting_agent_number", "silence_long"} <= late
+
+
+def test_a_greeting_missing_after_a_queue_wait_is_placed_at_the_pickup() -> None:
+    data = shifted(call([said("嗯 什么 事", 3.0), said(CLOSING, 20.0), said(GOODBYE, 25.0)]), 30.0)
+    (hit,) = hits(score(data), "greeting_missing")
+    assert hit.start == pytest.approx(33.0) and hit.evidence == "嗯什么事"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ring_seconds", float("nan")),
+        ("ring_seconds", -1),
+        ("ring_seconds", float("inf")),
+        ("answered_s", -3),
+        ("answered_s", "12"),
+        ("answered_s", True),
+    ],
+)
+def test_impossible_seconds_are_refused_with_the_field_named(field: str, value: Any) -> None:
+    with pytest.raises(InvalidInput, match=field):
+        CallInput.from_dict({**model_call(), field: value})
