@@ -4,7 +4,9 @@ the deadlines and places the 回访 calls.
 Rule: the decisions are pure (`lifecycle`, `sla`, `followup`, `classify`, `extract`); this
 module feeds them, stores what they return through `TicketStore` (compare-and-set, with
 history) and publishes alerts: "alert/urgent_ticket" as soon as a ticket is known to be
-urgent, "alert/ticket_overdue" when a step newly passes its deadline.
+urgent, "alert/ticket_overdue" when a step newly passes its deadline, "alert/calendar_unknown"
+when a working-day deadline falls in a year the calendar was not given (the deadline is
+left unset, the rest of the ticket goes on).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hotline.core.errors import InvalidInput, Unavailable
 from hotline.telephony.ami import AmiError, Originator
 from hotline.telephony.records import CallRecord, Outcome
 from hotline.tickets import classify, extract, followup, lifecycle, sla
+from hotline.tickets.calendar import CalendarUnknown
 from hotline.tickets.followup import FollowupPolicy, PastAttempt, Result
 from hotline.tickets.lifecycle import Action, Role
 from hotline.tickets.model import (
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 URGENT_TOPIC = "alert/urgent_ticket"
 OVERDUE_TOPIC = "alert/ticket_overdue"
+CALENDAR_TOPIC = "alert/calendar_unknown"
 MIXED_CONFIDENCE = 0.7  # a mono recording: the agent's words are mixed in
 _DRAFTED = (Outcome.ANSWERED, Outcome.DROPPED)
 
@@ -185,6 +189,7 @@ class TicketService:
         fields = extract.extract(words, t.created_at)
         summary, summary_ev = extract.summarize(words)
         level = await self._level(current, reading.category, reading.topic)
+        deadlines = await self._deadlines(t.id, reading.category, level, t.created_at)
         refined = await self.store.refine(
             t.id,
             now=self.clock(),
@@ -199,9 +204,11 @@ class TicketService:
             unit=reading.unit,
             urgent=reading.urgent,
             complaint_level=level,
-            deadlines=sla.deadlines(self.sla, reading.category, level, t.created_at),
+            deadlines=deadlines,
         )
-        if refined is None:
+        if refined is None:  # the agent has it in hand; an emergency is still raised
+            if reading.urgent and not t.urgent:
+                await self._urgent(await self._mark_urgent(current), reading.evidence)
             return None
         units = [r.unit for r in readings if r.unit]
         if len(set(units)) > 1:
@@ -241,6 +248,42 @@ class TicketService:
             policy=self.sla,
         )
 
+    async def _mark_urgent(self, current: TicketRecord) -> TicketRecord:
+        """Flag a ticket the agent already has in hand as urgent, where it can still be
+        edited; the alert goes out whatever its state."""
+        if current.ticket.state not in (State.DRAFT, State.ACCEPTED):
+            return current
+        return await self.store.edit(
+            current.id, {"urgent": True}, actor="system", role=Role.SYSTEM, now=self.clock()
+        )
+
+    async def _deadlines(
+        self,
+        ticket_id: int,
+        category: Category,
+        level: ComplaintLevel | None,
+        start: datetime,
+    ) -> Deadlines:
+        found, unknown = sla.deadlines_known(self.sla, category, level, start)
+        for exc in unknown[:1]:
+            await self._calendar_gap(ticket_id, exc)
+        return found
+
+    async def _calendar_gap(self, ticket_id: int, exc: CalendarUnknown) -> None:
+        """A working-day deadline the calendar cannot place: kept unset, said loudly."""
+        log.warning("ticket %d: %s", ticket_id, exc.message)
+        await self.store.note(
+            ticket_id,
+            "calendar_unknown",
+            actor="system",
+            role=Role.SYSTEM,
+            now=self.clock(),
+            reason=exc.message,
+        )
+        await self.bus.publish(
+            Message(CALENDAR_TOPIC, {"ticket_id": ticket_id, "message": exc.message})
+        )
+
     async def _urgent(self, rec: TicketRecord, evidence: Sequence[Any]) -> None:
         ev = [{"text": e.text, "start": e.start, "end": e.end} for e in evidence]
         await self.store.note(
@@ -263,11 +306,13 @@ class TicketService:
         current = await self.store.require(ticket_id)
         t = current.ticket
         category = Category(changes["category"]) if changes.get("category") else t.category
+        if category is Category.EMERGENCY and "urgent" not in changes:
+            changes = {**changes, "urgent": True}  # 报警/紧急 is urgent by definition
         level = changes.get("complaint_level", t.complaint_level)
         level = ComplaintLevel(level) if level else None
         new_deadlines = None
         if category is not None and (category != t.category or level != t.complaint_level):
-            new_deadlines = sla.deadlines(self.sla, category, level, t.created_at)
+            new_deadlines = await self._deadlines(t.id, category, level, t.created_at)
         rec = await self.store.edit(
             ticket_id, changes, actor=actor, role=role, now=self.clock(), deadlines=new_deadlines
         )
@@ -307,21 +352,36 @@ class TicketService:
                     "确认受理前请先选择工单分类 (choose the ticket's category before confirming: "
                     "PATCH /api/tickets/{id} with category)"
                 )
-            deadlines = sla.deadlines(self.sla, t.category, t.complaint_level, t.created_at)
+            deadlines = await self._deadlines(t.id, t.category, t.complaint_level, t.created_at)
         elif act is Action.REPLY:
-            deadlines = replace(t.deadlines, reply_by=sla.reply_deadline(self.sla, now))
+            try:
+                reply_by: datetime | None = sla.reply_deadline(self.sla, now)
+            except CalendarUnknown as exc:
+                reply_by = None
+                await self._calendar_gap(t.id, exc)
+            deadlines = replace(t.deadlines, reply_by=reply_by)
+        elif act is Action.REOPEN and t.category is not None:
+            # 不满意重办: the second handling gets the category's time again, from now
+            again = await self._deadlines(t.id, t.category, t.complaint_level, now)
+            deadlines = replace(again, dispatch_by=t.deadlines.dispatch_by, reply_by=None)
         elif act is Action.REQUEST_EXTENSION:
             new_due = data.get("new_due")
             if isinstance(new_due, datetime) and isinstance(data.get("step"), str):
                 sla.extend(t.deadlines, data["step"], new_due, now)  # refuse what cannot pass
         elif act is Action.APPROVE_EXTENSION and current.extension is not None:
-            ext = current.extension
-            deadlines = sla.extend(t.deadlines, ext.step, ext.new_due, now)
+            ext = current.extension  # asked in time: approving it later still counts
+            deadlines = sla.extend(t.deadlines, ext.step, ext.new_due, ext.at)
             data.update(step=ext.step, new_due=ext.new_due, requested_by=ext.by)
         elif act is Action.SET_EXPOSURE:
+            if t.category is not Category.COMPLAINT:
+                raise InvalidInput(
+                    "只有投诉工单可以标记媒体/法律曝光 (media or legal exposure makes a complaint"
+                    " level 1: set the ticket's category to 投诉 first)",
+                    error_id="not_a_complaint",
+                )
             level = ComplaintLevel.MAJOR
             if t.category is not None:
-                deadlines = sla.deadlines(self.sla, t.category, level, t.created_at)
+                deadlines = await self._deadlines(t.id, t.category, level, t.created_at)
         rec = await self.store.apply(
             ticket_id,
             act,

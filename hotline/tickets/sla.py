@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hotline.core.errors import InvalidInput
 from hotline.core.settings import TicketSettings
-from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.calendar import CalendarUnknown, WorkCalendar
 from hotline.tickets.model import Category, ComplaintLevel, Deadlines
 
 STEPS: tuple[str, ...] = ("dispatch", "contact", "done", "reply")
@@ -94,21 +94,55 @@ def deadlines(
     accepted_at: datetime,
 ) -> Deadlines:
     """The deadlines of a ticket accepted at `accepted_at`. A complaint without a level is a
-    level 3 (轻度) one; the reply deadline starts with the unit's answer (`reply_deadline`)."""
+    level 3 (轻度) one; the reply deadline starts with the unit's answer (`reply_deadline`).
+    Raises CalendarUnknown when a working-day deadline falls in a year nobody gave us."""
+    found, unknown = deadlines_known(policy, category, level, accepted_at)
+    if unknown:
+        raise unknown[0]
+    return found
+
+
+def deadlines_known(
+    policy: SlaPolicy,
+    category: Category,
+    level: ComplaintLevel | None,
+    accepted_at: datetime,
+) -> tuple[Deadlines, tuple[CalendarUnknown, ...]]:
+    """`deadlines`, with each working-day deadline the calendar cannot place left unset and
+    its error returned: the hour-based deadlines of the same ticket still run."""
     at = _aware(accepted_at, "accepted_at")
+    unknown: list[CalendarUnknown] = []
+    found = _deadlines(policy, category, level, at, unknown)
+    return found, tuple(unknown)
+
+
+def _deadlines(
+    policy: SlaPolicy,
+    category: Category,
+    level: ComplaintLevel | None,
+    at: datetime,
+    unknown: list[CalendarUnknown],
+) -> Deadlines:
+    def workdays_after(n: int) -> datetime | None:
+        try:
+            return policy.workdays_after(at, n)
+        except CalendarUnknown as exc:
+            unknown.append(exc)
+            return None
+
     minutes = policy.dispatch_urgent_min if category in _FAST_DISPATCH else policy.dispatch_min
     dispatch_by = at + timedelta(minutes=minutes)
     if category in _REPAIR_LIKE:
         return Deadlines(
             dispatch_by=dispatch_by,
             contact_by=at + timedelta(hours=policy.repair_contact_h),
-            done_by=policy.workdays_after(at, policy.repair_done_workdays),
+            done_by=workdays_after(policy.repair_done_workdays),
         )
     if category is Category.SERVICE:
         return Deadlines(
             dispatch_by=dispatch_by,
-            contact_by=policy.workdays_after(at, policy.service_contact_workdays),
-            done_by=policy.workdays_after(at, policy.service_done_workdays),
+            contact_by=workdays_after(policy.service_contact_workdays),
+            done_by=workdays_after(policy.service_done_workdays),
         )
     if category is Category.COMPLAINT:
         hours = policy.complaint_h(level or ComplaintLevel.MINOR)
@@ -116,7 +150,7 @@ def deadlines(
     if category in _REPORT_LIKE:
         return Deadlines(
             dispatch_by=dispatch_by,
-            done_by=policy.workdays_after(at, policy.report_done_workdays),
+            done_by=workdays_after(policy.report_done_workdays),
         )
     return Deadlines(dispatch_by=dispatch_by)  # 咨询/查询, 表扬: no deadline beyond dispatch
 

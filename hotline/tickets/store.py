@@ -48,6 +48,7 @@ from hotline.tickets.records import (
 from hotline.tickets.tables import TicketEventRow, TicketRow
 
 _EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent", "topic"}
+_REQUIRED = {"fields", "summary", "urgent"}  # editable, but never null
 
 
 class TicketStore(TicketQueries, FollowupStore):
@@ -187,6 +188,12 @@ class TicketStore(TicketQueries, FollowupStore):
             raise InvalidInput(
                 f"不能修改 {sorted(unknown)} (these cannot be edited; "
                 f"editable: {sorted(_EDITABLE)})"
+            )
+        blank = sorted(k for k in _REQUIRED if k in changes and changes[k] is None)
+        if blank:
+            raise InvalidInput(
+                f"{'、'.join(blank)} 不能为空 ({', '.join(blank)} cannot be null: send a value, "
+                "e.g. an empty text or list, or leave the field out)"
             )
         current = await self.require(ticket_id)
         if current.ticket.state not in (State.DRAFT, State.ACCEPTED):

@@ -210,3 +210,14 @@ async def test_out_of_scope_split_and_list_filters(api: Api) -> None:
     assert (await api.get("wang", "/api/tickets/9999")).status_code == 404
     r = await api.act("wang", tid, "fly")
     assert r.status_code == 422 and "confirm" in r.json()["message"]
+
+
+async def test_a_blank_required_field_or_exposure_on_a_non_complaint_is_refused(api: Api) -> None:
+    tid = await drafted(api)
+    for body in ({"summary": None}, {"urgent": None}, {"fields": None}):
+        r = await api.client.patch(f"/api/tickets/{tid}", json=body, headers=api._h("wang"))
+        assert r.status_code == 422, r.text
+        assert "不能为空" in r.json()["message"] and "leave the field out" in r.json()["message"]
+    r = await api.act("boss", tid, "set_exposure", reason="记者来电")  # a gas leak ticket
+    assert r.status_code == 422 and r.json()["error"] == "not_a_complaint"
+    assert "投诉" in r.json()["message"]

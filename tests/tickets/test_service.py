@@ -258,3 +258,104 @@ async def test_without_a_switch_dialling_says_to_call_by_hand(world: World) -> N
     with pytest.raises(Unavailable, match="by hand"):
         await world.service.dial_followup(tid, actor="wang", role=Role.AGENT)
     assert Outcome.ANSWERED  # the call was answered; only the 回访 waits for a person
+
+
+async def test_a_gas_leak_heard_after_the_agent_edited_the_draft_still_alerts(
+    world: World,
+) -> None:
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    await world.service.edit(rec.id, {"summary": "客户来电"}, actor="wang", role=Role.AGENT)
+    assert await world.service.on_transcript("1.1", GAS) is None  # the agent's words stay
+    t = (await world.service.store.require(rec.id)).ticket
+    assert t.urgent and t.summary == "客户来电"
+    alert = next(m for m in world.messages if m.topic == "alert/urgent_ticket")
+    assert alert.payload["evidence"][0]["text"] == "燃气泄漏"  # type: ignore[index]
+    await world.service.on_transcript("1.1", GAS)
+    assert world.topics().count("alert/urgent_ticket") == 1
+
+
+async def test_an_agent_choosing_emergency_by_hand_flags_it_urgent_and_alerts(
+    world: World,
+) -> None:
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    edited = await world.service.edit(
+        rec.id, {"category": "emergency"}, actor="wang", role=Role.AGENT
+    )
+    assert edited.ticket.urgent
+    assert world.topics().count("alert/urgent_ticket") == 1
+
+
+async def test_a_repair_near_new_year_runs_on_the_hours_and_says_next_years_calendar_is_missing(
+    world: World,
+) -> None:
+    # 2026-12-29 10:00: "done within 3 working days" falls in 2027, which the calendar lacks
+    at = datetime(2026, 12, 29, 2, 0, tzinfo=UTC)
+    world.clock.now = at
+    rec = await world.service.on_call_ended(answered_call("1.1", at=at))
+    assert rec is not None
+    refined = await world.service.on_transcript("1.1", GAS)
+    assert refined is not None
+    t = refined.ticket
+    assert t.category is Category.EMERGENCY and t.urgent  # the emergency is not held up
+    assert t.deadlines.dispatch_by == t.created_at + timedelta(minutes=5)
+    assert t.deadlines.contact_by == t.created_at + timedelta(hours=2)
+    assert t.deadlines.done_by is None
+    assert "alert/urgent_ticket" in world.topics()
+    gap = next(m for m in world.messages if m.topic == "alert/calendar_unknown")
+    assert gap.payload["ticket_id"] == t.id and "缺少2027年节假日安排" in str(gap.payload)
+    history = await world.service.store.history(t.id)
+    assert any(
+        e.action == "calendar_unknown" and "tickets.calendar_files" in (e.reason or "")
+        for e in history
+    )
+
+
+async def test_an_extension_asked_in_time_can_be_approved_after_the_deadline(
+    world: World,
+) -> None:
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    await world.service.on_transcript("1.1", GAS)
+    for action, data in [(Action.CONFIRM, {}), (Action.DISPATCH, {"unit": "抢修中心"})]:
+        await world.service.act(rec.id, action, actor="boss", role=Role.SUPERVISOR, data=data)
+    contact_by = (await world.service.store.require(rec.id)).ticket.deadlines.contact_by
+    assert contact_by is not None
+    world.clock.now = contact_by - timedelta(minutes=30)
+    await world.service.act(
+        rec.id,
+        Action.REQUEST_EXTENSION,
+        actor="zhao",
+        role=Role.SUPERVISOR,
+        reason="管道深埋，需要挖掘",
+        data={"step": "contact", "new_due": contact_by + timedelta(hours=4)},
+    )
+    world.clock.now = contact_by + timedelta(minutes=20)  # the supervisor was in a meeting
+    approved = await world.service.act(
+        rec.id, Action.APPROVE_EXTENSION, actor="boss", role=Role.SUPERVISOR
+    )
+    assert approved.ticket.deadlines.contact_by == contact_by + timedelta(hours=4)
+    assert approved.extension is None
+
+
+async def test_a_ticket_reopened_on_dissatisfaction_gets_a_second_handlings_time(
+    world: World,
+) -> None:
+    ticket_id = await handled_and_replied(world)
+    first = (await world.service.store.require(ticket_id)).ticket.deadlines
+    world.clock.now = T0 + timedelta(days=10)  # 回访 long after the first deadline
+    await world.service.act(ticket_id, Action.FOLLOW_UP, actor="li", role=Role.AGENT)
+    reopened = await world.service.act(
+        ticket_id,
+        Action.REOPEN,
+        actor="li",
+        role=Role.AGENT,
+        reason="师傅没修好",
+        data={"satisfaction": "unsatisfied"},
+    )
+    d = reopened.ticket.deadlines
+    assert d.contact_by == world.clock.now + timedelta(hours=2)
+    assert d.done_by is not None and first.done_by is not None and d.done_by > first.done_by
+    assert d.dispatch_by == first.dispatch_by and d.reply_by is None
+    assert await world.service.check_overdue() == []  # not overdue the moment it reopens
