@@ -17,6 +17,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -366,6 +368,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def _domain_error(_: Request, exc: HotlineError) -> JSONResponse:
         status = next((s for k, s in STATUS.items() if isinstance(exc, k)), 400)
         return JSONResponse({"error": exc.error_id, "message": exc.message}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        body = {
+            "error": "invalid_input",
+            "message": f"请求参数有误，请按提示修改后重试 ({problems})",
+            "problems": jsonable_encoder(exc.errors()),
+        }
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:

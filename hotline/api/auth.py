@@ -22,8 +22,8 @@ async def current_user(
             401,
             detail={
                 "error": "unauthenticated",
-                "message": "send 'Authorization: Bearer <token>'; "
-                "an admin creates tokens with `hotline tokens create NAME`",
+                "message": "未登录 (send 'Authorization: Bearer <token>'; "
+                "an admin creates tokens with `hotline tokens create NAME`)",
             },
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -34,7 +34,8 @@ async def current_user(
             401,
             detail={
                 "error": "invalid_token",
-                "message": "this token is unknown or revoked; ask an admin for a new one",
+                "message": "令牌无效或已吊销 (this token is unknown or revoked; "
+                "ask an admin for a new one)",
             },
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -48,8 +49,8 @@ def require(role: Role) -> Callable[[User], Awaitable[User]]:
                 403,
                 detail={
                     "error": "forbidden",
-                    "message": f"this needs the role {role.value} or higher; "
-                    f"you are {user.name} ({user.role.value})",
+                    "message": f"权限不足 (this needs the role {role.value} or higher; "
+                    f"you are {user.name}, {user.role.value}): ask a {role.value}",
                 },
             )
         return user

@@ -221,3 +221,12 @@ async def test_a_blank_required_field_or_exposure_on_a_non_complaint_is_refused(
     r = await api.act("boss", tid, "set_exposure", reason="记者来电")  # a gas leak ticket
     assert r.status_code == 422 and r.json()["error"] == "not_a_complaint"
     assert "投诉" in r.json()["message"]
+
+
+async def test_a_malformed_request_is_answered_in_chinese_with_the_field_named(api: Api) -> None:
+    tid = await drafted(api)
+    r = await api.act("boss", tid, "confirm", satisfaction="很好")
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input"
+    assert r.json()["message"].startswith("请求参数有误") and "satisfaction" in r.json()["message"]
+    r = await api.client.get(f"/api/tickets/{tid}")
+    assert r.status_code == 401 and r.json()["message"].startswith("未登录")
