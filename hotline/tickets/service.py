@@ -219,7 +219,14 @@ class TicketService:
                 role=Role.SYSTEM,
                 now=self.clock(),
                 reason="来电涉及多个承办单位，建议拆分 (the call concerns several units: split it)",
-                detail={"units": units},
+                detail={
+                    "units": units,
+                    "readings": [
+                        {"unit": r.unit, "category": r.category.value, "topic": r.topic}
+                        for r in readings
+                        if r.unit
+                    ],
+                },
             )
         if refined.ticket.urgent and not t.urgent:
             await self._urgent(refined, reading.evidence)
@@ -399,7 +406,22 @@ class TicketService:
     async def split(
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str
     ) -> list[TicketRecord]:
-        return await self.store.split(ticket_id, units, actor=actor, role=role, now=self.clock())
+        """One ticket per unit; each takes the category and topic the transcript gave for its
+        unit (the suggestion kept in the history), else the original's."""
+        records = await self.store.split(ticket_id, units, actor=actor, role=role, now=self.clock())
+        suggested = [e for e in await self.store.history(ticket_id) if e.action == "suggest_split"]
+        readings = (
+            {r["unit"]: r for r in suggested[-1].detail.get("readings", [])} if suggested else {}
+        )
+        out = []
+        for rec in records:
+            reading = readings.get(rec.ticket.unit)
+            t = rec.ticket
+            if reading and (reading["category"], reading["topic"]) != (t.category, t.topic):
+                changes = {"category": reading["category"], "topic": reading["topic"]}
+                rec = await self.edit(rec.id, changes, actor=actor, role=role)
+            out.append(rec)
+        return out
 
     # --- deadlines ------------------------------------------------------------------------
 

@@ -359,3 +359,29 @@ async def test_a_ticket_reopened_on_dissatisfaction_gets_a_second_handlings_time
     assert d.done_by is not None and first.done_by is not None and d.done_by > first.done_by
     assert d.dispatch_by == first.dispatch_by and d.reply_by is None
     assert await world.service.check_overdue() == []  # not overdue the moment it reopens
+
+
+async def test_a_call_for_two_units_splits_into_tickets_each_with_its_own_category(
+    world: World,
+) -> None:
+    two = transcript(
+        customer=[
+            ("喂 你好", 2.0),
+            ("我 家 停气 了 一直 不来气", 4.0),
+            ("另外 我 的 燃气费 账单 好像 算 错 了", 9.0),
+        ],
+        agent=[("您好", 1.0)],
+    )
+    rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
+    assert rec is not None
+    refined = await world.service.on_transcript("1.1", two)
+    assert refined is not None and refined.ticket.unit is not None
+    units = [refined.ticket.unit, *({"抢修中心", "营业厅"} - {refined.ticket.unit})]
+    split = await world.service.split(rec.id, units, actor="wang", role=Role.AGENT)
+    by_unit = {r.ticket.unit: r.ticket for r in split}
+    repair, billing = by_unit["抢修中心"], by_unit["营业厅"]
+    assert (repair.category, repair.topic) == (Category.REPAIR, "停气")
+    assert (billing.category, billing.topic) == (Category.CONSULT, "燃气费")
+    assert repair.deadlines.contact_by is not None  # a repair: contact within 2 hours
+    assert billing.deadlines.contact_by is None and billing.deadlines.done_by is None
+    assert {r.ticket.parent_id for r in split if r.id != rec.id} == {rec.id}
