@@ -75,7 +75,8 @@ class AppealOut(Out):
 class HistoryOut(Out):
     at: datetime
     actor: str
-    action: str  # scored, rescored, confirmed, overturned, score, comment, finalise, appeal_…
+    # scored, rescored, confirmed, overturned, score, comment, finalise, reopen, appeal_…
+    action: str
     hit_id: int | None
     appeal_id: int | None
     before: str | None

@@ -1,7 +1,7 @@
 """Quality reports for a period: daily summary, weekly analysis, monthly quality meeting.
 Rule: a report is a pure aggregation of the period's scored calls (by the call's start in
 the hotline's time zone); a call's score is its final score once finalised, and a hit counts
-unless a person overturned it.
+when it stands: not overturned, and a needs-review hit only once an inspector confirmed it.
 
 `to_xlsx` writes it as a workbook with the sheets 汇总 / 坐席 / 班组 / 规则 / 最差通话.
 """
@@ -57,7 +57,7 @@ class ReportCall:
     band: str
     finalised: bool
     within_rule: bool | None  # answered within 3 rings; None when unknown
-    rules: tuple[str, ...]  # rule of each hit that counts (not overturned)
+    rules: tuple[str, ...]  # rule of each hit that stands (review.HitState.counts)
     confirmed: tuple[str, ...]  # rule of each confirmed hit
 
 
@@ -73,7 +73,7 @@ def report_call(detail: ScoreDetail) -> ReportCall:
         band=c.band,
         finalised=finalised,
         within_rule=c.within_rule,
-        rules=tuple(h.rule for h in detail.hits if h.verdict is not Verdict.OVERTURNED),
+        rules=tuple(h.rule for h in detail.hits if h.state.counts),
         confirmed=tuple(h.rule for h in detail.hits if h.verdict is Verdict.CONFIRMED),
     )
 
@@ -100,7 +100,7 @@ class GroupStats:
 @dataclass(frozen=True, slots=True)
 class RuleStats:
     rule: str
-    hits: int  # not overturned
+    hits: int  # that stand
     confirmed: int
     calls: int  # calls with at least one such hit
 

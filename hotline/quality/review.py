@@ -137,6 +137,17 @@ def final_verdicts(hits: Sequence[HitState]) -> list[Verdict]:
     return [Verdict.CONFIRMED if h.verdict is Verdict.PENDING else h.verdict for h in hits]
 
 
+def check_open(call_id: str, status: ReviewStatus, finalised_by: str | None) -> None:
+    """A finalised score is frozen: its verdicts change only after an inspector reopens it."""
+    if status is ReviewStatus.FINALISED:
+        raise Conflict(
+            f"通话 {call_id} 的评分已由 {finalised_by} 定稿，不能再更改；如需更正，请先重开 "
+            f"(call {call_id!r} was finalised by {finalised_by}, so its verdicts are frozen: "
+            f"reopen it first with POST /api/quality/scores/{call_id}/reopen and a reason)",
+            error_id="score_finalised",
+        )
+
+
 # --- appeals ------------------------------------------------------------------------------
 
 

@@ -10,6 +10,12 @@ per (call, pack):
   undecided ones (a new hit at the same rule, channel and time as a kept one is that hit);
 - a finalised call keeps everything: the new automatic score is only noted in its history.
 The call's current score is then recomputed from the verdicts (hotline.quality.review).
+A call scored with another pack (e.g. zh-CN@2) gets a new row; lists, the review queue and
+reports see only each call's newest row (the highest id), the older ones stay for audit.
+
+A finalised score is frozen: verdicts and accepted appeals are refused until an inspector
+reopens it (with a reason, kept in the history); comments, appeals and their rejection or
+withdrawal still go through, since they leave the score as it is.
 
 Each public method is one transaction; its tables are in hotline.quality.tables, the records
 it hands out in hotline.quality.records, the steps it takes on a score's rows in
@@ -24,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.quality import review, txn
@@ -55,6 +62,12 @@ def _text(value: str, what: str) -> str:
 
 def _fmt(score: float | None) -> str | None:
     return None if score is None else f"{score:.1f}"
+
+
+def _newest() -> Any:
+    """Only each call's newest score row: a re-score with another pack is a new row."""
+    other = aliased(ScoreRow)
+    return ScoreRow.id.in_(select(func.max(other.id)).group_by(other.call_id))
 
 
 class QualityStore:
@@ -154,9 +167,7 @@ class QualityStore:
             stmt = select(ScoreRow).where(ScoreRow.call_id == call_id)
             if pack is not None:
                 stmt = stmt.where(ScoreRow.pack == pack)
-            row = await session.scalar(
-                stmt.order_by(ScoreRow.created_at.desc(), ScoreRow.id.desc())
-            )
+            row = await session.scalar(stmt.order_by(ScoreRow.id.desc()))
             if row is None:
                 return None
             return await txn.detail(session, row)
@@ -176,7 +187,7 @@ class QualityStore:
     ) -> list[ScoredCall]:
         """Scored calls, newest call first. `only_agent` is the role check: an agent's own
         calls, by the score's agent or the call's member name or interface."""
-        stmt = select(ScoreRow).where(*self._filters(since, until, only_agent))
+        stmt = select(ScoreRow).where(_newest(), *self._filters(since, until, only_agent))
         if agent:
             stmt = stmt.where(ScoreRow.agent == agent)
         if queue:
@@ -232,7 +243,7 @@ class QualityStore:
         stmt = (
             select(ScoreRow, func.coalesce(pending.c.n, 0))
             .outerjoin(pending, pending.c.score_id == ScoreRow.id)
-            .where(*self._filters(since, until, None))
+            .where(_newest(), *self._filters(since, until, None))
         )
         async with self._sessions() as session:
             rows = (await session.execute(stmt)).all()
@@ -257,7 +268,7 @@ class QualityStore:
             rows = list(
                 await session.scalars(
                     select(ScoreRow)
-                    .where(*self._filters(since, until, None))
+                    .where(_newest(), *self._filters(since, until, None))
                     .order_by(ScoreRow.call_started_at, ScoreRow.id)
                 )
             )
@@ -289,6 +300,7 @@ class QualityStore:
         async with self._sessions() as session, session.begin():
             row = await txn.locked(session, call_id)
             hit = await txn.hit_of(session, row, hit_id)
+            review.check_open(row.call_id, ReviewStatus(row.status), row.finalised_by)
             before_score = row.score
             before = hit.verdict
             hit.verdict = verdict.value
@@ -345,8 +357,8 @@ class QualityStore:
             row = await txn.locked(session, call_id)
             if row.status == ReviewStatus.FINALISED.value:
                 raise Conflict(
-                    f"通话 {call_id} 已定稿 (call {call_id!r} was finalised by "
-                    f"{row.finalised_by}; an accepted appeal can still change its score)",
+                    f"通话 {call_id} 已定稿，如需更改请先重开 (call {call_id!r} was finalised by "
+                    f"{row.finalised_by}; to change it, reopen it first)",
                     error_id="already_finalised",
                 )
             hits = list(
@@ -376,6 +388,26 @@ class QualityStore:
             await session.flush()
             final = await txn.rescore(session, row, self.rules, now)
             txn.log(session, row, now, actor, "finalise", before=_fmt(before), after=_fmt(final))
+            await session.flush()
+            return await txn.detail(session, row)
+
+    async def reopen(self, call_id: str, reason: str, *, actor: str, now: datetime) -> ScoreDetail:
+        """Reopen a finalised score to correct it on purpose: the verdicts are kept, and
+        can change again until an inspector finalises it anew."""
+        why = _text(reason, "重开理由")
+        async with self._sessions() as session, session.begin():
+            row = await txn.locked(session, call_id)
+            if row.status != ReviewStatus.FINALISED.value:
+                raise Conflict(
+                    f"通话 {call_id} 尚未定稿，无需重开 (call {call_id!r} is not finalised: "
+                    "confirm or overturn its hits directly; reopen is for finalised scores)",
+                    error_id="not_finalised",
+                )
+            final = row.final_score
+            row.status = ReviewStatus.OPEN.value
+            row.final_score, row.finalised_by, row.finalised_at = None, None, None
+            row.updated_at = now
+            txn.log(session, row, now, actor, "reopen", before=_fmt(final), detail=why)
             await session.flush()
             return await txn.detail(session, row)
 
@@ -450,7 +482,8 @@ class QualityStore:
         reason: str | None = None,
     ) -> Appeal:
         """撤销 (the appealing agent), 同意 or 驳回 (an inspector, with a reason). An accepted
-        appeal overturns its hit and the score follows, even on a finalised call."""
+        appeal overturns its hit and the score follows; on a finalised call it is refused
+        until an inspector reopens the score."""
         why = _text(reason or "", "处理理由") if action is not AppealAction.WITHDRAW else None
         async with self._sessions() as session, session.begin():
             appeal = await session.get(AppealRow, appeal_id)
@@ -467,7 +500,10 @@ class QualityStore:
                 )
             row = await txn.locked(session, appeal.call_id)
             before = appeal.state
-            appeal.state = review.appeal_move(AppealState(appeal.state), action).value
+            after = review.appeal_move(AppealState(appeal.state), action)
+            if action is AppealAction.ACCEPT:
+                review.check_open(row.call_id, ReviewStatus(row.status), row.finalised_by)
+            appeal.state = after.value
             appeal.closed_by, appeal.closed_at, appeal.decision_reason = actor, now, why
             txn.log(
                 session,

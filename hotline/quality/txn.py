@@ -32,7 +32,7 @@ async def locked(session: AsyncSession, call_id: str) -> ScoreRow:
     row = await session.scalar(
         select(ScoreRow)
         .where(ScoreRow.call_id == call_id)
-        .order_by(ScoreRow.created_at.desc(), ScoreRow.id.desc())
+        .order_by(ScoreRow.id.desc())
         .limit(1)
         .with_for_update()
     )

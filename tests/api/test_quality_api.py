@@ -72,6 +72,7 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
         ("wang", Role.AGENT, "PJSIP/1001"),
         ("li", Role.AGENT, "PJSIP/1002"),
         ("zhao", Role.INSPECTOR, None),
+        ("qian", Role.INSPECTOR, None),
         ("sun", Role.SUPERVISOR, None),
     ]:
         await container.users.add(name, role, agent, now)
@@ -201,8 +202,9 @@ async def test_a_supervisor_downloads_the_daily_report(api: Api) -> None:
     assert (report["total"]["calls"], report["total"]["average"]) == (3, 88.3)
     assert [g["name"] for g in report["agents"]] == ["PJSIP/1001", "PJSIP/1002"]
     assert report["worst"][0]["call_id"] == "1.1"
+    # the unsure 我不知道 on 1.1 is not reported: no inspector confirmed it
     assert {x["rule"]: x["hits"] for x in report["rules"]} == {
-        "forbidden_phrase": 2, "closing_missing": 2,
+        "forbidden_phrase": 1, "closing_missing": 2,
     }  # fmt: skip
 
     r = await api.get("sun", "/api/quality/reports", period="day", date="2024-11-23", format="xlsx")
@@ -217,3 +219,83 @@ async def test_a_supervisor_downloads_the_daily_report(api: Api) -> None:
     ]  # fmt: skip
     r = await api.get("sun", "/api/quality/reports", period="week", date="2024-11-30")
     assert r.json()["total"]["calls"] == 0
+
+
+async def test_a_second_inspector_must_reopen_a_finalised_score_to_correct_it(api: Api) -> None:
+    base = "/api/quality/scores/1.1"
+    hits = {h["evidence"]: h["id"] for h in (await api.get("zhao", base)).json()["hits"]}
+    forbidden, unsure, closing = (hits[e] for e in ("我也没办法", "我不知道", "（无结束语）"))
+    await api.post("zhao", f"{base}/hits/{forbidden}/overturn")
+    await api.post("zhao", f"{base}/hits/{unsure}/overturn")
+    r = await api.post("zhao", f"{base}/finalise")
+    assert r.json()["call"]["final_score"] == 90.0
+
+    # qian thinks the closing was fine: the finalised score does not move
+    r = await api.post("qian", f"{base}/hits/{closing}/overturn")
+    assert r.status_code == 409 and r.json()["error"] == "score_finalised"
+    message = r.json()["message"]
+    assert message.startswith("通话 1.1 的评分已由 zhao 定稿") and "reopen it first" in message
+    # the agent appeals the closing; accepting it is refused too, until someone reopens
+    r = await api.post("wang", f"{base}/hits/{closing}/appeal", {"reason": "我最后说了再见"})
+    assert r.status_code == 201, r.text
+    appeal = r.json()["id"]
+    r = await api.post("qian", f"/api/quality/appeals/{appeal}/accept", {"reason": "有再见"})
+    assert r.status_code == 409 and r.json()["error"] == "score_finalised"
+    body = (await api.get("zhao", base)).json()
+    assert (body["call"]["status"], body["call"]["final_score"]) == ("finalised", 90.0)
+
+    assert (await api.post("wang", f"{base}/reopen", {"reason": "我要改"})).status_code == 403
+    assert (await api.post("qian", f"{base}/reopen")).status_code == 422  # a reason is needed
+    r = await api.post("qian", f"{base}/reopen", {"reason": "坐席申诉：录音末尾有再见"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["call"]["status"], r.json()["call"]["final_score"]) == ("open", None)
+    step = r.json()["history"][-1]
+    assert (step["actor"], step["action"], step["before"], step["detail"]) == (
+        "qian", "reopen", "90.0", "坐席申诉：录音末尾有再见",
+    )  # fmt: skip
+    r = await api.post("qian", f"{base}/reopen", {"reason": "again"})
+    assert r.status_code == 409 and r.json()["error"] == "not_finalised"
+    r = await api.post("qian", f"/api/quality/appeals/{appeal}/accept", {"reason": "有再见"})
+    assert r.status_code == 200 and r.json()["state"] == "accepted"
+    r = await api.post("qian", f"{base}/finalise")
+    assert (r.json()["call"]["final_score"], r.json()["call"]["finalised_by"]) == (100.0, "qian")
+
+
+async def test_a_call_rescored_with_a_new_pack_is_counted_once_everywhere(api: Api) -> None:
+    old = (await api.get("zhao", "/api/quality/scores/1.1")).json()["call"]
+    # the hotline moves to zh-CN@2; the pipeline scores call 1.1 again: it is now perfect
+    await api.container.quality.save_score(
+        call_id="1.1", recording_id=old["recording_id"], agent="PJSIP/1001", queue="gas",
+        call_started_at=T0, ring_seconds=4.0, within_rule=True,
+        score=Score("1.1", 100.0, "优秀", (), pack="zh-CN@2"), now=T0 + timedelta(days=1),
+    )  # fmt: skip
+
+    r = await api.get("zhao", "/api/quality/scores")
+    assert [(c["call_id"], c["pack"]) for c in r.json()] == [
+        ("3.3", "zh-CN@1"), ("2.2", "zh-CN@1"), ("1.1", "zh-CN@2"),
+    ]  # fmt: skip
+    assert ids(await api.get("wang", "/api/quality/scores")) == ["3.3", "1.1"]
+    queue = (await api.get("zhao", "/api/quality/review-queue", period="2024-W47")).json()
+    queued = [i["call"]["call_id"] for i in queue["items"]]
+    assert len(queued) == len(set(queued)) and "1.1" not in [
+        i["call"]["call_id"] for i in queue["items"] if "needs_review" in i["reasons"]
+    ]
+    report = (await api.get("sun", "/api/quality/reports", period="day", date="2024-11-23")).json()
+    assert (report["total"]["calls"], report["total"]["average"]) == (3, 96.7)
+    assert {x["rule"]: x["hits"] for x in report["rules"]} == {"closing_missing": 1}
+    assert (await api.container.quality.get("1.1", pack="zh-CN@1")) is not None  # kept
+
+
+async def test_garbled_abuse_is_reported_only_once_an_inspector_confirms_it(api: Api) -> None:
+    garbled = Hit("abusive_language", "agent", 12.0, 12.8, "神经并", 0.9, 0.0, True)
+    await api.scored("4.4", "PJSIP/1002", 100.0, garbled, at=T0 + timedelta(hours=3))
+
+    async def rules() -> dict[str, tuple[str, int, int]]:
+        r = await api.get("sun", "/api/quality/reports", period="day", date="2024-11-23")
+        return {x["rule"]: (x["name"], x["hits"], x["confirmed"]) for x in r.json()["rules"]}
+
+    assert "abusive_language" not in await rules()  # nobody has listened to it yet
+    hit = (await api.get("zhao", "/api/quality/scores/4.4")).json()["hits"][0]["id"]
+    r = await api.post("zhao", f"/api/quality/scores/4.4/hits/{hit}/confirm")
+    assert r.status_code == 200 and r.json()["call"]["score"] == 0.0
+    assert (await rules())["abusive_language"] == ("辱骂客户", 1, 1)

@@ -183,15 +183,13 @@ async def test_an_agent_appeals_and_an_inspector_decides(store: QualityStore) ->
         await store.move_appeal(first.id, AppealAction.ACCEPT, actor="zhao", now=t, reason="好")
 
     second = await store.open_appeal("1.1", forbidden.id, "请听录音 42 秒", actor="wang", now=t)
-    await store.finalise("1.1", actor="zhao", now=t)
     with pytest.raises(InvalidInput, match="处理理由"):
         await store.move_appeal(second.id, AppealAction.ACCEPT, actor="zhao", now=t)
     accepted = await store.move_appeal(
         second.id, AppealAction.ACCEPT, actor="zhao", now=t, reason="录音确认为完整句，不属忌语"
     )
     assert accepted.state is AppealState.ACCEPTED
-    d2 = await store.get("1.1")
-    assert d2 is not None
+    d2 = await store.finalise("1.1", actor="zhao", now=t)
     assert d2.call.final_score == 90.0 and d2.call.status is ReviewStatus.FINALISED
     assert next(h for h in d2.hits if h.id == forbidden.id).verdict is Verdict.OVERTURNED
 
@@ -213,6 +211,79 @@ async def test_an_agent_appeals_and_an_inspector_decides(store: QualityStore) ->
         "appeal_open", "appeal_withdraw", "appeal_open", "appeal_accept", "overturned",
         "appeal_open", "appeal_reject",
     ]  # fmt: skip
+
+
+async def test_a_finalised_score_stays_frozen_until_an_inspector_reopens_it(
+    store: QualityStore,
+) -> None:
+    d = await save(store, scored("1.1", FORBIDDEN, CLOSING, score=75.0))
+    forbidden, closing = d.hits
+    t = T0 + timedelta(days=1)
+    await store.finalise("1.1", actor="zhao", now=t)
+
+    # a second inspector disagrees with the finalised score: refused, nothing changes
+    for verdict in (Verdict.OVERTURNED, Verdict.CONFIRMED):
+        with pytest.raises(Conflict, match=r"已由 zhao 定稿.*请先重开 \(.*reopen it first") as err:
+            await store.set_verdict("1.1", forbidden.id, verdict, actor="qian", now=t)
+        assert err.value.error_id == "score_finalised"
+    # the agent may still appeal and be rejected; accepting would change the score: refused
+    appeal = await store.open_appeal("1.1", closing.id, "我说了再见", actor="wang", now=t)
+    with pytest.raises(Conflict, match="请先重开") as err:
+        await store.move_appeal(appeal.id, AppealAction.ACCEPT, actor="qian", now=t, reason="好")
+    assert err.value.error_id == "score_finalised"
+    d = await store.get("1.1")
+    assert d is not None
+    assert (d.call.status, d.call.score, d.call.final_score) == (ReviewStatus.FINALISED, 75.0, 75.0)
+    assert [a.state for a in d.appeals] == [AppealState.OPEN]
+
+    # reopened on purpose, with a reason: the appeal goes through and it is finalised anew
+    with pytest.raises(InvalidInput, match="重开理由"):
+        await store.reopen("1.1", " ", actor="qian", now=t)
+    d = await store.reopen("1.1", "录音 199 秒有再见，需更正", actor="qian", now=t)
+    assert (d.call.status, d.call.final_score, d.call.finalised_by) == (
+        ReviewStatus.OPEN,
+        None,
+        None,
+    )
+    reopened = d.history[-1]
+    assert (reopened.actor, reopened.action, reopened.at, reopened.before, reopened.detail) == (
+        "qian", "reopen", t, "75.0", "录音 199 秒有再见，需更正",
+    )  # fmt: skip
+    with pytest.raises(Conflict, match="尚未定稿") as err:
+        await store.reopen("1.1", "再开一次", actor="qian", now=t)
+    assert err.value.error_id == "not_finalised"
+    await store.move_appeal(appeal.id, AppealAction.ACCEPT, actor="qian", now=t, reason="属实")
+    d = await store.finalise("1.1", actor="qian", now=t + timedelta(minutes=5))
+    assert (d.call.final_score, d.call.finalised_by) == (85.0, "qian")
+
+
+async def test_a_call_scored_again_with_a_new_pack_counts_once_with_its_newest_score(
+    store: QualityStore,
+) -> None:
+    await save(store, scored("1.1", FORBIDDEN, UNSURE, score=85.0, band="良好"))
+    await save(store, scored("2.2", score=100.0, band="优秀"), at=T0 + timedelta(hours=1))
+    # the hotline moves to zh-CN@2 and the pipeline scores call 1.1 again
+    newer = Score("1.1", 90.0, "优秀", (CLOSING,), pack="zh-CN@2")
+    await save(store, newer)
+
+    listed = await store.list_scores()
+    assert [(c.call_id, c.pack, c.score) for c in listed] == [
+        ("2.2", "zh-CN@1", 100.0), ("1.1", "zh-CN@2", 90.0),
+    ]  # fmt: skip
+    assert [c.call_id for c in await store.list_scores(band="良好")] == []
+    day = (T0, T0 + timedelta(days=1))
+    queue = await store.candidates(*day)
+    assert sorted((c.call_id, c.score, c.pending_review) for c, _ in queue) == [
+        ("1.1", 90.0, 0), ("2.2", 100.0, 0),
+    ]  # fmt: skip
+    details = await store.period_details(*day)
+    assert [(d.call.call_id, [h.rule for h in d.hits]) for d in details] == [
+        ("1.1", ["closing_missing"]), ("2.2", []),
+    ]  # fmt: skip
+    d = await store.get("1.1")
+    assert d is not None and d.call.pack == "zh-CN@2"
+    old = await store.get("1.1", pack="zh-CN@1")  # kept for audit
+    assert old is not None and old.call.score == 85.0 and len(old.hits) == 2
 
 
 async def test_agents_list_their_own_scored_calls(store: QualityStore, engine: AsyncEngine) -> None:

@@ -215,6 +215,13 @@ async def finalise(request: Request, user: Inspector, call_id: str) -> ScoreDeta
     return await _out(request, d)
 
 
+@router.post("/scores/{call_id}/reopen", response_model=ScoreDetailOut)
+async def reopen(request: Request, user: Inspector, call_id: str, body: ReasonIn) -> ScoreDetailOut:
+    """Reopen a finalised score to correct it (the reason is kept in its history)."""
+    d = await _store(request).reopen(call_id, body.reason, actor=user.name, now=datetime.now(UTC))
+    return await _out(request, d)
+
+
 @router.post("/scores/{call_id}/hits/{hit_id}/appeal", response_model=AppealOut, status_code=201)
 async def appeal(
     request: Request, user: AnyUser, call_id: str, hit_id: int, body: ReasonIn
@@ -258,7 +265,7 @@ async def _decide_appeal(
 async def accept_appeal(
     request: Request, user: Inspector, appeal_id: int, body: ReasonIn
 ) -> AppealOut:
-    """同意: the hit is overturned and the score recomputed (also on a finalised call)."""
+    """同意: the hit is overturned and the score recomputed (a finalised score: reopen first)."""
     return await _decide_appeal(request, user, appeal_id, AppealAction.ACCEPT, body.reason)
 
 
