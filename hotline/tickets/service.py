@@ -189,7 +189,7 @@ class TicketService:
         fields = extract.extract(words, t.created_at)
         summary, summary_ev = extract.summarize(words)
         level = await self._level(current, reading.category, reading.topic)
-        deadlines = await self._deadlines(t.id, reading.category, level, t.created_at)
+        deadlines, unknown = sla.deadlines_known(self.sla, reading.category, level, t.created_at)
         refined = await self.store.refine(
             t.id,
             now=self.clock(),
@@ -210,6 +210,8 @@ class TicketService:
             if reading.urgent and not t.urgent:
                 await self._urgent(await self._mark_urgent(current), reading.evidence)
             return None
+        for exc in unknown[:1]:
+            await self._calendar_gap(t.id, exc)
         units = [r.unit for r in readings if r.unit]
         if len(set(units)) > 1:
             await self.store.note(
@@ -387,8 +389,7 @@ class TicketService:
                     error_id="not_a_complaint",
                 )
             level = ComplaintLevel.MAJOR
-            if t.category is not None:
-                deadlines = await self._deadlines(t.id, t.category, level, t.created_at)
+            deadlines = await self._deadlines(t.id, t.category, level, t.created_at)
         rec = await self.store.apply(
             ticket_id,
             act,
