@@ -112,6 +112,12 @@ class _Context:
             if u.end > answered and u.start < answered + window_s
         ]
 
+    def opening_extent(self, utts: Sequence[Utterance], window_s: float) -> tuple[float, float]:
+        """Where an opening hit sits: its utterances, or the whole window when none."""
+        if utts:
+            return utts[0].start, utts[-1].end
+        return self.call.answered_s, self.call.answered_s + window_s
+
     def _add(self, spans: list[Span], segments: Sequence[int]) -> None:
         """Spans found in a window's Doc, renumbered to the agent's utterances."""
         for span in spans:
@@ -168,8 +174,7 @@ def _greeting(ctx: _Context, rule: GreetingMissing) -> list[Hit]:
         return []
     utts = [ctx.agent[i] for i in window]
     evidence = " ".join(u.normalized for u in utts if u.normalized) or NO_OPENING
-    answered = ctx.call.answered_s
-    start, end = (utts[0].start, utts[-1].end) if utts else (answered, answered + rule.window_s)
+    start, end = ctx.opening_extent(utts, rule.window_s)
     return [ctx.hit("greeting_missing", rule.deduct, AGENT, start, end, evidence, _mean_conf(utts))]
 
 
@@ -185,8 +190,7 @@ def _agent_number(ctx: _Context, rule: GreetingAgentNumber) -> list[Hit]:
     runs = digit_runs(digits)
     evidence = f"未听到工号「{number}」" + (f"（听到「{'、'.join(runs)}」）" if runs else "")
     utts = [ctx.agent[i] for i in window]
-    answered = ctx.call.answered_s
-    start, end = (utts[0].start, utts[-1].end) if utts else (answered, answered + rule.window_s)
+    start, end = ctx.opening_extent(utts, rule.window_s)
     return [
         ctx.hit("greeting_agent_number", rule.deduct, AGENT, start, end, evidence, _mean_conf(utts))
     ]

@@ -210,8 +210,7 @@ class TicketService:
             if reading.urgent and not t.urgent:
                 await self._urgent(await self._mark_urgent(current), reading.evidence)
             return None
-        for exc in unknown[:1]:
-            await self._calendar_gap(t.id, exc)
+        await self._calendar_gap(t.id, unknown)
         units = [r.unit for r in readings if r.unit]
         if len(set(units)) > 1:
             await self.store.note(
@@ -274,12 +273,14 @@ class TicketService:
         start: datetime,
     ) -> Deadlines:
         found, unknown = sla.deadlines_known(self.sla, category, level, start)
-        for exc in unknown[:1]:
-            await self._calendar_gap(ticket_id, exc)
+        await self._calendar_gap(ticket_id, unknown)
         return found
 
-    async def _calendar_gap(self, ticket_id: int, exc: CalendarUnknown) -> None:
-        """A working-day deadline the calendar cannot place: kept unset, said loudly."""
+    async def _calendar_gap(self, ticket_id: int, unknown: Sequence[CalendarUnknown]) -> None:
+        """Working-day deadlines the calendar cannot place: kept unset, said loudly, once."""
+        if not unknown:
+            return
+        exc = unknown[0]
         log.warning("ticket %d: %s", ticket_id, exc.message)
         await self.store.note(
             ticket_id,
@@ -367,7 +368,7 @@ class TicketService:
                 reply_by: datetime | None = sla.reply_deadline(self.sla, now)
             except CalendarUnknown as exc:
                 reply_by = None
-                await self._calendar_gap(t.id, exc)
+                await self._calendar_gap(t.id, (exc,))
             deadlines = replace(t.deadlines, reply_by=reply_by)
         elif act is Action.REOPEN and t.category is not None:
             # 不满意重办: the second handling gets the category's time again, from now
