@@ -6,7 +6,9 @@ full `CallRecord` snapshot) out. No I/O, no clock: every time comes from the eve
 How a call is followed (the rules table is `_RULES`, at the end of this module):
 - A call is the channels sharing the Linkedid of its root channel (Uniqueid == Linkedid
   at Newchannel); call_id = that Linkedid. A channel is mapped to its call when first seen
-  and never re-mapped (an agent pool's Local;2 later takes the agent login's Linkedid).
+  and never re-mapped (an agent pool's Local;2 later takes the agent login's Linkedid), nor
+  brought back to life: a channel that hung up stays mapped, not live, until its call ends
+  (AgentComplete about the caller may follow the caller's Hangup).
 - A root channel that runs AgentLogin is an agent's login session: DISCARDED, never ENDED.
 - Queue events are attributed through the caller's Uniqueid.
 - QueueCallerAbandon fires on a caller hang-up AND on a queue timeout; the visit's verdict
@@ -310,8 +312,7 @@ class CallTracker:
         return []
 
     def _on_hangup(self, call: _Call, e: Hangup) -> list[CallEvent]:
-        call.live.discard(e.uniqueid)
-        self._channels.pop(e.uniqueid, None)
+        call.live.discard(e.uniqueid)  # stays mapped: later events about it (AgentComplete)
         party = self._party(call, e.channel, e.uniqueid)
         if party is not None and call.rec.answered_at is not None:
             call.first_hangup_party = call.first_hangup_party or party
@@ -599,9 +600,7 @@ class CallTracker:
                 unknown.setdefault(key, []).append(ch)
         for call_id, uniqueids in shown.items():  # hung up while the link was down
             call = self._calls[call_id]
-            for gone in call.unseen - uniqueids:
-                call.live.discard(gone)
-                self._channels.pop(gone, None)
+            call.live -= call.unseen - uniqueids
             call.unseen = set()
         out: list[CallEvent] = []
         for key, chans in unknown.items():

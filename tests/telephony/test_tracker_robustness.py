@@ -199,3 +199,43 @@ def test_late_answer_event() -> None:
     (answer,) = t.feed(ev.AgentConnect(AT + timedelta(seconds=16), *caller, **member))
     assert answer.kind is CallEventKind.ANSWERED_LATE
     assert answer.record.rings == 4 and answer.record.within_rule is False
+
+
+def test_a_late_agent_complete_does_not_bring_the_callers_channel_back() -> None:
+    """The order Asterisk 22 gave in CI: the agent's Local;2 hangs up, then the caller's
+    channels, then AgentComplete (about the caller), and only then the agent's Local;1.
+    The call ends once, on the last hang-up, with the talk time AgentComplete gave."""
+    t = CallTracker(RingRule(), ABNORMAL)
+    caller = chan("Local/13800000003@sim-pstn-2;1", "1.4", "1.4")
+    pstn = chan("Local/13800000003@sim-pstn-2;2", "1.5", "1.4")
+    agent1 = chan("Local/pickup-2@sim-agent-6;1", "1.12", "1.4")
+    agent2 = chan("Local/pickup-2@sim-agent-6;2", "1.13", "1.4")
+    at = [AT + timedelta(seconds=s) for s in range(20)]
+    member = {
+        "queue": "hotline-two",
+        "member": "agent-two",
+        "interface": "Local/pickup-2@sim-agent",
+    }
+    dest = {"dest_channel": agent1[0], "dest_uniqueid": "1.12"}
+    feed = [
+        ev.Newchannel(at[0], *caller, caller_num="13800000003", caller_name="王五"),
+        ev.Newchannel(at[0], *pstn),
+        ev.QueueCallerJoin(at[1], *caller, queue="hotline-two", position=1),
+        ev.Newchannel(at[2], *agent1),
+        ev.Newchannel(at[2], *agent2),
+        ev.AgentCalled(at[2], *caller, **member, **dest),
+        ev.AgentConnect(at[4], *caller, **member, **dest, ring_time_s=2, hold_time_s=3),
+        ev.Hangup(at[6], *agent2, cause=16),
+        ev.Hangup(at[6], *pstn, cause=16),
+        ev.Hangup(at[6], *caller, cause=16),
+        ev.AgentComplete(at[6], *caller, **member, **dest, talk_time_s=2, reason="agent"),
+        ev.Hangup(at[7], *agent1, cause=16),
+    ]
+    out = []
+    for e in feed:
+        out += t.feed(e)
+    ends = [e for e in out if e.kind is CallEventKind.ENDED]
+    assert len(ends) == 1 and t.open_calls() == []
+    rec = ends[0].record
+    assert rec.ended_at == at[7] and rec.outcome is Outcome.ANSWERED
+    assert rec.hangup_by is HangupBy.AGENT and rec.talk_seconds == 2.0
