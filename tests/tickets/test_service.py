@@ -385,3 +385,33 @@ async def test_a_call_for_two_units_splits_into_tickets_each_with_its_own_catego
     assert repair.deadlines.contact_by is not None  # a repair: contact within 2 hours
     assert billing.deadlines.contact_by is None and billing.deadlines.done_by is None
     assert {r.ticket.parent_id for r in split if r.id != rec.id} == {rec.id}
+
+
+async def test_a_complaint_made_by_hand_is_levelled_like_one_heard_in_the_transcript(
+    world: World,
+) -> None:
+    topic = None
+    for i in range(4):
+        call = answered_call(f"c{i}", number=f"1380000000{i}", at=T0 + timedelta(minutes=i))
+        await world.service.on_call_ended(call)
+        refined = await world.service.on_transcript(f"c{i}", COMPLAINT)
+        assert refined is not None and refined.ticket.topic is not None
+        topic = refined.ticket.topic
+    # the fifth complainant's call was filed as a consultation; the agent corrects it
+    fifth = await world.service.on_call_ended(answered_call("c5", number="13900000005", at=T0))
+    assert fifth is not None
+    edited = await world.service.edit(
+        fifth.id, {"category": "complaint", "topic": topic}, actor="wang", role=Role.AGENT
+    )
+    assert edited.ticket.complaint_level == 2  # 一般: 5 complainants on one issue
+    assert edited.ticket.deadlines.done_by == edited.ticket.created_at + timedelta(hours=24)
+    # a supervisor's own choice of level is kept as given
+    sixth = await world.service.on_call_ended(answered_call("c6", number="13900000006", at=T0))
+    assert sixth is not None
+    chosen = await world.service.edit(
+        sixth.id,
+        {"category": "complaint", "topic": topic, "complaint_level": 1},
+        actor="li",
+        role=Role.SUPERVISOR,
+    )
+    assert chosen.ticket.complaint_level == 1
