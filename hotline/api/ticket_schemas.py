@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hotline.tickets.lifecycle import ACTION_LABELS, allowed
+from hotline.tickets.lifecycle import ACTION_LABELS, HISTORY_LABELS, allowed
 from hotline.tickets.model import (
     CATEGORY_LABELS,
     STATE_LABELS,
@@ -102,6 +102,7 @@ class EventOut(BaseModel):
     actor: str
     role: str
     action: str
+    label: str  # the action in Chinese, as the history is shown
     from_state: str | None
     to_state: str | None
     reason: str | None
@@ -267,6 +268,7 @@ def event_out(e: TicketEvent) -> EventOut:
         actor=e.actor,
         role=e.role,
         action=e.action,
+        label=HISTORY_LABELS.get(e.action, e.action),
         from_state=e.from_state.value if e.from_state else None,
         to_state=e.to_state.value if e.to_state else None,
         reason=e.reason,

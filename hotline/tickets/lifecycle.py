@@ -50,6 +50,21 @@ ACTION_LABELS: dict[Action, str] = {
     Action.APPROVE_EXTENSION: "批准延期",
     Action.SET_EXPOSURE: "标记媒体/法律曝光",
 }
+# What the service itself writes into a ticket's history, besides people's actions.
+HISTORY_LABELS: dict[str, str] = {
+    **{a.value: label for a, label in ACTION_LABELS.items()},
+    "draft": "来电结束，生成工单草稿",
+    "refine": "按录音转写补全草稿",
+    "edit": "修改工单内容",
+    "suggest_split": "建议按承办单位拆分",
+    "split": "拆分为多张工单",
+    "split_from": "由拆分生成",
+    "overdue": "超期",
+    "alert_urgent": "紧急告警",
+    "calendar_unknown": "工作日历缺少年份，时限未定",
+    "followup_attempt": "回访拨打",
+    "followup_answered": "回访接通",
+}
 
 
 class Role(StrEnum):

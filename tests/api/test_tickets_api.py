@@ -182,6 +182,11 @@ async def test_the_whole_lifecycle_with_roles(api: Api) -> None:
         "follow_up",
         "close",
     ]
+    # shown in Chinese: each step, the service's own included, has its label
+    labels = {e["action"]: e["label"] for e in body["history"]}
+    assert labels["draft"] == "来电结束，生成工单草稿" and labels["return"] == "回退"
+    assert labels["alert_urgent"] == "紧急告警" and labels["followup_attempt"] == "回访拨打"
+    assert all(label != action for action, label in labels.items())
     ret = next(e for e in body["history"] if e["action"] == "return")
     assert ret["reason"] == "燃气管道归燃气公司" and ret["actor"] == "boss"
     r = await api.get("wang", f"{url}/followups")
