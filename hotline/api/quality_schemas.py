@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from hotline.quality.review import HISTORY_LABELS
 
 
 class Out(BaseModel):
@@ -82,6 +84,12 @@ class HistoryOut(Out):
     before: str | None
     after: str | None
     detail: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def label(self) -> str:
+        """The action in Chinese, as the history is shown."""
+        return HISTORY_LABELS.get(self.action, self.action)
 
 
 class UtteranceOut(BaseModel):

@@ -81,6 +81,21 @@ _ACTION_ZH = {
     AppealAction.ACCEPT: "同意",
     AppealAction.REJECT: "驳回",
 }
+# A score's history steps (store.py writes them) as an inspector reads them.
+HISTORY_LABELS: Mapping[str, str] = {
+    "scored": "自动评分",
+    "rescored": "按新规则包重新评分",
+    "rescore_kept": "已定稿，新评分仅记录",
+    Verdict.PENDING.value: "恢复待复核",
+    Verdict.CONFIRMED.value: "确认扣分",
+    Verdict.OVERTURNED.value: "推翻扣分",
+    "score": "得分变更",
+    "comment": "评语",
+    "finalise": "定稿",
+    "reopen": "重新打开",
+    "appeal_open": "发起申诉",
+    **{f"appeal_{a.value}": f"申诉{label}" for a, label in _ACTION_ZH.items()},
+}
 
 
 @dataclass(frozen=True, slots=True)

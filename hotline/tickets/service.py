@@ -318,13 +318,11 @@ class TicketService:
         category = Category(changes["category"]) if changes.get("category") else t.category
         if category is Category.EMERGENCY and "urgent" not in changes:
             changes = {**changes, "urgent": True}  # 报警/紧急 is urgent by definition
-        if category is Category.COMPLAINT and t.category is not category:
-            if "complaint_level" not in changes:  # made a complaint by hand: count as usual
-                topic = changes.get("topic", t.topic)
-                changes = {
-                    **changes,
-                    "complaint_level": await self._level(current, category, topic),
-                }
+        made_complaint = category is Category.COMPLAINT and t.category is not category
+        if made_complaint and "complaint_level" not in changes:  # by hand: counted as usual
+            topic = changes.get("topic", t.topic)
+            level = await self._level(current, category, topic)
+            changes = {**changes, "complaint_level": level}
         level = changes.get("complaint_level", t.complaint_level)
         level = ComplaintLevel(level) if level else None
         new_deadlines = None

@@ -192,6 +192,8 @@ async def test_an_inspector_reviews_a_call_and_rejects_the_agents_appeal(api: Ap
         ("zhao", "appeal_reject", closing, "open", "rejected"),
     ]
     assert all(datetime.fromisoformat(h["at"]) > T0 for h in body["history"][1:])
+    assert [h["label"] for h in body["history"]][-3:] == ["定稿", "发起申诉", "申诉驳回"]
+    assert all(h["label"] != h["action"] for h in body["history"])
 
 
 async def test_a_supervisor_downloads_the_daily_report(api: Api) -> None:
