@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import NotFound
@@ -53,6 +53,14 @@ class TicketQueries:
         async with self._sessions() as session:
             row = await session.get(TicketRow, ticket_id)
             return record_from_row(row) if row else None
+
+    async def belongs_to(self, ticket_id: int, agent: str) -> bool:
+        """Whether `agent` (a member name or interface) took the call of this ticket."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(TicketRow.id).where(TicketRow.id == ticket_id, _answered_by(agent))
+            )
+            return found is not None
 
     async def require(self, ticket_id: int) -> TicketRecord:
         rec = await self.get(ticket_id)
@@ -118,9 +126,9 @@ class TicketQueries:
         if f.unit:
             where.append(c.unit == f.unit)
         if f.agent:
-            where.append(c.agent == f.agent)
+            where.append(_answered_by(f.agent))
         if f.only_agent is not None:
-            where.append(c.agent == f.only_agent)
+            where.append(_answered_by(f.only_agent))
         if f.overdue is not None:
             where.append(c.overdue.is_(f.overdue))
         if f.urgent is not None:
@@ -208,3 +216,12 @@ class TicketQueries:
                 )
             )
             return int(n or 0) + (1 if exclude_ticket else 0)
+
+
+def _answered_by(agent: str) -> Any:
+    """Tickets of `agent`, named as a queue member or an interface: the ticket keeps one of
+    the two, the call record both."""
+    calls = select(CallRow.call_id).where(
+        (CallRow.agent_member == agent) | (CallRow.agent_interface == agent)
+    )
+    return or_(TicketRow.agent == agent, TicketRow.call_id.in_(calls))

@@ -8,7 +8,7 @@ above one's role 403, and the history lists every step."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     for name, role, agent in [
         ("wang", Role.AGENT, "PJSIP/1001"),
         ("li", Role.AGENT, "PJSIP/1002"),
+        ("zhou", Role.AGENT, "1003"),  # named by the queue member name, not the interface
         ("boss", Role.SUPERVISOR, None),
     ]:
         await container.users.add(name, role, agent, now)
@@ -235,3 +236,17 @@ async def test_a_malformed_request_is_answered_in_chinese_with_the_field_named(a
     assert r.json()["message"].startswith("请求参数有误") and "satisfaction" in r.json()["message"]
     r = await api.client.get(f"/api/tickets/{tid}")
     assert r.status_code == 401 and r.json()["message"].startswith("未登录")
+
+
+async def test_an_agent_named_by_member_name_sees_the_tickets_of_their_calls(api: Api) -> None:
+    call = replace(answered_call("3.1", at=T0, agent="PJSIP/1003"), agent_member="1003")
+    await api.container.calls.save([call])
+    rec = await api.container.tickets.on_call_ended(call)
+    assert rec is not None and rec.ticket.agent == "PJSIP/1003"
+    listed = (await api.get("zhou", "/api/tickets")).json()
+    assert [t["id"] for t in listed["items"]] == [rec.id]
+    assert (await api.get("zhou", f"/api/tickets/{rec.id}")).status_code == 200
+    assert (await api.get("wang", f"/api/tickets/{rec.id}")).status_code == 404
+    # a supervisor filtering by the member name finds it too
+    by_member = (await api.get("boss", "/api/tickets", agent="1003")).json()
+    assert [t["id"] for t in by_member["items"]] == [rec.id]

@@ -44,9 +44,10 @@ def _allow(user: User, action: Action) -> None:
 
 
 async def _visible(request: Request, user: User, ticket_id: int) -> TicketRecord:
-    rec = await _service(request).store.get(ticket_id)
+    store = _service(request).store
+    rec = await store.get(ticket_id)
     own = own_scope(user)
-    if rec is None or (own is not None and rec.ticket.agent != own):
+    if rec is None or (own is not None and not await store.belongs_to(ticket_id, own)):
         raise NotFound(
             f"没有编号为 {ticket_id} 的工单，或你无权查看 (no ticket {ticket_id} that you may "
             "see; agents see the tickets of their own calls; list them with GET /api/tickets)"
