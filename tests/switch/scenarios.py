@@ -247,17 +247,23 @@ async def run_scenarios(
                 elif e.get("Event") == "Hangup":
                     live[e.get("Linkedid", "")] -= 1
                     hung.add(e.get("Linkedid", ""))
-            if all(lid in hung and live[lid] <= 0 for lid in wanted):
+            # app_queue sends AgentComplete once the caller's channel has left the queue,
+            # which on a busy machine can come a second after the last Hangup
+            connected = {e.get("Linkedid") for e in events if e.get("Event") == "AgentConnect"}
+            completed = {e.get("Linkedid") for e in events if e.get("Event") == "AgentComplete"}
+            if all(lid in hung and live[lid] <= 0 for lid in wanted) and connected <= completed:
                 break
             if time.monotonic() > deadline:
                 open_calls = {
                     r.scenario.name
                     for r in runs.values()
-                    if r.linkedid not in hung or live[r.linkedid] > 0
+                    if r.linkedid not in hung
+                    or live[r.linkedid] > 0
+                    or r.linkedid in connected - completed
                 }
                 raise AssertionError(
-                    f"scenarios still up after {timeout} s: {open_calls}\n"
-                    + asterisk.cli("core show channels")
+                    f"scenarios still up (or without AgentComplete) after {timeout} s: "
+                    f"{open_calls}\n" + asterisk.cli("core show channels")
                 )
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # trailing events (MixMonitor, VarSet) of the last hangups
