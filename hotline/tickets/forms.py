@@ -60,10 +60,13 @@ class TransferSlip:
         result: str = "",
         tz: str = "Asia/Shanghai",
         number: str | None = None,
+        transferred_at: datetime | None = None,
     ) -> TransferSlip:
-        """The slip for `ticket`: transferred when it was dispatched (else when accepted),
-        due when the unit must finish; the contact is the caller's number plus any number
-        the customer gave on the call; the content is the summary with the address said."""
+        """The slip for `ticket`: transferred at `transferred_at` (its first dispatch to its
+        unit, from the history: a reopen dispatches again), else when it was last dispatched
+        (else created); due when the unit must finish; the contact is the caller's number plus
+        any number the customer gave on the call; the content is the summary with the address
+        said."""
         if not ticket.unit:
             raise InvalidInput(
                 f"工单 {ticket.id} 未指定责任单位 (the ticket has no responsible unit); "
@@ -80,7 +83,9 @@ class TransferSlip:
         return cls(
             number=number or str(ticket.id),
             unit=ticket.unit,
-            date=(ticket.dispatched_at or ticket.created_at).astimezone(zone).date(),
+            date=(transferred_at or ticket.dispatched_at or ticket.created_at)
+            .astimezone(zone)
+            .date(),
             complainant=complainant,
             contact="、".join(dict.fromkeys(phones)),
             content=content,

@@ -86,3 +86,28 @@ async def test_a_complaint_keeps_its_recording_long_and_records_staff_find_it_by
     assert [r["id"] for r in found.json()["items"]] == [rec.id]
     none = await api.get("boss", "/api/recordings", ticket=draft.id + 100)
     assert none.json()["total"] == 0
+
+
+async def test_the_transfer_slip_is_dated_by_the_first_dispatch_to_its_unit(api: Api) -> None:
+    """Sent to the wrong unit and returned, then to the right one on Tuesday; reopened on
+    Thursday after a 不满意: the slip still says when the unit got it, Tuesday."""
+    tid = await drafted(api)
+    await api.act("wang", tid, "confirm")
+    await api.act("boss", tid, "dispatch", unit="客服部")  # Monday
+    await api.act("boss", tid, "return", reason="燃气管道归抢修中心")
+    api.clock.now = T0 + timedelta(days=1)  # Tuesday
+    await api.act("boss", tid, "dispatch", unit="抢修中心")
+    await api.act("boss", tid, "start")
+    await api.act("boss", tid, "reply", reason="已关阀检修")
+    api.clock.now = T0 + timedelta(days=3)  # Thursday: 不满意 reopens it
+    r = await api.post(
+        "wang",
+        f"/api/tickets/{tid}/followups",
+        {"result": "reached", "satisfaction": "unsatisfied"},
+    )
+    assert r.json()["reopened"] == 1 and r.json()["dispatched_at"].startswith("2024-11-28")
+
+    xlsx = await api.get("boss", f"/api/tickets/{tid}/transfer-slip", format="xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    values = [str(c.value) for row in sheet.iter_rows() for c in row if c.value]
+    assert "2024年11月26日" in values and "2024年11月28日" not in values

@@ -18,6 +18,7 @@ from hotline.api.auth import Supervisor
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
+from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import CATEGORY_LABELS
 from hotline.tickets.records import TicketFilter
 from hotline.tickets.reports import (
@@ -119,10 +120,16 @@ async def transfer_slip(
     organisation: Annotated[str, Query(max_length=64)] = "客服中心",
 ) -> Response:
     """投诉转接单 of one ticket (it needs a responsible unit): PDF (A4) or XLSX."""
-    rec = await _service(request).store.get(ticket_id)
+    store = _service(request).store
+    rec = await store.get(ticket_id)
     if rec is None:
         raise NotFound(f"没有编号为 {ticket_id} 的工单 (no ticket {ticket_id}): check the number")
     t = rec.ticket
+    dispatches = [  # to its unit: a 回退 and a dispatch elsewhere start a new transfer
+        e.at
+        for e in await store.history(t.id)
+        if e.action == Action.DISPATCH and e.detail.get("unit") == t.unit
+    ]
     result = t.close_reason or ""
     if t.satisfaction is not None:
         result = f"回访：{SATISFACTION_LABELS[t.satisfaction]}" + (f"；{result}" if result else "")
@@ -132,6 +139,7 @@ async def transfer_slip(
         handling=rec.reply or "",
         result=result,
         tz=request.app.state.container.settings.timezone,
+        transferred_at=min(dispatches, default=None),
     )
     name = f"投诉转接单-{t.id}"
     if format == "xlsx":
