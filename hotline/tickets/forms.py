@@ -61,12 +61,14 @@ class TransferSlip:
         tz: str = "Asia/Shanghai",
         number: str | None = None,
         transferred_at: datetime | None = None,
+        agent: str | None = None,
     ) -> TransferSlip:
         """The slip for `ticket`: transferred at `transferred_at` (its first dispatch to its
         unit, from the history: a reopen dispatches again), else when it was last dispatched
         (else created); due when the unit must finish; the contact is the caller's number plus
         any number the customer gave on the call; the content is the summary with the address
-        said."""
+        said; the 受理人 is `agent` (e.g. their 工号) or the ticket's agent as the switch names
+        them."""
         if not ticket.unit:
             raise InvalidInput(
                 f"工单 {ticket.id} 未指定责任单位 (the ticket has no responsible unit); "
@@ -93,7 +95,7 @@ class TransferSlip:
             result=result,
             level=ticket.complaint_level,
             deadline=due.astimezone(zone) if due else None,
-            agent=ticket.agent or "",
+            agent=agent or ticket.agent or "",
         )
 
     def rows(self) -> tuple[tuple[str, str], ...]:

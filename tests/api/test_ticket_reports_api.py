@@ -111,3 +111,4 @@ async def test_the_transfer_slip_is_dated_by_the_first_dispatch_to_its_unit(api:
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     values = [str(c.value) for row in sheet.iter_rows() for c in row if c.value]
     assert "2024年11月26日" in values and "2024年11月28日" not in values
+    assert "工号 1001" in values  # 受理人: the agent's number, not the switch's PJSIP/1001

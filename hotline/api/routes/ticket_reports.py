@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from hotline.api.auth import Supervisor
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
+from hotline.quality.model import agent_number_from
 from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
 from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import CATEGORY_LABELS
@@ -130,6 +131,8 @@ async def transfer_slip(
         for e in await store.history(t.id)
         if e.action == Action.DISPATCH and e.detail.get("unit") == t.unit
     ]
+    settings = request.app.state.container.settings
+    number = agent_number_from(settings.quality.agent_number_pattern, t.agent)
     result = t.close_reason or ""
     if t.satisfaction is not None:
         result = f"回访：{SATISFACTION_LABELS[t.satisfaction]}" + (f"；{result}" if result else "")
@@ -138,8 +141,9 @@ async def transfer_slip(
         complainant=complainant,
         handling=rec.reply or "",
         result=result,
-        tz=request.app.state.container.settings.timezone,
+        tz=settings.timezone,
         transferred_at=min(dispatches, default=None),
+        agent=f"工号 {number}" if number else None,
     )
     name = f"投诉转接单-{t.id}"
     if format == "xlsx":
