@@ -221,6 +221,8 @@ class CallTracker:
             return []
         if event.at > call.last_at:
             call.last_at = event.at
+        if event.at < call.rec.entered_at:  # entry estimated from a listing: it was earlier
+            call.rec = replace(call.rec, entered_at=event.at)
         call.confirmed = True
         call.unseen.discard(uniqueid)
         return rule(self, call, event)

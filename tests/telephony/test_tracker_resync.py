@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from hotline.telephony.events import AmiEvent, Hangup, ListedChannel, Newchannel, QueueEntry
+from hotline.telephony.events import (
+    AmiEvent,
+    Hangup,
+    ListedChannel,
+    Newchannel,
+    QueueCallerJoin,
+    QueueEntry,
+)
 from hotline.telephony.frames import Frame
 from hotline.telephony.records import CallEventKind, CallRecord, Outcome, RingRule
 from tests.telephony.traces import (
@@ -212,3 +219,18 @@ def test_a_restored_call_whose_caller_left_ends_with_its_last_channel() -> None:
     assert t.resync(listed, epoch("1790700003")) == []
     (event,) = t.feed(_channel(Hangup, 4, "Local/pickup-3@sim-agent-1;1", "a.1", cause=16))
     assert event.kind is CallEventKind.ENDED and event.record.call_id == "c.1"
+
+
+def test_a_call_first_seen_in_a_listing_never_enters_after_its_own_events() -> None:
+    """The link came back while a caller was being queued: the listing (ages in whole
+    seconds, taken at the switch's time) shows the channel, and the QueueCallerJoin held
+    while it was taken follows. The call entered no later than it joined the queue."""
+    t = tracker()
+    at = epoch("1796337571.000")
+    t.link_down(at)
+    caller = ("Local/13800000001@sim-pstn-00000000;1", "1796337571.0", "1796337571.0")
+    listed = ListedChannel(at + timedelta(seconds=0.5), *caller, caller_num="13800000001")
+    t.resync([listed], at + timedelta(seconds=0.6))
+    (queued,) = t.feed(QueueCallerJoin(at - timedelta(seconds=0.1), *caller, queue="q"))
+    rec = queued.record
+    assert rec.entered_at == at - timedelta(seconds=0.1) == rec.queue_joined_at
