@@ -397,7 +397,7 @@ async def test_a_complaint_made_by_hand_is_levelled_like_one_heard_in_the_transc
         refined = await world.service.on_transcript(f"c{i}", COMPLAINT)
         assert refined is not None and refined.ticket.topic is not None
         topic = refined.ticket.topic
-    # the fifth complainant's call was filed as a consultation; the agent corrects it
+    # the fifth complainant's call has no transcript yet: the agent files it as a complaint
     fifth = await world.service.on_call_ended(answered_call("c5", number="13900000005", at=T0))
     assert fifth is not None
     edited = await world.service.edit(
