@@ -217,13 +217,31 @@ async def originate(
     )
 
 
+async def quiet_switch(asterisk: Asterisk, timeout: float = 15) -> None:
+    """Hang up what earlier tests left up (a 回访 still queued…), so a run sees only its own
+    calls."""
+    await asyncio.to_thread(asterisk.cli, "channel request hangup all")
+    deadline = time.monotonic() + timeout
+    while True:
+        out = await asyncio.to_thread(asterisk.cli, "core show channels count")
+        if "0 active channels" in out:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the switch still has channels after {timeout} s:\n{out}")
+        await asyncio.sleep(0.25)
+
+
 async def run_scenarios(
     asterisk: Asterisk,
     scenarios: tuple[Scenario, ...] = SCENARIOS,
     timeout: float = 60,
     record: bool = False,
+    grace: float = 10,
 ) -> tuple[dict[str, ScenarioRun], bytes]:
-    """Place all scenarios at once; return their events once every channel is gone."""
+    """Place all scenarios at once on a quiet switch; return their events once every channel
+    is gone and every answered call has its AgentComplete (app_queue sends it through Stasis,
+    so on a busy switch it can follow the last Hangup; `grace` seconds are allowed for it)."""
+    await quiet_switch(asterisk)
     events: list[dict[str, str]] = []
     recorder = RawRecorder(asterisk.ami_port, asterisk.ami_username, asterisk.ami_secret)
     if record:
@@ -236,35 +254,42 @@ async def run_scenarios(
             await asyncio.sleep(0.2)  # keeps the capture readable; the calls still overlap
         responses = await asyncio.gather(*pending)
         runs = {sc.name: ScenarioRun(sc, r) for sc, r in zip(scenarios, responses, strict=True)}
-        wanted = {run.linkedid for run in runs.values()}
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def unfinished(*, complete: bool) -> set[str]:
+            """Scenarios with a channel still up, or (`complete`) answered without an
+            AgentComplete yet."""
             live: dict[str, int] = defaultdict(int)
-            hung: set[str] = set()
+            seen: dict[str, set[str]] = defaultdict(set)
             for e in events:
-                if e.get("Event") == "Newchannel":
-                    live[e.get("Linkedid", "")] += 1
-                elif e.get("Event") == "Hangup":
-                    live[e.get("Linkedid", "")] -= 1
-                    hung.add(e.get("Linkedid", ""))
-            # app_queue sends AgentComplete once the caller's channel has left the queue,
-            # which on a busy machine can come a second after the last Hangup
-            connected = {e.get("Linkedid") for e in events if e.get("Event") == "AgentConnect"}
-            completed = {e.get("Linkedid") for e in events if e.get("Event") == "AgentComplete"}
-            if all(lid in hung and live[lid] <= 0 for lid in wanted) and connected <= completed:
-                break
+                lid, name = e.get("Linkedid", ""), e.get("Event", "")
+                seen[lid].add(name)
+                live[lid] += {"Newchannel": 1, "Hangup": -1}.get(name, 0)
+            return {
+                r.scenario.name
+                for r in runs.values()
+                if "Hangup" not in (names := seen[r.linkedid])
+                or live[r.linkedid] > 0
+                or (complete and "AgentConnect" in names and "AgentComplete" not in names)
+            }
+
+        deadline = time.monotonic() + timeout
+        while left := unfinished(complete=False):
             if time.monotonic() > deadline:
-                open_calls = {
-                    r.scenario.name
-                    for r in runs.values()
-                    if r.linkedid not in hung
-                    or live[r.linkedid] > 0
-                    or r.linkedid in connected - completed
-                }
+                linked = {runs[name].linkedid: name for name in left}
+                seen = [
+                    f"{linked[e.get('Linkedid', '')]}: {e.get('Event')} {e.get('Channel')}"
+                    for e in events
+                    if e.get("Linkedid") in linked and e.get("Event") != "VarSet"
+                ]
                 raise AssertionError(
-                    f"scenarios still up (or without AgentComplete) after {timeout} s: "
-                    f"{open_calls}\n" + asterisk.cli("core show channels")
+                    f"scenarios {sorted(left)} still up after {timeout} s; their events:\n"
+                    + "\n".join(seen)
+                    + "\n"
+                    + asterisk.cli("core show channels")
                 )
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + grace  # a test that needs it says so if it never came
+        while unfinished(complete=True) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # trailing events (MixMonitor, VarSet) of the last hangups
         for e in events:

@@ -41,7 +41,7 @@ from hotline.telephony.records import CallRecord, Direction, HangupBy, Outcome
 from hotline.telephony.store import CallFilter
 from hotline.tickets.records import TicketRecord
 from tests.switch.asterisk import Asterisk
-from tests.switch.scenarios import SCENARIOS, Scenario, connect_manager, originate
+from tests.switch.scenarios import SCENARIOS, Scenario, connect_manager, originate, quiet_switch
 
 T = TypeVar("T")
 BY_NAME = {s.name: s for s in SCENARIOS}
@@ -131,17 +131,6 @@ def switch_login(asterisk: Asterisk) -> AmiSettings:
         reconnect_min_s=0.2,
         reconnect_max_s=1.0,
     )
-
-
-async def quiet_switch(asterisk: Asterisk) -> None:
-    """Hang up what earlier tests left ringing, so each test sees only its own calls."""
-    await asyncio.to_thread(asterisk.cli, "channel request hangup all")
-
-    async def idle() -> bool:
-        out = await asyncio.to_thread(asterisk.cli, "core show channels count")
-        return "0 active channels" in out
-
-    await eventually(idle, 15, "the switch to have no channels left")
 
 
 @pytest.fixture
