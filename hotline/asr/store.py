@@ -42,7 +42,7 @@ from hotline.asr.transcript import Transcript, normalize
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.errors import InvalidInput
 from hotline.recording.store import RecordingRow
-from hotline.telephony.store import CallRow
+from hotline.telephony.store import calls_answered_by
 
 MAX_QUERY = 100
 MAX_MATCHES_PER_CALL = 20
@@ -367,10 +367,7 @@ class TranscriptStore:
         if agent:
             where.append(r.agent == agent)
         if only_agent is not None:
-            theirs = select(CallRow.call_id).where(
-                (CallRow.agent_member == only_agent) | (CallRow.agent_interface == only_agent)
-            )
-            where.append((r.agent == only_agent) | r.call_id.in_(theirs))
+            where.append((r.agent == only_agent) | r.call_id.in_(calls_answered_by(only_agent)))
 
         def matching(*columns: Any) -> Any:
             stmt = (

@@ -46,7 +46,7 @@ from hotline.quality.records import (
 )
 from hotline.quality.review import AppealAction, AppealState, ReviewRules, ReviewStatus, Verdict
 from hotline.quality.tables import AppealRow, CommentRow, HitRow, ScoreRow
-from hotline.telephony.store import CallRow
+from hotline.telephony.store import CallRow, calls_answered_by
 
 SYSTEM = "system"  # the actor of the pipeline's own changes
 
@@ -211,9 +211,7 @@ class QualityStore:
         if until:
             where.append(ScoreRow.call_started_at < until)
         if only_agent is not None:
-            theirs = select(CallRow.call_id).where(
-                (CallRow.agent_member == only_agent) | (CallRow.agent_interface == only_agent)
-            )
+            theirs = calls_answered_by(only_agent)
             where.append(or_(ScoreRow.agent == only_agent, ScoreRow.call_id.in_(theirs)))
         return where
 
@@ -223,10 +221,7 @@ class QualityStore:
             return True
         async with self._sessions() as session:
             found = await session.scalar(
-                select(CallRow.call_id).where(
-                    CallRow.call_id == call.call_id,
-                    (CallRow.agent_member == agent) | (CallRow.agent_interface == agent),
-                )
+                calls_answered_by(agent).where(CallRow.call_id == call.call_id)
             )
             return found is not None
 

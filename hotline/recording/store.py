@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
-from hotline.telephony.store import CallRow
+from hotline.telephony.store import CallRow, calls_answered_by
 
 
 class Status(StrEnum):
@@ -273,10 +273,7 @@ class RecordingStore:
             return False
         async with self._sessions() as session:
             found = await session.scalar(
-                select(CallRow.call_id).where(
-                    CallRow.call_id == recording.call_id,
-                    (CallRow.agent_member == agent) | (CallRow.agent_interface == agent),
-                )
+                calls_answered_by(agent).where(CallRow.call_id == recording.call_id)
             )
             return found is not None
 
@@ -303,9 +300,7 @@ class RecordingStore:
         if f.agent:
             where.append(r.agent == f.agent)
         if f.only_agent is not None:  # the member name or the interface, as for calls
-            theirs = select(CallRow.call_id).where(
-                (CallRow.agent_member == f.only_agent) | (CallRow.agent_interface == f.only_agent)
-            )
+            theirs = calls_answered_by(f.only_agent)
             where.append((r.agent == f.only_agent) | r.call_id.in_(theirs))
         if f.queue:
             where.append(r.queue == f.queue)

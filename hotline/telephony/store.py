@@ -72,6 +72,17 @@ class CallRow(Base):
     detail: Mapped[str] = mapped_column(Text)  # the whole CallRecord as JSON
 
 
+def answered_by(agent: str) -> Any:
+    """Calls `agent` answered: an agent user names the queue member or the interface."""
+    return (CallRow.agent_member == agent) | (CallRow.agent_interface == agent)
+
+
+def calls_answered_by(agent: str) -> Any:
+    """The ids of the calls `agent` answered, for what is kept per call (recordings,
+    transcripts, scores, tickets)."""
+    return select(CallRow.call_id).where(answered_by(agent))
+
+
 # --- record <-> JSON -------------------------------------------------------------------
 
 
@@ -257,9 +268,9 @@ class CallStore:
         if f.number:
             where.append(c.caller_number.contains(f.number, autoescape=True))
         if f.agent:
-            where.append((c.agent_member == f.agent) | (c.agent_interface == f.agent))
+            where.append(answered_by(f.agent))
         if f.only_agent is not None:
-            where.append((c.agent_member == f.only_agent) | (c.agent_interface == f.only_agent))
+            where.append(answered_by(f.only_agent))
         if f.queue:
             where.append(c.queue == f.queue)
         if f.outcome:

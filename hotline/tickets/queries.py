@@ -15,7 +15,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import NotFound
-from hotline.telephony.store import CallRow
+from hotline.telephony.store import CallRow, calls_answered_by
 from hotline.tickets.model import Category, State, Ticket
 from hotline.tickets.records import (
     CallerHistory,
@@ -221,7 +221,4 @@ class TicketQueries:
 def _answered_by(agent: str) -> Any:
     """Tickets of `agent`, named as a queue member or an interface: the ticket keeps one of
     the two, the call record both."""
-    calls = select(CallRow.call_id).where(
-        (CallRow.agent_member == agent) | (CallRow.agent_interface == agent)
-    )
-    return or_(TicketRow.agent == agent, TicketRow.call_id.in_(calls))
+    return or_(TicketRow.agent == agent, TicketRow.call_id.in_(calls_answered_by(agent)))
