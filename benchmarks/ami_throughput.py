@@ -1,7 +1,7 @@
 """AMI throughput: Hotline's full path against panoramisk alone, on the same stream.
 
 The stream is the real Asterisk 22.9 capture of 16 queue call shapes
-(../shared/ami-traces/verbara), repeated with fresh Uniqueids/Linkedids until it holds at
+(tests/data/ami/verbara), repeated with fresh Uniqueids/Linkedids until it holds at
 least 100,000 events, served over loopback TCP by a small AMI server.
 
 - full: AmiClient (framing, queue) -> CallService (parse, tracker, SQLite store in WAL
@@ -38,7 +38,7 @@ from hotline.telephony.store import CallStore  # noqa: E402
 from hotline.telephony.tracker import CallTracker  # noqa: E402
 from tests.telephony.fake_ami import FakeAmi  # noqa: E402
 
-CAPTURE = ROOT.parent / "shared/ami-traces/verbara/queue-shapes-asterisk-22.9.0.raw"
+CAPTURE = ROOT / "tests/data/ami/verbara/queue-shapes-asterisk-22.9.0.raw"
 IDS = re.compile(rb"^((?:Dest)?(?:Uniqueid|Linkedid): \d+\.\d+)", re.MULTILINE)
 
 

@@ -97,4 +97,4 @@ def _alembic_config(connection: Connection) -> Config:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (run on every start)."""
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "heads"))
+        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "head"))

@@ -17,9 +17,9 @@ from hotline.telephony.records import CallRecord, Outcome, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallFilter, CallStore
 from hotline.telephony.tracker import CallTracker
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CAPTURE = SHARED / "ami-traces/verbara/queue-shapes-asterisk-22.9.0.raw"
+CAPTURE = DATA / "ami/verbara/queue-shapes-asterisk-22.9.0.raw"
 BASE = datetime(2026, 9, 25, 2, 0, tzinfo=UTC)
 
 

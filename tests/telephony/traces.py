@@ -1,9 +1,9 @@
-"""Helpers to replay the real AMI captures of /work/shared/ami-traces through the tracker."""
+"""Helpers to replay the real AMI captures of tests/data/ami (origins and licences in its
+README) through the tracker."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +14,7 @@ from hotline.telephony.frames import Frame, parse_block, read_stream
 from hotline.telephony.records import CallEvent, CallEventKind, CallRecord, RingRule
 from hotline.telephony.tracker import CallTracker
 
-TRACES = Path(
-    os.environ.get(
-        "HOTLINE_AMI_TRACES", Path(__file__).resolve().parents[3] / "shared" / "ami-traces"
-    )
-)
+TRACES = Path(__file__).resolve().parents[1] / "data" / "ami"
 SHAPES = "verbara/queue-shapes-asterisk-22.9.0"
 RELOAD = "verbara/queue-reload-asterisk-22.9.0"
 BASE = datetime(
