@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hotline.api.users import Role, User, UserStore
+from hotline.api.users import User, UserStore
+from hotline.core.roles import Role
 
 bearer = HTTPBearer(auto_error=False, description="a token from `hotline tokens create NAME`")
 
@@ -59,5 +60,7 @@ def require(role: Role) -> Callable[[User], Awaitable[User]]:
 
 
 AnyUser = Annotated[User, Depends(current_user)]
+Agent = Annotated[User, Depends(require(Role.AGENT))]  # every user: the lowest role
+Inspector = Annotated[User, Depends(require(Role.INSPECTOR))]
 Supervisor = Annotated[User, Depends(require(Role.SUPERVISOR))]
 Admin = Annotated[User, Depends(require(Role.ADMIN))]

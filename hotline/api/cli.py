@@ -13,9 +13,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from hotline.api.users import Role, UserStore
+from hotline.api.users import UserStore
 from hotline.core import db
 from hotline.core.errors import HotlineError
+from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from hotline.recording import retention
 from hotline.recording.importer import ImportReport

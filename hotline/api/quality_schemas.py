@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
+from hotline.api.schemas import Out, UtteranceOut
 from hotline.quality.review import HISTORY_LABELS
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class ScoredCallOut(Out):
@@ -92,14 +89,7 @@ class HistoryOut(Out):
         return HISTORY_LABELS.get(self.action, self.action)
 
 
-class UtteranceOut(BaseModel):
-    channel: str
-    start: float
-    end: float
-    text: str
-
-
-class ScoreDetailOut(BaseModel):
+class ScoreDetailOut(Out):
     call: ScoredCallOut
     hits: list[HitOut]
     pending_review: int
@@ -110,13 +100,13 @@ class ScoreDetailOut(BaseModel):
     utterances: list[UtteranceOut]  # the transcript, both channels in time order
 
 
-class QueueItemOut(BaseModel):
+class QueueItemOut(Out):
     call: ScoredCallOut
     pending_review: int
     reasons: list[str]  # needs_review, low_score, sample (抽查)
 
 
-class QueueOut(BaseModel):
+class QueueOut(Out):
     period: str
     since: datetime
     until: datetime
@@ -137,7 +127,7 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class GroupOut(BaseModel):
+class GroupOut(Out):
     name: str
     calls: int
     finalised: int
@@ -146,7 +136,7 @@ class GroupOut(BaseModel):
     hits: dict[str, int]
 
 
-class RuleOut(BaseModel):
+class RuleOut(Out):
     rule: str
     name: str
     hits: int
@@ -154,7 +144,7 @@ class RuleOut(BaseModel):
     calls: int
 
 
-class WorstOut(BaseModel):
+class WorstOut(Out):
     call_id: str
     agent: str | None
     queue: str | None
@@ -165,7 +155,7 @@ class WorstOut(BaseModel):
     rules: list[str]
 
 
-class ReportOut(BaseModel):
+class ReportOut(Out):
     title: str
     period: str
     first_day: str

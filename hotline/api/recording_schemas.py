@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+from hotline.api.schemas import Out
 
 
 class RecordingOut(Out):

@@ -1,14 +1,44 @@
-"""Response and request shapes of the HTTP API. Rule: the API shows records, never rows."""
+"""Response and request shapes of the HTTP API. Rule: the API shows records, never rows.
+
+`Out` is the one base of every response shape read from a record (all schema modules use
+it), and `UtteranceOut` the one shape of a transcript line, wherever a transcript is shown.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from hotline.core.jobs import JobState
+
+if TYPE_CHECKING:
+    from hotline.asr.transcript import Transcript
+
 
 class Out(BaseModel):
+    """A response read from a record's attributes (dataclasses, not rows)."""
+
     model_config = ConfigDict(from_attributes=True)
+
+
+class UtteranceOut(Out):
+    channel: str  # customer (left), agent (right) or mixed
+    start: float  # seconds from the start of the recording
+    end: float
+    text: str  # normalized: no spaces between Chinese words, simplified characters
+
+    @classmethod
+    def all_of(cls, transcript: Transcript | None) -> list[UtteranceOut]:
+        """Both channels' utterances in time order, for reading; empty ones left out."""
+        if transcript is None:
+            return []
+        return [
+            cls(channel=u.channel.value, start=u.start, end=u.end, text=u.normalized)
+            for u in transcript.utterances
+            if u.normalized
+        ]
 
 
 class AttemptOut(Out):
@@ -125,3 +155,16 @@ class Health(BaseModel):
     ami: str
     mqtt: str
     open_calls: int
+
+
+class JobOut(Out):
+    id: int
+    stage: str
+    key: str
+    version: int
+    state: JobState
+    reason: str | None
+    attempts: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    run_after: datetime | None

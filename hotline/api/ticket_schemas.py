@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from hotline.api.schemas import Out
 from hotline.tickets.lifecycle import ACTION_LABELS, HISTORY_LABELS, allowed
 from hotline.tickets.model import (
     CATEGORY_LABELS,
@@ -40,14 +41,14 @@ class FieldIO(BaseModel):
     evidence: EvidenceIO
 
 
-class DeadlinesOut(BaseModel):
+class DeadlinesOut(Out):
     dispatch_by: datetime | None
     contact_by: datetime | None
     done_by: datetime | None
     reply_by: datetime | None
 
 
-class ExtensionOut(BaseModel):
+class ExtensionOut(Out):
     step: str
     new_due: datetime
     reason: str
@@ -55,7 +56,7 @@ class ExtensionOut(BaseModel):
     at: datetime
 
 
-class TicketBrief(BaseModel):
+class TicketBrief(Out):
     id: int
     call_id: str | None
     state: str
@@ -97,7 +98,7 @@ class TicketOut(TicketBrief):
     allowed_labels: list[str]
 
 
-class EventOut(BaseModel):
+class EventOut(Out):
     at: datetime
     actor: str
     role: str
@@ -109,7 +110,7 @@ class EventOut(BaseModel):
     detail: dict[str, Any]
 
 
-class FollowupOut(BaseModel):
+class FollowupOut(Out):
     round: int
     attempt_no: int
     planned_at: datetime | None
@@ -123,7 +124,7 @@ class FollowupOut(BaseModel):
     ami_response: dict[str, Any] | None
 
 
-class PastCallOut(BaseModel):
+class PastCallOut(Out):
     call_id: str
     entered_at: datetime
     outcome: str
@@ -131,12 +132,12 @@ class PastCallOut(BaseModel):
     talk_seconds: float | None
 
 
-class CallerHistoryOut(BaseModel):
+class CallerHistoryOut(Out):
     calls: list[PastCallOut]
     tickets: list[TicketBrief]  # open ones first
 
 
-class FollowupsOut(BaseModel):
+class FollowupsOut(Out):
     next_attempt_at: datetime | None  # None: not due (not replied, reached, or used up)
     attempts: list[FollowupOut]
 
@@ -147,7 +148,7 @@ class TicketDetailOut(TicketOut):
     followups: FollowupsOut
 
 
-class TicketListOut(BaseModel):
+class TicketListOut(Out):
     items: list[TicketOut]
     total: int
     offset: int

@@ -10,7 +10,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,16 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.errors import Conflict, InvalidInput, NotFound
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    INSPECTOR = "inspector"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-
-RANK = {Role.AGENT: 0, Role.INSPECTOR: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
+from hotline.core.roles import PEOPLE
+from hotline.core.roles import Role as Role  # re-exported: users have one of its roles
 
 
 class UserRow(Base):
@@ -61,7 +52,7 @@ class User:
     agent: str | None
 
     def at_least(self, role: Role) -> bool:
-        return RANK[self.role] >= RANK[role]
+        return self.role.at_least(role)
 
 
 def _hash(token: str) -> str:
@@ -77,6 +68,11 @@ class UserStore:
         self._sessions = sessions
 
     async def add(self, name: str, role: Role, agent: str | None, now: datetime) -> User:
+        if role not in PEOPLE:
+            raise InvalidInput(
+                f"角色 {role.value} 属于系统自身，不能分配给用户 (the role {role.value!r} is the "
+                "service itself, not a person's; give agent, inspector, supervisor or admin)"
+            )
         if role is Role.AGENT and not agent:
             raise InvalidInput(
                 f"agent user {name!r} needs --agent: the queue member name or interface "

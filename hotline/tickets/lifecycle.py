@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hotline.core.errors import Conflict, HotlineError, InvalidInput
+from hotline.core.roles import RANK as RANK
+from hotline.core.roles import Role as Role
 from hotline.tickets.model import STATE_LABELS, Satisfaction, State
 
 
@@ -66,24 +68,6 @@ HISTORY_LABELS: dict[str, str] = {
     "followup_answered": "回访接通",
 }
 
-
-class Role(StrEnum):
-    """The API's roles (same values), and the service itself."""
-
-    AGENT = "agent"
-    INSPECTOR = "inspector"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-    SYSTEM = "system"
-
-
-RANK: dict[Role, int] = {
-    Role.AGENT: 0,
-    Role.INSPECTOR: 1,
-    Role.SUPERVISOR: 2,
-    Role.ADMIN: 3,
-    Role.SYSTEM: 4,
-}
 
 S = State
 A = Action

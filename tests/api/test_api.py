@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from hotline.api import app as app_module
 from hotline.api.cli import app as cli
-from hotline.api.users import Role
+from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from tests.factories import abandoned_call, answered_call
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from hotline.api import app as app_module
 from hotline.api.cli import app as cli
-from hotline.api.users import Role
+from hotline.core.roles import Role
 from hotline.core.settings import AsrSettings, RecordingSettings, Settings
 from tests.factories import answered_call
 from tests.recording.audio_fixtures import concat, run, silence, speech

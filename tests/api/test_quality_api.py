@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from hotline.api import app as app_module
-from hotline.api.users import Role
+from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from hotline.quality.model import Hit, Score
 from tests.asr.test_store import GAS

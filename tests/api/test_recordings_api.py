@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from hotline.api import app as app_module
 from hotline.api.cli import app as cli
-from hotline.api.users import Role
+from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import RecordingStore, Status

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hotline.api import app as app_module
-from hotline.api.users import Role
+from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from tests.factories import answered_call
 from tests.tickets.test_service import GAS, Clock

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from hotline.api import app as app_module
 from hotline.api.cli import app as cli
-from hotline.api.users import Role
 from hotline.asr.store import TranscriptStatus
+from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from tests.asr.test_store import GAS, WATER
 from tests.asr.test_vosk import SPEECH_A, ko_model_dir, opus, seconds, silence, speech, stereo

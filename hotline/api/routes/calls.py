@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from hotline.api.auth import AnyUser, Supervisor
+from hotline.api.deps import (
+    AnyUser,
+    CallbackRecords,
+    Callbacks,
+    Calls,
+    Rule,
+    Supervisor,
+    Timezone,
+)
 from hotline.api.routes.common import Since, Until, own_scope, time_range
 from hotline.api.schemas import CallbackOut, CallOut, CallPage, StatsOut, StatsReport
-from hotline.api.users import Role, User
+from hotline.api.users import User
 from hotline.core.errors import NotFound
+from hotline.core.roles import Role
 from hotline.telephony.records import Direction, Outcome
 from hotline.telephony.store import CallFilter
 
@@ -19,20 +28,21 @@ router = APIRouter(prefix="/api")
 
 
 def _filter(
-    request: Request,
+    tz: str,
     user: User,
     since: datetime | None,
     until: datetime | None,
     **kw: object,
 ) -> CallFilter:
-    since, until = time_range(request, since, until)
+    since, until = time_range(tz, since, until)
     return CallFilter(since=since, until=until, only_agent=own_scope(user), **kw)  # type: ignore[arg-type]
 
 
 @router.get("/calls", response_model=CallPage, tags=["calls"])
 async def list_calls(
-    request: Request,
     user: AnyUser,
+    calls: Calls,
+    tz: Timezone,
     since: Since = None,
     until: Until = None,
     number: Annotated[str | None, Query(max_length=64, description="caller number or part")] = None,
@@ -45,7 +55,7 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
     f = _filter(
-        request,
+        tz,
         user,
         since,
         until,
@@ -56,14 +66,14 @@ async def list_calls(
         within_rule=within_rule,
         direction=direction,
     )
-    records, total = await request.app.state.container.calls.search(f, offset=offset, limit=limit)
+    records, total = await calls.search(f, offset=offset, limit=limit)
     items = [CallOut.model_validate(r) for r in records]
     return CallPage(items=items, total=total, offset=offset, limit=limit)
 
 
 @router.get("/calls/{call_id}", response_model=CallOut, tags=["calls"])
-async def get_call(request: Request, user: AnyUser, call_id: str) -> CallOut:
-    record = await request.app.state.container.calls.get(call_id)
+async def get_call(user: AnyUser, calls: Calls, call_id: str) -> CallOut:
+    record = await calls.get(call_id)
     mine = record is not None and user.agent in (record.agent_member, record.agent_interface)
     if record is None or not (user.at_least(Role.INSPECTOR) or mine):
         raise NotFound(f"no call {call_id!r} that you may see; search with GET /api/calls")
@@ -72,22 +82,23 @@ async def get_call(request: Request, user: AnyUser, call_id: str) -> CallOut:
 
 @router.get("/stats/service-level", response_model=StatsReport, tags=["stats"])
 async def service_level(
-    request: Request,
     user: Supervisor,
+    calls: Calls,
+    rule: Rule,
+    tz: Timezone,
     since: Since = None,
     until: Until = None,
     by: Literal["queue", "agent", "all"] = "queue",
     queue: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StatsReport:
-    c = request.app.state.container
-    f = _filter(request, user, since, until, queue=queue)
-    rows = await c.calls.stats(f, None if by == "all" else by)
+    f = _filter(tz, user, since, until, queue=queue)
+    rows = await calls.stats(f, None if by == "all" else by)
     return StatsReport(
         since=f.since,
         until=f.until,
         by=by,
-        ring_period_s=c.rule.period_s,
-        max_rings=c.rule.max_rings,
+        ring_period_s=rule.period_s,
+        max_rings=rule.max_rings,
         rows=[
             StatsOut(
                 key=r.key,
@@ -110,32 +121,33 @@ Status = Literal["scheduled", "dialing", "done", "exhausted", "cancelled", "fail
 
 @router.get("/callbacks", response_model=list[CallbackOut], tags=["callbacks"])
 async def list_callbacks(
-    request: Request,
     user: Supervisor,
+    store: CallbackRecords,
     status: Status | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[CallbackOut]:
-    store = request.app.state.container.callback_store
     found = await store.find(status=status, offset=offset, limit=limit)
     return [CallbackOut.model_validate(cb) for cb in found]
 
 
 @router.get("/callbacks/{callback_id}", response_model=CallbackOut, tags=["callbacks"])
-async def get_callback(request: Request, user: Supervisor, callback_id: int) -> CallbackOut:
-    cb = await request.app.state.container.callback_store.get(callback_id)
+async def get_callback(user: Supervisor, store: CallbackRecords, callback_id: int) -> CallbackOut:
+    cb = await store.get(callback_id)
     if cb is None:
         raise NotFound(f"no callback with id {callback_id}; list them with GET /api/callbacks")
     return CallbackOut.model_validate(cb)
 
 
 @router.post("/callbacks/{callback_id}/cancel", response_model=CallbackOut, tags=["callbacks"])
-async def cancel_callback(request: Request, user: Supervisor, callback_id: int) -> CallbackOut:
-    cb = await request.app.state.container.callbacks.cancel(callback_id, by=user.name)
+async def cancel_callback(user: Supervisor, callbacks: Callbacks, callback_id: int) -> CallbackOut:
+    cb = await callbacks.cancel(callback_id, by=user.name)
     return CallbackOut.model_validate(cb)
 
 
 @router.post("/callbacks/{callback_id}/retrigger", response_model=CallbackOut, tags=["callbacks"])
-async def retrigger_callback(request: Request, user: Supervisor, callback_id: int) -> CallbackOut:
-    cb = await request.app.state.container.callbacks.retrigger(callback_id, by=user.name)
+async def retrigger_callback(
+    user: Supervisor, callbacks: Callbacks, callback_id: int
+) -> CallbackOut:
+    cb = await callbacks.retrigger(callback_id, by=user.name)
     return CallbackOut.model_validate(cb)

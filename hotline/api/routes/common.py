@@ -6,27 +6,28 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Query, Request
+from fastapi import Query
 
-from hotline.api.users import Role, User
+from hotline.api.users import User
 from hotline.core.errors import InvalidInput
+from hotline.core.roles import Role
 from hotline.recording.store import Recording, RecordingStore
 
 Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
 Until = Annotated[datetime | None, Query(description="until, exclusive")]
 
 
-def local(request: Request, value: datetime | None) -> datetime | None:
+def local(timezone: str, value: datetime | None) -> datetime | None:
     """Times without a zone are the hotline's local time (settings.timezone)."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=ZoneInfo(request.app.state.container.settings.timezone))
+    return value.replace(tzinfo=ZoneInfo(timezone))
 
 
 def time_range(
-    request: Request, since: datetime | None, until: datetime | None
+    timezone: str, since: datetime | None, until: datetime | None
 ) -> tuple[datetime | None, datetime | None]:
-    since, until = local(request, since), local(request, until)
+    since, until = local(timezone, since), local(timezone, until)
     if since and until and since >= until:
         raise InvalidInput(
             f"开始时间须早于结束时间 (since ({since}) must be before until ({until}))"
@@ -41,8 +42,7 @@ def own_scope(user: User) -> str | None:
     return user.agent or "\x00no-agent"
 
 
-async def may_see(request: Request, user: User, recording: Recording) -> bool:
+async def may_see(recordings: RecordingStore, user: User, recording: Recording) -> bool:
     if user.at_least(Role.INSPECTOR):
         return True
-    store: RecordingStore = request.app.state.container.recordings
-    return user.agent is not None and await store.belongs_to(recording, user.agent)
+    return user.agent is not None and await recordings.belongs_to(recording, user.agent)

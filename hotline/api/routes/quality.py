@@ -10,9 +10,17 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
-from hotline.api.auth import AnyUser, Supervisor, require
+from hotline.api.deps import (
+    AnyUser,
+    Inspector,
+    Quality,
+    Settings,
+    Supervisor,
+    Timezone,
+    Transcripts,
+)
 from hotline.api.quality_schemas import (
     AppealOut,
     CommentIn,
@@ -24,12 +32,12 @@ from hotline.api.quality_schemas import (
     RuleOut,
     ScoredCallOut,
     ScoreDetailOut,
-    UtteranceOut,
     VerdictIn,
     WorstOut,
 )
 from hotline.api.routes.common import Since, Until, own_scope, time_range
-from hotline.api.users import Role, User
+from hotline.api.schemas import UtteranceOut
+from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period, PeriodKind
@@ -39,17 +47,6 @@ from hotline.quality.review import AppealAction, AppealState, ReviewStatus, Verd
 from hotline.quality.store import QualityStore
 
 router = APIRouter(prefix="/api/quality", tags=["quality"])
-Inspector = Annotated[User, Depends(require(Role.INSPECTOR))]
-
-
-def _store(request: Request) -> QualityStore:
-    store: QualityStore = request.app.state.container.quality
-    return store
-
-
-def _tz(request: Request) -> str:
-    tz: str = request.app.state.container.settings.timezone
-    return tz
 
 
 def _not_found(call_id: str) -> NotFound:
@@ -59,28 +56,22 @@ def _not_found(call_id: str) -> NotFound:
     )
 
 
-async def _visible(request: Request, user: User, call_id: str) -> ScoreDetail:
-    detail = await _store(request).get(call_id)
+async def _visible(store: QualityStore, user: User, call_id: str) -> ScoreDetail:
+    detail = await store.get(call_id)
     if detail is None:
         raise _not_found(call_id)
     own = own_scope(user)
-    if own is not None and not await _store(request).belongs_to(detail.call, own):
+    if own is not None and not await store.belongs_to(detail.call, own):
         raise _not_found(call_id)
     return detail
 
 
-async def _out(request: Request, d: ScoreDetail) -> ScoreDetailOut:
+async def _out(transcripts: TranscriptStore, d: ScoreDetail) -> ScoreDetailOut:
     utterances: list[UtteranceOut] = []
     rid = d.call.recording_id
     if rid is not None:
-        transcripts: TranscriptStore = request.app.state.container.transcripts
         t = await transcripts.get(rid)
-        if t is not None and t.transcript is not None:
-            utterances = [
-                UtteranceOut(channel=u.channel.value, start=u.start, end=u.end, text=u.normalized)
-                for u in t.transcript.utterances
-                if u.normalized
-            ]
+        utterances = UtteranceOut.all_of(t.transcript if t is not None else None)
     return ScoreDetailOut.model_validate(
         {
             "call": d.call,
@@ -98,8 +89,9 @@ async def _out(request: Request, d: ScoreDetail) -> ScoreDetailOut:
 
 @router.get("/scores", response_model=list[ScoredCallOut])
 async def list_scores(
-    request: Request,
     user: AnyUser,
+    store: Quality,
+    tz: Timezone,
     since: Since = None,
     until: Until = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
@@ -109,8 +101,8 @@ async def list_scores(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ScoredCallOut]:
-    since, until = time_range(request, since, until)
-    calls = await _store(request).list_scores(
+    since, until = time_range(tz, since, until)
+    calls = await store.list_scores(
         agent=agent,
         queue=queue,
         band=band,
@@ -125,14 +117,18 @@ async def list_scores(
 
 
 @router.get("/scores/{call_id}", response_model=ScoreDetailOut)
-async def get_score(request: Request, user: AnyUser, call_id: str) -> ScoreDetailOut:
-    return await _out(request, await _visible(request, user, call_id))
+async def get_score(
+    user: AnyUser, store: Quality, transcripts: Transcripts, call_id: str
+) -> ScoreDetailOut:
+    return await _out(transcripts, await _visible(store, user, call_id))
 
 
 @router.get("/review-queue", response_model=QueueOut)
 async def review_queue(
-    request: Request,
     user: Inspector,
+    store: Quality,
+    tz: Timezone,
+    settings: Settings,
     period: Annotated[
         str | None,
         Query(description="YYYY-MM-DD, YYYY-Www or YYYY-MM; default: this week"),
@@ -140,11 +136,10 @@ async def review_queue(
     low_below: Annotated[float, Query(ge=0, le=100, description="scores below this")] = 90.0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> QueueOut:
-    tz = _tz(request)
     p = Period.from_key(period, tz) if period else Period.of(PeriodKind.WEEK, datetime.now(UTC), tz)
     since, until = p.bounds()
-    percent = request.app.state.container.settings.quality.sample_percent
-    pairs = await _store(request).candidates(since, until)
+    percent = settings.quality.sample_percent
+    pairs = await store.candidates(since, until)
     candidates = [c for c, _ in pairs]
     by_id = {c.call_id: (c, call) for c, call in pairs}
     entries = review.review_queue(
@@ -167,14 +162,15 @@ async def review_queue(
 
 
 async def _decide(
-    request: Request,
+    store: QualityStore,
+    transcripts: TranscriptStore,
     user: User,
     call_id: str,
     hit_id: int,
     verdict: Verdict,
     body: VerdictIn | None,
 ) -> ScoreDetailOut:
-    d = await _store(request).set_verdict(
+    d = await store.set_verdict(
         call_id,
         hit_id,
         verdict,
@@ -182,49 +178,63 @@ async def _decide(
         now=datetime.now(UTC),
         comment=body.comment if body else None,
     )
-    return await _out(request, d)
+    return await _out(transcripts, d)
 
 
 @router.post("/scores/{call_id}/hits/{hit_id}/confirm", response_model=ScoreDetailOut)
 async def confirm_hit(
-    request: Request, user: Inspector, call_id: str, hit_id: int, body: VerdictIn | None = None
+    user: Inspector,
+    store: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    hit_id: int,
+    body: VerdictIn | None = None,
 ) -> ScoreDetailOut:
-    return await _decide(request, user, call_id, hit_id, Verdict.CONFIRMED, body)
+    return await _decide(store, transcripts, user, call_id, hit_id, Verdict.CONFIRMED, body)
 
 
 @router.post("/scores/{call_id}/hits/{hit_id}/overturn", response_model=ScoreDetailOut)
 async def overturn_hit(
-    request: Request, user: Inspector, call_id: str, hit_id: int, body: VerdictIn | None = None
+    user: Inspector,
+    store: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    hit_id: int,
+    body: VerdictIn | None = None,
 ) -> ScoreDetailOut:
-    return await _decide(request, user, call_id, hit_id, Verdict.OVERTURNED, body)
+    return await _decide(store, transcripts, user, call_id, hit_id, Verdict.OVERTURNED, body)
 
 
 @router.post("/scores/{call_id}/comments", response_model=ScoreDetailOut)
 async def comment(
-    request: Request, user: Inspector, call_id: str, body: CommentIn
+    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str, body: CommentIn
 ) -> ScoreDetailOut:
-    d = await _store(request).comment(
+    d = await store.comment(
         call_id, body.text, actor=user.name, now=datetime.now(UTC), hit_id=body.hit_id
     )
-    return await _out(request, d)
+    return await _out(transcripts, d)
 
 
 @router.post("/scores/{call_id}/finalise", response_model=ScoreDetailOut)
-async def finalise(request: Request, user: Inspector, call_id: str) -> ScoreDetailOut:
-    d = await _store(request).finalise(call_id, actor=user.name, now=datetime.now(UTC))
-    return await _out(request, d)
+async def finalise(
+    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str
+) -> ScoreDetailOut:
+    d = await store.finalise(call_id, actor=user.name, now=datetime.now(UTC))
+    return await _out(transcripts, d)
 
 
 @router.post("/scores/{call_id}/reopen", response_model=ScoreDetailOut)
-async def reopen(request: Request, user: Inspector, call_id: str, body: ReasonIn) -> ScoreDetailOut:
+async def reopen(
+    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str, body: ReasonIn
+) -> ScoreDetailOut:
     """Reopen a finalised score to correct it (the reason is kept in its history)."""
-    d = await _store(request).reopen(call_id, body.reason, actor=user.name, now=datetime.now(UTC))
-    return await _out(request, d)
+    d = await store.reopen(call_id, body.reason, actor=user.name, now=datetime.now(UTC))
+    return await _out(transcripts, d)
 
 
 @router.post("/scores/{call_id}/hits/{hit_id}/appeal", response_model=AppealOut, status_code=201)
 async def appeal(
-    request: Request, user: AnyUser, call_id: str, hit_id: int, body: ReasonIn
+    user: AnyUser, store: Quality, call_id: str, hit_id: int, body: ReasonIn
 ) -> AppealOut:
     if user.agent is None:
         raise HTTPException(
@@ -235,27 +245,27 @@ async def appeal(
                 f"appeal; you are {user.name} ({user.role.value}) with no agent set)",
             },
         )
-    detail = await _store(request).get(call_id)
-    if detail is None or not await _store(request).belongs_to(detail.call, user.agent):
+    detail = await store.get(call_id)
+    if detail is None or not await store.belongs_to(detail.call, user.agent):
         raise _not_found(call_id)
-    a = await _store(request).open_appeal(
+    a = await store.open_appeal(
         call_id, hit_id, body.reason, actor=user.name, now=datetime.now(UTC)
     )
     return AppealOut.model_validate(a)
 
 
 @router.post("/appeals/{appeal_id}/withdraw", response_model=AppealOut)
-async def withdraw(request: Request, user: AnyUser, appeal_id: int) -> AppealOut:
-    a = await _store(request).move_appeal(
+async def withdraw(user: AnyUser, store: Quality, appeal_id: int) -> AppealOut:
+    a = await store.move_appeal(
         appeal_id, AppealAction.WITHDRAW, actor=user.name, now=datetime.now(UTC)
     )
     return AppealOut.model_validate(a)
 
 
 async def _decide_appeal(
-    request: Request, user: User, appeal_id: int, action: AppealAction, reason: str
+    store: QualityStore, user: User, appeal_id: int, action: AppealAction, reason: str
 ) -> AppealOut:
-    a = await _store(request).move_appeal(
+    a = await store.move_appeal(
         appeal_id, action, actor=user.name, now=datetime.now(UTC), reason=reason
     )
     return AppealOut.model_validate(a)
@@ -263,31 +273,29 @@ async def _decide_appeal(
 
 @router.post("/appeals/{appeal_id}/accept", response_model=AppealOut)
 async def accept_appeal(
-    request: Request, user: Inspector, appeal_id: int, body: ReasonIn
+    user: Inspector, store: Quality, appeal_id: int, body: ReasonIn
 ) -> AppealOut:
     """同意: the hit is overturned and the score recomputed (a finalised score: reopen first)."""
-    return await _decide_appeal(request, user, appeal_id, AppealAction.ACCEPT, body.reason)
+    return await _decide_appeal(store, user, appeal_id, AppealAction.ACCEPT, body.reason)
 
 
 @router.post("/appeals/{appeal_id}/reject", response_model=AppealOut)
 async def reject_appeal(
-    request: Request, user: Inspector, appeal_id: int, body: ReasonIn
+    user: Inspector, store: Quality, appeal_id: int, body: ReasonIn
 ) -> AppealOut:
     """驳回, with the reason the agent reads."""
-    return await _decide_appeal(request, user, appeal_id, AppealAction.REJECT, body.reason)
+    return await _decide_appeal(store, user, appeal_id, AppealAction.REJECT, body.reason)
 
 
 @router.get("/appeals", response_model=list[AppealOut])
 async def list_appeals(
-    request: Request,
     user: AnyUser,
+    store: Quality,
     state: AppealState | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AppealOut]:
-    items = await _store(request).appeals(
-        state=state, only_agent=own_scope(user), offset=offset, limit=limit
-    )
+    items = await store.appeals(state=state, only_agent=own_scope(user), offset=offset, limit=limit)
     return [AppealOut.model_validate(a) for a in items]
 
 
@@ -304,16 +312,17 @@ def _group(g: reports.GroupStats) -> GroupOut:
 
 @router.get("/reports", response_model=ReportOut)
 async def report(
-    request: Request,
     user: Supervisor,
+    store: Quality,
+    tz: Timezone,
     period: PeriodKind = PeriodKind.DAY,
     day: Annotated[date | None, Query(alias="date", description="a day in the period")] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> ReportOut | Response:
     now = datetime.now(UTC)
-    p = Period.of(period, day or now, _tz(request))
+    p = Period.of(period, day or now, tz)
     since, until = p.bounds()
-    details = await _store(request).period_details(since, until)
+    details = await store.period_details(since, until)
     r = reports.build_report([reports.report_call(d) for d in details], p, now)
     if format == "xlsx":
         title = reports.report_title(r)

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hotline.api.auth import Supervisor
+from hotline.api.deps import Settings, Supervisor, Tickets, Timezone
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.quality.model import agent_number_from
@@ -29,15 +29,9 @@ from hotline.tickets.reports import (
     report_xlsx,
     summarize,
 )
-from hotline.tickets.service import TicketService
 
 router = APIRouter(prefix="/api", tags=["ticket reports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _service(request: Request) -> TicketService:
-    service: TicketService = request.app.state.container.tickets
-    return service
 
 
 def _download(body: bytes, media_type: str, ascii_name: str, name: str) -> Response:
@@ -88,8 +82,9 @@ def _report_json(r: TicketReport) -> dict[str, Any]:
 
 @router.get("/ticket-reports", response_model=None)
 async def ticket_report(
-    request: Request,
     _: Supervisor,
+    service: Tickets,
+    tz: Timezone,
     period: Literal["day", "week", "month"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -98,12 +93,9 @@ async def ticket_report(
 ) -> dict[str, Any] | Response:
     """日报 / 周报 / 月报: tickets by category and unit, overdue, level-1/2 complaints, 热点,
     satisfaction, reopened; `format=xlsx` downloads the workbook."""
-    tz = request.app.state.container.settings.timezone
     now = datetime.now(UTC)
     p = Period.parse(period, day or now, tz)  # default: today in the hotline's zone
-    tickets = await _service(request).store.tickets(
-        TicketFilter(since=p.start_utc, until=p.end_utc)
-    )
+    tickets = await service.store.tickets(TicketFilter(since=p.start_utc, until=p.end_utc))
     report = summarize(tickets, p, now)
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
@@ -113,15 +105,16 @@ async def ticket_report(
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)
 async def transfer_slip(
-    request: Request,
     _: Supervisor,
+    service: Tickets,
+    settings: Settings,
     ticket_id: int,
     format: Literal["pdf", "xlsx"] = "pdf",
     complainant: Annotated[str, Query(max_length=64, description="投诉人 as printed")] = "",
     organisation: Annotated[str, Query(max_length=64)] = "客服中心",
 ) -> Response:
     """投诉转接单 of one ticket (it needs a responsible unit): PDF (A4) or XLSX."""
-    store = _service(request).store
+    store = service.store
     rec = await store.get(ticket_id)
     if rec is None:
         raise NotFound(f"没有编号为 {ticket_id} 的工单 (no ticket {ticket_id}): check the number")
@@ -131,7 +124,6 @@ async def transfer_slip(
         for e in await store.history(t.id)
         if e.action == Action.DISPATCH and e.detail.get("unit") == t.unit
     ]
-    settings = request.app.state.container.settings
     number = agent_number_from(settings.quality.agent_number_pattern, t.agent)
     result = t.close_reason or ""
     if t.satisfaction is not None:

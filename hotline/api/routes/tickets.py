@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 
 from hotline.api import ticket_schemas as s
-from hotline.api.auth import AnyUser
+from hotline.api.deps import AnyUser, Tickets, Timezone
 from hotline.api.routes.common import local, own_scope, time_range
 from hotline.api.users import User
 from hotline.core.errors import InvalidInput, NotFound
@@ -27,24 +27,15 @@ from hotline.tickets.service import TicketService
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
 
-def _service(request: Request) -> TicketService:
-    service: TicketService = request.app.state.container.tickets
-    return service
-
-
-def _role(user: User) -> lifecycle.Role:
-    return lifecycle.Role(user.role.value)
-
-
 def _allow(user: User, action: Action) -> None:
     try:
-        lifecycle.check_role(action, _role(user))
+        lifecycle.check_role(action, user.role)
     except ActionRefused as exc:
         raise HTTPException(403, detail={"error": exc.error_id, "message": exc.message}) from None
 
 
-async def _visible(request: Request, user: User, ticket_id: int) -> TicketRecord:
-    store = _service(request).store
+async def _visible(service: TicketService, user: User, ticket_id: int) -> TicketRecord:
+    store = service.store
     rec = await store.get(ticket_id)
     own = own_scope(user)
     if rec is None or (own is not None and not await store.belongs_to(ticket_id, own)):
@@ -67,8 +58,9 @@ def _action(name: str) -> Action:
 
 @router.get("", response_model=s.TicketListOut)
 async def list_tickets(
-    request: Request,
     user: AnyUser,
+    service: Tickets,
+    tz: Timezone,
     state: State | None = None,
     category: Category | None = None,
     unit: Annotated[str | None, Query(max_length=128)] = None,
@@ -81,7 +73,7 @@ async def list_tickets(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> s.TicketListOut:
-    since, until = time_range(request, since, until)
+    since, until = time_range(tz, since, until)
     f = TicketFilter(
         state=state,
         category=category,
@@ -94,22 +86,21 @@ async def list_tickets(
         until=until,
         only_agent=own_scope(user),
     )
-    items, total = await _service(request).store.find(f, offset=offset, limit=limit)
+    items, total = await service.store.find(f, offset=offset, limit=limit)
     return s.TicketListOut(
         items=[s.ticket_out(r) for r in items], total=total, offset=offset, limit=limit
     )
 
 
-async def _followups(request: Request, rec: TicketRecord) -> s.FollowupsOut:
-    service = _service(request)
+async def _followups(service: TicketService, rec: TicketRecord) -> s.FollowupsOut:
     return s.FollowupsOut(
         next_attempt_at=await service.next_followup_at(rec),
         attempts=[s.followup_out(a) for a in await service.store.followups(rec.id)],
     )
 
 
-async def _detail(request: Request, rec: TicketRecord) -> s.TicketDetailOut:
-    store = _service(request).store
+async def _detail(service: TicketService, rec: TicketRecord) -> s.TicketDetailOut:
+    store = service.store
     t = rec.ticket
     history = (
         await store.caller_history(t.caller_number, exclude_ticket=t.id, exclude_call=t.call_id)
@@ -122,32 +113,32 @@ async def _detail(request: Request, rec: TicketRecord) -> s.TicketDetailOut:
         caller_history=s.history_out(history)
         if history
         else s.CallerHistoryOut(calls=[], tickets=[]),
-        followups=await _followups(request, rec),
+        followups=await _followups(service, rec),
     )
 
 
 @router.get("/{ticket_id}", response_model=s.TicketDetailOut)
-async def get_ticket(request: Request, user: AnyUser, ticket_id: int) -> s.TicketDetailOut:
-    return await _detail(request, await _visible(request, user, ticket_id))
+async def get_ticket(user: AnyUser, service: Tickets, ticket_id: int) -> s.TicketDetailOut:
+    return await _detail(service, await _visible(service, user, ticket_id))
 
 
 @router.patch("/{ticket_id}", response_model=s.TicketDetailOut)
 async def edit_ticket(
-    request: Request, user: AnyUser, ticket_id: int, body: s.TicketPatch
+    user: AnyUser, service: Tickets, ticket_id: int, body: s.TicketPatch
 ) -> s.TicketDetailOut:
-    await _visible(request, user, ticket_id)
+    await _visible(service, user, ticket_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if body.fields is not None:
         changes["fields"] = [s.field_in(f) for f in body.fields]
     if not changes:
         raise InvalidInput("没有要修改的内容 (nothing to change: send at least one field)")
-    rec = await _service(request).edit(ticket_id, changes, actor=user.name, role=_role(user))
-    return await _detail(request, rec)
+    rec = await service.edit(ticket_id, changes, actor=user.name, role=user.role)
+    return await _detail(service, rec)
 
 
 @router.post("/{ticket_id}/actions/{action}", response_model=s.TicketDetailOut)
 async def act(
-    request: Request, user: AnyUser, ticket_id: int, action: str, body: s.ActionIn
+    user: AnyUser, service: Tickets, ticket_id: int, action: str, body: s.ActionIn
 ) -> s.TicketDetailOut:
     act_ = _action(action)
     if act_ in (Action.REQUEST_EXTENSION, Action.APPROVE_EXTENSION):
@@ -156,86 +147,86 @@ async def act(
             "endpoints for 延期)"
         )
     _allow(user, act_)
-    await _visible(request, user, ticket_id)
+    await _visible(service, user, ticket_id)
     data: dict[str, Any] = {}
     if body.unit:
         data["unit"] = body.unit
     if body.satisfaction:
         data["satisfaction"] = body.satisfaction.value
-    rec = await _service(request).act(
-        ticket_id, act_, actor=user.name, role=_role(user), reason=body.reason, data=data
+    rec = await service.act(
+        ticket_id, act_, actor=user.name, role=user.role, reason=body.reason, data=data
     )
-    return await _detail(request, rec)
+    return await _detail(service, rec)
 
 
 @router.post("/{ticket_id}/split", response_model=list[s.TicketOut])
 async def split(
-    request: Request, user: AnyUser, ticket_id: int, body: s.SplitIn
+    user: AnyUser, service: Tickets, ticket_id: int, body: s.SplitIn
 ) -> list[s.TicketOut]:
-    await _visible(request, user, ticket_id)
-    recs = await _service(request).split(ticket_id, body.units, actor=user.name, role=_role(user))
+    await _visible(service, user, ticket_id)
+    recs = await service.split(ticket_id, body.units, actor=user.name, role=user.role)
     return [s.ticket_out(r) for r in recs]
 
 
 @router.post("/{ticket_id}/extension", response_model=s.TicketDetailOut)
 async def request_extension(
-    request: Request, user: AnyUser, ticket_id: int, body: s.ExtensionIn
+    user: AnyUser, service: Tickets, tz: Timezone, ticket_id: int, body: s.ExtensionIn
 ) -> s.TicketDetailOut:
     _allow(user, Action.REQUEST_EXTENSION)
-    await _visible(request, user, ticket_id)
-    data: dict[str, Any] = {"step": body.step, "new_due": local(request, body.new_due)}
+    await _visible(service, user, ticket_id)
+    data: dict[str, Any] = {"step": body.step, "new_due": local(tz, body.new_due)}
     if body.unit:
         data["unit_asking"] = body.unit
-    rec = await _service(request).act(
+    rec = await service.act(
         ticket_id,
         Action.REQUEST_EXTENSION,
         actor=user.name,
-        role=_role(user),
+        role=user.role,
         reason=body.reason,
         data=data,
     )
-    return await _detail(request, rec)
+    return await _detail(service, rec)
 
 
 @router.post("/{ticket_id}/extension/approve", response_model=s.TicketDetailOut)
 async def approve_extension(
-    request: Request, user: AnyUser, ticket_id: int, body: s.ApproveIn | None = None
+    user: AnyUser, service: Tickets, ticket_id: int, body: s.ApproveIn | None = None
 ) -> s.TicketDetailOut:
     _allow(user, Action.APPROVE_EXTENSION)
-    await _visible(request, user, ticket_id)
-    rec = await _service(request).act(
+    await _visible(service, user, ticket_id)
+    rec = await service.act(
         ticket_id,
         Action.APPROVE_EXTENSION,
         actor=user.name,
-        role=_role(user),
+        role=user.role,
         reason=body.reason if body else None,
     )
-    return await _detail(request, rec)
+    return await _detail(service, rec)
 
 
 @router.get("/{ticket_id}/followups", response_model=s.FollowupsOut)
-async def followups(request: Request, user: AnyUser, ticket_id: int) -> s.FollowupsOut:
-    return await _followups(request, await _visible(request, user, ticket_id))
+async def followups(user: AnyUser, service: Tickets, ticket_id: int) -> s.FollowupsOut:
+    return await _followups(service, await _visible(service, user, ticket_id))
 
 
 @router.post("/{ticket_id}/followups", response_model=s.TicketDetailOut)
 async def record_followup(
-    request: Request, user: AnyUser, ticket_id: int, body: s.FollowupIn
+    user: AnyUser, service: Tickets, ticket_id: int, body: s.FollowupIn
 ) -> s.TicketDetailOut:
-    await _visible(request, user, ticket_id)
-    rec = await _service(request).record_followup(
+    await _visible(service, user, ticket_id)
+    rec = await service.record_followup(
         ticket_id,
         result=body.result,
         satisfaction=body.satisfaction.value if body.satisfaction else None,
         note=body.note,
         actor=user.name,
-        role=_role(user),
+        role=user.role,
     )
-    return await _detail(request, rec)
+    return await _detail(service, rec)
 
 
 @router.post("/{ticket_id}/followups/dial", response_model=s.TicketDetailOut)
-async def dial_followup(request: Request, user: AnyUser, ticket_id: int) -> s.TicketDetailOut:
-    await _visible(request, user, ticket_id)
-    rec = await _service(request).dial_followup(ticket_id, actor=user.name, role=_role(user))
-    return await _detail(request, rec)
+async def dial_followup(user: AnyUser, service: Tickets, ticket_id: int) -> s.TicketDetailOut:
+    await _visible(service, user, ticket_id)
+    rec = await service.dial_followup(ticket_id, actor=user.name, role=user.role)
+    return await _detail(service, rec)

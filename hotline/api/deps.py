@@ -1,0 +1,138 @@
+"""What a route may ask for, as FastAPI `Annotated` dependencies. Rule: this is the only
+module of the HTTP layer that reads the composition root's container (`app.state`); a
+route names the user it needs and the services it uses in its signature, nothing else.
+
+    async def get_call(user: AnyUser, calls: Calls, call_id: str) -> CallOut: ...
+
+The user (bearer token now, a cookie session for the web workspace later) and the role
+guards come from `auth`; each service or store below is one attribute of the container.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+
+from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
+from hotline.asr.store import TranscriptStore
+from hotline.core.bus import Bus as EventBus
+from hotline.core.jobs import JobQueue
+from hotline.core.settings import Settings as HotlineSettings
+from hotline.quality.store import QualityStore
+from hotline.recording.store import RecordingStore
+from hotline.telephony.callback_service import CallbackService
+from hotline.telephony.callback_store import CallbackStore
+from hotline.telephony.records import RingRule
+from hotline.telephony.store import CallStore
+from hotline.tickets.service import TicketService
+
+if TYPE_CHECKING:
+    from hotline.api.app import Container
+
+__all__ = [
+    "Admin",
+    "Agent",
+    "AnyUser",
+    "ArchiveRoot",
+    "Bus",
+    "CallbackRecords",
+    "Callbacks",
+    "Calls",
+    "Inspector",
+    "Jobs",
+    "Quality",
+    "Recordings",
+    "Rule",
+    "Settings",
+    "Supervisor",
+    "Tickets",
+    "Timezone",
+    "Transcripts",
+    "Wiring",
+    "current_user",
+    "require",
+]
+
+
+def container(request: Request) -> Container:
+    """The composition root's container of this app (see app.create_app)."""
+    c: Container = request.app.state.container
+    return c
+
+
+def calls(request: Request) -> CallStore:
+    return container(request).calls
+
+
+def callback_records(request: Request) -> CallbackStore:
+    return container(request).callback_store
+
+
+def callbacks(request: Request) -> CallbackService:
+    return container(request).callbacks
+
+
+def recordings(request: Request) -> RecordingStore:
+    return container(request).recordings
+
+
+def archive_root(request: Request) -> Path:
+    return container(request).archive_root
+
+
+def transcripts(request: Request) -> TranscriptStore:
+    return container(request).transcripts
+
+
+def quality(request: Request) -> QualityStore:
+    return container(request).quality
+
+
+def tickets(request: Request) -> TicketService:
+    return container(request).tickets
+
+
+def jobs(request: Request) -> JobQueue:
+    return container(request).jobs
+
+
+def settings(request: Request) -> HotlineSettings:
+    return container(request).settings
+
+
+def bus(request: Request) -> EventBus:
+    return container(request).bus
+
+
+def timezone(request: Request) -> str:
+    """The hotline's local zone: times given without one are in it."""
+    return container(request).settings.timezone
+
+
+def ring_rule(request: Request) -> RingRule:
+    return container(request).rule
+
+
+Calls = Annotated[CallStore, Depends(calls)]
+CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
+Callbacks = Annotated[CallbackService, Depends(callbacks)]
+Recordings = Annotated[RecordingStore, Depends(recordings)]
+ArchiveRoot = Annotated[Path, Depends(archive_root)]
+Transcripts = Annotated[TranscriptStore, Depends(transcripts)]
+Quality = Annotated[QualityStore, Depends(quality)]
+Tickets = Annotated[TicketService, Depends(tickets)]
+Jobs = Annotated[JobQueue, Depends(jobs)]
+Settings = Annotated[HotlineSettings, Depends(settings)]
+Bus = Annotated[EventBus, Depends(bus)]
+Timezone = Annotated[str, Depends(timezone)]
+Rule = Annotated[RingRule, Depends(ring_rule)]
+
+# The whole container, for the pipeline's retry helpers that still take it (api/pipeline.py
+# goes away; its successor takes services, and this goes with it). The runtime type is left
+# open so this module does not import app.py (which imports the routes, which import this).
+if TYPE_CHECKING:
+    Wiring = Annotated[Container, Depends(container)]
+else:
+    Wiring = Annotated[Any, Depends(container)]
