@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hotline.api import app as app_module
 from hotline.api.cli import app as cli
+from hotline.core.errors import InvalidInput
 from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from tests.factories import abandoned_call, answered_call
@@ -179,3 +180,8 @@ def test_the_cli_creates_a_user_whose_token_the_api_accepts(tmp_path: Path) -> N
             await app_module.stop(container)
 
     assert asyncio.run(ask()) == 200
+
+
+async def test_no_user_gets_the_system_role(api: Api) -> None:
+    with pytest.raises(InvalidInput, match="system"):
+        await api.container.users.add("robot", Role.SYSTEM, None, datetime.now(UTC))
