@@ -196,7 +196,9 @@ def build(settings: Settings) -> Container:
             quiet_end=cb.quiet_end,
             timezone=settings.timezone,
         ),
-        DialPlan(cb.context, cb.channel_template, cb.caller_id, cb.originate_timeout_s),
+        DialPlan(
+            cb.context, cb.channel_template, cb.caller_id, cb.originate_timeout_s, cb.extension
+        ),
         bus,
         ami,
     )
