@@ -27,7 +27,7 @@ from hotline.telephony.callbacks import (
     CallbackTransitionError,
     Verdict,
 )
-from hotline.telephony.dialler import DialPlan, Dialler, DialRefused, UnusableNumber
+from hotline.telephony.dialler import Dialler, DialPlan, DialRefused, UnusableNumber
 from hotline.telephony.records import CallRecord
 
 __all__ = ["CallbackService", "DialPlan"]

@@ -11,8 +11,8 @@ import pytest
 
 from hotline.telephony.ami import AmiError, AmiUnavailable, OriginateResult
 from hotline.telephony.dialler import (
-    DialPlan,
     Dialler,
+    DialPlan,
     DialRefused,
     UnusableNumber,
     channel_number,
