@@ -1,4 +1,5 @@
-"""The callback service: schedules, dials and follows dropped-call callbacks.
+"""The callback service: schedules, dials (through the one `Dialler`) and follows
+dropped-call callbacks.
 
 Rule: a state change is stored (compare-and-set) before anything is dialled, so a crash
 or a second instance can never place the same attempt twice. The decisions themselves
