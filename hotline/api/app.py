@@ -65,7 +65,7 @@ from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.followup import FollowupPolicy
-from hotline.tickets.service import FollowupDialPlan, TicketService
+from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def make_ticket_service(
         pack=lambda: classify.load_pack(t.pack),
         recordings=recordings,
         originator=originator,
-        dialplan=FollowupDialPlan(
+        dialplan=DialPlan(
             t.followup_context, cb.channel_template, cb.caller_id, cb.originate_timeout_s
         ),
         overdue_check_s=t.overdue_check_s,
@@ -196,7 +196,9 @@ def build(settings: Settings) -> Container:
             quiet_end=cb.quiet_end,
             timezone=settings.timezone,
         ),
-        DialPlan(cb.context, cb.channel_template, cb.caller_id, cb.originate_timeout_s),
+        DialPlan(
+            cb.context, cb.channel_template, cb.caller_id, cb.originate_timeout_s, cb.extension
+        ),
         bus,
         ami,
     )

@@ -68,6 +68,7 @@ class CallbackSettings(BaseModel):
     )
     caller_id: str = "客服热线 <95000>"
     originate_timeout_s: float = 45.0
+    extension: str = Field("s", min_length=1, description="extension in `context` dialled")
 
 
 class RecordingSettings(BaseModel):

@@ -1,4 +1,5 @@
-"""The callback service: schedules, dials and follows dropped-call callbacks.
+"""The callback service: schedules, dials (through the one `Dialler`) and follows
+dropped-call callbacks.
 
 Rule: a state change is stored (compare-and-set) before anything is dialled, so a crash
 or a second instance can never place the same attempt twice. The decisions themselves
@@ -12,7 +13,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hotline.core.bus import Bus, Message
@@ -28,19 +28,12 @@ from hotline.telephony.callbacks import (
     CallbackTransitionError,
     Verdict,
 )
+from hotline.telephony.dialler import Dialler, DialPlan, DialRefused, UnusableNumber
 from hotline.telephony.records import CallRecord
 
+__all__ = ["CallbackService", "DialPlan"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class DialPlan:
-    """How a callback is dialled on the switch (see deploy/asterisk/extensions.conf)."""
-
-    context: str = "hotline-callback"
-    channel_template: str = "Local/{number}@hotline-outbound"
-    caller_id: str = "客服热线 <95000>"
-    timeout_s: float = 45.0
 
 
 def progress_of(cb: Callback) -> CallbackProgress:
@@ -88,9 +81,8 @@ class CallbackService:
     ) -> None:
         self.store = store
         self.policy = policy
-        self.dialplan = dialplan
+        self.dialler = Dialler(originator, dialplan)
         self.bus = bus
-        self.originator = originator
         self.poll_s = poll_s
         self.clock = clock
         self._dialing: set[asyncio.Task[None]] = set()
@@ -187,7 +179,7 @@ class CallbackService:
 
     async def tick(self) -> int:
         """Start every due callback; returns how many were started."""
-        if self.originator is None or not self.originator.connected:
+        if not self.dialler.ready:
             return 0
         started = 0
         for cb in await self.store.due(self.clock()):
@@ -212,31 +204,43 @@ class CallbackService:
             await asyncio.gather(*self._dialing, return_exceptions=True)
 
     async def _dial(self, cb: Callback, action_id: str) -> None:
-        assert self.originator is not None
         attempt_no = cb.attempts_made + 1
         await self.bus.publish(
             Message("callback/attempted", payload(cb, attempt=attempt_no, action_id=action_id))
         )
         result: OriginateResult | None = None
+        refused: DialRefused | None = None
         try:
-            result = await self.originator.originate(
-                channel=self.dialplan.channel_template.format(number=cb.number),
-                context=self.dialplan.context,
-                exten="s",
-                caller_id=self.dialplan.caller_id,
-                variables=dial_variables(cb),
-                timeout_s=self.dialplan.timeout_s,
-                action_id=action_id,
+            result = await self.dialler.dial(
+                cb.number, variables=dial_variables(cb), action_id=action_id
             )
             verdict = policy_rules.classify_attempt(result.success, result.reason_code)
         except AmiUnavailable as exc:
             verdict = AttemptVerdict(Verdict.RETRY, f"与交换机的连接中断 ({exc})")
+        except DialRefused as exc:
+            refused = exc
+            verdict = policy_rules.classify_refusal(exc.reason, permanent=exc.permanent)
+        except UnusableNumber as exc:
+            verdict = AttemptVerdict(Verdict.FAILED_PERMANENT, exc.message)
         except AmiError as exc:
             verdict = AttemptVerdict(Verdict.RETRY, f"交换机拒绝了呼叫 ({exc})")
         except Exception as exc:
             log.exception("callback %d: originate failed unexpectedly", cb.id)
             verdict = AttemptVerdict(Verdict.RETRY, f"呼叫出错 ({exc})")
         await self._finish(cb, action_id, verdict, result)
+        if refused is not None and refused.permanent:
+            await self.bus.publish(
+                Message(
+                    "alert/callback_refused",
+                    payload(
+                        cb,
+                        action_id=action_id,
+                        switch_reason=refused.reason,
+                        context=self.dialler.plan.context,
+                        extension=self.dialler.plan.extension,
+                    ),
+                )
+            )
 
     async def _finish(
         self,

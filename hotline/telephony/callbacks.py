@@ -13,12 +13,13 @@ attempts counter is reset), it never creates a second one.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from hotline.core.errors import Conflict
+from hotline.telephony.dialler import out_of_quiet_hours
 from hotline.telephony.records import CallRecord, Direction, Outcome
 
 ConnectKind = Literal["agent", "queue"]
@@ -194,30 +195,14 @@ def _require_aware(t: datetime, name: str) -> None:
         raise ValueError(f"{name} must be an aware datetime (UTC), got naive {t.isoformat()}")
 
 
-def _at_local(day: date, tod: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, tod, tzinfo=tz).astimezone(UTC)
-
-
 def adjust_for_quiet_hours(policy: CallbackPolicy, t: datetime) -> datetime:
     """`t` in UTC, or the end of the quiet hours it falls in (start inclusive, end exclusive).
 
     Quiet hours may wrap midnight (21:00–08:00: 22:00 moves to 08:00 the next morning,
-    03:00 to 08:00 the same morning) or not (12:00–13:30); start == end means none.
+    03:00 to 08:00 the same morning) or not (12:00–13:30); start == end means none. The
+    rule is the dialler's (`dialler.out_of_quiet_hours`), shared with the 回访.
     """
-    _require_aware(t, "t")
-    start, end = policy.quiet_start, policy.quiet_end
-    if start == end:
-        return t.astimezone(UTC)
-    local = t.astimezone(policy.tz)
-    tod = local.time().replace(tzinfo=None)
-    if start < end:  # same-day window
-        if start <= tod < end:
-            return _at_local(local.date(), end, policy.tz)
-    elif tod >= start:  # evening part of a window that wraps midnight
-        return _at_local(local.date() + timedelta(days=1), end, policy.tz)
-    elif tod < end:  # morning part
-        return _at_local(local.date(), end, policy.tz)
-    return t.astimezone(UTC)
+    return out_of_quiet_hours(t, policy.quiet_start, policy.quiet_end, policy.tz)
 
 
 def next_attempt_at(
@@ -289,6 +274,13 @@ def classify_attempt(success: bool, reason_code: int | None) -> AttemptVerdict:
     if reason_code is None:
         return AttemptVerdict(Verdict.RETRY, "呼叫未成功（无原因码）", None)
     return AttemptVerdict(Verdict.RETRY, f"呼叫未成功（原因码 {reason_code}）", reason_code)
+
+
+def classify_refusal(reason: str, *, permanent: bool) -> AttemptVerdict:
+    """The switch refused the Originate itself (`Response: Error`). A refusal that cannot
+    change (no such extension or context) fails the callback; any other is retried."""
+    verdict = Verdict.FAILED_PERMANENT if permanent else Verdict.RETRY
+    return AttemptVerdict(verdict, f"交换机拒绝了呼叫 ({reason})")
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from hotline.core.errors import Conflict, InvalidInput
+from hotline.telephony import dialler
 
 UNREACHABLE_REASON = "回访无法联系"
 
@@ -65,30 +66,14 @@ def _aware(t: datetime, name: str) -> datetime:
     return t.astimezone(UTC)
 
 
-def _at(day: date, tod: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, tod, tzinfo=tz).astimezone(UTC)
-
-
 def in_quiet_hours(policy: FollowupPolicy, t: datetime) -> bool:
-    return out_of_quiet_hours(policy, t) != _aware(t, "t")
+    return dialler.in_quiet_hours(t, policy.quiet_start, policy.quiet_end, policy.tz)
 
 
 def out_of_quiet_hours(policy: FollowupPolicy, t: datetime) -> datetime:
-    """`t`, or the end of the quiet hours it falls in (start inclusive, end exclusive)."""
-    t = _aware(t, "t")
-    start, end = policy.quiet_start, policy.quiet_end
-    if start == end:
-        return t
-    local = t.astimezone(policy.tz)
-    tod = local.time().replace(tzinfo=None)
-    if start < end:
-        if start <= tod < end:
-            return _at(local.date(), end, policy.tz)
-    elif tod >= start:
-        return _at(local.date() + timedelta(days=1), end, policy.tz)
-    elif tod < end:
-        return _at(local.date(), end, policy.tz)
-    return t
+    """`t`, or the end of the quiet hours it falls in (start inclusive, end exclusive): the
+    dialler's rule, the same as for callbacks."""
+    return dialler.out_of_quiet_hours(t, policy.quiet_start, policy.quiet_end, policy.tz)
 
 
 def outcome(policy: FollowupPolicy, attempts: Sequence[PastAttempt]) -> Outcome:

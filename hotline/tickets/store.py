@@ -102,6 +102,17 @@ class TicketStore(TicketQueries, FollowupStore):
             return existing, False
         return record_from_row(row), True
 
+    async def link_recording(self, ticket_id: int, recording_id: int) -> bool:
+        """The call's recording, once known, whatever the ticket's state; a link already
+        made is kept. Bookkeeping, not an edit: no version bump, no history."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.recording_id.is_(None))
+                .values(recording_id=recording_id)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def refine(
         self,
         ticket_id: int,

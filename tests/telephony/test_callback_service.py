@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core import db
 from hotline.core.bus import Bus, Message
-from hotline.telephony.ami import AmiUnavailable, OriginateResult
+from hotline.telephony.ami import AmiError, AmiUnavailable, OriginateResult
 from hotline.telephony.callback_service import CallbackService, DialPlan
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.callbacks import CallbackPolicy, CallbackTransitionError
@@ -186,3 +186,70 @@ async def test_a_supervisor_cancels_and_retriggers(world: World) -> None:
     again = await service.retrigger(cb.id, by="lisi")
     assert again.status == "scheduled" and again.next_attempt_at == clock.now
     assert [m.topic for m in seen][-2:] == ["callback/cancelled", "callback/scheduled"]
+
+
+async def test_the_callback_extension_is_a_setting(engine: AsyncEngine) -> None:
+    switch = FakeSwitch([result(True, 4)])
+    clock = Clock(T0)
+    service = CallbackService(
+        CallbackStore(db.session_factory(engine)),
+        CallbackPolicy(),
+        DialPlan(extension="callback"),
+        Bus(),
+        switch,
+        clock=clock,
+    )
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    await service.tick()
+    await service.drain()
+    assert switch.calls[0]["exten"] == "callback"
+
+
+async def test_a_switch_without_the_callback_extension_fails_the_callback_and_alerts(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, switch, clock, seen = world
+    alerts: list[Message] = []
+
+    async def alert(m: Message) -> None:
+        alerts.append(m)
+
+    service.bus.subscribe("alert/", alert)
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    switch.results.append(AmiError("Asterisk refused Originate x: Extension does not exist."))
+    with caplog.at_level("WARNING"):
+        await service.tick()
+        await service.drain()
+    after = await service.store.get(cb.id)
+    assert after is not None and after.status == "failed" and after.attempts_made == 1
+    assert after.last_result is not None and "Extension does not exist" in after.last_result
+    assert seen[-1].topic == "callback/failed"
+    (refused,) = alerts
+    assert refused.topic == "alert/callback_refused"
+    assert refused.payload["switch_reason"] == (
+        "Asterisk refused Originate x: Extension does not exist."
+    )
+    assert (refused.payload["context"], refused.payload["extension"]) == ("hotline-callback", "s")
+    assert "Extension does not exist" in caplog.text
+    assert await service.tick() == 0  # not retried
+
+
+async def test_another_refusal_is_logged_and_retried(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, switch, clock, _ = world
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    switch.results.append(AmiError("Asterisk refused Originate x: Originate failed"))
+    with caplog.at_level("WARNING"):
+        await service.tick()
+        await service.drain()
+    after = await service.store.get(cb.id)
+    assert after is not None and after.status == "scheduled"
+    assert after.last_result == "交换机拒绝了呼叫 (Asterisk refused Originate x: Originate failed)"
+    assert "Originate failed" in caplog.text

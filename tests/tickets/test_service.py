@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core import db
 from hotline.core.bus import Bus, Message
-from hotline.core.errors import Unavailable
+from hotline.core.errors import InvalidInput, Unavailable
 from hotline.core.settings import TicketSettings
 from hotline.telephony.ami import OriginateResult
 from hotline.telephony.records import Outcome
@@ -72,7 +72,28 @@ class World:
         return [m.topic for m in self.messages]
 
 
-def make(engine: AsyncEngine, switch: Switch | None = None) -> World:
+@dataclass(frozen=True)
+class Recording:
+    id: int
+    call_id: str
+
+
+@dataclass
+class Archive:
+    """A fake recording archive; empty until the archive hook (or job) writes a row."""
+
+    rows: list[Recording] = field(default_factory=list)
+
+    async def by_call(self, call_id: str) -> Recording | None:
+        return next((r for r in self.rows if r.call_id == call_id), None)
+
+    async def get(self, recording_id: int) -> Recording | None:
+        return next((r for r in self.rows if r.id == recording_id), None)
+
+
+def make(
+    engine: AsyncEngine, switch: Switch | None = None, archive: Archive | None = None
+) -> World:
     sessions = db.session_factory(engine)
     bus, messages = Bus(), []
 
@@ -88,6 +109,7 @@ def make(engine: AsyncEngine, switch: Switch | None = None) -> World:
         followup_policy=FollowupPolicy(),
         pack=lambda: PACK,
         originator=switch,
+        recordings=archive,
         clock=clock,
     )
     return World(service, CallStore(sessions), clock, messages)
@@ -205,8 +227,8 @@ async def test_a_deadline_passes_and_the_ticket_goes_overdue_once(world: World) 
     assert world.topics().count("alert/ticket_overdue") == 1
 
 
-async def handled_and_replied(w: World) -> int:
-    rec = await w.service.on_call_ended(answered_call("1.1", at=T0))
+async def handled_and_replied(w: World, number: str = "13800138000") -> int:
+    rec = await w.service.on_call_ended(answered_call("1.1", at=T0, number=number))
     assert rec is not None
     await w.service.on_transcript("1.1", GAS)
     for action, data, reason in [
@@ -251,6 +273,21 @@ async def test_an_answered_followup_waits_for_the_agents_record(engine: AsyncEng
     assert rec.ticket.state is State.DISPATCHED and rec.ticket.reopened == 1
     [a] = await w.service.store.followups(tid)
     assert a.result == "reached" and a.ami_response and a.ami_response["success"] is True
+
+
+async def test_a_number_the_caller_set_is_never_put_into_the_channel(
+    engine: AsyncEngine,
+) -> None:
+    switch = Switch()
+    w = make(engine, switch)
+    tid = await handled_and_replied(w, number="138&PJSIP/9000")
+    w.clock.now = T0 + timedelta(hours=2)
+    with pytest.raises(InvalidInput, match="不是有效的电话号码") as err:
+        await w.service.dial_followup(tid, actor="wang", role=Role.AGENT)
+    assert err.value.error_id == "unusable_number"
+    assert await w.service.dial_due() == 0
+    assert switch.dialled == [] and await w.service.store.followups(tid) == []
+    assert (await w.service.store.require(tid)).ticket.state is State.REPLIED
 
 
 async def test_without_a_switch_dialling_says_to_call_by_hand(world: World) -> None:
@@ -415,3 +452,46 @@ async def test_a_complaint_made_by_hand_is_levelled_like_one_heard_in_the_transc
         role=Role.SUPERVISOR,
     )
     assert chosen.ticket.complaint_level == 1
+
+
+async def test_a_draft_made_before_its_recording_learns_it_from_the_transcript(
+    engine: AsyncEngine,
+) -> None:
+    """The ticket hook may run before the archive hook: the draft has no recording yet,
+    and the transcript stage links it, refined or already in the agent's hands."""
+    archive = Archive()
+    w = make(engine, archive=archive)
+    calls = [answered_call("7.1", at=T0), answered_call("7.2", at=T0)]
+    await w.calls.save(calls)
+    first, second = [await w.service.on_call_ended(c) for c in calls]
+    assert first is not None and second is not None
+    assert first.ticket.recording_id is None and second.ticket.recording_id is None
+    archive.rows += [Recording(41, "7.1"), Recording(42, "7.2")]
+
+    refined = await w.service.on_transcript(41, GAS)
+    assert refined is not None and refined.ticket.recording_id == 41
+
+    await w.service.edit(second.id, {"category": "consult"}, actor="wang", role=Role.AGENT)
+    await w.service.act(second.id, Action.CONFIRM, actor="wang", role=Role.AGENT)
+    assert await w.service.on_transcript(42, COMPLAINT) is None  # the agent has it in hand
+    linked = await w.service.store.require(second.id)
+    assert linked.ticket.recording_id == 42 and linked.ticket.category is Category.CONSULT
+
+    # the same transcript read by call id (the CLI) links a third draft as well
+    third_call = answered_call("7.3", at=T0)
+    await w.calls.save([third_call])
+    third = await w.service.on_call_ended(third_call)
+    assert third is not None and third.ticket.recording_id is None
+    archive.rows.append(Recording(43, "7.3"))
+    by_call = await w.service.on_transcript("7.3", GAS)
+    assert by_call is not None and by_call.ticket.recording_id == 43
+
+
+async def test_a_draft_made_after_its_recording_has_it_at_once(engine: AsyncEngine) -> None:
+    w = make(engine, archive=Archive([Recording(9, "8.1")]))
+    call = answered_call("8.1", at=T0)
+    await w.calls.save([call])
+    rec = await w.service.on_call_ended(call)
+    assert rec is not None and rec.ticket.recording_id == 9
+    drafted = [m for m in w.messages if m.topic == "ticket/drafted"][-1]
+    assert drafted.payload["recording_id"] == 9

@@ -1,0 +1,162 @@
+"""People's actions on a ticket: edits, lifecycle moves, extensions and splits.
+
+Rule: an illegal move is refused by the pure `lifecycle.step` before anything is read or
+written; deadlines a move changes are computed by `sla` (through `Drafting`, which says
+when the calendar cannot place them) and stored with the move, compare-and-set, with
+history; every change is published as "ticket/changed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from hotline.core.bus import Bus, Message
+from hotline.core.errors import InvalidInput
+from hotline.tickets import lifecycle, sla
+from hotline.tickets.calendar import CalendarUnknown
+from hotline.tickets.drafting import Drafting, payload
+from hotline.tickets.lifecycle import Action, Role
+from hotline.tickets.model import Category, ComplaintLevel, Deadlines
+from hotline.tickets.records import TicketRecord
+from hotline.tickets.store import TicketStore
+
+
+class Actions:
+    def __init__(
+        self,
+        store: TicketStore,
+        bus: Bus,
+        drafting: Drafting,
+        *,
+        sla_policy: sla.SlaPolicy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.drafting = drafting
+        self.sla = sla_policy
+        self.clock = clock
+
+    async def edit(
+        self, ticket_id: int, changes: Mapping[str, Any], *, actor: str, role: Role | str
+    ) -> TicketRecord:
+        current = await self.store.require(ticket_id)
+        t = current.ticket
+        category = Category(changes["category"]) if changes.get("category") else t.category
+        if category is Category.EMERGENCY and "urgent" not in changes:
+            changes = {**changes, "urgent": True}  # 报警/紧急 is urgent by definition
+        made_complaint = category is Category.COMPLAINT and t.category is not category
+        if made_complaint and "complaint_level" not in changes:  # by hand: counted as usual
+            topic = changes.get("topic", t.topic)
+            level = await self.drafting.level(current, category, topic)
+            changes = {**changes, "complaint_level": level}
+        level = changes.get("complaint_level", t.complaint_level)
+        level = ComplaintLevel(level) if level else None
+        new_deadlines = None
+        if category is not None and (category != t.category or level != t.complaint_level):
+            new_deadlines = await self.drafting.deadlines(t.id, category, level, t.created_at)
+        rec = await self.store.edit(
+            ticket_id, changes, actor=actor, role=role, now=self.clock(), deadlines=new_deadlines
+        )
+        await self.bus.publish(Message("ticket/changed", payload(rec, action="edit", by=actor)))
+        if rec.ticket.urgent and not t.urgent:
+            await self.drafting.urgent(rec, ())
+        return rec
+
+    async def act(
+        self,
+        ticket_id: int,
+        action: Action | str,
+        *,
+        actor: str,
+        role: Role | str,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> TicketRecord:
+        """A lifecycle action by a person (see `lifecycle.TABLE`)."""
+        current = await self.store.require(ticket_id)
+        t, now = current.ticket, self.clock()
+        data = dict(data or {})
+        act = lifecycle.step(  # refuse an illegal move before anything else
+            t.state,
+            action,
+            role,
+            reason=reason,
+            unit=data.get("unit"),
+            satisfaction=data.get("satisfaction"),
+            unreachable=bool(data.get("unreachable")),
+        ).action
+        deadlines: Deadlines | None = None
+        level: ComplaintLevel | None = None
+        dl = self.drafting.deadlines
+        if act is Action.CONFIRM:
+            if t.category is None:
+                raise InvalidInput(
+                    "确认受理前请先选择工单分类 (choose the ticket's category before confirming: "
+                    "PATCH /api/tickets/{id} with category)"
+                )
+            deadlines = await dl(t.id, t.category, t.complaint_level, t.created_at)
+        elif act is Action.REPLY:
+            try:
+                reply_by: datetime | None = sla.reply_deadline(self.sla, now)
+            except CalendarUnknown as exc:
+                reply_by = None
+                await self.drafting.calendar_gap(t.id, (exc,))
+            deadlines = replace(t.deadlines, reply_by=reply_by)
+        elif act is Action.REOPEN and t.category is not None:
+            # 不满意重办: the second handling gets the category's time again, from now
+            again = await dl(t.id, t.category, t.complaint_level, now)
+            deadlines = replace(again, dispatch_by=t.deadlines.dispatch_by, reply_by=None)
+        elif act is Action.REQUEST_EXTENSION:
+            new_due = data.get("new_due")
+            if isinstance(new_due, datetime) and isinstance(data.get("step"), str):
+                sla.extend(t.deadlines, data["step"], new_due, now)  # refuse what cannot pass
+        elif act is Action.APPROVE_EXTENSION and current.extension is not None:
+            ext = current.extension  # asked in time: approving it later still counts
+            deadlines = sla.extend(t.deadlines, ext.step, ext.new_due, ext.at)
+            data.update(step=ext.step, new_due=ext.new_due, requested_by=ext.by)
+        elif act is Action.SET_EXPOSURE:
+            if t.category is not Category.COMPLAINT:
+                raise InvalidInput(
+                    "只有投诉工单可以标记媒体/法律曝光 (media or legal exposure makes a complaint"
+                    " level 1: set the ticket's category to 投诉 first)",
+                    error_id="not_a_complaint",
+                )
+            level = ComplaintLevel.MAJOR
+            deadlines = await dl(t.id, t.category, level, t.created_at)
+        rec = await self.store.apply(
+            ticket_id,
+            act,
+            actor,
+            role,
+            reason,
+            data,
+            now=now,
+            deadlines=deadlines,
+            complaint_level=level,
+        )
+        await self.bus.publish(Message("ticket/changed", payload(rec, action=str(act), by=actor)))
+        return rec
+
+    async def split(
+        self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str
+    ) -> list[TicketRecord]:
+        """One ticket per unit; each takes the category and topic the transcript gave for its
+        unit (the suggestion kept in the history), else the original's."""
+        records = await self.store.split(ticket_id, units, actor=actor, role=role, now=self.clock())
+        suggested = [e for e in await self.store.history(ticket_id) if e.action == "suggest_split"]
+        readings = (
+            {r["unit"]: r for r in suggested[-1].detail.get("readings", [])} if suggested else {}
+        )
+        out = []
+        for rec in records:
+            reading = readings.get(rec.ticket.unit)
+            t = rec.ticket
+            if reading and (reading["category"], reading["topic"]) != (t.category, t.topic):
+                changes = {"category": reading["category"], "topic": reading["topic"]}
+                rec = await self.edit(rec.id, changes, actor=actor, role=role)
+            out.append(rec)
+        return out

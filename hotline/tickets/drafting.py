@@ -1,0 +1,290 @@
+"""Drafting: a ticket for every call a person answered, refined from its transcript.
+
+Rule: the reading is pure (`classify`, `extract`, `sla`); this module feeds it and stores
+what it returns, and says what it learns at once: "alert/urgent_ticket" as soon as a
+ticket is known to be urgent, "alert/calendar_unknown" when a working-day deadline falls
+in a year the calendar was not given (the deadline is left unset, the rest goes on).
+A draft does not need its recording: it takes the recording's id when the archive already
+has it, and the transcript stage links it in any case, whatever the order of the
+call-ended hooks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from hotline.asr.transcript import Channel, Transcript, Utterance
+from hotline.core.bus import Bus, Message
+from hotline.telephony.records import CallRecord, Outcome
+from hotline.tickets import classify, extract, sla
+from hotline.tickets.calendar import CalendarUnknown
+from hotline.tickets.lifecycle import Role
+from hotline.tickets.model import Category, ComplaintLevel, Deadlines, State
+from hotline.tickets.records import TicketRecord
+from hotline.tickets.store import TicketStore
+
+log = logging.getLogger(__name__)
+
+URGENT_TOPIC = "alert/urgent_ticket"
+OVERDUE_TOPIC = "alert/ticket_overdue"
+CALENDAR_TOPIC = "alert/calendar_unknown"
+MIXED_CONFIDENCE = 0.7  # a mono recording: the agent's words are mixed in
+_DRAFTED = (Outcome.ANSWERED, Outcome.DROPPED)
+
+
+class RecordingLookup(Protocol):
+    """What drafting needs of the recording archive: a call's recording, a recording's call."""
+
+    async def by_call(self, call_id: str) -> Any: ...
+
+    async def get(self, recording_id: int) -> Any: ...
+
+
+def customer_words(transcript: Transcript) -> tuple[tuple[Utterance, ...], float]:
+    """The customer's utterances and how far to trust a reading of them: the customer's
+    channel of a stereo recording; a mono recording ("mixed") all of it, trusted less."""
+    customer = transcript.channel(Channel.CUSTOMER)
+    if customer is not None:
+        return customer.utterances, 1.0
+    return transcript.utterances, MIXED_CONFIDENCE
+
+
+def payload(rec: TicketRecord, **extra: object) -> dict[str, object]:
+    t = rec.ticket
+    return {
+        "ticket_id": t.id,
+        "call_id": t.call_id,
+        "caller": t.caller_number,
+        "agent": t.agent,
+        "state": t.state.value,
+        "category": t.category.value if t.category else None,
+        "unit": t.unit,
+        **extra,
+    }
+
+
+class Drafting:
+    def __init__(
+        self,
+        store: TicketStore,
+        bus: Bus,
+        *,
+        sla_policy: sla.SlaPolicy,
+        pack: Callable[[], classify.ClassifyPack],
+        recordings: RecordingLookup | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.sla = sla_policy
+        self._pack_loader = pack
+        self._pack: classify.ClassifyPack | None = None
+        self.recordings = recordings
+        self.clock = clock
+
+    @property
+    def pack(self) -> classify.ClassifyPack:
+        if self._pack is None:
+            self._pack = self._pack_loader()
+        return self._pack
+
+    async def _recording_of(self, call_id: str | None) -> int | None:
+        if self.recordings is None or not call_id:
+            return None
+        rec = await self.recordings.by_call(call_id)
+        return rec.id if rec is not None else None
+
+    async def on_call_ended(self, record: CallRecord) -> TicketRecord | None:
+        """A draft for every call a person answered, once; with the caller's history."""
+        if record.outcome not in _DRAFTED:
+            return None
+        recording_id = await self._recording_of(record.call_id)  # when archived already
+        now = self.clock()
+        ticket, created = await self.store.draft_for_call(
+            call_id=record.call_id,
+            caller_number=record.caller_number,
+            agent=record.agent_interface or record.agent_member,
+            recording_id=recording_id,
+            created_at=record.ended_at or record.answered_at or now,
+            now=now,
+        )
+        if not created:
+            return ticket
+        history = None
+        if record.caller_number:
+            history = await self.store.caller_history(
+                record.caller_number, exclude_ticket=ticket.id, exclude_call=record.call_id
+            )
+        open_tickets = (
+            sum(1 for t in history.tickets if t.state is not State.CLOSED) if history else 0
+        )
+        await self.bus.publish(
+            Message(
+                "ticket/drafted",
+                payload(
+                    ticket,
+                    recording_id=recording_id,
+                    earlier_calls=len(history.calls) if history else 0,
+                    open_tickets=open_tickets,
+                ),
+            )
+        )
+        return ticket
+
+    async def _ticket_for(self, key: int | str) -> tuple[TicketRecord | None, int | None]:
+        """The call's ticket and its recording id, from a recording id or a call id."""
+        if isinstance(key, int):
+            found = await self.store.by_recording(key)
+            if found is not None or self.recordings is None:
+                return found, key
+            rec = await self.recordings.get(key)
+            call_id = rec.call_id if rec is not None else None
+            if not call_id:
+                return None, key
+            return await self.store.by_call(call_id), key
+        found = await self.store.by_call(key)
+        if found is None or found.ticket.recording_id is not None:
+            return found, None
+        return found, await self._recording_of(key)
+
+    async def on_transcript(self, key: int | str, transcript: Transcript) -> TicketRecord | None:
+        """Refine the draft of this recording (id) or call (call id) from what the customer
+        said; None when there is no draft or the agent already confirmed or edited it.
+        The ticket is linked to its recording either way."""
+        current, recording_id = await self._ticket_for(key)
+        if current is None:
+            log.info("no ticket drafted for %r; transcript not used for a ticket", key)
+            return None
+        if recording_id is not None and current.ticket.recording_id is None:
+            await self.store.link_recording(current.id, recording_id)
+        t = current.ticket
+        words, trust = customer_words(transcript)
+        readings = classify.classify_all(words, self.pack)
+        reading = readings[0] if readings else classify.classify(words, self.pack)
+        fields = extract.extract(words, t.created_at)
+        summary, summary_ev = extract.summarize(words)
+        level = await self.level(current, reading.category, reading.topic)
+        deadlines, unknown = sla.deadlines_known(self.sla, reading.category, level, t.created_at)
+        refined = await self.store.refine(
+            t.id,
+            now=self.clock(),
+            recording_id=recording_id,
+            category=reading.category,
+            fields=fields,
+            summary=summary,
+            summary_evidence=summary_ev,
+            evidence=reading.evidence,
+            confidence=round(reading.confidence * trust, 3),
+            topic=reading.topic,
+            unit=reading.unit,
+            urgent=reading.urgent,
+            complaint_level=level,
+            deadlines=deadlines,
+        )
+        if refined is None:  # the agent has it in hand; an emergency is still raised
+            if reading.urgent and not t.urgent:
+                await self.urgent(await self._mark_urgent(current), reading.evidence)
+            return None
+        await self.calendar_gap(t.id, unknown)
+        units = [r.unit for r in readings if r.unit]
+        if len(set(units)) > 1:
+            await self.store.note(
+                t.id,
+                "suggest_split",
+                actor="system",
+                role=Role.SYSTEM,
+                now=self.clock(),
+                reason="来电涉及多个承办单位，建议拆分 (the call concerns several units: split it)",
+                detail={
+                    "units": units,
+                    "readings": [
+                        {"unit": r.unit, "category": r.category.value, "topic": r.topic}
+                        for r in readings
+                        if r.unit
+                    ],
+                },
+            )
+        if refined.ticket.urgent and not t.urgent:
+            await self.urgent(refined, reading.evidence)
+        await self.bus.publish(Message("ticket/refined", payload(refined, units=units)))
+        return refined
+
+    # --- what drafting and people's actions both decide -----------------------------------
+
+    async def level(
+        self, current: TicketRecord, category: Category | None, topic: str | None
+    ) -> ComplaintLevel | None:
+        """A complaint's level from the counts in the store (same issue, same caller)."""
+        if category is not Category.COMPLAINT:
+            return None
+        t = current.ticket
+        base = t.complaint_level or ComplaintLevel.MINOR
+        if topic is None or t.caller_number is None:
+            return ComplaintLevel.MAJOR if current.exposure else base
+        since = self.clock() - timedelta(days=self.sla.level2_window_days)
+        return sla.escalate(
+            base,
+            complainants_same_issue=await self.store.complainants_same_issue(
+                topic, since, besides=t.caller_number
+            ),
+            repeats_same_event=await self.store.repeats_same_event(
+                t.caller_number, topic, exclude_ticket=t.id
+            ),
+            exposure=current.exposure,
+            policy=self.sla,
+        )
+
+    async def _mark_urgent(self, current: TicketRecord) -> TicketRecord:
+        """Flag a ticket the agent already has in hand as urgent, where it can still be
+        edited; the alert goes out whatever its state."""
+        if current.ticket.state not in (State.DRAFT, State.ACCEPTED):
+            return current
+        return await self.store.edit(
+            current.id, {"urgent": True}, actor="system", role=Role.SYSTEM, now=self.clock()
+        )
+
+    async def deadlines(
+        self,
+        ticket_id: int,
+        category: Category,
+        level: ComplaintLevel | None,
+        start: datetime,
+    ) -> Deadlines:
+        found, unknown = sla.deadlines_known(self.sla, category, level, start)
+        await self.calendar_gap(ticket_id, unknown)
+        return found
+
+    async def calendar_gap(self, ticket_id: int, unknown: Sequence[CalendarUnknown]) -> None:
+        """Working-day deadlines the calendar cannot place: kept unset, said loudly, once."""
+        if not unknown:
+            return
+        exc = unknown[0]
+        log.warning("ticket %d: %s", ticket_id, exc.message)
+        await self.store.note(
+            ticket_id,
+            "calendar_unknown",
+            actor="system",
+            role=Role.SYSTEM,
+            now=self.clock(),
+            reason=exc.message,
+        )
+        await self.bus.publish(
+            Message(CALENDAR_TOPIC, {"ticket_id": ticket_id, "message": exc.message})
+        )
+
+    async def urgent(self, rec: TicketRecord, evidence: Sequence[Any]) -> None:
+        ev = [{"text": e.text, "start": e.start, "end": e.end} for e in evidence]
+        await self.store.note(
+            rec.id,
+            "alert_urgent",
+            actor="system",
+            role=Role.SYSTEM,
+            now=self.clock(),
+            detail={"topic": URGENT_TOPIC, "evidence": ev},
+        )
+        await self.bus.publish(
+            Message(URGENT_TOPIC, payload(rec, topic=rec.ticket.topic, evidence=ev))
+        )

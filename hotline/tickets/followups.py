@@ -1,0 +1,241 @@
+"""回访: the follow-up calls after a unit's reply, by hand or dialled through the switch.
+
+Rule: when an attempt may be made is decided by the pure `followup` policy (never in
+quiet hours, the first not before `delay_h` after the reply, `interval_h` apart); an
+attempt is stored as begun before anything is dialled, and its result decides the ticket:
+满意 closes it, 不满意 reopens it (重办), too many unreachable attempts close it as
+「回访无法联系」. Dialling goes through the telephony `Dialler` (one number check, one
+Originate).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from hotline.core.errors import InvalidInput, Unavailable
+from hotline.telephony.ami import AmiError, AmiUnavailable
+from hotline.telephony.dialler import Dialler, UnusableNumber, channel_number
+from hotline.tickets import followup
+from hotline.tickets.actions import Actions
+from hotline.tickets.followup import FollowupPolicy, PastAttempt, Result
+from hotline.tickets.lifecycle import Action, Role
+from hotline.tickets.model import Satisfaction, State
+from hotline.tickets.records import FollowupAttempt, TicketRecord
+from hotline.tickets.store import TicketStore
+
+log = logging.getLogger(__name__)
+
+
+def _past(attempts: Sequence[FollowupAttempt]) -> list[PastAttempt]:
+    return [PastAttempt(a.started_at, Result(a.result)) for a in attempts if a.result]
+
+
+class Followups:
+    def __init__(
+        self,
+        store: TicketStore,
+        actions: Actions,
+        dialler: Dialler,
+        *,
+        policy: FollowupPolicy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.actions = actions
+        self.dialler = dialler
+        self.policy = policy
+        self.clock = clock
+        self._unusable: set[int] = set()  # tickets whose number was said to be undiallable
+
+    async def next_followup_at(self, rec: TicketRecord) -> datetime | None:
+        t = rec.ticket
+        if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
+            return None
+        attempts = await self.store.followups(t.id, t.reopened)
+        if any(a.result is None for a in attempts):
+            return None  # one in progress
+        return followup.next_attempt_at(self.policy, t.replied_at, _past(attempts))
+
+    async def _begin(
+        self, rec: TicketRecord, *, actor: str, role: Role | str, action_id: str | None = None
+    ) -> FollowupAttempt:
+        t, now = rec.ticket, self.clock()
+        if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
+            raise InvalidInput(
+                f"工单尚未回复，不能回访 (a 回访 follows the unit's reply; this ticket is "
+                f"{t.state.value})"
+            )
+        attempts = await self.store.followups(t.id, t.reopened)
+        followup.check_attempt(self.policy, t.replied_at, _past(attempts), now)
+        planned = followup.next_attempt_at(self.policy, t.replied_at, _past(attempts))
+        attempt = await self.store.begin_followup(
+            t.id,
+            round=t.reopened,
+            planned_at=planned,
+            started_at=now,
+            by=actor,
+            action_id=action_id,
+        )
+        if attempt is None:
+            raise InvalidInput("另一回访正在进行 (another 回访 attempt was just started)")
+        if t.state is State.REPLIED:
+            await self.store.apply(t.id, Action.FOLLOW_UP, actor, role, now=now)
+        return attempt
+
+    async def record_followup(
+        self,
+        ticket_id: int,
+        *,
+        result: str,
+        satisfaction: str | None = None,
+        note: str | None = None,
+        actor: str,
+        role: Role | str,
+    ) -> TicketRecord:
+        """The result of a 回访 call (by hand, or of one dialled through AMI and answered)."""
+        res = followup.parse_result(result)
+        sat = Satisfaction(satisfaction) if satisfaction else None
+        if res is Result.REACHED and sat is None:
+            raise InvalidInput(
+                "联系上客户时须记录满意度 (a reached 回访 needs the satisfaction: satisfied, "
+                "basically or unsatisfied)"
+            )
+        rec = await self.store.require(ticket_id)
+        attempts = await self.store.followups(ticket_id, rec.ticket.reopened)
+        open_ = next((a for a in attempts if a.result is None), None)
+        if open_ is None:
+            open_ = await self._begin(rec, actor=actor, role=role)
+        return await self._finish(ticket_id, open_, res, sat, note, actor, role, None)
+
+    async def _finish(
+        self,
+        ticket_id: int,
+        attempt: FollowupAttempt,
+        res: Result,
+        sat: Satisfaction | None,
+        note: str | None,
+        actor: str,
+        role: Role | str,
+        ami: Mapping[str, Any] | None,
+    ) -> TicketRecord:
+        now = self.clock()
+        await self.store.finish_followup(
+            attempt.id, now=now, result=res.value, satisfaction=sat, note=note, ami_response=ami
+        )
+        detail = {"attempt": attempt.attempt_no, "round": attempt.round, "result": res.value}
+        if sat:
+            detail["satisfaction"] = sat.value
+        await self.store.note(
+            ticket_id,
+            "followup_attempt",
+            actor=actor,
+            role=role,
+            now=now,
+            reason=note,
+            detail=detail,
+        )
+        if res is Result.REACHED and sat is not None:
+            move = Action.REOPEN if sat is Satisfaction.UNSATISFIED else Action.CLOSE
+            return await self.actions.act(
+                ticket_id,
+                move,
+                actor=actor,
+                role=role,
+                reason=note,
+                data={"satisfaction": sat.value},
+            )
+        rec = await self.store.require(ticket_id)
+        attempts = await self.store.followups(ticket_id, rec.ticket.reopened)
+        if followup.outcome(self.policy, _past(attempts)) is followup.Outcome.UNREACHABLE:
+            return await self.actions.act(
+                ticket_id,
+                Action.CLOSE,
+                actor="system",
+                role=Role.SYSTEM,
+                reason=followup.UNREACHABLE_REASON,
+                data={"unreachable": True},
+            )
+        return rec
+
+    async def dial_followup(self, ticket_id: int, *, actor: str, role: Role | str) -> TicketRecord:
+        """Place a 回访 call through AMI now (if the rule allows it)."""
+        if not self.dialler.ready:
+            raise Unavailable(
+                "未连接交换机，无法自动回访 (AMI is off or not connected: call the customer by "
+                "hand and record the result with POST /api/tickets/{id}/followups)"
+            )
+        rec = await self.store.require(ticket_id)
+        return await self._dial(rec, actor=actor, role=role)
+
+    async def _dial(self, rec: TicketRecord, *, actor: str, role: Role | str) -> TicketRecord:
+        number = channel_number(rec.ticket.caller_number)  # refused before an attempt begins
+        action_id = f"hotline-fu-{rec.id}-{uuid.uuid4().hex[:12]}"
+        attempt = await self._begin(rec, actor=actor, role=role, action_id=action_id)
+        variables = {"HOTLINE_TICKET_ID": str(rec.id), "HOTLINE_FOLLOWUP": action_id}
+        try:
+            result = await self.dialler.dial(number, variables=variables, action_id=action_id)
+        except (AmiError, AmiUnavailable) as exc:  # refused, timed out, or the link dropped
+            response: dict[str, Any] = {"error": str(exc)}
+            return await self._finish(
+                rec.id,
+                attempt,
+                Result.UNREACHABLE,
+                None,
+                f"呼叫失败 ({exc})",
+                actor,
+                role,
+                response,
+            )
+        response = {
+            "success": result.success,
+            "reason_code": result.reason_code,
+            "reason_text": result.reason_text,
+            "uniqueid": result.uniqueid,
+            "channel": result.channel,
+        }
+        if not result.success:
+            return await self._finish(
+                rec.id,
+                attempt,
+                Result.UNREACHABLE,
+                None,
+                result.reason_text,
+                actor,
+                role,
+                response,
+            )
+        # answered: the agent talks to the customer and records the satisfaction
+        await self.store.attach_ami(attempt.id, response)
+        await self.store.note(
+            rec.id,
+            "followup_answered",
+            actor=actor,
+            role=role,
+            now=self.clock(),
+            detail={"attempt": attempt.attempt_no, "ami": response},
+        )
+        return await self.store.require(rec.id)
+
+    async def dial_due(self) -> int:
+        """Dial every 回访 that is due (AMI only); returns how many were placed."""
+        if not self.dialler.ready:
+            return 0
+        placed, now = 0, self.clock()
+        for rec in await self.store.open_tickets([State.REPLIED, State.FOLLOW_UP]):
+            due = await self.next_followup_at(rec)
+            if due is None or due > now:
+                continue
+            try:
+                await self._dial(rec, actor="system", role=Role.SYSTEM)
+                placed += 1
+            except UnusableNumber as exc:
+                if rec.id not in self._unusable:  # said once; the agent calls by hand
+                    self._unusable.add(rec.id)
+                    log.warning("回访 of ticket %d not dialled: %s", rec.id, exc.message)
+            except Exception:
+                log.exception("回访 of ticket %d could not be placed", rec.id)
+        return placed
