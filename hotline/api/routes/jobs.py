@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from hotline.api.auth import Supervisor
-from hotline.api.pipeline import retry_job
+from hotline.api.stages import retry_job
 from hotline.core.errors import Conflict
 from hotline.core.jobs import JobState
 
