@@ -5,9 +5,10 @@ write them (8 kHz mono 16-bit WAV): espeak-ng speech (Mandarin and English) made
 cut into turns with sox, the customer talking while the agent is silent and back. It is
 generated once into a cache folder and reused.
 
-- archiver: ArchiveService.run() on a SQLite database, workers = cores, from
-  `on_call_ended` for every call to the last row archived (settle check, probes, Opus
-  stereo transcode, verification, sha256, fsync, rename, database updates);
+- archiver: the archive stage's jobs on the embedded job queue (SQLite), concurrency =
+  cores, as `serve` runs them: from `ArchiveStage.on_call_ended` for every call to the last
+  row archived (settle check, probes, Opus stereo transcode, verification, sha256, fsync,
+  rename, database and job updates);
 - bare: the same ffmpeg command line (audio.transcode_args), `cores` processes at a time.
 
 Printed: recordings/s of both, their ratio (aim >= 0.8), and archived bytes / WAV bytes
@@ -37,9 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from hotline.core import db  # noqa: E402
 from hotline.core.bus import Bus  # noqa: E402
+from hotline.core.jobs import SqlJobQueue  # noqa: E402
+from hotline.core.pipeline import Pipeline, Stage  # noqa: E402
 from hotline.recording import audio  # noqa: E402
 from hotline.recording.archiver import ArchiveService  # noqa: E402
 from hotline.recording.policy import RetentionPolicy  # noqa: E402
+from hotline.recording.stage import ARCHIVE, ArchiveStage  # noqa: E402
 from hotline.recording.store import RecordingStore, Status  # noqa: E402
 from tests.factories import answered_call  # noqa: E402
 
@@ -164,13 +168,16 @@ async def archiver(pairs: list[tuple[Path, Path]], work: Path, workers: int) -> 
         workers=workers,
         retention=RetentionPolicy(),
     )
+    jobs = SqlJobQueue(db.session_factory(engine), poll_s=0.05)
+    stage = ArchiveStage(store, service, jobs)
+    pipeline = Pipeline([Stage(ARCHIVE, stage.run)], jobs)
     t0 = datetime(2026, 11, 23, 2, tzinfo=UTC)
     started = time.perf_counter()
-    runner = asyncio.create_task(service.run())
+    runner = asyncio.create_task(jobs.run_worker(pipeline.handlers(), concurrency=workers))
     ids = []
     for k, (cust, _) in enumerate(pairs):
         stem = cust.name.removesuffix("-in.wav")
-        rec = await service.on_call_ended(
+        rec = await stage.on_call_ended(
             answered_call(
                 f"1790000000.{k}",
                 at=t0 + timedelta(minutes=k),

@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
-from hotline.api.pipeline import active_handlers, keep_recordings_of
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import quality as quality_routes
@@ -32,26 +31,28 @@ from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
+from hotline.api.stages import active_handlers, stage_table
 from hotline.api.users import UserStore
 from hotline.asr.service import TranscriptionService
+from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
 from hotline.core import db
 from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
-from hotline.core.jobs import (
-    ARCHIVE,
-    JobQueue,
-    make_job_queue,
-)
+from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
 from hotline.core.mqtt import MqttPublisher
+from hotline.core.pipeline import Pipeline
 from hotline.core.settings import Settings
 from hotline.quality.pack import Pack, load_pack
 from hotline.quality.review import rules_from_pack
+from hotline.quality.stage import ScoreStage
 from hotline.quality.store import QualityStore
 from hotline.recording import retention
 from hotline.recording.archiver import ArchiveService
+from hotline.recording.important import keep_recordings_of
 from hotline.recording.policy import RetentionPolicy
+from hotline.recording.stage import ARCHIVE, ArchiveStage
 from hotline.recording.store import RecordingStore
 from hotline.telephony import events
 from hotline.telephony.ami import AmiClient
@@ -66,6 +67,7 @@ from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.followup import FollowupPolicy
 from hotline.tickets.service import TicketService
+from hotline.tickets.stage import TicketStage
 from hotline.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ class Container:
     quality_pack: Pack
     jobs: JobQueue
     tickets: TicketService
+    archive: ArchiveStage
+    pipeline: Pipeline
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -214,20 +218,48 @@ def build(settings: Settings) -> Container:
         pipeline_version=str(settings.asr.pipeline_version),
         workers=settings.asr.workers,
     )
-    jobs = make_job_queue(settings.db_url, sessions)
+    # the pipeline after a call: one retry scheduler (the job queue's), the archive stage
+    # with the recording settings' max_attempts
+    jobs = make_job_queue(
+        settings.db_url,
+        sessions,
+        retry_by_stage={ARCHIVE: RetryPolicy(max_attempts=settings.recording.max_attempts)},
+    )
     pack = load_pack(settings.quality.pack)
+    quality = QualityStore(sessions, rules_from_pack(pack))
+    tickets = make_ticket_service(settings, sessions, bus, recordings, ami)
+    archive = ArchiveStage(recordings, archiver, jobs)
+    pipeline = Pipeline(
+        stage_table(
+            archive=archive,
+            transcribe=TranscribeStage(transcription),
+            score=ScoreStage(
+                recordings,
+                transcripts,
+                calls,
+                quality,
+                pack,
+                bus,
+                agent_number_pattern=settings.quality.agent_number_pattern,
+            ),
+            ticket=TicketStage(recordings, transcripts, tickets),
+            version=settings.asr.pipeline_version,
+        ),
+        jobs,
+    )
 
-    async def archive_call(record: CallRecord) -> None:
-        rec = await archiver.on_call_ended(record)
-        if rec is not None:
-            await jobs.defer(ARCHIVE, str(rec.id), version=1)
-
-    after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive_call]
+    after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive.on_call_ended]
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
-    tickets = make_ticket_service(settings, sessions, bus, recordings, ami)
     after_call.append(tickets.on_call_ended)
-    bus.subscribe("ticket/", keep_recordings_of(recordings, settings))
+    rec_settings = settings.recording
+    bus.subscribe(
+        "ticket/",
+        keep_recordings_of(
+            recordings,
+            RetentionPolicy(rec_settings.retention_days, rec_settings.important_retention_days),
+        ),
+    )
     call_service = CallService(
         tracker,
         calls,
@@ -263,10 +295,12 @@ def build(settings: Settings) -> Container:
         archiver=archiver,
         transcripts=transcripts,
         transcription=transcription,
-        quality=QualityStore(sessions, rules_from_pack(pack)),
+        quality=quality,
         quality_pack=pack,
         jobs=jobs,
         tickets=tickets,
+        archive=archive,
+        pipeline=pipeline,
         ami=ami,
         mqtt=mqtt,
     )
@@ -282,9 +316,7 @@ async def start(c: Container) -> None:
     c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
     handlers = active_handlers(c)
     cores = os.cpu_count() or 1
-    await c.archiver.recover()
-    for rec in await c.recordings.due(datetime.max.replace(tzinfo=UTC), limit=100_000):
-        await c.jobs.defer(ARCHIVE, str(rec.id), version=1)  # no-op when the job exists
+    await c.archive.resume()
     c.tasks.append(
         asyncio.create_task(
             c.jobs.run_worker(

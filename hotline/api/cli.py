@@ -273,7 +273,7 @@ def jobs_worker(
     """Run pipeline jobs (archive, transcribe, ...). On PostgreSQL start any number of these,
     on any host; on SQLite `serve` runs them itself. Ctrl-C lets running jobs finish."""
     from hotline.api.app import build
-    from hotline.api.pipeline import active_handlers
+    from hotline.api.stages import active_handlers
     from hotline.core.jobs_worker import select_stages, serve_jobs
 
     settings = _settings()
@@ -380,7 +380,7 @@ def jobs_stats() -> None:
 @jobs_app.command("retry")
 def jobs_retry(job_id: int) -> None:
     """Put a parked (failed) job back in the queue; an archive job's recording too."""
-    from hotline.api.pipeline import retry_job
+    from hotline.api.stages import retry_job
 
     async def work(c: Any) -> bool:
         return await retry_job(c, job_id, "cli")

@@ -4,7 +4,12 @@ only finishes a job it still holds, so a job is never lost and never done twice 
 A stage handler is `async def handler(key: str) -> None`. It raises `PermanentError(reason)`
 when retrying cannot help (the job is parked as failed with that reason, a person can
 `retry` it); any other exception is transient (retried with exponential backoff up to
-`max_attempts`, then parked as failed with the last error).
+`max_attempts`, then parked as failed with the last error). The retry policy can differ by
+stage (`retry_by_stage`); while a handler runs, `current_attempt()` says which run of its
+job this is, so a stage can leave its own records consistent on the last one.
+
+Which stages exist and what follows which is not this module's business: see
+hotline.core.pipeline.
 
 Two backends share the `JobQueue` protocol: `SqlJobQueue` (here: a `jobs` table claimed by
 compare-and-set, for the embedded SQLite and workers inside `serve`) and
@@ -21,12 +26,23 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, and_, func, select, update
+from sqlalchemy import (
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,11 +53,7 @@ from hotline.core.errors import HotlineError
 log = logging.getLogger(__name__)
 
 Stage = str
-"""A pipeline stage's name; also the name of its queue."""
-ARCHIVE: Stage = "archive"
-TRANSCRIBE: Stage = "transcribe"
-SCORE: Stage = "score"
-TICKET: Stage = "ticket"
+"""A pipeline stage's name; also the name of its queue (the names live with their stages)."""
 
 Handler = Callable[[str], Awaitable[None]]
 """Runs one job of a stage for `key` (e.g. a recording id, as text)."""
@@ -91,6 +103,36 @@ class RetryPolicy:
     def delay_s(self, attempts: int) -> float:
         """Wait after the `attempts`-th failed run (1-based)."""
         return float(min(self.max_backoff_s, self.backoff_s * 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Which run of its job a handler is in (1-based) out of the stage's `max_attempts`."""
+
+    number: int
+    max_attempts: int
+
+    @property
+    def last(self) -> bool:
+        """A transient error now parks the job."""
+        return self.number >= self.max_attempts
+
+
+_ATTEMPT: ContextVar[Attempt | None] = ContextVar("hotline_job_attempt", default=None)
+
+
+def current_attempt() -> Attempt | None:
+    """The run of the job the calling handler serves; None outside a job."""
+    return _ATTEMPT.get()
+
+
+async def run_handler(handler: Handler, key: str, attempt: Attempt) -> None:
+    """Run `handler(key)` with `current_attempt()` set to `attempt` (both backends)."""
+    token = _ATTEMPT.set(attempt)
+    try:
+        await handler(key)
+    finally:
+        _ATTEMPT.reset(token)
 
 
 def describe(exc: BaseException) -> str:
@@ -200,6 +242,7 @@ class SqlJobQueue:
         sessions: async_sessionmaker[AsyncSession],
         *,
         retry: RetryPolicy | None = None,
+        retry_by_stage: Mapping[Stage, RetryPolicy] | None = None,
         lease_s: float = 60.0,
         heartbeat_s: float | None = None,
         poll_s: float = 1.0,
@@ -207,11 +250,15 @@ class SqlJobQueue:
     ) -> None:
         self._sessions = sessions
         self.retry_policy = retry or RetryPolicy()
+        self.retry_by_stage = dict(retry_by_stage or {})
         self.lease_s = lease_s
         self.heartbeat_s = heartbeat_s if heartbeat_s is not None else max(0.05, lease_s / 4)
         self.poll_s = poll_s
         self._clock = clock
         self._wake = asyncio.Event()
+
+    def policy_for(self, stage: Stage) -> RetryPolicy:
+        return self.retry_by_stage.get(stage, self.retry_policy)
 
     async def close(self) -> None:
         return None
@@ -322,18 +369,24 @@ class SqlJobQueue:
         cutoff = now - timedelta(seconds=self.lease_s)
         stale = and_(JobRow.status == JobState.RUNNING.value, JobRow.heartbeat_at < cutoff)
         lost = worker_lost(self.lease_s)
+        special = self.retry_by_stage
+        limits = [(JobRow.stage == stage, policy.max_attempts) for stage, policy in special.items()]
+        limits.append((JobRow.stage.not_in(list(special)), self.retry_policy.max_attempts))
         async with self._sessions() as session, session.begin():
-            parked = await session.execute(
-                update(JobRow)
-                .where(stale, JobRow.attempts >= self.retry_policy.max_attempts)
-                .values(
-                    status=JobState.FAILED.value,
-                    locked_by=None,
-                    reason=f"gave up after {self.retry_policy.max_attempts} attempts: {lost}",
-                    finished_at=now,
-                    updated_at=now,
+            parked = 0
+            for of_stage, max_attempts in limits:
+                result = await session.execute(
+                    update(JobRow)
+                    .where(stale, of_stage, JobRow.attempts >= max_attempts)
+                    .values(
+                        status=JobState.FAILED.value,
+                        locked_by=None,
+                        reason=f"gave up after {max_attempts} attempts: {lost}",
+                        finished_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
+                parked += int(getattr(result, "rowcount", 0))
             back = await session.execute(
                 update(JobRow)
                 .where(stale)
@@ -345,7 +398,7 @@ class SqlJobQueue:
                     updated_at=now,
                 )
             )
-        n = int(getattr(parked, "rowcount", 0)) + int(getattr(back, "rowcount", 0))
+        n = parked + int(getattr(back, "rowcount", 0))
         if n:
             log.warning("jobs: %d job(s) of a stopped worker taken back", n)
             self._wake.set()
@@ -410,8 +463,9 @@ class SqlJobQueue:
             )
 
     async def _run_one(self, job: JobRow, handler: Handler, worker: str) -> None:
+        policy = self.policy_for(job.stage)
         try:
-            await handler(job.key)
+            await run_handler(handler, job.key, Attempt(job.attempts, policy.max_attempts))
         except PermanentError as exc:
             log.warning("jobs: %s %s failed: %s", job.stage, job.key, exc.reason)
             await self._finish(
@@ -422,7 +476,6 @@ class SqlJobQueue:
                 finished_at=self._clock(),
             )
         except Exception as exc:
-            policy = self.retry_policy
             if job.attempts >= policy.max_attempts:
                 log.warning("jobs: %s %s gave up: %s", job.stage, job.key, describe(exc))
                 await self._finish(

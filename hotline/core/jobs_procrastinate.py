@@ -31,6 +31,7 @@ from psycopg.rows import dict_row
 from hotline.core.errors import Unavailable
 from hotline.core.jobs import (
     MAX_REASON,
+    Attempt,
     Handler,
     JobState,
     JobStatus,
@@ -39,6 +40,7 @@ from hotline.core.jobs import (
     Stage,
     describe,
     empty_stats,
+    run_handler,
     worker_lost,
     worker_name,
 )
@@ -97,12 +99,14 @@ class ProcrastinateJobQueue:
         dsn: str,
         *,
         retry: RetryPolicy | None = None,
+        retry_by_stage: Mapping[Stage, RetryPolicy] | None = None,
         heartbeat_s: float = 10.0,
         stall_s: float = 30.0,
         poll_s: float = 5.0,
         pool_size: int = 4,
     ) -> None:
         self.retry_policy = retry or RetryPolicy()
+        self.retry_by_stage = dict(retry_by_stage or {})
         self.heartbeat_s = heartbeat_s
         self.stall_s = stall_s
         self.poll_s = poll_s
@@ -112,6 +116,9 @@ class ProcrastinateJobQueue:
         self._handlers: dict[Stage, Handler] = {}
         self._open = False
         self._opening = asyncio.Lock()
+
+    def policy_for(self, stage: Stage) -> RetryPolicy:
+        return self.retry_by_stage.get(stage, self.retry_policy)
 
     @property
     def app(self) -> App:
@@ -299,7 +306,8 @@ class ProcrastinateJobQueue:
                 base = await self._attempts_base(job.id)
                 lost = worker_lost(self.stall_s)
                 runs = job.attempts - base + 1
-                if runs >= self.retry_policy.max_attempts:
+                policy = self.policy_for(job.task_name.removeprefix(TASK_PREFIX))
+                if runs >= policy.max_attempts:
                     await self._note(job.id, f"gave up after {runs} attempts: {lost}")
                     await manager.finish_job(job, pjobs.Status.FAILED, delete_job=False)
                 else:
@@ -331,14 +339,15 @@ class ProcrastinateJobQueue:
             job = context.job
             assert job.id is not None
             attempt = job.attempts - await self._attempts_base(job.id) + 1
+            policy = self.policy_for(stage)
             try:
-                await self._handlers[stage](key)
+                await run_handler(self._handlers[stage], key, Attempt(attempt, policy.max_attempts))
             except PermanentError as exc:
                 log.warning("jobs: %s %s v%d failed: %s", stage, key, version, exc.reason)
                 await self._note(job.id, describe(exc))
                 raise _Parked(exc.reason) from exc
             except Exception as exc:
-                if attempt >= self.retry_policy.max_attempts:
+                if attempt >= policy.max_attempts:
                     reason = f"gave up after {attempt} attempts: {describe(exc)}"
                     log.warning("jobs: %s %s v%d %s", stage, key, version, reason)
                     await self._note(job.id, reason)
@@ -348,7 +357,7 @@ class ProcrastinateJobQueue:
             await self._note(job.id, None)
 
         self._app.task(
-            name=name, queue=stage, pass_context=True, retry=_Backoff(self.retry_policy)
+            name=name, queue=stage, pass_context=True, retry=_Backoff(self.policy_for(stage))
         )(run)
 
     async def _sweep_stalled(self) -> None:

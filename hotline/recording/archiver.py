@@ -4,8 +4,12 @@ verified file reaches its final name, and only a row marked archived points to o
 Steps per recording: wait until the switch has finished the files, choose stereo
 (customer left, agent right) when both legs decode, else the mixed file; transcode to
 `<root>/.partial/…`, probe the result, hash it, fsync, rename into place, mark the row
-archived; only then, if asked, delete the switch's files. Bad input fails the row with a
-reason; transient trouble retries with backoff; a full disk raises an alert and waits.
+archived; only then, if asked, delete the switch's files. One call processes one
+recording once and leaves the row saying how it went: archived; failed (bad input, with a
+reason); or still pending: not written yet (no attempt), transient trouble (an attempt,
+with a reason; on the last try the row fails) or a full disk (an alert). When to look
+again is not the archiver's business: the archive job (hotline.recording.stage) is retried
+by the job queue, the one retry scheduler.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from hotline.core.bus import Bus, Message
 from hotline.recording import audio
@@ -93,9 +97,6 @@ class ArchiveService:
         timezone: str = "Asia/Shanghai",
         clock: Callable[[], datetime] = _utcnow,
         audio_tools: AudioTools | None = None,
-        backoff_s: float = 30.0,
-        max_backoff_s: float = 3600.0,
-        poll_s: float = 1.0,
         alert_every_s: float = 60.0,
     ) -> None:
         self.store = store
@@ -113,12 +114,8 @@ class ArchiveService:
         self._retention = retention
         self._clock = clock
         self._audio: AudioTools = audio_tools or Ffmpeg()
-        self._backoff_s = backoff_s
-        self._max_backoff_s = max_backoff_s
-        self._poll_s = poll_s
         self._alert_every_s = alert_every_s
         self._last_alert: float | None = None
-        self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
 
     def now(self) -> datetime:
@@ -143,7 +140,6 @@ class ArchiveService:
             retain_until=self._retention.retain_until(record.entered_at, False),
             now=now,
         )
-        self._wake.set()
         return rec
 
     async def add_file(
@@ -172,8 +168,6 @@ class ArchiveService:
             source_sha256=sha,
             important=important,
         )
-        if rec is not None:
-            self._wake.set()
         return rec
 
     # --- the work --------------------------------------------------------------------------
@@ -192,39 +186,6 @@ class ArchiveService:
             log.warning("removed %d unfinished archive file(s) from %s", removed, partial)
         return removed
 
-    async def run(self) -> None:
-        """Archive due recordings, `workers` at a time, until cancelled."""
-        await self.recover()
-        tasks: set[asyncio.Task[Recording]] = set()
-        try:
-            while True:
-                self._wake.clear()
-                free = self.workers - len(tasks)
-                if free > 0:
-                    try:
-                        due = await self.store.due(self._clock(), limit=self.workers * 2)
-                    except Exception:
-                        log.exception("cannot read due recordings; trying again")
-                        due = []
-                    for rec in due:
-                        if free and rec.id not in self._in_flight:
-                            tasks.add(asyncio.create_task(self.process_safely(rec)))
-                            free -= 1
-                waiters: set[asyncio.Future[Any]] = {
-                    asyncio.ensure_future(self._wake.wait()),
-                    *tasks,
-                }
-                await asyncio.wait(
-                    waiters, timeout=self._poll_s, return_when=asyncio.FIRST_COMPLETED
-                )
-                for w in waiters - set(tasks):
-                    w.cancel()
-                tasks -= {t for t in tasks if t.done()}
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
     async def process_all(
         self,
         recordings: Iterable[Recording],
@@ -242,37 +203,41 @@ class ArchiveService:
 
         return list(await asyncio.gather(*(one(r) for r in recordings)))
 
-    async def process_safely(self, rec: Recording) -> Recording:
-        """`process`, but a bug or a database hiccup never stops the caller's loop."""
+    async def process_safely(self, rec: Recording, *, last_try: bool | None = None) -> Recording:
+        """`process`, but a bug or a database hiccup is a transient error of this recording
+        (recorded on its row), never an exception in the caller's loop."""
         if rec.id in self._in_flight:
             return rec
         self._in_flight.add(rec.id)
         try:
-            return await self.process(rec)
+            return await self.process(rec, last_try=last_try)
         except Exception as exc:
             log.exception("archiving recording %d failed unexpectedly", rec.id)
             try:
-                return await self._retry_later(rec, f"内部错误 (internal error: {exc!r})")
+                return await self._transient(
+                    rec, f"内部错误 (internal error: {exc!r})", self._last(rec, last_try)
+                )
             except Exception:
                 log.exception("cannot record the failure of recording %d", rec.id)
                 return rec
         finally:
             self._in_flight.discard(rec.id)
 
-    async def process(self, rec: Recording) -> Recording:
-        """Archive one recording; returns its row as it stands afterwards."""
+    async def process(self, rec: Recording, *, last_try: bool | None = None) -> Recording:
+        """Try to archive one recording once; returns its row as it stands afterwards (see
+        the module). `last_try`: a transient error fails the row; None: when this is the
+        row's `max_attempts`-th attempt (the importer's way; a job passes its own)."""
         partial = self.root / PARTIAL_DIR / f"{rec.id}-{uuid.uuid4().hex[:8]}.partial"
+        last = self._last(rec, last_try)
         try:
             return await self._archive(rec, partial)
         except _NotYet:
-            await self.store.update(
-                rec.id, next_attempt_at=self._clock() + timedelta(seconds=self._poll_wait())
-            )
+            pass  # not written yet: no attempt, the row stays as it is
         except DiskFull as exc:
             await self._disk_full(rec, exc.message)
         except AudioError as exc:
             if exc.transient:
-                return await self._retry_later(rec, exc.message)
+                return await self._transient(rec, exc.message, last)
             return await self._fail(rec, exc.message)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
@@ -280,15 +245,15 @@ class ArchiveService:
             elif exc.errno in _PERMANENT_ERRNOS:
                 return await self._fail(rec, f"无法读写录音文件 (file access refused: {exc})")
             else:
-                return await self._retry_later(rec, f"文件读写出错 (I/O error: {exc})")
+                return await self._transient(rec, f"文件读写出错 (I/O error: {exc})", last)
         finally:
             partial.unlink(missing_ok=True)
         current = await self.store.get(rec.id)
         assert current is not None
         return current
 
-    def _poll_wait(self) -> float:
-        return max(0.05, min(5.0, self._wait_for_file_s / 10))
+    def _last(self, rec: Recording, last_try: bool | None) -> bool:
+        return rec.attempts + 1 >= self._max_attempts if last_try is None else last_try
 
     async def _archive(self, rec: Recording, partial: Path) -> Recording:
         present = await self._present_sources(rec)
@@ -412,18 +377,13 @@ class ArchiveService:
 
     # --- outcomes --------------------------------------------------------------------------
 
-    async def _retry_later(self, rec: Recording, reason: str) -> Recording:
+    async def _transient(self, rec: Recording, reason: str, last: bool) -> Recording:
+        """One more attempt on the row, with its reason; the last one fails the row."""
         attempts = rec.attempts + 1
-        if attempts >= self._max_attempts:
+        if last:
             return await self._fail(rec, reason, attempts)
-        delay = min(self._max_backoff_s, self._backoff_s * 2 ** (attempts - 1))
-        await self.store.update(
-            rec.id,
-            attempts=attempts,
-            reason=reason,
-            next_attempt_at=self._clock() + timedelta(seconds=delay),
-        )
-        log.warning("recording %d: %s; retry in %.0f s", rec.id, reason, delay)
+        await self.store.update(rec.id, attempts=attempts, reason=reason)
+        log.warning("recording %d: %s (attempt %d)", rec.id, reason, attempts)
         current = await self.store.get(rec.id)
         assert current is not None
         return current
@@ -448,11 +408,8 @@ class ArchiveService:
         return failed
 
     async def _disk_full(self, rec: Recording, reason: str) -> None:
-        """Keep the source and the row pending; alert (at most once a minute)."""
-        delay = min(self._max_backoff_s, max(self._backoff_s, 300.0))
-        await self.store.update(
-            rec.id, reason=reason, next_attempt_at=self._clock() + timedelta(seconds=delay)
-        )
+        """Keep the source and the row pending (no attempt); alert (at most once a minute)."""
+        await self.store.update(rec.id, reason=reason)
         now = time.monotonic()
         if self._last_alert is None or now - self._last_alert >= self._alert_every_s:
             self._last_alert = now

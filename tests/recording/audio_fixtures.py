@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core import db
 from hotline.core.bus import Bus, Message
+from hotline.core.jobs import JobQueue
 from hotline.recording.archiver import PARTIAL_DIR, ArchiveService
 from hotline.recording.policy import RetentionPolicy
+from hotline.recording.stage import ArchiveStage
 from hotline.recording.store import RecordingStore
 
 CUSTOMER_TEXT = "你好，我家的燃气表坏了，请派人来修一下。My gas meter is broken."
@@ -220,7 +222,11 @@ def harness(engine: AsyncEngine, tmp_path: Path, **overrides: Any) -> Harness:
         max_attempts=3,
         retention=RetentionPolicy(),
         timezone="Asia/Shanghai",
-        poll_s=0.05,
     )
     options.update(overrides)
     return Harness(ArchiveService(store, bus, **options), store, root, spool, messages)
+
+
+def stage(h: Harness, jobs: JobQueue) -> ArchiveStage:
+    """The archive stage over this harness's archiver."""
+    return ArchiveStage(h.store, h.service, jobs)

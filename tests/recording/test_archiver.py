@@ -1,4 +1,5 @@
-"""The archiver, scenario by scenario, with real ffmpeg on SQLite and PostgreSQL."""
+"""The archiver, scenario by scenario, with real ffmpeg on SQLite and PostgreSQL. When to
+try again is the job queue's business: see test_stage.py for the archive job."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.core.errors import Conflict, NotFound
+from hotline.core import db
+from hotline.core.errors import Conflict, NotFound, Unavailable
+from hotline.core.jobs import SqlJobQueue
 from hotline.recording import audio, retention
 from hotline.recording.archiver import PARTIAL_DIR
-from hotline.recording.audio import AudioError, AudioInfo, DiskFull
+from hotline.recording.audio import AudioInfo, DiskFull
 from hotline.recording.store import Layout, Recording, Status
 from tests.factories import answered_call
 from tests.recording import audio_fixtures as af
@@ -48,6 +51,10 @@ async def until_settled(h: af.Harness, ids: list[int], timeout: float = 20.0) ->
             if all(r is not None and r.status != Status.PENDING for r in recs):
                 return [r for r in recs if r is not None]
             await asyncio.sleep(0.05)
+
+
+def jobs_of(engine: AsyncEngine) -> SqlJobQueue:
+    return SqlJobQueue(db.session_factory(engine))
 
 
 # --- the happy paths ---------------------------------------------------------------------------
@@ -147,12 +154,8 @@ async def test_broken_file_fails_with_a_reason_and_the_worker_goes_on(
     good = await h.service.on_call_ended(call("1790000000.2"))
     assert bad is not None and good is not None
 
-    runner = asyncio.create_task(h.service.run())
-    try:
-        bad_after, good_after = await until_settled(h, [bad.id, good.id])
-    finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+    await h.service.process_all([bad, good])
+    bad_after, good_after = await until_settled(h, [bad.id, good.id])
 
     assert bad_after.status == Status.FAILED
     assert bad_after.reason is not None and words in bad_after.reason
@@ -174,7 +177,8 @@ async def test_missing_file_waits_then_fails(engine: AsyncEngine, tmp_path: Path
 
     rec = await h.service.process(rec)
     assert rec.status == Status.PENDING and rec.attempts == 0  # not yet written: no attempt
-    assert rec.next_attempt_at is not None and rec.next_attempt_at > now[0]
+    with pytest.raises(Unavailable, match="尚未就绪"):  # the archive job waits
+        await af.stage(h, jobs_of(engine)).run(str(rec.id))
 
     now[0] += timedelta(seconds=121)
     rec = await h.service.process(rec)
@@ -247,9 +251,9 @@ async def test_disk_full_alerts_keeps_the_source_and_stays_pending(
 
     for rec in (first, second):
         assert rec.status == Status.PENDING and rec.attempts == 0
-        assert rec.next_attempt_at is not None
-        assert rec.next_attempt_at > datetime.now(UTC) + timedelta(seconds=60)
         assert rec.reason is not None and "磁盘已满" in rec.reason
+    with pytest.raises(Unavailable, match="磁盘已满"):  # the archive job waits
+        await af.stage(h, jobs_of(engine)).run(str(second.id))
     assert h.topics() == ["alert/disk_full"]  # one alert, not one per recording
     alert = h.messages[0].payload
     assert "磁盘已满" in alert["message"] and str(h.root) in alert["message"]
@@ -285,26 +289,6 @@ async def test_source_deleted_only_after_verification(
     assert (h.root / rec.path).exists()  # type: ignore[operator]
 
 
-async def test_transient_errors_back_off_then_fail(
-    engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit
-) -> None:
-    fake = FakeAudio(AudioError("转码进程被中断 (killed by signal 9)", transient=True))
-    h = af.harness(engine, tmp_path, audio_tools=fake, max_attempts=3, backoff_s=30)
-    kit.call(h.spool / "20261123", "1790000000.1")
-    rec = await h.service.on_call_ended(call())
-    delays = []
-    for _ in range(2):
-        before = datetime.now(UTC)
-        rec = await h.service.process(rec)  # type: ignore[arg-type]
-        assert rec.status == Status.PENDING
-        delays.append((rec.next_attempt_at - before).total_seconds())  # type: ignore[operator]
-    assert delays[0] == pytest.approx(30, abs=2) and delays[1] == pytest.approx(60, abs=2)
-    rec = await h.service.process(rec)  # type: ignore[arg-type]
-    assert rec.status == Status.FAILED and rec.attempts == 3
-    assert rec.reason is not None and "中断" in rec.reason
-    assert h.topics() == ["recording/failed"]
-
-
 async def test_a_bug_in_one_recording_does_not_stop_the_loop(
     engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit
 ) -> None:
@@ -321,12 +305,8 @@ async def test_a_bug_in_one_recording_does_not_stop_the_loop(
     kit.call(h.spool / "20261123", "1790000000.2")
     a = await h.service.on_call_ended(call("1790000000.1"))
     b = await h.service.on_call_ended(call("1790000000.2"))
-    runner = asyncio.create_task(h.service.run())
-    try:
-        a2, b2 = await until_settled(h, [a.id, b.id])  # type: ignore[union-attr]
-    finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+    await h.service.process_all([a, b])  # type: ignore[list-item]
+    a2, b2 = await until_settled(h, [a.id, b.id])  # type: ignore[union-attr]
     assert a2.status == Status.FAILED and "内部错误" in (a2.reason or "")
     assert b2.status == Status.ARCHIVED
 

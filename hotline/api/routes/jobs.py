@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hotline.api.deps import Jobs, Supervisor, Wiring
-from hotline.api.pipeline import retry_job
 from hotline.api.schemas import JobOut
+from hotline.api.stages import retry_job
 from hotline.core.errors import Conflict
 from hotline.core.jobs import JobState
 

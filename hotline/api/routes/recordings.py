@@ -25,7 +25,6 @@ from hotline.api.deps import (
     Transcripts,
     Wiring,
 )
-from hotline.api.pipeline import retry_recording
 from hotline.api.recording_schemas import (
     AuditOut,
     AuditPage,
@@ -38,6 +37,7 @@ from hotline.api.recording_schemas import (
     RetentionIn,
 )
 from hotline.api.routes.common import Since, Until, local, may_see, own_scope, time_range
+from hotline.api.stages import retry_recording
 from hotline.api.users import User
 from hotline.core.errors import NotFound
 from hotline.recording import retention

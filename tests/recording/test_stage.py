@@ -1,0 +1,121 @@
+"""The archive stage as a job: the job queue is the one retry scheduler (its backoff, the
+archive stage's max_attempts), the recording's row ends as the job does."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.core import db
+from hotline.core.jobs import JobState, JobStatus, RetryPolicy, SqlJobQueue
+from hotline.core.pipeline import Pipeline, Stage
+from hotline.recording.audio import AudioError
+from hotline.recording.stage import ARCHIVE
+from hotline.recording.store import Status
+from tests.recording import audio_fixtures as af
+from tests.recording.test_archiver import FakeAudio, call
+
+
+@pytest.fixture(scope="session")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> af.AudioKit:
+    return af.session_kit(tmp_path_factory.getbasetemp())
+
+
+async def job_when(jobs: SqlJobQueue, ready: object, timeout: float = 20.0) -> JobStatus:
+    async with asyncio.timeout(timeout):
+        while True:
+            (job,) = await jobs.status(ARCHIVE)
+            if ready(job):  # type: ignore[operator]
+                return job
+            await asyncio.sleep(0.02)
+
+
+async def test_transient_errors_back_off_then_fail(
+    engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit
+) -> None:
+    now = [datetime(2026, 11, 23, 2, 1, tzinfo=UTC)]
+    fake = FakeAudio(AudioError("转码进程被中断 (killed by signal 9)", transient=True))
+    h = af.harness(engine, tmp_path, audio_tools=fake, max_attempts=3)
+    jobs = SqlJobQueue(
+        db.session_factory(engine),
+        retry_by_stage={ARCHIVE: RetryPolicy(max_attempts=3, backoff_s=30)},
+        poll_s=0.02,
+        clock=lambda: now[0],
+    )
+    stage = af.stage(h, jobs)
+    kit.call(h.spool / "20261123", "1790000000.1")
+    rec = await stage.on_call_ended(call())
+    assert rec is not None
+    pipeline = Pipeline([Stage(ARCHIVE, stage.run)], jobs)
+    worker = asyncio.create_task(jobs.run_worker(pipeline.handlers()))
+    try:
+        delays = []
+        for attempts in (1, 2):
+            job = await job_when(
+                jobs, lambda j, n=attempts: j.attempts == n and j.state == "pending"
+            )
+            after = await h.store.get(rec.id)
+            assert after is not None and after.status == Status.PENDING
+            assert after.attempts == attempts and "中断" in (after.reason or "")
+            delays.append((job.run_after - now[0]).total_seconds())  # type: ignore[operator]
+            now[0] = job.run_after  # type: ignore[assignment]
+        assert delays[0] == pytest.approx(30, abs=2) and delays[1] == pytest.approx(60, abs=2)
+        job = await job_when(jobs, lambda j: j.state == JobState.FAILED)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert job.attempts == 3 and "中断" in (job.reason or "")
+    rec = await h.store.get(rec.id)  # type: ignore[assignment]
+    assert rec is not None
+    assert rec.status == Status.FAILED and rec.attempts == 3
+    assert rec.reason is not None and "中断" in rec.reason
+    assert h.topics() == ["recording/failed"]
+
+
+async def test_a_parked_archive_job_is_retried_with_its_recording(
+    engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit
+) -> None:
+    h = af.harness(engine, tmp_path)
+    jobs = SqlJobQueue(db.session_factory(engine), poll_s=0.02)
+    stage = af.stage(h, jobs)
+    day = h.spool / "20261123"
+    day.mkdir(parents=True)
+    (day / "1790000000.1.wav").write_bytes(b"not audio" * 100)
+    rec = await stage.on_call_ended(call())
+    assert rec is not None
+    fed: list[str] = []
+
+    async def transcribe(key: str) -> bool:
+        fed.append(key)
+        return True
+
+    pipeline = Pipeline(
+        [
+            Stage(ARCHIVE, stage.run, feeds=("transcribe",), retry=stage.retry_parked),
+            Stage("transcribe", transcribe, version=7),
+        ],
+        jobs,
+    )
+    worker = asyncio.create_task(jobs.run_worker(pipeline.handlers()))
+    try:
+        job = await job_when(jobs, lambda j: j.state == JobState.FAILED)
+        assert "不是音频文件" in (job.reason or "")
+        assert (await h.store.get(rec.id)).status == Status.FAILED  # type: ignore[union-attr]
+        kit.call(day, "1790000000.1", legs=False)
+        assert await pipeline.retry_job(job.id, "chen")
+        job = await job_when(jobs, lambda j: j.state == JobState.DONE)
+        async with asyncio.timeout(10):
+            while not fed:
+                await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert (await h.store.get(rec.id)).status == Status.ARCHIVED  # type: ignore[union-attr]
+    assert fed == [str(rec.id)]
+    (t,) = await jobs.status("transcribe")
+    assert t.version == 7  # the fed stage's own version
+    assert not await pipeline.retry_job(job.id, "chen")  # not parked any more
