@@ -77,7 +77,10 @@ def violations(source: str, module: str, *, is_package: bool = False) -> list[st
             found.append(f"{module} imports {full}: read calls through {TELEPHONY}.view")
             continue
         if reader and STORE in (target, full):
-            found.append(f"{module} imports {full}: read calls through {TELEPHONY}.view")
+            found.append(
+                f"{module} imports {full}: read calls through {TELEPHONY}.view "
+                f"(switch paths through {TELEPHONY}.paths)"
+            )
             continue
         if name is not None and name != "*":
             imported = importlib.import_module(target)
