@@ -42,7 +42,7 @@ from hotline.asr.transcript import Transcript, normalize
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.errors import InvalidInput
 from hotline.recording.store import RecordingRow
-from hotline.telephony.store import calls_answered_by
+from hotline.telephony.view import calls_answered_by
 
 MAX_QUERY = 100
 MAX_MATCHES_PER_CALL = 20

@@ -46,7 +46,7 @@ from hotline.quality.records import (
 )
 from hotline.quality.review import AppealAction, AppealState, ReviewRules, ReviewStatus, Verdict
 from hotline.quality.tables import AppealRow, CommentRow, HitRow, ScoreRow
-from hotline.telephony.store import CallRow, calls_answered_by
+from hotline.telephony.view import call_answered_by, calls_answered_by
 
 SYSTEM = "system"  # the actor of the pipeline's own changes
 
@@ -220,9 +220,7 @@ class QualityStore:
         if call.agent == agent:
             return True
         async with self._sessions() as session:
-            found = await session.scalar(
-                calls_answered_by(agent).where(CallRow.call_id == call.call_id)
-            )
+            found = await session.scalar(call_answered_by(call.call_id, agent))
             return found is not None
 
     async def candidates(

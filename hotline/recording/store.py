@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
-from hotline.telephony.store import CallRow, calls_answered_by
+from hotline.telephony.view import call_answered_by, calls_answered_by
 
 
 class Status(StrEnum):
@@ -272,9 +272,7 @@ class RecordingStore:
         if recording.call_id is None:
             return False
         async with self._sessions() as session:
-            found = await session.scalar(
-                calls_answered_by(agent).where(CallRow.call_id == recording.call_id)
-            )
+            found = await session.scalar(call_answered_by(recording.call_id, agent))
             return found is not None
 
     async def has_source_hash(self, sha256: str) -> bool:

@@ -1,7 +1,7 @@
 """Call records in the database. Rule: one row per call, written whole, never half.
 
-A row holds the record's searchable fields as columns and the full record (visits,
-agents rung) as JSON, so a restart can reload the calls still in progress.
+The table is `hotline.telephony.tables.CallRow`; other packages read calls through
+`hotline.telephony.view`, never through this store's table.
 """
 
 from __future__ import annotations
@@ -13,25 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Boolean,
-    Float,
-    Integer,
-    String,
-    Table,
-    Text,
-    case,
-    func,
-    select,
-)
+from sqlalchemy import Table, case, func, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.core.db import Base, UtcDateTime
 from hotline.telephony.callback_store import CallbackRow
+from hotline.telephony.paths import map_path
 from hotline.telephony.records import (
     AgentAttempt,
     AttemptResult,
@@ -41,47 +30,8 @@ from hotline.telephony.records import (
     Outcome,
     QueueVisit,
 )
-
-
-class CallRow(Base):
-    __tablename__ = "calls"
-
-    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    linkedid: Mapped[str] = mapped_column(String(64))
-    direction: Mapped[str] = mapped_column(String(16))
-    caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
-    caller_name: Mapped[str | None] = mapped_column(String(128))
-    dialled: Mapped[str | None] = mapped_column(String(64))
-    queue: Mapped[str | None] = mapped_column(String(128), index=True)
-    agent_member: Mapped[str | None] = mapped_column(String(128), index=True)
-    agent_interface: Mapped[str | None] = mapped_column(String(128), index=True)
-    entered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    ring_seconds: Mapped[float | None] = mapped_column(Float)
-    rings: Mapped[int | None] = mapped_column(Integer)
-    within_rule: Mapped[bool | None] = mapped_column(Boolean)
-    wait_seconds: Mapped[float | None] = mapped_column(Float)
-    talk_seconds: Mapped[float | None] = mapped_column(Float)
-    hangup_by: Mapped[str | None] = mapped_column(String(16))
-    hangup_cause: Mapped[int | None] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16), index=True)
-    recording_file: Mapped[str | None] = mapped_column(Text)
-    recording_path: Mapped[str | None] = mapped_column(Text)
-    callback_id: Mapped[int | None] = mapped_column(Integer)
-    detail: Mapped[str] = mapped_column(Text)  # the whole CallRecord as JSON
-
-
-def answered_by(agent: str) -> Any:
-    """Calls `agent` answered: an agent user names the queue member or the interface."""
-    return (CallRow.agent_member == agent) | (CallRow.agent_interface == agent)
-
-
-def calls_answered_by(agent: str) -> Any:
-    """The ids of the calls `agent` answered, for what is kept per call (recordings,
-    transcripts, scores, tickets)."""
-    return select(CallRow.call_id).where(answered_by(agent))
-
+from hotline.telephony.tables import CallRow
+from hotline.telephony.view import answered_by
 
 # --- record <-> JSON -------------------------------------------------------------------
 
@@ -132,16 +82,6 @@ def record_from_json(text: str) -> CallRecord:
     data["variables"] = tuple(tuple(kv) for kv in data.get("variables", []))
     known = {f.name for f in dataclasses.fields(CallRecord)}
     return CallRecord(**{k: v for k, v in data.items() if k in known})
-
-
-def map_path(path: str | None, path_map: dict[str, str]) -> str | None:
-    """The local path of a file the switch wrote, through the longest matching prefix."""
-    if not path:
-        return None
-    for prefix in sorted(path_map, key=len, reverse=True):
-        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-            return path_map[prefix].rstrip("/") + path[len(prefix.rstrip("/")) :]
-    return path
 
 
 def _row_values(record: CallRecord, path_map: dict[str, str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import NotFound
-from hotline.telephony.store import CallRow, calls_answered_by
+from hotline.telephony.view import CallView, calls_answered_by, calls_from_number
 from hotline.tickets.model import Category, State, Ticket
 from hotline.tickets.records import (
     CallerHistory,
@@ -92,18 +92,10 @@ class TicketQueries:
     ) -> CallerHistory:
         """Earlier calls and tickets of this number; open tickets first."""
         async with self._sessions() as session:
-            calls = await session.execute(
-                select(
-                    CallRow.call_id,
-                    CallRow.entered_at,
-                    CallRow.outcome,
-                    CallRow.agent_member,
-                    CallRow.talk_seconds,
-                )
-                .where(CallRow.caller_number == number, CallRow.call_id != (exclude_call or ""))
-                .order_by(CallRow.entered_at.desc())
-                .limit(limit)
+            found = await session.execute(
+                calls_from_number(number, exclude_call=exclude_call, limit=limit)
             )
+            calls = [CallView.from_row(c) for c in found.mappings()]
             closed_last = case((TicketRow.state == State.CLOSED.value, 1), else_=0)
             rows = await session.scalars(
                 select(TicketRow)
@@ -112,7 +104,12 @@ class TicketQueries:
                 .limit(limit)
             )
             return CallerHistory(
-                calls=tuple(PastCall(c[0], c[1], c[2], c[3], c[4]) for c in calls),
+                calls=tuple(
+                    PastCall(
+                        c.call_id, c.entered_at, c.outcome.value, c.agent_member, c.talk_seconds
+                    )
+                    for c in calls
+                ),
                 tickets=tuple(ticket_from_row(r) for r in rows),
             )
 

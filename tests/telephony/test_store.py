@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core import db
 from hotline.telephony.callback_store import CallbackStore
+from hotline.telephony.paths import map_path
 from hotline.telephony.records import Outcome
 from hotline.telephony.store import (
     CallFilter,
     CallStore,
-    map_path,
     record_from_json,
     record_to_json,
 )

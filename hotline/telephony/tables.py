@@ -1,0 +1,44 @@
+"""The calls table. Rule: only telephony imports it; every other package reads calls through
+`hotline.telephony.view` (tests/test_boundaries.py keeps it so).
+
+A row holds the record's searchable fields as columns and the full record (visits, agents
+rung) as JSON, so a restart can reload the calls still in progress.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.core.db import Base, UtcDateTime
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    dialled: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(128), index=True)
+    agent_member: Mapped[str | None] = mapped_column(String(128), index=True)
+    agent_interface: Mapped[str | None] = mapped_column(String(128), index=True)
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    rings: Mapped[int | None] = mapped_column(Integer)
+    within_rule: Mapped[bool | None] = mapped_column(Boolean)
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    recording_file: Mapped[str | None] = mapped_column(Text)
+    recording_path: Mapped[str | None] = mapped_column(Text)
+    callback_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)  # the whole CallRecord as JSON
