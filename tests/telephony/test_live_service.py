@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -90,7 +91,7 @@ async def test_a_session_is_stored_and_published(engine: AsyncEngine) -> None:
     # the capture has no QueueMemberAdded: agent-slow first shows up ringing
     assert [r.activity for r in slow] == [Activity.RINGING, Activity.TALKING, Activity.AVAILABLE]
     assert [r.ended_at is None for r in slow] == [False, False, True]
-    assert all(a.ended_at == b.started_at for a, b in zip(slow, slow[1:], strict=False))
+    assert all(a.ended_at == b.started_at for a, b in pairwise(slow))
     assert sum(r.missed for r in rows if r.member == "agent-noanswer") == 1
     assert sum(r.answered for r in rows if r.member == "agent-fast") == 4
     await live.stop()
