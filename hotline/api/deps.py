@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
+from hotline.api.live_wiring import Live as LiveParts
 from hotline.asr.store import TranscriptStore
 from hotline.core.bus import Bus as EventBus
 from hotline.core.jobs import JobQueue
@@ -115,6 +116,11 @@ def ring_rule(request: Request) -> RingRule:
     return container(request).rule
 
 
+def live(request: Request) -> LiveParts:
+    parts: LiveParts = request.app.state.live  # set by api.live_wiring.attach_live
+    return parts
+
+
 Calls = Annotated[CallStore, Depends(calls)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
@@ -128,6 +134,7 @@ Settings = Annotated[HotlineSettings, Depends(settings)]
 Bus = Annotated[EventBus, Depends(bus)]
 Timezone = Annotated[str, Depends(timezone)]
 Rule = Annotated[RingRule, Depends(ring_rule)]
+Live = Annotated[LiveParts, Depends(live)]
 
 # The whole container, for the pipeline's retry helpers that still take it (api/pipeline.py
 # goes away; its successor takes services, and this goes with it). The runtime type is left
