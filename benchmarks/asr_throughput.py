@@ -18,7 +18,7 @@ the customer talking while the agent is silent and back. Generated once into
   threads idles while the last recording runs. That is the pipeline's own cost; bare does
   the same decoding without it, so it is the upper bound.
 
-Both pools are warmed first (every thread builds its recognizer on a second of audio),
+Both pools are warmed first (every thread builds its recognizer on 3 s of audio),
 so neither pays the first-decode cost inside the measurement.
 
 Printed: the real-time factor (processing seconds per second of call audio) of both, the
@@ -210,7 +210,7 @@ class Run:
 
 
 class Meter:
-    """Wall, CPU, per-thread scheduling and machine figures between start() and stop()."""
+    """Wall, CPU, per-thread scheduling and machine figures from its making to stop()."""
 
     def __init__(self, tids: tuple[int, ...]) -> None:
         self.tids = tids
@@ -377,13 +377,12 @@ def main() -> None:
         f"pipeline) {b_cpu / p_cpu:.3f}: the pipeline's share if CPU, not the wall, counts"
     )
     for kind, rs in runs.items():
-        waited = sum(w for r in rs for _, w in r.threads) / sum(r.secs * len(r.threads) for r in rs)
-        idle = 1 - sum(x + w for r in rs for x, w in r.threads) / sum(
-            r.secs * len(r.threads) for r in rs
-        )
+        wall = sum(r.secs * len(r.threads) for r in rs)
+        ran, waited = (sum(t[i] for r in rs for t in r.threads) / wall for i in (0, 1))
         print(
-            f"{kind + ':':9} worker threads waited for a core {waited:.0%} of the wall "
-            f"(other processes), did neither {idle:.0%} (GIL, locks, pipes, no job left)"
+            f"{kind + ':':9} worker threads ran {ran:.0%} of the wall, waited for a core "
+            f"{waited:.0%} (held by other processes, or by the pipeline's ffmpeg), did neither "
+            f"{1 - ran - waited:.0%} (the GIL, locks, ffmpeg's pipe, no job left)"
         )
     print(f"peak memory (ru_maxrss): {p_rss:.0f} MB after the pipeline, {rss:.0f} MB at the "
           f"end (bare holds all the PCM); load average now {os.getloadavg()[0]:.2f}")  # fmt: skip
