@@ -32,7 +32,8 @@ ran, waited in the run queue for a core that another process held, or did neithe
 (/proc/stat) and how much of that was other processes. Waiting for a core is the load of
 others; "neither" is this process's own doing. The CPU-second ratio (CPU seconds per
 second of audio, bare/pipeline) is the pipeline's share when CPU, not the wall, is what
-counts: it hardly moves with the load of others.
+counts: it moves less with the load of others than the wall does, but it does move (a
+thread that waits for a core more often finds its caches cold on its return).
 
 Each side runs `--rounds` times, interleaved (pipeline, bare, bare, pipeline, ...) so that
 a change in the machine's load hits both alike; the best run of each and the sums are
