@@ -12,14 +12,28 @@ the customer talking while the agent is silent and back. Generated once into
   channel, Vosk on the service's long-lived pool, transcript JSON, bigram index, event;
 - bare: the same 16 kHz PCM already in memory (decoded before the clock starts), the same
   model (one VoskEngine: one model in the process), the same number of worker threads,
-  one recognizer each: `engine.transcribe_pcm` per channel.
+  one recognizer each: `engine.transcribe_pcm` per channel. The channels, not the calls,
+  are the jobs, longest first, so every thread stays busy to the end: the pipeline takes a
+  recording per thread (its channels one after the other), and with few calls one of its
+  threads idles while the last recording runs. That is the pipeline's own cost; bare does
+  the same decoding without it, so it is the upper bound.
 
-Both pools are warmed first (every thread builds its recognizer on a second of audio),
+Both pools are warmed first (every thread builds its recognizer on 3 s of audio),
 so neither pays the first-decode cost inside the measurement.
 
 Printed: the real-time factor (processing seconds per second of call audio) of both, the
 ratio bare/pipeline (the pipeline's share of bare speed; aim >= 0.9), CPU use over the
 cores (ffmpeg children included), and peak memory (ru_maxrss of this process).
+
+The machine may be shared, and then neither side gets every core: so each run also says,
+for every worker thread (from /proc/self/task/TID/schedstat), the share of the wall time it
+ran, waited in the run queue for a core that another process held, or did neither
+(blocked: the GIL, a lock, a pipe, or no job left), and how busy the whole machine was
+(/proc/stat) and how much of that was other processes. Waiting for a core is the load of
+others; "neither" is this process's own doing. The CPU-second ratio (CPU seconds per
+second of audio, bare/pipeline) is the pipeline's share when CPU, not the wall, is what
+counts: it moves less with the load of others than the wall does, but it does move (a
+thread that waits for a core more often finds its caches cold on its return).
 
 Each side runs `--rounds` times, interleaved (pipeline, bare, bare, pipeline, ...) so that
 a change in the machine's load hits both alike; the best run of each and the sums are
@@ -45,6 +59,7 @@ import threading
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -150,46 +165,88 @@ def make_corpus(cache: Path, minutes: float) -> list[tuple[Path, float]]:
     return out
 
 
-def warm(pool: ThreadPoolExecutor, engine: VoskEngine, workers: int, pcm: bytes) -> None:
-    """Make every thread of `pool` build its recognizer (a barrier keeps them apart)."""
+def warm(pool: ThreadPoolExecutor, engine: VoskEngine, workers: int, pcm: bytes) -> tuple[int, ...]:
+    """Make every thread of `pool` build its recognizer (a barrier keeps them apart); the
+    threads' native ids."""
     barrier = threading.Barrier(workers)
 
-    def one() -> None:
+    def one() -> int:
         barrier.wait()
         engine.transcribe_pcm(pcm, audio_input.SAMPLE_RATE, Channel.MIXED)
+        return threading.get_native_id()
 
-    for f in [pool.submit(one) for _ in range(workers)]:
-        f.result()
+    return tuple(f.result() for f in [pool.submit(one) for _ in range(workers)])
 
 
-def cpu_s() -> float:
+def cpu_s() -> tuple[float, float]:
+    """CPU seconds of this process (all threads) and of its reaped children (ffmpeg)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def bare(
-    engine: VoskEngine, workers: int, pcm: list[dict[str, bytes]], warmup: bytes
-) -> tuple[float, float, int]:
-    """Seconds, CPU seconds and words of bare Vosk over the in-memory PCM."""
+def sched(tids: tuple[int, ...]) -> list[tuple[float, float]]:
+    """Per thread: seconds on a CPU and seconds waiting in the run queue for one."""
+    out = []
+    for tid in tids:
+        run, wait, _ = Path(f"/proc/self/task/{tid}/schedstat").read_text().split()
+        out.append((int(run) / 1e9, int(wait) / 1e9))
+    return out
 
-    def one(channels: dict[str, bytes]) -> int:
-        return sum(
-            len(engine.transcribe_pcm(p, audio_input.SAMPLE_RATE, Channel(name)).words)
-            for name, p in channels.items()
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all cores, all processes)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    secs: float
+    cpu: float  # this process and its children
+    kids: float  # the children alone (ffmpeg, ffprobe)
+    words: int
+    threads: tuple[tuple[float, float], ...]  # per worker: seconds on a CPU, waiting for one
+    machine: float  # busy CPU seconds of the whole machine
+
+
+class Meter:
+    """Wall, CPU, per-thread scheduling and machine figures from its making to stop()."""
+
+    def __init__(self, tids: tuple[int, ...]) -> None:
+        self.tids = tids
+        self.t0 = time.perf_counter()
+        (self.c0, self.k0), self.m0 = cpu_s(), machine_busy_s()
+        self.s0 = sched(tids)
+
+    def stop(self, words: int) -> Run:
+        secs = time.perf_counter() - self.t0
+        (c, k), m = cpu_s(), machine_busy_s()
+        threads = tuple(
+            (r - r0, w - w0) for (r, w), (r0, w0) in zip(sched(self.tids), self.s0, strict=True)
         )
+        return Run(secs, c + k - self.c0 - self.k0, k - self.k0, words, threads, m - self.m0)
+
+
+def bare(engine: VoskEngine, workers: int, pcm: list[dict[str, bytes]], warmup: bytes) -> Run:
+    """Bare Vosk over the in-memory PCM: a job per channel, longest first."""
+    jobs = sorted(
+        ((Channel(name), p) for channels in pcm for name, p in channels.items()),
+        key=lambda job: -len(job[1]),
+    )
+
+    def one(job: tuple[Channel, bytes]) -> int:
+        return len(engine.transcribe_pcm(job[1], audio_input.SAMPLE_RATE, job[0]).words)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bare") as pool:
-        warm(pool, engine, workers, warmup)
-        c0, t0 = cpu_s(), time.perf_counter()
-        words = sum(pool.map(one, pcm))
-        return time.perf_counter() - t0, cpu_s() - c0, words
+        meter = Meter(warm(pool, engine, workers, warmup))
+        return meter.stop(sum(pool.map(one, jobs)))
 
 
 async def pipeline(
     engine: VoskEngine, workers: int, corpus: list[tuple[Path, float]], root: Path, warmup: bytes
-) -> tuple[float, float, int]:
-    """Seconds, CPU seconds and words of TranscriptionService over archived recordings."""
+) -> Run:
+    """TranscriptionService over the archived recordings."""
     with tempfile.TemporaryDirectory(prefix="bench-asr-") as tmp:
         eng = db.make_engine(f"sqlite+aiosqlite:///{tmp}/hotline.db")
         await db.migrate(eng)
@@ -229,7 +286,7 @@ async def pipeline(
             workers=workers,
         )
         await service.engine()
-        await asyncio.get_running_loop().run_in_executor(
+        tids = await asyncio.get_running_loop().run_in_executor(
             None, warm, service.pool, engine, workers, warmup
         )
         in_flight = asyncio.Semaphore(2 * workers)
@@ -241,9 +298,8 @@ async def pipeline(
             return len([w for c in result.transcript.channels for w in c.words])
 
         try:
-            c0, start = cpu_s(), time.perf_counter()
-            words = sum(await asyncio.gather(*(one(rid) for rid in ids)))
-            return time.perf_counter() - start, cpu_s() - c0, words
+            meter = Meter(tids)
+            return meter.stop(sum(await asyncio.gather(*(one(rid) for rid in ids))))
         finally:
             service.close()
             await eng.dispose()
@@ -283,33 +339,52 @@ def main() -> None:
           f"{os.cpu_count()} core(s), load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     warmup = audio_input.channels(corpus[0][0])["agent"][: audio_input.SAMPLE_RATE * 2 * 3]
     cores = min(args.workers, os.cpu_count() or 1)
-    runs: dict[str, list[float]] = {"pipeline": [], "bare": []}
+    runs: dict[str, list[Run]] = {"pipeline": [], "bare": []}
     pcm: list[dict[str, bytes]] = []
     p_rss = 0.0
 
     def run(kind: str) -> None:
         nonlocal pcm, p_rss
         if kind == "pipeline":
-            secs, cpu, words = asyncio.run(
-                pipeline(engine, args.workers, corpus, args.cache, warmup)
-            )
+            r = asyncio.run(pipeline(engine, args.workers, corpus, args.cache, warmup))
             p_rss = p_rss or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         else:
             pcm = pcm or [audio_input.channels(ogg) for ogg, _ in corpus]  # before the clock
-            secs, cpu, words = bare(engine, args.workers, pcm, warmup)
-        runs[kind].append(secs)
-        print(f"{kind + ':':9} {secs:7.1f} s  RTF {secs / audio_s:.4f}  CPU "
-              f"{cpu / secs / cores:5.1%} of {cores} core(s)  {words} words  "
+            r = bare(engine, args.workers, pcm, warmup)
+        runs[kind].append(r)
+        print(f"{kind + ':':9} {r.secs:7.1f} s  RTF {r.secs / audio_s:.4f}  CPU "
+              f"{r.cpu / r.secs / cores:5.1%} of {cores} core(s)  {r.words} words  "
               f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
+        shares = ", ".join(f"{run_s / r.secs:.0%}/{wait_s / r.secs:.0%}/"
+                           f"{1 - (run_s + wait_s) / r.secs:.0%}"
+                           for run_s, wait_s in r.threads)  # fmt: skip
+        ncpu = os.cpu_count() or 1
+        print(f"{'':10}worker threads ran/waited for a core/neither: {shares} of the wall; "
+              f"ffmpeg {r.kids:.1f} CPU s; machine busy {r.machine / r.secs:.2f} of {ncpu} "
+              f"cores, other processes {(r.machine - r.cpu) / r.secs:.2f}")  # fmt: skip
 
     for i in range(args.rounds):
         for kind in ("pipeline", "bare") if i % 2 == 0 else ("bare", "pipeline"):
             run(kind)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    p_best, b_best = min(runs["pipeline"]), min(runs["bare"])
+    p_secs, b_secs = ([r.secs for r in runs[k]] for k in ("pipeline", "bare"))
+    p_best, b_best = min(p_secs), min(b_secs)
     print(f"best RTF: pipeline {p_best / audio_s:.4f}, bare {b_best / audio_s:.4f}")
     print(f"ratio (bare RTF / pipeline RTF): best {b_best / p_best:.3f}, "
-          f"sums {sum(runs['bare']) / sum(runs['pipeline']):.3f}  (aim >= 0.9)")  # fmt: skip
+          f"sums {sum(b_secs) / sum(p_secs):.3f}  (aim >= 0.9)")  # fmt: skip
+    p_cpu, b_cpu = (sum(r.cpu for r in runs[k]) / len(runs[k]) / audio_s for k in runs)
+    print(
+        f"CPU s per audio s: pipeline {p_cpu:.4f}, bare {b_cpu:.4f}; ratio (bare / "
+        f"pipeline) {b_cpu / p_cpu:.3f}: the pipeline's share if CPU, not the wall, counts"
+    )
+    for kind, rs in runs.items():
+        wall = sum(r.secs * len(r.threads) for r in rs)
+        ran, waited = (sum(t[i] for r in rs for t in r.threads) / wall for i in (0, 1))
+        print(
+            f"{kind + ':':9} worker threads ran {ran:.0%} of the wall, waited for a core "
+            f"{waited:.0%} (held by other processes, or by the pipeline's ffmpeg), did neither "
+            f"{1 - ran - waited:.0%} (the GIL, locks, ffmpeg's pipe, no job left)"
+        )
     print(f"peak memory (ru_maxrss): {p_rss:.0f} MB after the pipeline, {rss:.0f} MB at the "
           f"end (bare holds all the PCM); load average now {os.getloadavg()[0]:.2f}")  # fmt: skip
 
