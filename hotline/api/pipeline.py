@@ -19,7 +19,7 @@ from hotline.core.jobs import ARCHIVE, SCORE, TICKET, TRANSCRIBE, Handler, JobSt
 from hotline.core.settings import Settings
 from hotline.quality.model import CallInput, agent_number_from
 from hotline.quality.scoring import score_call
-from hotline.recording import retention
+from hotline.recording import peaks, retention
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import Recording, RecordingStore
 from hotline.recording.store import Status as RecordingStatus
@@ -46,6 +46,8 @@ def stage_handlers(c: Container) -> dict[str, Handler]:
         if rec.status is RecordingStatus.PENDING:  # file not there yet, or a transient error
             raise Unavailable(rec.reason or "录音文件尚未就绪 (the recording is not ready yet)")
         if rec.status is RecordingStatus.ARCHIVED:
+            # review branch: waveform peaks made once, right after a verified archive
+            await peaks.ensure_peaks_after_archive(c.archive_root, rec)
             await c.jobs.defer(TRANSCRIBE, key, version=version)
 
     async def transcribe(key: str) -> None:

@@ -40,7 +40,7 @@ from hotline.api.recording_schemas import (
 from hotline.api.routes.common import Since, Until, local, may_see, own_scope, time_range
 from hotline.api.users import User
 from hotline.core.errors import Conflict, InvalidInput, NotFound, Unavailable
-from hotline.recording import audio, retention
+from hotline.recording import audio, peaks, retention
 from hotline.recording.policy import RetentionPolicy, inside
 from hotline.recording.store import Recording, RecordingFilter, RecordingStore, Status
 
@@ -308,6 +308,39 @@ async def recording_audio(
         media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
         headers=headers,
         stat_result=path.stat(),
+    )
+
+
+# --- waveform peaks (review branch) ---------------------------------------------------------
+
+
+@router.get(
+    "/recordings/{recording_id}/peaks",
+    response_class=FileResponse,
+    tags=["recordings"],
+    responses={
+        200: {"description": "{duration, sample_rate, channels: [[min, max, …], …], …}"},
+        409: {"description": "not archived (pending, failed or purged)"},
+    },
+)
+async def recording_peaks(request: Request, user: AnyUser, recording_id: int) -> FileResponse:
+    """Per-channel min/max peaks for drawing the waveform (customer, agent; or mixed), made
+    once per archived file; no audio, so not in the audit log."""
+    r = await _visible(request, user, recording_id)
+    root = _root(request)
+    _archived_file(root, r)  # the same answers as the audio when there is none
+    try:
+        path = await peaks.ensure_peaks(root, r)
+    except audio.AudioError as exc:
+        raise Unavailable(
+            f"无法生成波形，录音仍可播放 (could not draw the waveform of recording {r.id}: "
+            f"{exc.message}; the audio itself may still play)",
+            error_id="peaks_unavailable",
+        ) from exc
+    return FileResponse(
+        path,
+        media_type="application/json",
+        headers={"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"},
     )
 
 
