@@ -66,8 +66,9 @@ async def _session_user(request: Request) -> User | None:
             403,
             detail={
                 "error": "csrf_failed",
-                "message": "安全校验未通过：请求缺少或带有错误的防伪令牌，已拒绝。请刷新页面后重试。"
-                " (the CSRF token of this session is missing or wrong; reload the page)",
+                "message": "安全校验未通过：请求缺少或带有错误的防伪令牌，已拒绝。"
+                "请刷新页面后重试。 (the CSRF token of this session is missing or wrong; "
+                "reload the page)",
             },
         )
     request.state.web_session = found.session

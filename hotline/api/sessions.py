@@ -102,7 +102,9 @@ class SessionStore:
 
     async def close(self, session_id: str) -> None:
         async with self._sessions() as s, s.begin():
-            await s.execute(delete(WebSessionRow).where(WebSessionRow.id_sha256 == _hash(session_id)))
+            await s.execute(
+                delete(WebSessionRow).where(WebSessionRow.id_sha256 == _hash(session_id))
+            )
 
     async def close_all(self, user_id: int) -> int:
         async with self._sessions() as s, s.begin():

@@ -37,9 +37,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_web_sessions_last_seen"), ["last_seen"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_web_sessions_last_seen"), ["last_seen"], unique=False)
 
 
 def downgrade() -> None:
