@@ -20,6 +20,7 @@ MENU: list[MenuItem] = [
     MenuItem("首页", "/", Role.AGENT),
     MenuItem("通话记录", "/calls", Role.AGENT),
     MenuItem("录音检索", "/recordings", Role.AGENT),
+    MenuItem("质检", "/quality", Role.AGENT),  # branch review: queue (inspectors), own scores
     MenuItem("审计日志", "/audit", Role.ADMIN),
 ]
 
