@@ -12,7 +12,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.web.world import CHROMIUM, CHROMIUM_ARGS, PASSWORD, World
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API keeps an event loop running in the main thread while
+# it is open, which the async tests after the browser module must not meet
+@pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World(tmp_path_factory.mktemp("web"))
     w.seed()
@@ -21,7 +23,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (Debian's chromium)")
