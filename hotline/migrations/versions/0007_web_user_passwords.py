@@ -1,7 +1,7 @@
 """browser sign-in: users' password hashes and server-side web sessions
 
 Revision ID: web_0006_user_passwords
-Revises: 0005_merge
+Revises: live_0006_agent_states
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "web_0006_user_passwords"
-down_revision = "0005_merge"
+down_revision = "live_0006_agent_states"
 branch_labels = None
 depends_on = None
 
