@@ -457,4 +457,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)
     app.include_router(live_routes.router)
+
+    # --- web workspace (branch web): sign-in, pages at /, static files -----------------
+    from hotline.web.install import install as install_web
+
+    install_web(app)
+    # --- end web workspace -------------------------------------------------------------
     return app

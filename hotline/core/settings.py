@@ -151,6 +151,12 @@ class LiveSettings(BaseModel):
     heartbeat_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval")
 
 
+class WebSettings(BaseModel):
+    idle_minutes: float = Field(
+        30.0, gt=0, description="a browser session unused this long is signed out"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -176,6 +182,8 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     tickets: TicketSettings = TicketSettings()
     live: LiveSettings = LiveSettings()
+
+    web: WebSettings = WebSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -13,7 +13,7 @@ import asyncio
 import errno
 import json
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -299,3 +299,60 @@ async def to_wav(src: Path, dest: Path) -> None:
     rc, _, err = await _run([*args, str(dest)])
     if rc != 0:
         raise _tool_failure(rc, err, "转换为 WAV ", dest)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+PCM_CHUNK = 64 * 1024
+
+
+async def stream_pcm(
+    src: Path, *, rate: int, channels: int, chunk_bytes: int = PCM_CHUNK
+) -> AsyncGenerator[bytes, None]:
+    """The decoded audio of `src` as raw 16-bit little-endian PCM at `rate`, `channels`
+    interleaved (left = customer first), in chunks of at most `chunk_bytes` (a whole number
+    of frames), as ffmpeg decodes it: memory stays bounded whatever the length. Stopping
+    early (or being cancelled) ends the process."""
+    if not src.is_file():
+        raise AudioError(f"录音文件不存在 (file not found: {src})")
+    args = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(src)]
+    args += ["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"]
+    args += ["-ar", str(rate), "-ac", str(channels), "pipe:1"]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise AudioError(
+            f"找不到 {FFMPEG} (program not installed: run `make system-deps`)"
+        ) from exc
+    except OSError as exc:
+        raise AudioError(
+            f"无法启动 {FFMPEG} (could not start it: {exc.strerror})",
+            transient=exc.errno in _TRANSIENT_ERRNOS,
+        ) from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr_task = asyncio.ensure_future(proc.stderr.read())
+    frame = 2 * channels
+    size = max(frame, chunk_bytes - chunk_bytes % frame)
+    rest = b""
+    try:
+        while True:
+            data = await proc.stdout.read(size)
+            if not data:
+                break
+            data = rest + data
+            cut = len(data) - len(data) % frame
+            rest = data[cut:]
+            if cut:
+                yield data[:cut]
+        rc = await proc.wait()
+        err = (await stderr_task).decode(errors="replace")
+        if rc != 0:
+            raise _tool_failure(rc, err, "解码", src)
+    finally:
+        await _kill(proc)
+        stderr_task.cancel()

@@ -2,9 +2,9 @@
 deleted, and every deletion and every change of a retention deadline leaves an audit entry
 saying what, when, why and by whom.
 
-A purge deletes the archived file (and its cached WAV), keeps the row as the record of it
-(status `purged`) and writes one audit entry per recording. A dry run lists the same
-recordings with the same reasons and touches nothing.
+A purge deletes the archived file (and its cached WAV and waveform peaks), keeps the row
+as the record of it (status `purged`) and writes one audit entry per recording. A dry run
+lists the same recordings with the same reasons and touches nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hotline.core.errors import Conflict, InvalidInput, NotFound
+from hotline.recording import peaks
 from hotline.recording.policy import RetentionPolicy, inside
 from hotline.recording.store import Recording, RecordingStore, Status
 
@@ -83,6 +84,7 @@ def _file_state(root: Path, r: Recording, *, delete: bool) -> str:
         return "error"
     with contextlib.suppress(FileNotFoundError):
         wav_cache(root, r).unlink()
+    peaks.remove(full)
     return state
 
 

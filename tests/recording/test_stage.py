@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.core import db
 from hotline.core.jobs import JobState, JobStatus, RetryPolicy, SqlJobQueue
 from hotline.core.pipeline import Pipeline, Stage
+from hotline.recording import peaks
 from hotline.recording.audio import AudioError
 from hotline.recording.stage import ARCHIVE
 from hotline.recording.store import Status
@@ -119,3 +120,17 @@ async def test_a_parked_archive_job_is_retried_with_its_recording(
     (t,) = await jobs.status("transcribe")
     assert t.version == 7  # the fed stage's own version
     assert not await pipeline.retry_job(job.id, "chen")  # not parked any more
+
+
+async def test_an_archived_recording_has_its_peaks_at_once(
+    engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit
+) -> None:
+    h = af.harness(engine, tmp_path)
+    stage = af.stage(h, SqlJobQueue(db.session_factory(engine), poll_s=0.02))
+    kit.call(h.spool / "20261123", "1790000000.1")
+    rec = await stage.on_call_ended(call())
+    assert rec is not None
+    assert await stage.run(str(rec.id))
+    after = await h.store.get(rec.id)
+    assert after is not None and after.status == Status.ARCHIVED and after.path
+    assert peaks.peaks_path(h.root / after.path).is_file()

@@ -39,8 +39,10 @@ from hotline.api.recording_schemas import (
 from hotline.api.routes.common import Since, Until, local, may_see, own_scope, time_range
 from hotline.api.stages import retry_recording
 from hotline.api.users import User
-from hotline.core.errors import NotFound
-from hotline.recording import retention
+from hotline.core.errors import NotFound, Unavailable
+from hotline.recording import peaks, retention
+from hotline.recording import playback as rec_playback
+from hotline.recording.audio import AudioError
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import Recording, RecordingFilter, RecordingStore, Status
 
@@ -157,6 +159,40 @@ async def recording_audio(
         timezone=tz,
         fmt=fmt,
         download=download,
+    )
+
+
+# --- waveform peaks (review branch) ---------------------------------------------------------
+
+
+@router.get(
+    "/recordings/{recording_id}/peaks",
+    response_class=FileResponse,
+    tags=["recordings"],
+    responses={
+        200: {"description": "{duration, sample_rate, channels: [[min, max, …], …], …}"},
+        409: {"description": "not archived (pending, failed or purged)"},
+    },
+)
+async def recording_peaks(
+    user: AnyUser, store: Recordings, root: ArchiveRoot, recording_id: int
+) -> FileResponse:
+    """Per-channel min/max peaks for drawing the waveform (customer, agent; or mixed), made
+    once per archived file; no audio, so not in the audit log."""
+    r = await _visible(store, user, recording_id)
+    rec_playback.archived_file(root, r)  # the same answers as the audio when there is none
+    try:
+        path = await peaks.ensure_peaks(root, r)
+    except AudioError as exc:
+        raise Unavailable(
+            f"无法生成波形，录音仍可播放 (could not draw the waveform of recording {r.id}: "
+            f"{exc.message}; the audio itself may still play)",
+            error_id="peaks_unavailable",
+        ) from exc
+    return FileResponse(
+        path,
+        media_type="application/json",
+        headers={"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"},
     )
 
 
