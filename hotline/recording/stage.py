@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from hotline.core.errors import Unavailable
 from hotline.core.jobs import JobQueue, JobState, PermanentError, current_attempt
-from hotline.recording import retention
+from hotline.recording import peaks, retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.store import Recording, RecordingStore, Status
 from hotline.telephony.records import CallRecord
@@ -54,7 +54,11 @@ class ArchiveStage:
             raise PermanentError(rec.reason or "录音归档失败 (the recording could not be archived)")
         if rec.status is Status.PENDING:  # file not there yet, or a transient error
             raise Unavailable(rec.reason or "录音文件尚未就绪 (the recording is not ready yet)")
-        return rec.status is Status.ARCHIVED
+        if rec.status is not Status.ARCHIVED:
+            return False
+        # waveform peaks made once, right after a verified archive (never fails the job)
+        await peaks.ensure_peaks_after_archive(self.archiver.root, rec)
+        return True
 
     async def on_call_ended(self, record: CallRecord) -> Recording | None:
         """After a call: a pending recording for its MixMonitor files and its archive job."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.auth import AnyUser
+from hotline.api.deps import AnyUser, Calls, Recordings, Timezone, Transcripts
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import transcripts as transcripts_routes
@@ -35,13 +35,14 @@ class CallQuery(BaseModel):
 
 
 @router.get("/calls")
-async def calls_list(request: Request, user: AnyUser) -> Response:
+async def calls_list(request: Request, user: AnyUser, calls: Calls, tz: Timezone) -> Response:
     q, errors = parse_query(request, CallQuery)
     found = CallPage(items=[], total=0, offset=0, limit=PAGE_SIZE)
     try:
         found = await calls_routes.list_calls(
-            request,
             user,
+            calls,
+            tz,
             since=q.since,
             until=q.until,
             number=q.number,
@@ -70,13 +71,22 @@ async def calls_list(request: Request, user: AnyUser) -> Response:
 
 
 @router.get("/calls/{call_id}")
-async def call_page(request: Request, user: AnyUser, call_id: str) -> Response:
-    call = await calls_routes.get_call(request, user, call_id)  # the API's 404 for others
+async def call_page(
+    request: Request,
+    user: AnyUser,
+    calls: Calls,
+    recordings: Recordings,
+    transcripts: Transcripts,
+    call_id: str,
+) -> Response:
+    call = await calls_routes.get_call(user, calls, call_id)  # the API's 404 for others
     recording = None
     transcript = None
     try:
-        recording = await recordings_routes.get_call_recording(request, user, call_id)
-        transcript = await transcripts_routes.call_transcript(request, user, call_id)
+        recording = await recordings_routes.get_call_recording(user, recordings, call_id)
+        transcript = await transcripts_routes.call_transcript(
+            user, recordings, transcripts, call_id
+        )
     except NotFound:
         pass
     return page(

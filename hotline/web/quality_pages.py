@@ -16,7 +16,15 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.auth import AnyUser
+from hotline.api.deps import (
+    AnyUser,
+    Inspector,
+    Quality,
+    Recordings,
+    Settings,
+    Timezone,
+    Transcripts,
+)
 from hotline.api.quality_schemas import (
     AppealOut,
     CommentIn,
@@ -29,11 +37,13 @@ from hotline.api.recording_schemas import RecordingOut
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import transcripts as transcripts_routes
-from hotline.api.routes.quality import Inspector
 from hotline.api.users import Role, User
+from hotline.asr.store import TranscriptStore
 from hotline.asr.transcript import Transcript, normalize
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound
 from hotline.quality.reports import rule_name
+from hotline.quality.store import QualityStore
+from hotline.recording.store import RecordingStore
 from hotline.web.forms import parse_query
 from hotline.web.render import page, templates
 
@@ -185,7 +195,9 @@ class QueueQuery(BaseModel):
 
 
 @router.get("/quality")
-async def quality_queue(request: Request, user: AnyUser) -> Response:
+async def quality_queue(
+    request: Request, user: AnyUser, quality: Quality, tz: Timezone, settings: Settings
+) -> Response:
     """Inspectors: the review queue. Others: their own scored calls (the API's list)."""
     q, errors = parse_query(request, QueueQuery)
     context: dict[str, Any] = {
@@ -197,13 +209,17 @@ async def quality_queue(request: Request, user: AnyUser) -> Response:
         "reasons": REASONS,
     }
     if not user.at_least(Role.INSPECTOR):
-        context["mine"] = await quality_routes.list_scores(request, user, band=q.band, limit=200)
+        context["mine"] = await quality_routes.list_scores(
+            user, quality, tz, band=q.band, limit=200
+        )
         return page(request, "quality_queue.html", context)
     try:
-        queue = await quality_routes.review_queue(request, user, period=q.period, limit=1000)
+        queue = await quality_routes.review_queue(
+            user, quality, tz, settings, period=q.period, limit=1000
+        )
     except InvalidInput:
         errors["period"] = "期间格式：日 2024-11-23、周 2024-W47 或月 2024-11"
-        queue = await quality_routes.review_queue(request, user, limit=1000)
+        queue = await quality_routes.review_queue(user, quality, tz, settings, limit=1000)
     items = [
         i
         for i in queue.items
@@ -218,10 +234,10 @@ async def quality_queue(request: Request, user: AnyUser) -> Response:
 # --- one call --------------------------------------------------------------------------------
 
 
-async def _recording(request: Request, user: User, d: ScoreDetailOut) -> RecordingView:
+async def _recording(user: User, recordings: RecordingStore, d: ScoreDetailOut) -> RecordingView:
     if d.recording_id is None:
         return RecordingView(None)
-    r = await recordings_routes.get_recording(request, user, d.recording_id)
+    r = await recordings_routes.get_recording(user, recordings, d.recording_id)
     if r.status != "archived":
         return RecordingView(r)
     names = ("customer", "agent") if r.channels == 2 else ("mixed",)
@@ -233,12 +249,16 @@ async def _recording(request: Request, user: User, d: ScoreDetailOut) -> Recordi
     )
 
 
-async def _lines(request: Request, user: User, d: ScoreDetailOut) -> tuple[list[LineView], str]:
+async def _lines(
+    user: User, recordings: RecordingStore, transcripts: TranscriptStore, d: ScoreDetailOut
+) -> tuple[list[LineView], str]:
     """The transcript lines, or why there are none."""
     if d.recording_id is None:
         return [], "这通电话没有录音，因此没有转写。"
     try:
-        t = await transcripts_routes.recording_transcript(request, user, d.recording_id)
+        t = await transcripts_routes.recording_transcript(
+            user, recordings, transcripts, d.recording_id
+        )
     except NotFound:
         return [], "这通电话尚无转写：录音归档后会自动转写。"
     if t.status != "done":
@@ -268,11 +288,19 @@ def _state_context(
 
 
 @router.get("/quality/calls/{call_id}")
-async def review_page(request: Request, user: AnyUser, call_id: str) -> Response:
-    d = await quality_routes.get_score(request, user, call_id)  # the API's 404 for others
-    lines, no_lines = await _lines(request, user, d)
+async def review_page(
+    request: Request,
+    user: AnyUser,
+    quality: Quality,
+    recordings: Recordings,
+    transcripts: Transcripts,
+    call_id: str,
+) -> Response:
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)  # the API's 404
+    lines, no_lines = await _lines(user, recordings, transcripts, d)
+    recording = await _recording(user, recordings, d)
     context = _state_context(d, user)
-    context.update(recording=await _recording(request, user, d), lines=lines, no_lines=no_lines)
+    context.update(recording=recording, lines=lines, no_lines=no_lines)
     return page(request, "quality_review.html", context)
 
 
@@ -295,15 +323,22 @@ def _state(
 
 
 async def _verdict(
-    request: Request, user: User, call_id: str, hit_id: int, verdict: str, comment: str
+    request: Request,
+    user: User,
+    quality: QualityStore,
+    transcripts: TranscriptStore,
+    call_id: str,
+    hit_id: int,
+    verdict: str,
+    comment: str,
 ) -> Response:
-    d = await quality_routes.get_score(request, user, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)
     hit = next((h for h in d.hits if h.id == hit_id), None)
     if hit is not None and hit.verdict == verdict and not comment.strip():
         return _state(request, user, d)  # a second click: already so
     body = VerdictIn(comment=comment.strip() or None)
     decide = quality_routes.confirm_hit if verdict == "confirmed" else quality_routes.overturn_hit
-    d = await decide(request, user, call_id, hit_id, body)
+    d = await decide(user, quality, transcripts, call_id, hit_id, body)
     word = "已确认" if verdict == "confirmed" else "已推翻"
     return _state(request, user, d, message=f"{word}：{rule_name(hit.rule) if hit else hit_id}")
 
@@ -313,64 +348,98 @@ Comment = Annotated[str, Form(max_length=2000)]
 
 @router.post("/quality/calls/{call_id}/hits/{hit_id}/confirm")
 async def post_confirm(
-    request: Request, user: Inspector, call_id: str, hit_id: int, comment: Comment = ""
+    request: Request,
+    user: Inspector,
+    quality: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    hit_id: int,
+    comment: Comment = "",
 ) -> Response:
-    return await _verdict(request, user, call_id, hit_id, "confirmed", comment)
+    return await _verdict(
+        request, user, quality, transcripts, call_id, hit_id, "confirmed", comment
+    )
 
 
 @router.post("/quality/calls/{call_id}/hits/{hit_id}/overturn")
 async def post_overturn(
-    request: Request, user: Inspector, call_id: str, hit_id: int, comment: Comment = ""
+    request: Request,
+    user: Inspector,
+    quality: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    hit_id: int,
+    comment: Comment = "",
 ) -> Response:
-    return await _verdict(request, user, call_id, hit_id, "overturned", comment)
+    return await _verdict(
+        request, user, quality, transcripts, call_id, hit_id, "overturned", comment
+    )
 
 
 @router.post("/quality/calls/{call_id}/comments")
 async def post_comment(
     request: Request,
     user: Inspector,
+    quality: Quality,
+    transcripts: Transcripts,
     call_id: str,
     text: Comment = "",
     hit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if not text.strip():
-        d = await quality_routes.get_score(request, user, call_id)
+        d = await quality_routes.get_score(user, quality, transcripts, call_id)
         return _state(request, user, d, errors={"comment": "请填写评语后再提交"})
     hit = int(hit_id) if hit_id.isdigit() else None
     d = await quality_routes.comment(
-        request, user, call_id, CommentIn(text=text.strip(), hit_id=hit)
+        user, quality, transcripts, call_id, CommentIn(text=text.strip(), hit_id=hit)
     )
     return _state(request, user, d, message="评语已保存")
 
 
 @router.post("/quality/calls/{call_id}/finalise")
-async def post_finalise(request: Request, user: Inspector, call_id: str) -> Response:
+async def post_finalise(
+    request: Request, user: Inspector, quality: Quality, transcripts: Transcripts, call_id: str
+) -> Response:
     try:
-        d = await quality_routes.finalise(request, user, call_id)
+        d = await quality_routes.finalise(user, quality, transcripts, call_id)
     except Conflict as exc:
         if exc.error_id != "already_finalised":
             raise
-        d = await quality_routes.get_score(request, user, call_id)  # a second click
+        d = await quality_routes.get_score(user, quality, transcripts, call_id)  # a second click
     return _state(request, user, d, message=f"已定稿：{d.call.score:g} 分")
 
 
 @router.post("/quality/calls/{call_id}/reopen")
 async def post_reopen(
-    request: Request, user: Inspector, call_id: str, reason: Comment = ""
+    request: Request,
+    user: Inspector,
+    quality: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    reason: Comment = "",
 ) -> Response:
-    d = await quality_routes.get_score(request, user, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)
     if d.call.status != "finalised":
         return _state(request, user, d)  # a second click: already open
     if not reason.strip():
         return _state(request, user, d, errors={"reopen": "请填写重新打开的理由"})
-    d = await quality_routes.reopen(request, user, call_id, ReasonIn(reason=reason.strip()))
+    d = await quality_routes.reopen(
+        user, quality, transcripts, call_id, ReasonIn(reason=reason.strip())
+    )
     return _state(request, user, d, message="已重新打开，可以修改后再定稿")
 
 
 async def _appeal_decision(
-    request: Request, user: User, call_id: str, appeal_id: int, accept: bool, reason: str
+    request: Request,
+    user: User,
+    quality: QualityStore,
+    transcripts: TranscriptStore,
+    call_id: str,
+    appeal_id: int,
+    accept: bool,
+    reason: str,
 ) -> Response:
-    d = await quality_routes.get_score(request, user, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)
     appeal = next((a for a in d.appeals if a.id == appeal_id), None)
     if appeal is None:
         raise NotFound(f"这通电话没有编号为 {appeal_id} 的申诉 (no appeal {appeal_id} here)")
@@ -379,8 +448,8 @@ async def _appeal_decision(
     if not reason.strip():
         return _state(request, user, d, errors={f"appeal-{appeal_id}": "请填写处理理由"})
     decide = quality_routes.accept_appeal if accept else quality_routes.reject_appeal
-    await decide(request, user, appeal_id, ReasonIn(reason=reason.strip()))
-    d = await quality_routes.get_score(request, user, call_id)
+    await decide(user, quality, appeal_id, ReasonIn(reason=reason.strip()))
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)
     return _state(request, user, d, message="已同意申诉" if accept else "已驳回申诉")
 
 
@@ -388,29 +457,40 @@ async def _appeal_decision(
 async def post_decide(
     request: Request,
     user: Inspector,
+    quality: Quality,
+    transcripts: Transcripts,
     call_id: str,
     appeal_id: int,
     decision: Annotated[Literal["accept", "reject"], Form()],
     reason: Comment = "",
 ) -> Response:
     """同意申诉 or 驳回申诉, with the reason the agent reads."""
-    return await _appeal_decision(request, user, call_id, appeal_id, decision == "accept", reason)
+    accept = decision == "accept"
+    return await _appeal_decision(
+        request, user, quality, transcripts, call_id, appeal_id, accept, reason
+    )
 
 
 @router.post("/quality/calls/{call_id}/hits/{hit_id}/appeal")
 async def post_appeal(
-    request: Request, user: AnyUser, call_id: str, hit_id: int, reason: Comment = ""
+    request: Request,
+    user: AnyUser,
+    quality: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    hit_id: int,
+    reason: Comment = "",
 ) -> Response:
-    d = await quality_routes.get_score(request, user, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)
     if any(a.hit_id == hit_id and a.state == "open" for a in d.appeals):
         return _state(request, user, d)  # a second click: already appealed
     if not reason.strip():
         return _state(request, user, d, errors={f"hit-{hit_id}": "请填写申诉理由"})
     try:
-        await quality_routes.appeal(request, user, call_id, hit_id, ReasonIn(reason=reason.strip()))
+        await quality_routes.appeal(user, quality, call_id, hit_id, ReasonIn(reason=reason.strip()))
     except HotlineError as exc:
         if not isinstance(exc, Conflict | InvalidInput):
             raise
         return _state(request, user, d, errors={f"hit-{hit_id}": exc.message})
-    d = await quality_routes.get_score(request, user, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, call_id)
     return _state(request, user, d, message="申诉已提交，质检员处理后可在此查看结果")

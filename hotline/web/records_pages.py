@@ -12,12 +12,22 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.auth import Admin, AnyUser
+from hotline.api.deps import (
+    Admin,
+    AnyUser,
+    Recordings,
+    Settings,
+    Tickets,
+    Timezone,
+    Transcripts,
+)
 from hotline.api.recording_schemas import HoldIn, ImportantIn, RecordingOut, RetentionIn
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import transcripts as transcripts_routes
+from hotline.api.users import User
+from hotline.asr.store import TranscriptStore
 from hotline.core.errors import HotlineError, InvalidInput, NotFound
-from hotline.recording.store import Status
+from hotline.recording.store import RecordingStore, Status
 from hotline.web.forms import PAGE_SIZE, page_offset, parse_query, query_without
 from hotline.web.render import page
 
@@ -38,7 +48,14 @@ class RecordingQuery(BaseModel):
 
 
 @router.get("/recordings")
-async def recordings_search(request: Request, user: AnyUser) -> Response:
+async def recordings_search(
+    request: Request,
+    user: AnyUser,
+    recordings: Recordings,
+    transcripts: Transcripts,
+    tickets: Tickets,
+    tz: Timezone,
+) -> Response:
     q, errors = parse_query(request, RecordingQuery)
     context: dict[str, object] = {
         "q": q,
@@ -58,8 +75,9 @@ async def recordings_search(request: Request, user: AnyUser) -> Response:
                 if value
             ]
             context["hits"] = await transcripts_routes.search_transcripts(
-                request,
                 user,
+                transcripts,
+                tz,
                 q=q.q,
                 since=q.since,
                 until=q.until,
@@ -69,8 +87,10 @@ async def recordings_search(request: Request, user: AnyUser) -> Response:
             )
         else:
             found = await recordings_routes.search_recordings(
-                request,
                 user,
+                recordings,
+                tickets,
+                tz,
                 since=q.since,
                 until=q.until,
                 number=q.number,
@@ -88,22 +108,32 @@ async def recordings_search(request: Request, user: AnyUser) -> Response:
     return page(request, "recordings.html", context)
 
 
-async def _transcript(request: Request, user: AnyUser, recording_id: int) -> object | None:
+async def _transcript(
+    user: User, recordings: RecordingStore, transcripts: TranscriptStore, recording_id: int
+) -> object | None:
     try:
-        return await transcripts_routes.recording_transcript(request, user, recording_id)
+        return await transcripts_routes.recording_transcript(
+            user, recordings, transcripts, recording_id
+        )
     except NotFound:
         return None
 
 
 @router.get("/recordings/{recording_id}")
-async def recording_page(request: Request, user: AnyUser, recording_id: int) -> Response:
-    recording = await recordings_routes.get_recording(request, user, recording_id)
+async def recording_page(
+    request: Request,
+    user: AnyUser,
+    recordings: Recordings,
+    transcripts: Transcripts,
+    recording_id: int,
+) -> Response:
+    recording = await recordings_routes.get_recording(user, recordings, recording_id)
     return page(
         request,
         "recording.html",
         {
             "r": recording,
-            "transcript": await _transcript(request, user, recording_id),
+            "transcript": await _transcript(user, recordings, transcripts, recording_id),
             "message": None,
             "errors": {},
         },
@@ -126,9 +156,14 @@ def _retention_panel(
 
 
 async def _after(
-    request: Request, user: Admin, recording_id: int, field: str, error: HotlineError
+    request: Request,
+    user: User,
+    recordings: RecordingStore,
+    recording_id: int,
+    field: str,
+    error: HotlineError,
 ) -> Response:
-    r = await recordings_routes.get_recording(request, user, recording_id)
+    r = await recordings_routes.get_recording(user, recordings, recording_id)
     return _retention_panel(request, r, errors={field: error.message})
 
 
@@ -136,25 +171,31 @@ async def _after(
 async def post_hold(
     request: Request,
     user: Admin,
+    recordings: Recordings,
     recording_id: int,
     hold: Annotated[bool, Form()],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:
         r = await recordings_routes.put_hold(
-            request, user, recording_id, HoldIn(hold=hold, reason=reason or None)
+            user, recordings, recording_id, HoldIn(hold=hold, reason=reason or None)
         )
     except InvalidInput as exc:
-        return await _after(request, user, recording_id, "reason", exc)
+        return await _after(request, user, recordings, recording_id, "reason", exc)
     return _retention_panel(request, r, message="已设置法律保全" if hold else "已解除法律保全")
 
 
 @router.post("/recordings/{recording_id}/important")
 async def post_important(
-    request: Request, user: Admin, recording_id: int, important: Annotated[bool, Form()]
+    request: Request,
+    user: Admin,
+    recordings: Recordings,
+    settings: Settings,
+    recording_id: int,
+    important: Annotated[bool, Form()],
 ) -> Response:
     r = await recordings_routes.put_important(
-        request, user, recording_id, ImportantIn(important=important)
+        user, recordings, settings, recording_id, ImportantIn(important=important)
     )
     return _retention_panel(
         request, r, message="已标记为重要录音" if important else "已取消重要标记"
@@ -165,6 +206,8 @@ async def post_important(
 async def post_retention(
     request: Request,
     user: Admin,
+    recordings: Recordings,
+    tz: Timezone,
     recording_id: int,
     until: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
@@ -174,16 +217,17 @@ async def post_retention(
         return await _after(
             request,
             user,
+            recordings,
             recording_id,
             "until",
             InvalidInput("请输入正确的日期，例如 2030-12-31 00:00"),
         )
     try:
         r = await recordings_routes.put_retention(
-            request, user, recording_id, RetentionIn(until=when)
+            user, recordings, tz, recording_id, RetentionIn(until=when)
         )
     except InvalidInput as exc:
-        return await _after(request, user, recording_id, "until", exc)
+        return await _after(request, user, recordings, recording_id, "until", exc)
     return _retention_panel(request, r, message="已修改保存期限")
 
 
@@ -196,11 +240,14 @@ class AuditQuery(BaseModel):
 
 
 @router.get("/audit")
-async def audit_page(request: Request, user: Admin) -> Response:
+async def audit_page(
+    request: Request, user: Admin, recordings: Recordings, tz: Timezone
+) -> Response:
     q, errors = parse_query(request, AuditQuery)
     found = await recordings_routes.audit_log(
-        request,
         user,
+        recordings,
+        tz,
         recording_id=q.recording_id,
         actor=q.actor,
         action=q.action,

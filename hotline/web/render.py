@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from hotline.api import deps
 from hotline.api.sessions import WebSession
 from hotline.web import labels
 from hotline.web.menu import current, menu_for
@@ -22,7 +23,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 
 
 def timezone(request: Request) -> ZoneInfo:
-    return ZoneInfo(request.app.state.container.settings.timezone)
+    return ZoneInfo(deps.timezone(request))
 
 
 def _seconds(value: float | None) -> str:
