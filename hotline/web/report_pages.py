@@ -87,22 +87,21 @@ async def service_level(
     total = await calls_routes.service_level(user, calls, rule, tz, since, until, by="all")
     queues = await calls_routes.service_level(user, calls, rule, tz, since, until, by="queue")
     agents = await calls_routes.service_level(user, calls, rule, tz, since, until, by="agent")
-    low = lambda v: v < LOW_WITHIN_PCT  # noqa: E731
     charts = [
         bar_chart(
             "各队列三声内接通率",
-            [(r.key or "—", r.within_rule_pct) for r in queues.rows],
+            [(r.key or "无队列", r.within_rule_pct) for r in queues.rows],
             fmt=_pct,
             top=100,
-            bad=low,
+            bad=_low_within,
         ),
-        bar_chart("各队列放弃来电", [(r.key or "—", float(r.abandoned)) for r in queues.rows]),
+        bar_chart("各队列放弃来电", [(r.key or "无队列", float(r.abandoned)) for r in queues.rows]),
         bar_chart(
             "各坐席三声内接通率",
-            [(r.key or "—", r.within_rule_pct) for r in agents.rows],
+            [(r.key or "无坐席", r.within_rule_pct) for r in agents.rows if r.key],
             fmt=_pct,
             top=100,
-            bad=low,
+            bad=_low_within,
         ),
     ]
     context = _context(request, "service-level", q, p)
@@ -130,6 +129,10 @@ async def quality(request: Request, user: Supervisor, store: Quality, tz: Timezo
     context = _context(request, "quality", q, p)
     context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/quality/reports?")
     return page(request, "supervisor/report_quality.html", context)
+
+
+def _low_within(v: float) -> bool:
+    return v < LOW_WITHIN_PCT
 
 
 def _low_score(v: float) -> bool:

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hotline.core.bus import Message
+from hotline.core.roles import Role
 from hotline.telephony import events as ev
 from hotline.telephony.callback_store import CallbackStore
+from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import Category
 from hotline.tickets.store import TicketStore
 from tests.web.world import World
@@ -51,6 +53,7 @@ async def seed_supervision(sessions: Any) -> dict[str, int]:
         topic="服务态度",
         unit="营业厅",
     )
+    await tickets.apply(late.id, Action.CONFIRM, "li", Role.AGENT, now=now)
     await tickets.mark_overdue(late.id, ["dispatch"], now)
     urgent, _ = await tickets.draft_for_call(
         call_id="1.3",
@@ -68,6 +71,10 @@ async def seed_supervision(sessions: Any) -> dict[str, int]:
         topic="燃气泄漏",
         unit="抢修中心",
         urgent=True,
+    )
+    await tickets.apply(urgent.id, Action.CONFIRM, "wang", Role.AGENT, now=now)
+    await tickets.apply(
+        urgent.id, Action.DISPATCH, "chen", Role.SUPERVISOR, data={"unit": "抢修中心"}, now=now
     )
     return {"callback": cb.id, "overdue": late.ticket.id, "urgent": urgent.ticket.id}
 
