@@ -126,3 +126,17 @@ def publish(world: World, topic: str, payload: dict[str, Any]) -> None:
 def stream_clients(world: World) -> int:
     """How many live streams the running app has open."""
     return int(world.app.state.live.feed.clients)
+
+
+def cut_streams(world: World) -> None:
+    """End every open live stream as the feed ends one that fell behind (its browser
+    reconnects and starts again from a fresh snapshot)."""
+    from hotline.api import live_feed
+
+    async def work(app: Any) -> None:
+        feed = app.state.live.feed
+        for client in list(feed._clients):
+            feed.close(client)
+            client.queue.put_nowait(live_feed._CUT)
+
+    world.on_server(work)

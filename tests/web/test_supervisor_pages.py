@@ -17,6 +17,7 @@ from tests.web.conftest import open_signed_in
 from tests.web.supervisor_seed import (
     caller_joins,
     caller_leaves,
+    cut_streams,
     feed,
     member,
     publish,
@@ -80,6 +81,26 @@ def test_the_wallboard_shows_a_waiting_caller_appear_and_leave(page: Page, world
     feed(world, caller_leaves("7.1"))
     expect(page.get_by_label("hotline 排队等待")).to_have_text("0")
     expect(page.get_by_role("table", name="排队来电")).not_to_contain_text("13812345678")
+    expect(page.get_by_role("button", name="全屏")).to_be_visible()
+
+    # the stream ends (as for a restart): the page reconnects by itself and starts again
+    # from a snapshot, which has the caller who joined while it was away
+    before = stream_clients(world)
+    cut_streams(world)
+    feed(world, caller_joins("7.2", "13611112222"))
+    expect(page.get_by_role("table", name="排队来电")).to_contain_text("13611112222")
+    expect(page.get_by_label("hotline 排队等待")).to_have_text("1")
+    assert stream_clients(world) == before
+
+    page.get_by_role("button", name="全屏").click()
+    expect(page.get_by_role("button", name="退出全屏")).to_be_visible()
+    assert page.evaluate("document.fullscreenElement && document.fullscreenElement.id") == (
+        "wallboard"
+    )
+    publish(world, "alert/urgent_ticket", {"ticket_id": IDS["urgent"], "topic": "燃气泄漏"})
+    in_full_screen = page.locator("#wallboard").get_by_role("alert")
+    expect(in_full_screen).to_contain_text(f"紧急工单 {IDS['urgent']}")  # shown on the big screen
+    page.get_by_role("button", name="退出全屏").click()
     expect(page.get_by_role("button", name="全屏")).to_be_visible()
 
 

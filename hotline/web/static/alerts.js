@@ -36,7 +36,15 @@ function describe(t) {
   return parts.join(" · ");
 }
 
+// In full screen (the wallboard) only the full-screen element is shown: take the alerts there.
+function follow() {
+  if (document.fullscreenElement) document.fullscreenElement.prepend(region);
+  else home.parent.insertBefore(region, home.next);
+}
+
+const home = region && { parent: region.parentNode, next: region.nextSibling };
 if (region) {
+  document.addEventListener("fullscreenchange", follow);
   subscribe("alert/urgent_ticket", (t) => {
     banner("urgent", `紧急工单 ${t.ticket_id}：`, describe(t) || "请立即处理", t.ticket_id);
   });
