@@ -142,6 +142,11 @@ def test_a_supervisor_cancels_a_callback(page: Page, world: World) -> None:
     # the filter lists it under its new status
     page.goto("/callbacks?status=cancelled")
     expect(page.get_by_role("row", name=f"回呼 {cb}")).to_be_visible()
+    # and a cancelled callback can be started again, with its attempts anew
+    page.get_by_role("button", name=f"重新回呼 {cb}").click()
+    row = page.get_by_role("row", name=f"回呼 {cb}")
+    expect(row).to_contain_text("已重新排期")
+    assert page.request.get(f"/api/callbacks/{cb}").json()["status"] in ("scheduled", "dialing")
 
 
 def test_reports_draw_tables_charts_and_offer_the_workbook(page: Page, world: World) -> None:
