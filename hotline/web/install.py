@@ -19,7 +19,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.api.sessions import SessionStore
 from hotline.core.errors import HotlineError
-from hotline.web import calls_pages, pages, quality_pages, records_pages, signin
+from hotline.web import (
+    calls_pages,
+    pages,
+    quality_pages,
+    records_pages,
+    report_pages,
+    signin,
+    supervisor_pages,
+    wallboard_pages,
+)
 from hotline.web.render import page
 from hotline.web.throttle import LoginThrottle
 
@@ -30,6 +39,9 @@ ROUTERS = (
     calls_pages.router,
     records_pages.router,
     quality_pages.router,  # branch review: 质检 queue and review page
+    wallboard_pages.router,  # branch supervisor: live wallboard
+    supervisor_pages.router,  # branch supervisor: callbacks, tickets needing attention
+    report_pages.router,  # branch supervisor: service-level, quality, ticket, agent reports
 )
 
 

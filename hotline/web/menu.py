@@ -21,6 +21,10 @@ MENU: list[MenuItem] = [
     MenuItem("通话记录", "/calls", Role.AGENT),
     MenuItem("录音检索", "/recordings", Role.AGENT),
     MenuItem("质检", "/quality", Role.AGENT),  # branch review: queue (inspectors), own scores
+    MenuItem("实时监控", "/wallboard", Role.SUPERVISOR),  # branch supervisor
+    MenuItem("回呼", "/callbacks", Role.SUPERVISOR),  # branch supervisor
+    MenuItem("需关注工单", "/attention", Role.SUPERVISOR),  # branch supervisor
+    MenuItem("报表", "/reports", Role.SUPERVISOR),  # branch supervisor
     MenuItem("审计日志", "/audit", Role.ADMIN),
 ]
 

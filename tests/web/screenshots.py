@@ -9,6 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from hotline.telephony.events import MemberChange
+from tests.web.supervisor_seed import caller_joins, feed, member, publish, seed_supervision
 from tests.web.world import CHROMIUM, CHROMIUM_ARGS, PASSWORD, World
 
 
@@ -24,6 +26,7 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     world = World(Path(tempfile.mkdtemp()))
     world.seed()
+    ids: dict[str, int] = world.run(seed_supervision)  # type: ignore[assignment]
     world.start()
     try:
         with sync_playwright() as p:
@@ -49,9 +52,53 @@ def main(out: Path) -> None:
             for name, path in shots.items():
                 page.goto(path)
                 page.screenshot(path=out / name)
+            _supervisor(page, world, ids, out)  # branch supervisor
             browser.close()
     finally:
         world.stop()
+
+
+def _supervisor(page: Page, world: World, ids: dict[str, int], out: Path) -> None:
+    """The wallboard with agents and waiting callers, an urgent ticket announced, callbacks,
+    the tickets needing attention and the reports."""
+    page.goto("/wallboard")
+    page.get_by_text("实时连接正常").wait_for()
+    feed(
+        world,
+        member("PJSIP/1001", "工号1001"),
+        member("PJSIP/1002", "工号1002"),
+        member("PJSIP/1003", "工号1003"),
+        member(
+            "PJSIP/1003", "工号1003", change=MemberChange.PAUSE, paused=True, paused_reason="小休"
+        ),
+        caller_joins("8.1", "13812345678"),
+    )
+    page.wait_for_timeout(2500)
+    feed(world, caller_joins("8.2", "13998765432"))
+    page.wait_for_timeout(1200)
+    page.screenshot(path=out / "wallboard.png")
+    page.goto("/callbacks")
+    page.get_by_role("button", name="取消").first.wait_for()
+    publish(
+        world,
+        "alert/urgent_ticket",
+        {
+            "ticket_id": ids["urgent"],
+            "caller": "13700137000",
+            "topic": "燃气泄漏",
+            "unit": "抢修中心",
+        },
+    )
+    page.get_by_text(f"紧急工单 {ids['urgent']}").wait_for()
+    page.screenshot(path=out / "callbacks.png")
+    for name, path in {
+        "attention.png": "/attention",
+        "report-service-level.png": "/reports/service-level",
+        "report-tickets.png": "/reports/tickets",
+        "report-agents.png": "/reports/agents",
+    }.items():
+        page.goto(path)
+        page.screenshot(path=out / name, full_page=True)
 
 
 if __name__ == "__main__":

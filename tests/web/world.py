@@ -11,9 +11,11 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -59,6 +61,8 @@ class World:
     recordings: dict[str, int] = field(default_factory=dict)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    app: Any = None
 
     @property
     def db_url(self) -> str:
@@ -175,13 +179,20 @@ class World:
         self.run(work)
 
     def start(self) -> None:
-        app = app_module.create_app(self.settings())
+        app = self.app = app_module.create_app(self.settings())
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="hotline-web", daemon=True)
+        server = self._server = uvicorn.Server(config)
+
+        async def serve() -> None:  # keeps the loop, for `on_server`
+            self._loop = asyncio.get_running_loop()
+            await server.serve()
+
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(serve()), name="hotline-web", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._server.started:
@@ -189,6 +200,12 @@ class World:
                 raise RuntimeError("the Hotline server did not start within 30 s")
             time.sleep(0.05)
         self.base_url = f"http://127.0.0.1:{port}"
+
+    def on_server(self, work: Callable[[Any], Awaitable[object]]) -> object:
+        """Run `work(app)` on the running server's own event loop (its bus, its live
+        service) and wait for it, as the switch's events would arrive there."""
+        assert self._loop is not None, "start() the world first"
+        return asyncio.run_coroutine_threadsafe(work(self.app), self._loop).result(15)
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:

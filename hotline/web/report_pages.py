@@ -1,0 +1,194 @@
+"""Report pages (日报 / 周报 / 月报): service level, quality, tickets, agent states, each as
+tables and simple bar charts with the API's own XLSX download. Rule: the figures are what
+the API's report route returns for this user, called with the same dependencies; this
+module picks the period and turns the figures into charts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Tickets, Timezone
+from hotline.api.quality_schemas import ReportOut
+from hotline.api.routes import calls as calls_routes
+from hotline.api.routes import live as live_routes
+from hotline.api.routes import quality as quality_routes
+from hotline.api.routes import ticket_reports as ticket_report_routes
+from hotline.core.periods import Period, PeriodKind
+from hotline.web.charts import bar_chart
+from hotline.web.forms import parse_query
+from hotline.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+KINDS = {
+    "service-level": "服务水平",
+    "quality": "质检",
+    "tickets": "工单",
+    "agents": "坐席状态",
+}
+PERIODS = {"day": "日报", "week": "周报", "month": "月报"}
+LOW_WITHIN_PCT = 80.0  # a queue or agent below this is drawn red
+
+
+def _pct(v: float) -> str:
+    return f"{v:.1f}%"
+
+
+def _minutes(v: float) -> str:
+    return f"{v:.0f}分"
+
+
+class ReportQuery(BaseModel):
+    period: Literal["day", "week", "month"] = "day"
+    date_: date | None = Field(None, alias="date")
+
+
+def _period(request: Request, tz: str) -> tuple[ReportQuery, Period, dict[str, str]]:
+    q, errors = parse_query(request, ReportQuery)
+    if "date" in errors:
+        errors["date"] = "请选择日期，例如 2024-11-23"
+    p = Period.of(PeriodKind(q.period), q.date_ or datetime.now(UTC), tz)
+    return q, p, errors
+
+
+def _context(request: Request, kind: str, q: ReportQuery, p: Period) -> dict[str, Any]:
+    query = {"period": q.period, "date": p.first.isoformat()}
+    return {
+        "kind": kind,
+        "kinds": KINDS,
+        "periods": PERIODS,
+        "q": q,
+        "day": (q.date_ or p.first).isoformat(),
+        "p": p,
+        "query": urlencode(query),
+        "xlsx": urlencode({**query, "format": "xlsx"}),
+    }
+
+
+@router.get("/reports")
+async def reports_home() -> Response:
+    return RedirectResponse("/reports/service-level", status_code=303)
+
+
+@router.get("/reports/service-level")
+async def service_level(
+    request: Request, user: Supervisor, calls: Calls, rule: Rule, tz: Timezone
+) -> Response:
+    q, p, errors = _period(request, tz)
+    since, until = p.start_utc, p.end_utc
+    total = await calls_routes.service_level(user, calls, rule, tz, since, until, by="all")
+    queues = await calls_routes.service_level(user, calls, rule, tz, since, until, by="queue")
+    agents = await calls_routes.service_level(user, calls, rule, tz, since, until, by="agent")
+    charts = [
+        bar_chart(
+            "各队列三声内接通率",
+            [(r.key or "无队列", r.within_rule_pct) for r in queues.rows],
+            fmt=_pct,
+            top=100,
+            bad=_low_within,
+        ),
+        bar_chart("各队列放弃来电", [(r.key or "无队列", float(r.abandoned)) for r in queues.rows]),
+        bar_chart(
+            "各坐席三声内接通率",
+            [(r.key or "无坐席", r.within_rule_pct) for r in agents.rows if r.key],
+            fmt=_pct,
+            top=100,
+            bad=_low_within,
+        ),
+    ]
+    context = _context(request, "service-level", q, p)
+    context.update(
+        errors=errors,
+        total=total.rows[0] if total.rows else None,
+        queues=queues,
+        agents=agents,
+        charts=charts,
+        xlsx_url=None,  # the API has no workbook of this report yet
+        low=LOW_WITHIN_PCT,
+    )
+    return page(request, "supervisor/report_service.html", context)
+
+
+@router.get("/reports/quality")
+async def quality(request: Request, user: Supervisor, store: Quality, tz: Timezone) -> Response:
+    q, p, errors = _period(request, tz)
+    r = await quality_routes.report(user, store, tz, period=p.kind, day=p.first)
+    assert isinstance(r, ReportOut)
+    charts = [
+        bar_chart("各坐席平均分", [(g.name, g.average) for g in r.agents], top=100, bad=_low_score),
+        bar_chart("规则命中次数", [(x.name, float(x.hits)) for x in r.rules]),
+    ]
+    context = _context(request, "quality", q, p)
+    context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/quality/reports?")
+    return page(request, "supervisor/report_quality.html", context)
+
+
+def _low_within(v: float) -> bool:
+    return v < LOW_WITHIN_PCT
+
+
+def _low_score(v: float) -> bool:
+    return v < 60
+
+
+@router.get("/reports/tickets")
+async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Timezone) -> Response:
+    q, p, errors = _period(request, tz)
+    r = await ticket_report_routes.ticket_report(
+        user, service, tz, period=q.period, day=p.first.isoformat()
+    )
+    assert isinstance(r, dict)
+    charts = [
+        bar_chart("各类别新建工单", [(c["label"], float(c["created"])) for c in r["by_category"]]),
+        bar_chart(
+            "各单位超时工单",
+            [(u["unit"] or "未派发", float(u["overdue"])) for u in r["by_unit"]],
+            bad=lambda v: v > 0,
+        ),
+    ]
+    context = _context(request, "tickets", q, p)
+    context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/ticket-reports?")
+    return page(request, "supervisor/report_tickets.html", context)
+
+
+@router.get("/reports/agents")
+async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -> Response:
+    q, p, errors = _period(request, tz)
+    r = await live_routes.reports(user, live, period=q.period, day=p.first.isoformat())
+    assert isinstance(r, dict)
+    rows = r["agents"]
+    charts = [
+        bar_chart(
+            "各坐席通话时长",
+            [(a["member"] or a["agent"], a["talk_seconds"] / 60) for a in rows],
+            fmt=_minutes,
+        ),
+        bar_chart(
+            "各坐席示忙时长",
+            [(a["member"] or a["agent"], a["paused_seconds"] / 60) for a in rows],
+            fmt=_minutes,
+        ),
+        bar_chart(
+            "各坐席占用率",
+            [
+                (
+                    a["member"] or a["agent"],
+                    None if a["occupancy"] is None else a["occupancy"] * 100,
+                )
+                for a in rows
+            ],
+            fmt=_pct,
+            top=100,
+        ),
+    ]
+    context = _context(request, "agents", q, p)
+    context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/live/reports?")
+    return page(request, "supervisor/report_agents.html", context)

@@ -1,0 +1,182 @@
+"""A supervisor's pages in a real browser: the wallboard follows the switch (a caller
+waiting appears and leaves, red past the threshold), an urgent ticket is announced on an
+open page the moment it is raised, a callback is cancelled from its page, the reports
+draw their tables and charts with the API's workbook; an agent cannot open them."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from hotline.telephony.events import MemberChange
+from tests.web.conftest import open_signed_in
+from tests.web.supervisor_seed import (
+    caller_joins,
+    caller_leaves,
+    cut_streams,
+    feed,
+    member,
+    publish,
+    seed_supervision,
+    stream_clients,
+)
+from tests.web.world import World
+
+IDS: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The usual world, with callbacks and tickets a supervisor attends to."""
+    w = World(tmp_path_factory.mktemp("supervisor"))
+    w.seed()
+    IDS.update(w.run(seed_supervision))  # type: ignore[arg-type]
+    w.start()
+    yield w
+    w.stop()
+
+
+def wait_for_stream(world: World, at_least: int = 1) -> None:
+    deadline = time.monotonic() + 10
+    while stream_clients(world) < at_least:
+        assert time.monotonic() < deadline, "the page did not open its live stream"
+        time.sleep(0.05)
+
+
+def test_the_wallboard_shows_a_waiting_caller_appear_and_leave(page: Page, world: World) -> None:
+    open_signed_in(page, "chen", "/wallboard")
+    expect(page.get_by_role("status").filter(has_text="实时连接正常")).to_be_visible()
+    feed(world, member("PJSIP/1001", "工号1001"), member("PJSIP/1002", "工号1002"))
+    feed(
+        world,
+        member(
+            "PJSIP/1002",
+            "工号1002",
+            change=MemberChange.PAUSE,
+            paused=True,
+            paused_reason="小休",
+        ),
+    )
+    agents = page.get_by_role("table", name="坐席")
+    expect(agents.get_by_role("row", name=re.compile("工号1001"))).to_contain_text("空闲")
+    expect(agents.get_by_role("row", name=re.compile("工号1002"))).to_contain_text("示忙（小休）")
+    waiting = page.get_by_label("hotline 排队等待")
+    expect(waiting).to_have_text("0")
+
+    feed(world, caller_joins("7.1", "13812345678"))
+    expect(waiting).to_have_text("1")
+    callers = page.get_by_role("table", name="排队来电")
+    expect(callers).to_contain_text("13812345678")
+    expect(page.get_by_label("hotline 最长等待")).to_have_text(re.compile(r"00:0\d"))
+
+    # a tighter threshold: the page comes back with a fresh snapshot, and the wait is red
+    page.goto("/wallboard?max_wait=1")
+    expect(page.get_by_label("hotline 排队等待")).to_have_text("1")
+    expect(page.get_by_label("hotline 最长等待")).to_have_class(re.compile("alarm"))
+
+    feed(world, caller_leaves("7.1"))
+    expect(page.get_by_label("hotline 排队等待")).to_have_text("0")
+    expect(page.get_by_role("table", name="排队来电")).not_to_contain_text("13812345678")
+    expect(page.get_by_role("button", name="全屏")).to_be_visible()
+
+    # the stream ends (as for a restart): the page reconnects by itself and starts again
+    # from a snapshot, which has the caller who joined while it was away
+    before = stream_clients(world)
+    cut_streams(world)
+    feed(world, caller_joins("7.2", "13611112222"))
+    expect(page.get_by_role("table", name="排队来电")).to_contain_text("13611112222")
+    expect(page.get_by_label("hotline 排队等待")).to_have_text("1")
+    assert stream_clients(world) == before
+
+    page.get_by_role("button", name="全屏").click()
+    expect(page.get_by_role("button", name="退出全屏")).to_be_visible()
+    assert page.evaluate("document.fullscreenElement && document.fullscreenElement.id") == (
+        "wallboard"
+    )
+    publish(world, "alert/urgent_ticket", {"ticket_id": IDS["urgent"], "topic": "燃气泄漏"})
+    in_full_screen = page.locator("#wallboard").get_by_role("alert")
+    expect(in_full_screen).to_contain_text(f"紧急工单 {IDS['urgent']}")  # shown on the big screen
+    page.get_by_role("button", name="退出全屏").click()
+    expect(page.get_by_role("button", name="全屏")).to_be_visible()
+
+
+def test_an_urgent_ticket_is_announced_on_an_open_page(page: Page, world: World) -> None:
+    before = stream_clients(world)
+    open_signed_in(page, "chen", "/callbacks")
+    wait_for_stream(world, before + 1)
+    ticket = IDS["urgent"]
+    publish(
+        world,
+        "alert/urgent_ticket",
+        {"ticket_id": ticket, "caller": "13700137000", "topic": "燃气泄漏", "unit": "抢修中心"},
+    )
+    banner = page.get_by_role("alert").filter(has_text=f"紧急工单 {ticket}")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("燃气泄漏")
+    page.get_by_role("link", name=f"查看工单 {ticket}").click()
+    expect(page).to_have_url(re.compile(f"/attention#ticket-{ticket}$"))
+    urgent = page.get_by_role("region", name="紧急工单（未办结）")
+    expect(urgent).to_contain_text("闻到很浓的燃气味")
+    overdue = page.get_by_role("region", name="超时工单")
+    expect(overdue).to_contain_text("投诉营业厅工作人员服务态度差")
+    expect(overdue).to_contain_text("派发")
+
+
+def test_a_supervisor_cancels_a_callback(page: Page, world: World) -> None:
+    cb = IDS["callback"]
+    open_signed_in(page, "chen", "/callbacks")
+    row = page.get_by_role("row", name=f"回呼 {cb}")
+    expect(row).to_contain_text("已排期")
+    expect(row).to_contain_text("13500135000")
+    page.get_by_role("button", name=f"取消回呼 {cb}").click()
+    expect(row).to_contain_text("已取消")
+    expect(page.get_by_role("button", name=f"重新回呼 {cb}")).to_be_visible()
+    expect(page.get_by_role("button", name=f"取消回呼 {cb}")).to_have_count(0)
+    api = page.request.get(f"/api/callbacks/{cb}")
+    assert api.ok and api.json()["status"] == "cancelled"
+    assert api.json()["updated_by"] == "chen"
+    # the filter lists it under its new status
+    page.goto("/callbacks?status=cancelled")
+    expect(page.get_by_role("row", name=f"回呼 {cb}")).to_be_visible()
+    # and a cancelled callback can be started again, with its attempts anew
+    page.get_by_role("button", name=f"重新回呼 {cb}").click()
+    row = page.get_by_role("row", name=f"回呼 {cb}")
+    expect(row).to_contain_text("已重新排期")
+    assert page.request.get(f"/api/callbacks/{cb}").json()["status"] in ("scheduled", "dialing")
+
+
+def test_reports_draw_tables_charts_and_offer_the_workbook(page: Page, world: World) -> None:
+    open_signed_in(page, "chen", "/reports")
+    expect(page).to_have_url(re.compile("/reports/service-level"))
+    expect(page.get_by_role("heading", name="报表 · 服务水平日报")).to_be_visible()
+    expect(page.get_by_role("img", name="各队列三声内接通率（条形图）")).to_be_visible()
+    expect(page.get_by_role("table", name="各队列服务水平")).to_contain_text("hotline")
+    for tab, chart in (
+        ("工单", "各类别新建工单（条形图）"),
+        ("质检", "各坐席平均分（条形图）"),
+        ("坐席状态", "各坐席通话时长（条形图）"),
+    ):
+        page.get_by_role("navigation", name="报表种类").get_by_role("link", name=tab).click()
+        expect(page.get_by_role("heading", name=f"报表 · {tab}日报")).to_be_visible()
+        figure = page.get_by_role("figure").filter(has_text=chart.split("（")[0])
+        expect(figure).to_be_visible()
+        link = page.get_by_role("link", name="下载 Excel")
+        href = link.get_attribute("href")
+        assert href and "format=xlsx" in href
+        got = page.request.get(href)
+        assert got.ok and "spreadsheetml" in got.headers["content-type"]
+    page.get_by_label("周期").select_option("month")
+    page.get_by_role("button", name="查看").click()
+    expect(page.get_by_role("heading", name="报表 · 坐席状态月报")).to_be_visible()
+
+
+def test_an_agent_cannot_open_the_supervisor_pages(page: Page, world: World) -> None:
+    open_signed_in(page, "wang", "/wallboard")
+    expect(page.get_by_role("heading", name="无权操作")).to_be_visible()
+    expect(page.get_by_role("navigation", name="主菜单")).not_to_contain_text("实时监控")
+    for path in ("/callbacks", "/attention", "/reports/tickets"):
+        assert page.goto(path).status == 403  # type: ignore[union-attr]
