@@ -9,6 +9,9 @@ BIN     = $(VENV)/bin
 
 # ffmpeg archives recordings; sox and espeak-ng make test and benchmark audio
 SYSTEM_TOOLS = ffmpeg sox espeak-ng
+# the browser tests drive Debian's chromium; fonts-noto-cjk makes Chinese render
+BROWSER_PACKAGES = chromium fonts-noto-cjk
+APT_GET = DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +27,13 @@ system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing (Debian packages)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	  $(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null \
+	  || { echo "could not install$$missing: install them, then run make again" >&2; exit 1; }; \
+	fi
+	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages, for the browser tests)"; \
+	  $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null \
 	  || { echo "could not install$$missing: install them, then run make again" >&2; exit 1; }; \
 	fi
 

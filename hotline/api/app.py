@@ -419,4 +419,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
+
+    # --- web workspace (branch web): sign-in, pages at /, static files -----------------
+    from hotline.web.install import install as install_web
+
+    install_web(app)
+    # --- end web workspace -------------------------------------------------------------
     return app

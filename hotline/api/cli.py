@@ -131,6 +131,25 @@ def show_settings() -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def _read_password(from_stdin: bool) -> str:
+    """A new password: the first line of stdin, or typed twice at a hidden prompt."""
+    import sys
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("新密码 new password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        typer.echo("error: empty password: give one (at least 8 characters)", err=True)
+        raise typer.Exit(2)
+    return password
+
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")
+]
+
+
 @users_app.command("add")
 def users_add(
     name: str,
@@ -139,16 +158,42 @@ def users_add(
         str | None,
         typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
     ] = None,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """Create a user and print a first token for them."""
+    """Create a user and print a first token for them (and set their browser password with
+    --password-stdin)."""
+    password = _read_password(True) if password_stdin else None
 
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
         await users.add(name, role, agent, now)
+        if password is not None:
+            await users.set_password(name, password)
         return await users.issue_token(name, now, label="first")
 
     token = _with_users(work)
     typer.echo(f"user {name} ({role.value}) created; token (shown once):\n{token}")
+    if password is not None:
+        typer.echo(f"password set: {name} can sign in at / in a browser")
+
+
+@users_app.command("passwd")
+def users_passwd(name: str, password_stdin: PasswordStdin = False) -> None:
+    """Set or reset a user's password for signing in with a browser; signs them out
+    everywhere."""
+    from datetime import timedelta
+
+    from hotline.api.sessions import SessionStore
+
+    password = _read_password(password_stdin)
+    idle = timedelta(minutes=_settings().web.idle_minutes)
+
+    async def work(users: UserStore) -> int:
+        user = await users.set_password(name, password)
+        return await SessionStore(users.sessions, idle).close_all(user.id)
+
+    closed = _with_users(work)
+    typer.echo(f"password of {name} set; {closed} browser session(s) signed out")
 
 
 @users_app.command("list")

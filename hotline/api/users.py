@@ -1,4 +1,5 @@
-"""Users, roles and bearer tokens. Rule: a token is stored only as its SHA-256.
+"""Users, roles, bearer tokens and passwords. Rule: a token is stored only as its SHA-256,
+a password only as its argon2 hash.
 
 Roles, from least to most: agent (their own calls only), inspector, supervisor, admin.
 An agent user names the queue member they are on the switch (member name or interface).
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.api import passwords
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.core.roles import PEOPLE
@@ -31,6 +33,7 @@ class UserRow(Base):
     agent: Mapped[str | None] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class TokenRow(Base):
@@ -63,9 +66,16 @@ def _user(row: UserRow) -> User:
     return User(row.id, row.name, Role(row.role), row.agent)
 
 
+user_of = _user
+
+
 class UserStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
 
     async def add(self, name: str, role: Role, agent: str | None, now: datetime) -> User:
         if role not in PEOPLE:
@@ -123,3 +133,32 @@ class UserStore:
     async def all(self) -> list[User]:
         async with self._sessions() as session:
             return [_user(r) for r in await session.scalars(select(UserRow).order_by(UserRow.id))]
+
+    async def set_password(self, name: str, password: str) -> User:
+        """Store the argon2 hash of `password` as `name`'s password (replacing any)."""
+        hashed = passwords.hash_password(password)
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(UserRow).where(UserRow.name == name))
+            if row is None:
+                raise NotFound(f"no user named {name!r}; create it first with `hotline users add`")
+            row.password_hash = hashed
+            return _user(row)
+
+    async def by_password(self, name: str, password: str) -> User | None:
+        """The active user `name` if `password` is theirs, else None (same cost either way)."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(UserRow).where(UserRow.name == name, UserRow.active.is_(True))
+            )
+        stored = row.password_hash if row is not None else None
+        ok = passwords.verify_password(stored or passwords.DUMMY_HASH, password)
+        if row is None or stored is None or not ok:
+            return None
+        if passwords.needs_rehash(stored):
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(UserRow)
+                    .where(UserRow.id == row.id)
+                    .values(password_hash=passwords.hash_password(password))
+                )
+        return _user(row)

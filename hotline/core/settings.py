@@ -141,6 +141,12 @@ class TicketSettings(BaseModel):
     overdue_check_s: float = Field(60.0, gt=0, description="how often deadlines are checked")
 
 
+class WebSettings(BaseModel):
+    idle_minutes: float = Field(
+        30.0, gt=0, description="a browser session unused this long is signed out"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -165,6 +171,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = AsrSettings()
     quality: QualitySettings = QualitySettings()
     tickets: TicketSettings = TicketSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("database_url")
     @classmethod

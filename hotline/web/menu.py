@@ -1,0 +1,34 @@
+"""The menu, decided by the role. Rule: an entry names the lowest role that may open it,
+the same role its page's permission check asks for; a page added by another part of the
+workspace adds its one line here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hotline.api.users import Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class MenuItem:
+    label: str
+    href: str
+    role: Role
+
+
+MENU: list[MenuItem] = [
+    MenuItem("首页", "/", Role.AGENT),
+    MenuItem("通话记录", "/calls", Role.AGENT),
+    MenuItem("录音检索", "/recordings", Role.AGENT),
+    MenuItem("审计日志", "/audit", Role.ADMIN),
+]
+
+
+def menu_for(user: User) -> list[MenuItem]:
+    return [item for item in MENU if user.at_least(item.role)]
+
+
+def current(path: str, item: MenuItem) -> bool:
+    if item.href == "/":
+        return path == "/"
+    return path == item.href or path.startswith(item.href + "/")
