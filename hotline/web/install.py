@@ -19,12 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.api.sessions import SessionStore
 from hotline.core.errors import HotlineError
-from hotline.web import calls_pages, pages, records_pages, signin
+from hotline.web import agent, calls_pages, pages, records_pages, signin
 from hotline.web.render import page
 from hotline.web.throttle import LoginThrottle
 
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = (signin.router, pages.router, calls_pages.router, records_pages.router)
+ROUTERS = (signin.router, pages.router, calls_pages.router, records_pages.router, agent.router)
 
 
 def _is_api(request: Request) -> bool:
