@@ -94,7 +94,7 @@ def read_edit(
                 },
             }
         )
-    if not raw["summary"]:
+    if "summary" in form and not raw["summary"]:
         errors["summary"] = "请填写工单摘要：客户反映的问题"
     try:
         patch = TicketPatch.model_validate(raw)
@@ -111,9 +111,10 @@ def read_edit(
     for key in ("category", "summary", "unit", "complaint_level"):
         value = getattr(patch, key)
         value = value.value if hasattr(value, "value") else value
-        if value != getattr(current, key):
+        if key in form and value != getattr(current, key):  # a field not sent: unchanged
             changes[key] = value
-    if [f.model_dump() for f in new_fields] != [f.model_dump() for f in current.fields]:
+    now = [f.model_dump() for f in new_fields]
+    if "field_value" in form and now != [f.model_dump() for f in current.fields]:
         changes["fields"] = new_fields
     if not changes:
         return None, {"summary": "没有修改任何内容"}

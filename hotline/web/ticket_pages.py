@@ -174,10 +174,8 @@ async def record_followup(
     if body is not None:
         try:
             ticket = await tickets_routes.record_followup(user, service, ticket_id, body)
-        except InvalidInput as exc:
+        except (InvalidInput, Conflict) as exc:  # e.g. too soon after the last try
             errors = {"result": tf.chinese(exc.message)}
-        except Conflict as exc:
-            raise _refused(exc) from None
         else:
             return await _panel(request, user, recordings, ticket, message="已记录回访结果")
     current = await tickets_routes.get_ticket(user, service, ticket_id)
