@@ -20,6 +20,8 @@ from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.ticket_schemas import CallerHistoryOut, history_out
 from hotline.core.errors import Conflict, InvalidInput
+from hotline.core.roles import Role
+from hotline.quality.reports import rule_name
 from hotline.quality.review import AppealState
 from hotline.tickets.model import CATEGORY_LABELS, STATE_LABELS, Category, State
 from hotline.web import agent_stream, ticket_pages
@@ -101,6 +103,7 @@ async def my_tickets(request: Request, user: AnyUser, service: Tickets, tz: Time
         "other_params": query_without(request, "page"),
         "states": {s.value: label for s, label in STATE_LABELS.items()},
         "categories": {c.value: label for c, label in CATEGORY_LABELS.items()},
+        "is_agent": not user.at_least(Role.INSPECTOR),
     }
     return page(request, "agent/tickets.html", context)
 
@@ -124,6 +127,9 @@ async def _scores_context(
         "detail": detail,
         "appeal_states": APPEAL_STATES,
         "verdicts": VERDICTS,
+        "rule_name": rule_name,
+        "can_appeal": user.agent is not None,  # the API's rule: the agent who answered
+        "is_agent": not user.at_least(Role.INSPECTOR),
     }
 
 

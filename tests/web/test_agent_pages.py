@@ -39,7 +39,9 @@ class Site:
     async def get(self, who: str, url: str) -> httpx.Response:
         return await self.client.get(url, headers=self.h(who))
 
-    async def post(self, who: str, url: str, data: dict[str, object] | None = None) -> httpx.Response:
+    async def post(
+        self, who: str, url: str, data: dict[str, object] | None = None
+    ) -> httpx.Response:
         headers = {**self.h(who), "HX-Request": "true"}
         return await self.client.post(url, data=data or {}, headers=headers)  # type: ignore[arg-type]
 
@@ -201,3 +203,41 @@ def test_the_workspace_stream_adds_only_ticket_ids_of_the_agents_own_calls() -> 
 def test_chinese_keeps_the_chinese_part_of_a_message() -> None:
     assert chinese("工单已办结 (the ticket is closed; reload it)") == "工单已办结"
     assert chinese("只有中文") == "只有中文"
+
+
+async def test_my_scores_hits_and_an_appeal_raised_and_withdrawn(site: Site) -> None:
+    from hotline.quality.model import Hit, Score
+    from tests.asr.test_store import GAS as SPOKEN
+    from tests.factories import pending_recording
+
+    hit = Hit("forbidden_phrase", "agent", 8.4, 9.6, "我也没办法", 0.88, 15.0, False)
+    for call_id, agent in (("q.1", "PJSIP/1001"), ("q.2", "PJSIP/1002")):
+        rec = await pending_recording(
+            site.container.recordings, call_id, agent=agent, queue="gas", at=T0
+        )
+        await site.container.transcripts.save(rec.id, call_id, SPOKEN, T0)
+        await site.container.quality.save_score(
+            call_id=call_id, recording_id=rec.id, agent=agent, queue="gas",
+            call_started_at=T0, ring_seconds=4.0, within_rule=True,
+            score=Score(call_id, 85.0, "良好", (hit,), pack="zh-CN@1"), now=T0,
+        )  # fmt: skip
+
+    body = text(await site.get("wang", "/my/quality"))
+    assert 'href="/my/quality/q.1"' in body and "q.2" not in body
+    assert (await site.get("wang", "/my/quality/q.2")).status_code == 404
+
+    page = text(await site.get("wang", "/my/quality/q.1"))
+    assert "我也没办法" in page and ">发起申诉</button>" in page
+    assert 'href="/quality/calls/q.1"' in page  # the review page, read-only for agents
+    hit_id = int(re.search(r"/my/quality/q\.1/hits/(\d+)/appeal", page).group(1))  # type: ignore[union-attr]
+
+    r = await site.post("wang", f"/my/quality/q.1/hits/{hit_id}/appeal", {"reason": ""})
+    assert r.status_code == 422 and f'id="reason-{hit_id}-error"' in r.text
+    r = await site.post("wang", f"/my/quality/q.1/hits/{hit_id}/appeal", {"reason": "客户先挂断"})
+    assert r.status_code == 200 and "申诉已提交" in r.text and ">撤销申诉</button>" in r.text
+    appeal_id = int(re.search(r"/appeals/(\d+)/withdraw", r.text).group(1))  # type: ignore[union-attr]
+    r = await site.post("li", f"/my/quality/q.1/appeals/{appeal_id}/withdraw")
+    assert r.status_code == 409  # only the one who appealed
+    r = await site.post("wang", f"/my/quality/q.1/appeals/{appeal_id}/withdraw")
+    assert r.status_code == 200 and "申诉已撤销" in r.text and ">发起申诉</button>" in r.text
+    assert "已撤销" in text(await site.get("wang", "/my/quality"))
