@@ -3,8 +3,8 @@ with one addition: an agent also hears of the tickets of their own calls being d
 refined or changed (`ticket/*`), as ids only; the page then asks the pages for what it
 may see, through the same permission checks as everything else.
 
-The live view (api/live_feed.View) decides everything else: a supervisor gets every
-message, an agent their own state and the calls offered to or answered by them.
+The live view (api/live_feed.View) decides everything else, as it does for an agent
+whatever the user's role: their own state and the calls offered to or answered by them.
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ class WorkspaceView(View):
 
     answered: deque[str] = field(default_factory=lambda: deque(maxlen=REMEMBERED_CALLS))
 
+    @property
+    def everything(self) -> bool:
+        """Never: the workspace pops the user's own calls, whatever their role (the
+        supervisors' view of every call is the wallboard's)."""
+        return False
+
     def __call__(self, m: Message) -> dict[str, Any] | None:
         p = m.payload
         if m.topic.startswith(TICKET_PREFIX):
@@ -49,7 +55,7 @@ class WorkspaceView(View):
     def _ticket(self, p: dict[str, Any]) -> dict[str, Any] | None:
         agent = self.user.agent
         mine = p.get("call_id") in self.answered or (agent is not None and p.get("agent") == agent)
-        if not (self.everything or mine):
+        if not mine:
             return None
         # ids and state only: what the ticket says is read through the ticket pages
         return {k: p.get(k) for k in ("ticket_id", "call_id", "state")}

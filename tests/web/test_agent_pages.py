@@ -198,6 +198,9 @@ def test_the_workspace_stream_adds_only_ticket_ids_of_the_agents_own_calls() -> 
     other = {**drafted_, "call_id": "9.9", "agent": "PJSIP/1002"}
     assert view(Message("ticket/drafted", other)) is None
     assert View(wang)(Message("ticket/drafted", drafted_)) is None  # the live stream alone
+    boss = WorkspaceView(User(2, "boss", Role.SUPERVISOR, None))
+    assert boss(Message("call/answered", answered)) is None  # a workspace pops one's own calls
+    assert boss(Message("ticket/drafted", drafted_)) is None
 
 
 def test_chinese_keeps_the_chinese_part_of_a_message() -> None:
