@@ -182,7 +182,6 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     tickets: TicketSettings = TicketSettings()
     live: LiveSettings = LiveSettings()
-
     web: WebSettings = WebSettings()
 
     @field_validator("database_url")

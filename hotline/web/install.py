@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hotline.api.sessions import SessionStore
 from hotline.core.errors import HotlineError
 from hotline.web import (
+    agent,
     calls_pages,
     pages,
     quality_pages,
@@ -42,6 +43,7 @@ ROUTERS = (
     wallboard_pages.router,  # branch supervisor: live wallboard
     supervisor_pages.router,  # branch supervisor: callbacks, tickets needing attention
     report_pages.router,  # branch supervisor: service-level, quality, ticket, agent reports
+    agent.router,  # branch agentws: 来电弹屏, tickets, my scores
 )
 
 

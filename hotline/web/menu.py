@@ -18,6 +18,9 @@ class MenuItem:
 
 MENU: list[MenuItem] = [
     MenuItem("首页", "/", Role.AGENT),
+    MenuItem("坐席工作台", "/workspace", Role.AGENT),
+    MenuItem("工单", "/tickets", Role.AGENT),
+    MenuItem("我的质检", "/my/quality", Role.AGENT),
     MenuItem("通话记录", "/calls", Role.AGENT),
     MenuItem("录音检索", "/recordings", Role.AGENT),
     MenuItem("质检", "/quality", Role.AGENT),  # branch review: queue (inspectors), own scores
