@@ -420,10 +420,25 @@ def test_retrigger_at_night_waits_for_morning() -> None:
     assert retrigger(POLICY, cancelled, sh(10, 22, 0)).next_attempt_at == sh(11, 8, 0)
 
 
-@pytest.mark.parametrize("state", [CallbackState.SCHEDULED, CallbackState.DIALING])
-def test_retrigger_of_a_live_callback_is_refused(state: CallbackState) -> None:
+def test_retrigger_while_dialing_is_refused_never_two_dials_at_once() -> None:
     with pytest.raises(CallbackTransitionError, match="不能重新发起"):
-        retrigger(POLICY, CallbackProgress(state), sh(10, 16, 0))
+        retrigger(POLICY, CallbackProgress(CallbackState.DIALING), sh(10, 16, 0))
+
+
+def test_a_scheduled_callback_retriggered_is_dialled_as_soon_as_possible() -> None:
+    later = CallbackProgress(
+        CallbackState.SCHEDULED,
+        attempts_made=2,
+        next_attempt_at=sh(10, 16, 10),
+        last_attempt_at=sh(10, 16, 0),
+    )
+    p = retrigger(POLICY, later, sh(10, 16, 3))
+    assert (p.state, p.attempts_made, p.next_attempt_at) == (
+        CallbackState.SCHEDULED,
+        0,
+        sh(10, 16, 3),
+    )
+    assert p.last_reason == "主管重新发起"
 
 
 @pytest.mark.parametrize(
