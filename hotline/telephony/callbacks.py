@@ -52,6 +52,9 @@ class CallbackPolicy:
     quiet_end: time = time(8, 0)  # …until this one (exclusive); start == end: no quiet hours
     timezone: str = "Asia/Shanghai"
     min_number_digits: int = 3
+    # an attempt whose customer answered but that is still not connected this long after
+    # it was dialled (its leg's events lost) counts as a failed try: never stuck dialing
+    leg_wait_max_min: float = 240.0
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -69,6 +72,8 @@ class CallbackPolicy:
             problems.append("quiet_start/quiet_end are local times of day without tzinfo")
         if self.min_number_digits < 1:
             problems.append("min_number_digits must be >= 1")
+        if self.leg_wait_max_min <= 0:
+            problems.append("leg_wait_max_min must be > 0")
         try:
             ZoneInfo(self.timezone)
         except (KeyError, ValueError):

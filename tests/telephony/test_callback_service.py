@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +16,14 @@ from hotline.telephony.callback_service import CallbackService, DialPlan
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.callbacks import CallbackPolicy, CallbackTransitionError
 from hotline.telephony.frames import Frame
-from hotline.telephony.records import Outcome
+from hotline.telephony.records import (
+    CallEvent,
+    CallEventKind,
+    CallRecord,
+    Direction,
+    Outcome,
+    QueueVisit,
+)
 from tests.factories import T0, abandoned_call, answered_call
 
 
@@ -27,17 +34,57 @@ class FakeSwitch:
     results: list[OriginateResult | Exception] = field(default_factory=list)
     calls: list[dict[str, object]] = field(default_factory=list)
     connected: bool = True
+    # runs before the OriginateResponse is returned (the leg's news may come first)
+    meanwhile: Callable[[], Awaitable[None]] | None = None
 
     async def originate(self, *, variables: Mapping[str, str], **kw: object) -> OriginateResult:
         self.calls.append({**kw, "variables": dict(variables)})
         outcome = self.results.pop(0)
+        if self.meanwhile is not None:
+            await self.meanwhile()
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
 
+LEG = "1.77"  # the callback leg: the Originate's channel, root of its own call
+
+
 def result(success: bool, reason: int) -> OriginateResult:
-    return OriginateResult(success, reason, "", "1.77" if success else None, None, Frame(()))
+    return OriginateResult(success, reason, "", LEG if success else None, None, Frame(()))
+
+
+def leg_event(
+    callback_id: int,
+    *,
+    reached: bool = False,
+    queued: bool = False,
+    connected: bool = False,
+    ended: bool = False,
+    call_id: str = LEG,
+    at: datetime = T0,
+) -> CallEvent:
+    """The call tracker's news of a callback leg, as far as the customer got."""
+    leg = CallRecord(
+        call_id=call_id,
+        linkedid=call_id,
+        caller_uniqueid=call_id,
+        caller_channel="Local/13900139000@hotline-outbound-00000001;1",
+        entered_at=at,
+        direction=Direction.CALLBACK,
+        caller_number="13900139000",
+        callback_id=callback_id,
+        callback_reached_at=at + timedelta(seconds=8) if reached else None,
+        queue_joined_at=at + timedelta(seconds=9) if queued else None,
+        visits=(QueueVisit("hotline", at + timedelta(seconds=9)),) if queued else (),
+        answered_at=at + timedelta(seconds=15) if connected else None,
+        ended_at=at + timedelta(seconds=40) if ended else None,
+        outcome=Outcome.ANSWERED if ended and connected else Outcome.IN_PROGRESS,
+    )
+    if ended and not connected:
+        leg = replace(leg, outcome=Outcome.ABANDONED if queued else Outcome.NOT_QUEUED)
+    kind = CallEventKind.ENDED if ended else CallEventKind.UPDATED
+    return CallEvent(kind, leg, leg.ended_at or at)
 
 
 class Clock:
@@ -94,10 +141,23 @@ async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(wor
         "HOTLINE_CALL_ID": cb.call_id,
         "HOTLINE_QUEUE": "hotline",
     }
+    # the line answered: not done yet, the leg tells how far the customer gets
+    answered = await service.store.get(cb.id)
+    assert answered is not None and answered.status == "dialing"
+    assert [a.stage for a in answered.attempts] == ["customer_answered"]
+    await service.on_call_event(leg_event(cb.id, reached=True, queued=True))
     done = await service.store.get(cb.id)
-    assert done is not None and done.status == "done" and done.last_result == "已接通"
-    assert [a.verdict for a in done.attempts] == ["done"]
-    assert [m.topic for m in seen] == ["callback/scheduled", "callback/attempted", "callback/done"]
+    assert done is not None and done.status == "done"
+    assert done.last_result == "已接通（客户已进入队列）"
+    assert [(a.verdict, a.stage, a.leg_call_id) for a in done.attempts] == [
+        ("done", "queued", LEG)
+    ]
+    assert [m.topic for m in seen] == [
+        "callback/scheduled",
+        "callback/attempted",
+        "callback/progress",
+        "callback/done",
+    ]
 
 
 async def test_no_answer_is_retried_ten_minutes_apart_then_given_up(world: World) -> None:
