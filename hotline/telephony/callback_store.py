@@ -285,8 +285,9 @@ class CallbackStore:
         """Move the callback's open attempt on (its stage never goes back) and return it.
 
         `action_id` names the attempt (the OriginateResponse); without it, the open one.
-        A leg is bound to the first attempt that hears of it: news of another leg (an
-        earlier attempt's, arriving late) returns None, as does a finished attempt.
+        The leg is the call the OriginateResponse's Uniqueid names, or, before that
+        arrives, the first leg the attempt hears of: news of another leg (an earlier
+        attempt's, arriving late) returns None, as does a finished attempt.
         """
         where = [
             CallbackAttemptRow.callback_id == callback_id,
@@ -298,10 +299,13 @@ class CallbackStore:
             row = await session.scalar(select(CallbackAttemptRow).where(*where).with_for_update())
             if row is None:
                 return None
+            known = row.leg_call_id or row.uniqueid  # the OriginateResponse names the leg
             if leg_call_id is not None:
-                if row.leg_call_id not in (None, leg_call_id):
+                if known not in (None, leg_call_id):
                     return None
                 row.leg_call_id = leg_call_id
+            elif uniqueid is not None and row.leg_call_id is None:
+                row.leg_call_id = uniqueid  # the leg is the originated channel's own call
             row.stage = furthest(row.stage, stage).value
             row.uniqueid = uniqueid or row.uniqueid
             row.leg_ended_at = leg_ended_at or row.leg_ended_at

@@ -50,8 +50,8 @@ class FakeSwitch:
 LEG = "1.77"  # the callback leg: the Originate's channel, root of its own call
 
 
-def result(success: bool, reason: int) -> OriginateResult:
-    return OriginateResult(success, reason, "", LEG if success else None, None, Frame(()))
+def result(success: bool, reason: int, leg: str = LEG) -> OriginateResult:
+    return OriginateResult(success, reason, "", leg if success else None, None, Frame(()))
 
 
 def leg_event(
@@ -313,3 +313,180 @@ async def test_another_refusal_is_logged_and_retried(
     assert after is not None and after.status == "scheduled"
     assert after.last_result == "交换机拒绝了呼叫 (Asterisk refused Originate x: Originate failed)"
     assert "Originate failed" in caplog.text
+
+
+async def _answered_attempt(world: World, record: CallRecord) -> int:
+    """Schedule a callback for `record`, dial it, the customer's line answers."""
+    service, switch, clock, _ = world
+    cb = await service.on_call_ended(record)
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+    switch.results.append(result(True, 4))
+    assert await service.tick() == 1
+    await service.drain()
+    return cb.id
+
+
+DROPPED = answered_call(outcome=Outcome.DROPPED, hangup_cause=38)  # back to agent PJSIP/1001
+
+
+async def test_a_customer_who_answers_but_hangs_up_before_the_agent_is_tried_again(
+    world: World,
+) -> None:
+    service, switch, clock, seen = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    await service.on_call_event(leg_event(cb_id, reached=True))
+    await service.on_call_event(leg_event(cb_id, reached=True, ended=True))
+    after = await service.store.get(cb_id)
+    assert after is not None and after.status == "scheduled" and after.attempts_made == 1
+    assert after.last_result == "客户接听后在接通坐席前挂断"
+    assert after.next_attempt_at == clock.now + timedelta(minutes=10)
+    (attempt,) = after.attempts
+    assert (attempt.verdict, attempt.stage) == ("retry", "reached_context")
+    assert attempt.leg_ended_at is not None
+    assert seen[-1].topic == "callback/retry"
+
+
+async def test_a_callback_to_the_agent_is_not_done_in_the_queue_only_with_the_agent(
+    world: World,
+) -> None:
+    service, *_ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    await service.on_call_event(leg_event(cb_id, reached=True, queued=True))
+    waiting = await service.store.get(cb_id)
+    assert waiting is not None and waiting.status == "dialing"
+    assert waiting.attempts[0].stage == "queued"
+    await service.on_call_event(leg_event(cb_id, reached=True, queued=True, connected=True))
+    done = await service.store.get(cb_id)
+    assert done is not None and done.status == "done" and done.last_result == "已接通坐席"
+    assert done.attempts[0].stage == "agent_connected"
+    # the conversation's end changes nothing
+    await service.on_call_event(
+        leg_event(cb_id, reached=True, queued=True, connected=True, ended=True)
+    )
+    still = await service.store.get(cb_id)
+    assert still is not None and still.status == "done" and still.attempts_made == 1
+
+
+async def test_an_answered_line_that_never_reaches_the_callback_context_is_a_failed_try(
+    world: World,
+) -> None:
+    service, *_ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    await service.on_call_event(leg_event(cb_id, ended=True))
+    after = await service.store.get(cb_id)
+    assert after is not None and after.status == "scheduled"
+    assert after.last_result is not None and "拨号方案" in after.last_result
+    assert after.attempts[0].stage == "customer_answered"
+
+
+async def test_a_leg_that_ends_before_its_originate_response_is_settled_once(
+    world: World,
+) -> None:
+    service, switch, clock, seen = world
+    cb = await service.on_call_ended(DROPPED)
+    assert cb is not None
+    clock.now = cb.next_attempt_at  # type: ignore[assignment]
+
+    async def leg_first() -> None:
+        await service.on_call_event(leg_event(cb.id, reached=True, queued=True, ended=True))
+
+    switch.meanwhile = leg_first
+    switch.results.append(result(True, 4))
+    await service.tick()
+    await service.drain()
+    after = await service.store.get(cb.id)
+    assert after is not None and after.status == "scheduled" and after.attempts_made == 1
+    assert after.last_result == "客户在排队中挂断，未接通坐席"
+    assert [m.topic for m in seen].count("callback/retry") == 1
+
+
+async def test_late_news_of_an_earlier_attempts_leg_does_not_touch_the_next_one(
+    world: World,
+) -> None:
+    service, switch, clock, _ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    await service.on_call_event(leg_event(cb_id, reached=True, ended=True))
+    retry = await service.store.get(cb_id)
+    assert retry is not None and retry.next_attempt_at is not None
+    clock.now = retry.next_attempt_at
+    switch.results.append(result(True, 4, leg="1.99"))
+    await service.tick()
+    await service.drain()
+    # the first leg's events, replayed late, name the first leg, not the second
+    await service.on_call_event(leg_event(cb_id, reached=True, queued=True, connected=True))
+    second = await service.store.get(cb_id)
+    assert second is not None and second.status == "dialing"
+    await service.on_call_event(
+        leg_event(cb_id, reached=True, queued=True, connected=True, call_id="1.99")
+    )
+    done = await service.store.get(cb_id)
+    assert done is not None and done.status == "done"
+    assert [a.leg_call_id for a in done.attempts] == [LEG, "1.99"]
+
+
+async def test_an_answered_attempt_waits_for_its_leg_across_a_restart(world: World) -> None:
+    service, switch, _, _ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    await service.recover()  # a new process: the customer is on the line, not redialled
+    waiting = await service.store.get(cb_id)
+    assert waiting is not None and waiting.status == "dialing" and waiting.attempts_made == 0
+    await service.on_call_event(leg_event(cb_id, reached=True, queued=True, connected=True))
+    done = await service.store.get(cb_id)
+    assert done is not None and done.status == "done"
+    assert len(switch.calls) == 1
+
+
+async def test_an_answered_attempt_whose_leg_is_never_heard_of_is_retried_hours_later(
+    world: World,
+) -> None:
+    service, _, clock, _ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    clock.now += timedelta(hours=3)
+    await service.tick()
+    still = await service.store.get(cb_id)
+    assert still is not None and still.status == "dialing"
+    clock.now += timedelta(hours=1, seconds=1)
+    await service.tick()
+    after = await service.store.get(cb_id)
+    assert after is not None and after.status == "scheduled" and after.attempts_made == 1
+    assert after.last_result == "客户接听后未收到通话结果，按未接通处理"
+
+
+async def test_a_scheduled_callback_is_retriggered_to_dial_now(world: World) -> None:
+    service, switch, clock, _ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    await service.on_call_event(leg_event(cb_id, reached=True, ended=True))
+    clock.now += timedelta(minutes=2)  # the retry is due in 8 minutes
+    again = await service.retrigger(cb_id, by="lisi")
+    assert again.status == "scheduled" and again.next_attempt_at == clock.now
+    assert again.attempts_made == 0 and again.updated_by == "lisi"
+    switch.results.append(result(False, 3))
+    assert await service.tick() == 1
+    await service.drain()
+    assert len(switch.calls) == 2
+
+
+async def test_a_dialing_callback_is_not_retriggered(world: World) -> None:
+    service, *_ = world
+    cb_id = await _answered_attempt(world, DROPPED)
+    with pytest.raises(CallbackTransitionError, match="正在呼叫"):
+        await service.retrigger(cb_id, by="lisi")
+
+
+async def test_a_call_cut_by_a_switch_restart_is_called_back_once_when_the_link_is_back(
+    world: World,
+) -> None:
+    service, switch, clock, _ = world
+    cut = replace(DROPPED, outcome=Outcome.END_UNKNOWN, hangup_cause=None)
+    switch.connected = False  # the switch is restarting
+    cb = await service.on_call_ended(cut)
+    assert cb is not None and cb.reason == "switch_cut" and cb.connect_target == "PJSIP/1001"
+    assert await service.on_call_ended(cut) is None  # closed again after a resync: once
+    clock.now = cb.next_attempt_at + timedelta(minutes=5)  # type: ignore[operator]
+    assert await service.tick() == 0 and switch.calls == []
+    switch.connected = True
+    switch.results.append(result(True, 4))
+    assert await service.tick() == 1
+    await service.drain()
+    assert len(switch.calls) == 1
