@@ -345,7 +345,10 @@ def done_stage(connect_kind: str) -> AttemptStage:
     return AttemptStage.QUEUED if connect_kind == "queue" else AttemptStage.AGENT_CONNECTED
 
 
-_DONE_ZH = {AttemptStage.QUEUED: "已接通（客户已进入队列）", AttemptStage.AGENT_CONNECTED: "已接通坐席"}
+_DONE_ZH = {
+    AttemptStage.QUEUED: "已接通（客户已进入队列）",
+    AttemptStage.AGENT_CONNECTED: "已接通坐席",
+}
 _SHORT_ZH = {
     AttemptStage.CUSTOMER_ANSWERED: (
         "客户接听后未进入回呼流程，请检查交换机的回呼拨号方案 (answered, but the callback "

@@ -419,7 +419,9 @@ def _userevent(f: Frame, at: datetime) -> AmiEvent | None:
     no channel) are not ours and are skipped, not taken for broken frames."""
     if not f.get("Channel") or not f.get("Uniqueid"):
         return None
-    return UserEvent(*_chan(f, at), name=f.get("UserEvent") or "", callback_id=_opt(f, "CallbackId"))
+    return UserEvent(
+        *_chan(f, at), name=f.get("UserEvent") or "", callback_id=_opt(f, "CallbackId")
+    )
 
 
 def _newchannel(f: Frame, at: datetime) -> AmiEvent:

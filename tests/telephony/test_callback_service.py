@@ -149,9 +149,7 @@ async def test_an_abandoned_caller_is_called_back_a_minute_later_and_reached(wor
     done = await service.store.get(cb.id)
     assert done is not None and done.status == "done"
     assert done.last_result == "已接通（客户已进入队列）"
-    assert [(a.verdict, a.stage, a.leg_call_id) for a in done.attempts] == [
-        ("done", "queued", LEG)
-    ]
+    assert [(a.verdict, a.stage, a.leg_call_id) for a in done.attempts] == [("done", "queued", LEG)]
     assert [m.topic for m in seen] == [
         "callback/scheduled",
         "callback/attempted",

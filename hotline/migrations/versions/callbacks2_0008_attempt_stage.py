@@ -26,9 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("leg_call_id", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("leg_ended_at", sa.DateTime(timezone=True), nullable=True))
     # attempts finished before this revision: an answered Originate counted as done
-    op.execute(
-        "UPDATE callback_attempts SET stage = 'customer_answered' WHERE verdict = 'done'"
-    )
+    op.execute("UPDATE callback_attempts SET stage = 'customer_answered' WHERE verdict = 'done'")
 
 
 def downgrade() -> None:
