@@ -556,3 +556,12 @@ def test_a_call_cut_by_the_switch_while_queued_is_called_back_however_short() ->
 
 def test_a_call_cut_by_the_switch_before_any_queue_gets_no_callback() -> None:
     assert "end_unknown" in refusal_of(call(Outcome.END_UNKNOWN, sh(10, 10)))
+
+
+def test_quiet_hours_are_off_when_start_equals_end() -> None:
+    """README: set QUIET_START and QUIET_END to the same time to call back at any hour."""
+    always = CallbackPolicy(quiet_start=time(0, 0), quiet_end=time(0, 0))
+    assert plan_of(call(Outcome.ABANDONED, sh(10, 23, 0)), always).first_attempt_at == (
+        sh(10, 23, 1)
+    )
+    assert next_attempt_at(always, 1, sh(11, 3, 0), sh(11, 3, 0)) == sh(11, 3, 10)
