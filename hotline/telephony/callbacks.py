@@ -168,8 +168,9 @@ def plan_callback(policy: CallbackPolicy, record: CallRecord) -> CallbackPlan | 
 
     Eligible: DROPPED always; END_UNKNOWN (cut by the switch) when the customer was
     talking to an agent or waiting in a queue; ABANDONED, and NO_AGENT when
-    `include_no_agent`, after at least `min_abandon_wait_s` of waiting. Never a callback of a callback, never without
-    a number to dial, never without somewhere to connect the customer to.
+    `include_no_agent`, after at least `min_abandon_wait_s` of waiting. Never a callback
+    of a callback, never without a number to dial, never without somewhere to connect
+    the customer to.
     """
     if record.is_open or record.outcome is Outcome.IN_PROGRESS:
         return f"call {record.call_id} is not over yet (通话尚未结束)"
@@ -521,7 +522,7 @@ def retrigger(
             ),
         )
     # a scheduled one stays scheduled, only sooner; a final one moves back to scheduled
-    state = progress.state
+    state: CallbackState = progress.state
     if state is not CallbackState.SCHEDULED:
         state = transition(state, CallbackState.SCHEDULED)
     return replace(

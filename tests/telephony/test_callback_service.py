@@ -331,7 +331,7 @@ DROPPED = answered_call(outcome=Outcome.DROPPED, hangup_cause=38)  # back to age
 async def test_a_customer_who_answers_but_hangs_up_before_the_agent_is_tried_again(
     world: World,
 ) -> None:
-    service, switch, clock, seen = world
+    service, _, clock, seen = world
     cb_id = await _answered_attempt(world, DROPPED)
     await service.on_call_event(leg_event(cb_id, reached=True))
     await service.on_call_event(leg_event(cb_id, reached=True, ended=True))
