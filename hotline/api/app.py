@@ -268,6 +268,7 @@ def build(settings: Settings) -> Container:
         bus,
         end_unknown_after=timedelta(seconds=settings.ami.end_unknown_after_s),
         on_ended=after_call,
+        on_event=[callbacks.on_call_event] if cb.enabled else [],
     )
     mqtt = None
     m = settings.mqtt

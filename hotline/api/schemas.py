@@ -129,6 +129,9 @@ class CallbackAttemptOut(Out):
     reason_code: int | None
     reason_text: str | None
     uniqueid: str | None
+    stage: str  # originated, customer_answered, reached_context, queued, agent_connected
+    leg_call_id: str | None  # the call this attempt placed (GET /api/calls/{id})
+    leg_ended_at: datetime | None
 
 
 class CallbackOut(Out):

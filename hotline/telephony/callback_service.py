@@ -4,6 +4,10 @@ dropped-call callbacks.
 Rule: a state change is stored (compare-and-set) before anything is dialled, so a crash
 or a second instance can never place the same attempt twice. The decisions themselves
 live in `callbacks` (pure); this module does the I/O.
+
+An answered Originate leaves the attempt open: the call tracker's events of the callback
+leg (`on_call_event`) move its stage on, and the attempt is settled as done once the
+customer reached an agent (or the queue), or as a failed try when the leg ended short.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hotline.core.bus import Bus, Message
 from hotline.core.errors import Conflict, NotFound
 from hotline.telephony import callbacks as policy_rules
 from hotline.telephony.ami import AmiError, AmiUnavailable, OriginateResult, Originator
-from hotline.telephony.callback_store import Callback, CallbackStore
+from hotline.telephony.callback_store import Attempt, Callback, CallbackStore
 from hotline.telephony.callbacks import (
+    AttemptStage,
     AttemptVerdict,
     CallbackPolicy,
     CallbackProgress,
@@ -29,7 +34,7 @@ from hotline.telephony.callbacks import (
     Verdict,
 )
 from hotline.telephony.dialler import Dialler, DialPlan, DialRefused, UnusableNumber
-from hotline.telephony.records import CallRecord
+from hotline.telephony.records import CallEvent, CallRecord, Direction
 
 __all__ = ["CallbackService", "DialPlan"]
 
@@ -162,11 +167,63 @@ class CallbackService:
     # --- dialling ------------------------------------------------------------------------
 
     async def recover(self) -> None:
-        """Attempts cut off by a crash: their result is unknown, so count them and go on."""
+        """Attempts cut off by a crash: their result is unknown, so count them and go on.
+        One whose customer had answered waits for its leg instead (the call tracker
+        restores the leg and ends it, as it ended or as cut)."""
         for cb in await self.store.dialing():
-            action_id = await self.store.open_attempt(cb.id)
+            attempt = await self.store.open_attempt(cb.id)
+            if attempt is not None and attempt.stage != AttemptStage.ORIGINATED:
+                log.info("callback %d: answered before the restart; waiting for its leg", cb.id)
+                continue
             verdict = AttemptVerdict(Verdict.RETRY, "服务重启，上次呼叫结果未知")
-            await self._finish(cb, action_id, verdict, None)
+            await self._finish(cb, attempt.action_id if attempt else None, verdict, None)
+
+    # --- the callback leg ----------------------------------------------------------------
+
+    async def on_call_event(self, event: CallEvent) -> None:
+        """The call tracker's news of a call: for a callback leg, how far the customer got."""
+        leg = event.record
+        if leg.direction is not Direction.CALLBACK or leg.callback_id is None:
+            return
+        attempt = await self.store.advance_attempt(
+            callback_id=leg.callback_id,
+            stage=policy_rules.leg_stage(leg),
+            leg_call_id=leg.call_id,
+            leg_ended_at=leg.ended_at,
+        )
+        if attempt is not None:
+            await self._settle(leg.callback_id, attempt)
+
+    async def _settle(self, callback_id: int, attempt: Attempt) -> None:
+        """Done, a failed try, or (None) still going: `judge_leg` on what is stored."""
+        cb = await self.store.get(callback_id)
+        if cb is None:
+            return
+        stage = AttemptStage(attempt.stage)
+        verdict = policy_rules.judge_leg(
+            cb.connect_kind, stage, ended := attempt.leg_ended_at is not None
+        )
+        if verdict is None:
+            if not ended:
+                await self.bus.publish(
+                    Message(
+                        "callback/progress",
+                        payload(cb, action_id=attempt.action_id, stage=stage.value),
+                    )
+                )
+            return
+        await self._finish(cb, attempt.action_id, verdict, None)
+
+    async def _watch_silent_legs(self) -> None:
+        """An answered attempt still not connected `leg_wait_max_min` after it was dialled
+        (its leg's events were lost) is a failed try."""
+        limit = timedelta(minutes=self.policy.leg_wait_max_min)
+        for cb, attempt in await self.store.awaiting_legs(self.clock() - limit):
+            if attempt.stage == AttemptStage.ORIGINATED:
+                continue  # the dial task is still waiting for the OriginateResponse
+            log.warning("callback %d: no news of its leg after %s; retrying", cb.id, limit)
+            verdict = AttemptVerdict(Verdict.RETRY, "客户接听后未收到通话结果，按未接通处理")
+            await self._finish(cb, attempt.action_id, verdict, None)
 
     async def run(self) -> None:
         await self.recover()
@@ -181,6 +238,7 @@ class CallbackService:
         """Start every due callback; returns how many were started."""
         if not self.dialler.ready:
             return 0
+        await self._watch_silent_legs()
         started = 0
         for cb in await self.store.due(self.clock()):
             action_id = f"hotline-cb-{cb.id}-{uuid.uuid4().hex[:12]}"
@@ -214,6 +272,16 @@ class CallbackService:
             result = await self.dialler.dial(
                 cb.number, variables=dial_variables(cb), action_id=action_id
             )
+            if result.success:  # the line answered: the leg tells whether it connected
+                attempt = await self.store.advance_attempt(
+                    callback_id=cb.id,
+                    action_id=action_id,
+                    stage=AttemptStage.CUSTOMER_ANSWERED,
+                    uniqueid=result.uniqueid,
+                )
+                if attempt is not None:
+                    await self._settle(cb.id, attempt)
+                return
             verdict = policy_rules.classify_attempt(result.success, result.reason_code)
         except AmiUnavailable as exc:
             verdict = AttemptVerdict(Verdict.RETRY, f"与交换机的连接中断 ({exc})")
@@ -251,7 +319,7 @@ class CallbackService:
     ) -> None:
         now = self.clock()
         if action_id is not None:
-            await self.store.finish_attempt(
+            first = await self.store.finish_attempt(
                 action_id,
                 now=now,
                 verdict=verdict.verdict.value,
@@ -259,6 +327,8 @@ class CallbackService:
                 reason_text=verdict.reason_text,
                 uniqueid=result.uniqueid if result else None,
             )
+            if not first:
+                return  # settled already (its leg and its OriginateResponse crossed)
         current = await self._get(cb.id)
         try:
             new = policy_rules.record_attempt(self.policy, progress_of(current), verdict, now)

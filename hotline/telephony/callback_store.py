@@ -1,7 +1,8 @@
 """Callbacks and their attempts in the database. Rule: one callback per call, ever.
 
 The unique call_id column is what keeps a call from being called back twice, across
-restarts and against AMI re-sending an action after a reconnect.
+restarts and against AMI re-sending an action after a reconnect. An attempt is finished
+once (compare-and-set on `finished_at`), and its stage only moves forward.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
+from hotline.telephony.callbacks import AttemptStage, furthest
 
 
 class CallbackRow(Base):
@@ -49,6 +51,9 @@ class CallbackAttemptRow(Base):
     reason_code: Mapped[int | None] = mapped_column(Integer)
     reason_text: Mapped[str | None] = mapped_column(Text)
     uniqueid: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(24), default=AttemptStage.ORIGINATED.value)
+    leg_call_id: Mapped[str | None] = mapped_column(String(64))  # the call it placed
+    leg_ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,25 @@ class Attempt:
     reason_code: int | None
     reason_text: str | None
     uniqueid: str | None
+    stage: str = AttemptStage.ORIGINATED.value
+    leg_call_id: str | None = None
+    leg_ended_at: datetime | None = None
+
+
+def _attempt(a: CallbackAttemptRow) -> Attempt:
+    return Attempt(
+        a.attempt_no,
+        a.action_id,
+        a.started_at,
+        a.finished_at,
+        a.verdict,
+        a.reason_code,
+        a.reason_text,
+        a.uniqueid,
+        a.stage,
+        a.leg_call_id,
+        a.leg_ended_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +122,7 @@ def _callback(row: CallbackRow, attempts: list[CallbackAttemptRow] | None = None
         created_at=row.created_at,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
-        attempts=tuple(
-            Attempt(
-                a.attempt_no,
-                a.action_id,
-                a.started_at,
-                a.finished_at,
-                a.verdict,
-                a.reason_code,
-                a.reason_text,
-                a.uniqueid,
-            )
-            for a in attempts or []
-        ),
+        attempts=tuple(_attempt(a) for a in attempts or []),
     )
 
 
@@ -164,11 +176,22 @@ class CallbackStore:
     async def find(
         self, *, status: str | None = None, offset: int = 0, limit: int = 50
     ) -> list[Callback]:
+        """A page of callbacks, newest first, each with its attempts."""
         stmt = select(CallbackRow).order_by(CallbackRow.id.desc()).offset(offset).limit(limit)
         if status:
             stmt = stmt.where(CallbackRow.status == status)
         async with self._sessions() as session:
-            return [_callback(r) for r in await session.scalars(stmt)]
+            rows = list(await session.scalars(stmt))
+            by_callback: dict[int, list[CallbackAttemptRow]] = {r.id: [] for r in rows}
+            if rows:
+                attempts = await session.scalars(
+                    select(CallbackAttemptRow)
+                    .where(CallbackAttemptRow.callback_id.in_(list(by_callback)))
+                    .order_by(CallbackAttemptRow.callback_id, CallbackAttemptRow.attempt_no)
+                )
+                for a in attempts:
+                    by_callback[a.callback_id].append(a)
+            return [_callback(r, by_callback[r.id]) for r in rows]
 
     async def due(self, now: datetime, limit: int = 20) -> list[Callback]:
         stmt = (
@@ -238,15 +261,71 @@ class CallbackStore:
             )
             return True
 
-    async def open_attempt(self, callback_id: int) -> str | None:
-        """The action id of the attempt still waiting for its result, if any."""
+    async def open_attempt(self, callback_id: int) -> Attempt | None:
+        """The attempt still waiting for its result, if any."""
         async with self._sessions() as session:
-            return await session.scalar(
-                select(CallbackAttemptRow.action_id).where(
+            row = await session.scalar(
+                select(CallbackAttemptRow).where(
                     CallbackAttemptRow.callback_id == callback_id,
                     CallbackAttemptRow.finished_at.is_(None),
                 )
             )
+            return None if row is None else _attempt(row)
+
+    async def advance_attempt(
+        self,
+        *,
+        callback_id: int,
+        action_id: str | None = None,
+        stage: AttemptStage,
+        uniqueid: str | None = None,
+        leg_call_id: str | None = None,
+        leg_ended_at: datetime | None = None,
+    ) -> Attempt | None:
+        """Move the callback's open attempt on (its stage never goes back) and return it.
+
+        `action_id` names the attempt (the OriginateResponse); without it, the open one.
+        The leg is the call the OriginateResponse's Uniqueid names, or, before that
+        arrives, the first leg the attempt hears of: news of another leg (an earlier
+        attempt's, arriving late) returns None, as does a finished attempt.
+        """
+        where = [
+            CallbackAttemptRow.callback_id == callback_id,
+            CallbackAttemptRow.finished_at.is_(None),
+        ]
+        if action_id is not None:
+            where.append(CallbackAttemptRow.action_id == action_id)
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(CallbackAttemptRow).where(*where).with_for_update())
+            if row is None:
+                return None
+            known = row.leg_call_id or row.uniqueid  # the OriginateResponse names the leg
+            if leg_call_id is not None:
+                if known not in (None, leg_call_id):
+                    return None
+                row.leg_call_id = leg_call_id
+            elif uniqueid is not None and row.leg_call_id is None:
+                row.leg_call_id = uniqueid  # the leg is the originated channel's own call
+            row.stage = furthest(row.stage, stage).value
+            row.uniqueid = uniqueid or row.uniqueid
+            row.leg_ended_at = leg_ended_at or row.leg_ended_at
+            return _attempt(row)
+
+    async def awaiting_legs(self, started_before: datetime) -> list[tuple[Callback, Attempt]]:
+        """Dialing callbacks whose open attempt was answered before `started_before` and is
+        still waiting for its leg's news."""
+        stmt = (
+            select(CallbackRow, CallbackAttemptRow)
+            .join(CallbackAttemptRow, CallbackAttemptRow.callback_id == CallbackRow.id)
+            .where(
+                CallbackRow.status == "dialing",
+                CallbackAttemptRow.finished_at.is_(None),
+                CallbackAttemptRow.started_at < started_before,
+            )
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).all()
+            return [(_callback(cb), _attempt(a)) for cb, a in rows]
 
     async def finish_attempt(
         self,
@@ -257,16 +336,21 @@ class CallbackStore:
         reason_code: int | None,
         reason_text: str,
         uniqueid: str | None,
-    ) -> None:
+    ) -> bool:
+        """Close the attempt with its verdict; False when it was closed already (the
+        OriginateResponse and the leg's end may both settle it: the first one counts)."""
+        values: dict[str, object] = dict(
+            finished_at=now, verdict=verdict, reason_code=reason_code, reason_text=reason_text
+        )
+        if uniqueid is not None:
+            values["uniqueid"] = uniqueid
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            result = await session.execute(
                 update(CallbackAttemptRow)
-                .where(CallbackAttemptRow.action_id == action_id)
-                .values(
-                    finished_at=now,
-                    verdict=verdict,
-                    reason_code=reason_code,
-                    reason_text=reason_text,
-                    uniqueid=uniqueid,
+                .where(
+                    CallbackAttemptRow.action_id == action_id,
+                    CallbackAttemptRow.finished_at.is_(None),
                 )
+                .values(**values)
             )
+            return bool(result.rowcount)  # type: ignore[attr-defined]

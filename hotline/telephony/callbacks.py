@@ -2,8 +2,14 @@
 
 The one rule this module keeps: it only decides. No I/O, no asyncio, no clock is read;
 every time comes in as an argument (an aware datetime, returned in UTC) and every number
-comes from a `CallbackPolicy`. The callback service feeds it final `CallRecord`s and AMI
-`OriginateResponse` results, stores what it returns and dials when it is told to.
+comes from a `CallbackPolicy`. The callback service feeds it final `CallRecord`s, AMI
+`OriginateResponse` results and the records of the callback legs themselves, stores what
+it returns and dials when it is told to.
+
+Done means connected: an answered Originate only says the customer's line picked up. An
+attempt is done when its leg (the call Hotline originated, `direction=callback`) reached
+an agent, or the queue when callbacks connect to the queue (`done_stage`); a leg that ends
+short of that is a failed try, retried like any other (`judge_leg`).
 
 Dedup: one callback per call, ever. `dedup_key(call_id)` is the value the service stores
 under a unique constraint; a supervisor's retrigger reuses that same callback (its
@@ -23,7 +29,7 @@ from hotline.telephony.dialler import out_of_quiet_hours
 from hotline.telephony.records import CallRecord, Direction, Outcome
 
 ConnectKind = Literal["agent", "queue"]
-CallbackReason = Literal["abandoned", "no_agent", "dropped"]
+CallbackReason = Literal["abandoned", "no_agent", "dropped", "switch_cut"]
 
 # Caller IDs the switch presents when the number is withheld or unknown.
 _WITHHELD = frozenset(
@@ -46,6 +52,9 @@ class CallbackPolicy:
     quiet_end: time = time(8, 0)  # …until this one (exclusive); start == end: no quiet hours
     timezone: str = "Asia/Shanghai"
     min_number_digits: int = 3
+    # an attempt whose customer answered but that is still not connected this long after
+    # it was dialled (its leg's events lost) counts as a failed try: never stuck dialing
+    leg_wait_max_min: float = 240.0
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -63,6 +72,8 @@ class CallbackPolicy:
             problems.append("quiet_start/quiet_end are local times of day without tzinfo")
         if self.min_number_digits < 1:
             problems.append("min_number_digits must be >= 1")
+        if self.leg_wait_max_min <= 0:
+            problems.append("leg_wait_max_min must be > 0")
         try:
             ZoneInfo(self.timezone)
         except (KeyError, ValueError):
@@ -130,6 +141,15 @@ def _reason_for(policy: CallbackPolicy, record: CallRecord) -> tuple[CallbackRea
     """(the plan's reason, "") or (None, why the call gets no callback)."""
     if record.outcome is Outcome.DROPPED:
         return "dropped", ""
+    if record.outcome is Outcome.END_UNKNOWN:
+        # the switch cut it (a restart, a crash losing the end events): a 断线 when the
+        # customer was talking to an agent or waiting for one; the customer did not leave
+        if record.answered_at is not None or record.visits:
+            return "switch_cut", ""
+        return None, (
+            "outcome end_unknown before any queue or agent: nobody was serving the customer "
+            "(交换机中断时客户尚未排队或接通)"
+        )
     if record.outcome is Outcome.NO_AGENT and not policy.include_no_agent:
         return None, "outcome no_agent: callbacks for queue timeouts are off (include_no_agent)"
     if record.outcome in (Outcome.ABANDONED, Outcome.NO_AGENT):
@@ -146,9 +166,11 @@ def _reason_for(policy: CallbackPolicy, record: CallRecord) -> tuple[CallbackRea
 def plan_callback(policy: CallbackPolicy, record: CallRecord) -> CallbackPlan | str:
     """The callback for a final call record, or a reason string (for the log) why none.
 
-    Eligible: DROPPED always; ABANDONED, and NO_AGENT when `include_no_agent`, after at
-    least `min_abandon_wait_s` of waiting. Never a callback of a callback, never without
-    a number to dial, never without somewhere to connect the customer to.
+    Eligible: DROPPED always; END_UNKNOWN (cut by the switch) when the customer was
+    talking to an agent or waiting in a queue; ABANDONED, and NO_AGENT when
+    `include_no_agent`, after at least `min_abandon_wait_s` of waiting. Never a callback
+    of a callback, never without a number to dial, never without somewhere to connect
+    the customer to.
     """
     if record.is_open or record.outcome is Outcome.IN_PROGRESS:
         return f"call {record.call_id} is not over yet (通话尚未结束)"
@@ -284,6 +306,76 @@ def classify_refusal(reason: str, *, permanent: bool) -> AttemptVerdict:
 
 
 # ---------------------------------------------------------------------------------------
+# How far an attempt got (the callback leg's own record)
+
+
+class AttemptStage(StrEnum):
+    """How far one attempt got, in order. `customer_answered` is the OriginateResponse;
+    the later stages come from the leg's call record."""
+
+    ORIGINATED = "originated"  # the Originate was sent
+    CUSTOMER_ANSWERED = "customer_answered"  # OriginateResponse Success: the line picked up
+    REACHED_CONTEXT = "reached_context"  # UserEvent HotlineCallbackReached: dialplan runs
+    QUEUED = "queued"  # the customer joined a queue
+    AGENT_CONNECTED = "agent_connected"  # an agent answered (AgentConnect, or a Dial answered)
+
+
+_STAGES = tuple(AttemptStage)
+
+
+def furthest(a: AttemptStage | str | None, b: AttemptStage | str | None) -> AttemptStage:
+    """The later of two stages (a stored stage never goes back)."""
+    known = [AttemptStage(s) for s in (a, b) if s]
+    return max(known, key=_STAGES.index, default=AttemptStage.ORIGINATED)
+
+
+def leg_stage(leg: CallRecord) -> AttemptStage:
+    """How far the customer got on this callback leg, from its call record alone."""
+    if leg.answered_at is not None:
+        return AttemptStage.AGENT_CONNECTED
+    if leg.visits or leg.queue_joined_at is not None:
+        return AttemptStage.QUEUED
+    if leg.callback_reached_at is not None:
+        return AttemptStage.REACHED_CONTEXT
+    return AttemptStage.ORIGINATED
+
+
+def done_stage(connect_kind: str) -> AttemptStage:
+    """Where an attempt is done: with an agent, or in the queue when the callback connects
+    to the queue (`connect_to = "queue"`, or no agent known)."""
+    return AttemptStage.QUEUED if connect_kind == "queue" else AttemptStage.AGENT_CONNECTED
+
+
+_DONE_ZH = {
+    AttemptStage.QUEUED: "已接通（客户已进入队列）",
+    AttemptStage.AGENT_CONNECTED: "已接通坐席",
+}
+_SHORT_ZH = {
+    AttemptStage.CUSTOMER_ANSWERED: (
+        "客户接听后未进入回呼流程，请检查交换机的回呼拨号方案 (answered, but the callback "
+        "context never ran)"
+    ),
+    AttemptStage.REACHED_CONTEXT: "客户接听后在接通坐席前挂断",
+    AttemptStage.QUEUED: "客户在排队中挂断，未接通坐席",
+}
+
+
+def judge_leg(connect_kind: str, stage: AttemptStage, leg_ended: bool) -> AttemptVerdict | None:
+    """The verdict of an attempt from how far its leg got, or None while it is still going.
+
+    Done once the leg reached `done_stage` (even before it ends). A leg that ended short of
+    it, after the customer answered, is a failed try (retried while attempts are left). A
+    leg that ended before any answer waits for the OriginateResponse's reason instead.
+    """
+    target = done_stage(connect_kind)
+    if _STAGES.index(stage) >= _STAGES.index(target):
+        return AttemptVerdict(Verdict.DONE, _DONE_ZH[target])
+    if not leg_ended or stage is AttemptStage.ORIGINATED:
+        return None
+    return AttemptVerdict(Verdict.RETRY, _SHORT_ZH[stage])
+
+
+# ---------------------------------------------------------------------------------------
 # States and transitions
 
 
@@ -416,19 +508,23 @@ def cancel(progress: CallbackProgress) -> CallbackProgress:
 def retrigger(
     policy: CallbackPolicy, progress: CallbackProgress, now: datetime
 ) -> CallbackProgress:
-    """A supervisor's retrigger: any final state -> scheduled now (or when quiet hours end),
-    with `max_attempts` attempts again."""
-    if progress.state not in FINAL_STATES:
+    """A supervisor's retrigger: a scheduled or final callback -> scheduled now (or when
+    quiet hours end), with `max_attempts` attempts again. Not while dialing: one dial at a
+    time (the service's compare-and-set on the state keeps that)."""
+    if progress.state is CallbackState.DIALING:
         raise CallbackTransitionError(
             progress.state,
             CallbackState.SCHEDULED,
-            message_zh=f"回呼{_STATE_ZH[progress.state]}，不能重新发起",
+            message_zh="回呼正在呼叫，不能重新发起；请等本次呼叫结束",
             message_en=(
-                f"a {progress.state.value} callback cannot be retriggered; only a done, "
-                "exhausted, cancelled or failed one can (cancel it first)"
+                "a dialing callback cannot be retriggered; wait for this attempt to end "
+                "(never two dials at once)"
             ),
         )
-    state = transition(progress.state, CallbackState.SCHEDULED)
+    # a scheduled one stays scheduled, only sooner; a final one moves back to scheduled
+    state: CallbackState = progress.state
+    if state is not CallbackState.SCHEDULED:
+        state = transition(state, CallbackState.SCHEDULED)
     return replace(
         progress,
         state=state,

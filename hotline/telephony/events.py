@@ -132,6 +132,14 @@ class VarSet(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class UserEvent(ChannelEvent):
+    """A dialplan's UserEvent(); `name` is its UserEvent header (HotlineCallbackReached)."""
+
+    name: str = ""
+    callback_id: str | None = None  # the CallbackId header, when the event has one
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLogin(ChannelEvent):
     agent: str | None = None
 
@@ -406,6 +414,16 @@ def _member(change: MemberChange) -> _Builder:
     return build
 
 
+def _userevent(f: Frame, at: datetime) -> AmiEvent | None:
+    """Only the dialplan's own UserEvents about a channel; others (sent by an AMI client,
+    no channel) are not ours and are skipped, not taken for broken frames."""
+    if not f.get("Channel") or not f.get("Uniqueid"):
+        return None
+    return UserEvent(
+        *_chan(f, at), name=f.get("UserEvent") or "", callback_id=_opt(f, "CallbackId")
+    )
+
+
 def _newchannel(f: Frame, at: datetime) -> AmiEvent:
     chan = _chan(f, at)
     if chan[3] is None:  # pre-Asterisk-12: no Linkedid, no call grouping
@@ -421,7 +439,7 @@ def _newchannel(f: Frame, at: datetime) -> AmiEvent:
 
 
 # One builder per event type we use; everything else parses to None.
-_Builder = Callable[[Frame, datetime], AmiEvent]
+_Builder = Callable[[Frame, datetime], AmiEvent | None]
 _BUILDERS: dict[str, _Builder] = {
     "newchannel": _newchannel,
     "newstate": lambda f, at: Newstate(
@@ -488,6 +506,7 @@ _BUILDERS: dict[str, _Builder] = {
         variable=_req(f, "Variable"),
         value=f.get("Value") or "",
     ),
+    "userevent": lambda f, at: _userevent(f, at),
     "agentlogin": lambda f, at: AgentLogin(
         *_chan(f, at),
         agent=_opt(f, "Agent"),

@@ -114,6 +114,7 @@ class CallRecord:
     outcome: Outcome = Outcome.IN_PROGRESS
     recording_file: str | None = None  # MIXMONITOR_FILENAME as the switch wrote it
     callback_id: int | None = None  # set on calls Hotline originated as callbacks
+    callback_reached_at: datetime | None = None  # UserEvent HotlineCallbackReached on the leg
     variables: tuple[tuple[str, str], ...] = field(default=())
 
     @property

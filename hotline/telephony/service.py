@@ -88,6 +88,7 @@ class CallService:
         *,
         end_unknown_after: timedelta,
         on_ended: Sequence[Callable[[CallRecord], Awaitable[object]]] = (),
+        on_event: Sequence[Callable[[CallEvent], Awaitable[object]]] = (),
         batch: int = 1000,
         linger_s: float = 0.05,
         followers: Sequence[Follower] = (),
@@ -97,6 +98,7 @@ class CallService:
         self.bus = bus
         self.end_unknown_after = end_unknown_after
         self.on_ended = tuple(on_ended)  # after-call work: callbacks, archiving, ...
+        self.on_event = tuple(on_event)  # every stored call event: callback legs' progress
         self.batch = batch  # at most this many AMI items per transaction
         self.linger_s = linger_s  # and at most this late: a burst is saved in one go
         self.counters = Counters()
@@ -208,6 +210,11 @@ class CallService:
             await self.bus.publish(
                 Message(f"call/{event.kind.value}", summary(event.record), event.at)
             )
+            for follow in self.on_event:
+                try:
+                    await follow(event)
+                except Exception:
+                    log.exception("call event work failed for call %s", event.record.call_id)
             if event.kind is CallEventKind.ENDED:
                 for hook in self.on_ended:
                     try:

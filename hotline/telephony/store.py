@@ -64,6 +64,7 @@ def _dt(value: str | None) -> datetime | None:
 def record_from_json(text: str) -> CallRecord:
     data = json.loads(text)
     times = {"entered_at", "queue_joined_at", "ring_started_at", "answered_at", "ended_at"}
+    times.add("callback_reached_at")
     for key in times:
         data[key] = _dt(data.get(key))
     data["visits"] = tuple(

@@ -49,6 +49,7 @@ from hotline.telephony.events import (
     QueueCallerLeave,
     QueueEntry,
     Unhold,
+    UserEvent,
     VarSet,
 )
 from hotline.telephony.records import (
@@ -73,6 +74,7 @@ REASON_HANGUP_BY = {"caller": HangupBy.CALLER, "agent": HangupBy.AGENT, "transfe
 DIALPLAN_END_CAUSES = frozenset({16})
 RECORDING_VARIABLE = "MIXMONITOR_FILENAME"
 CALLBACK_VARIABLE = "HOTLINE_CALLBACK_ID"
+CALLBACK_REACHED_EVENT = "hotlinecallbackreached"  # UserEvent of [hotline-callback], lower
 _NO_NUMBER = frozenset({"", "<unknown>", "unknown", "anonymous"})
 _NO_EXTEN = frozenset({"", "s", "h", "i", "t"})
 
@@ -492,6 +494,20 @@ class CallTracker:
         call.rec = replace(call.rec, variables=variables)
         return [] if call.rec == rec else self._emit(CallEventKind.UPDATED, call, e.at)
 
+    def _on_user_event(self, call: _Call, e: UserEvent) -> list[CallEvent]:
+        """HotlineCallbackReached: the answered callback customer runs the callback context."""
+        rec = call.rec
+        if e.name.strip().lower() != CALLBACK_REACHED_EVENT or rec.callback_reached_at:
+            return []
+        given = (e.callback_id or "").strip()
+        call.rec = replace(
+            rec,
+            direction=Direction.CALLBACK,
+            callback_id=rec.callback_id or (int(given) if given.isdigit() else None),
+            callback_reached_at=e.at,
+        )
+        return self._emit(CallEventKind.UPDATED, call, e.at)
+
     def _on_hold(self, call: _Call, e: Hold) -> list[CallEvent]:
         if e.uniqueid != call.rec.caller_uniqueid:
             call.holds.setdefault(e.uniqueid, e.at)
@@ -688,6 +704,7 @@ _RULES: dict[type[AmiEvent], _Rule] = {
     QueueCallerLeave: CallTracker._on_queue_leave,
     AgentLogin: CallTracker._on_agent_login,  # root channel logs in: not a call -> DISCARDED
     VarSet: CallTracker._on_varset,  # recording file, callback id
+    UserEvent: CallTracker._on_user_event,  # HotlineCallbackReached -> callback_reached_at
     Hold: CallTracker._on_hold,
     Unhold: CallTracker._on_unhold,  # hold_seconds
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,8 @@ from hotline.api.cli import app as cli
 from hotline.core.errors import InvalidInput
 from hotline.core.roles import Role
 from hotline.core.settings import Settings
+from hotline.telephony.callbacks import adjust_for_quiet_hours
+from hotline.telephony.records import Direction
 from tests.factories import abandoned_call, answered_call
 
 
@@ -185,3 +187,53 @@ def test_the_cli_creates_a_user_whose_token_the_api_accepts(tmp_path: Path) -> N
 async def test_no_user_gets_the_system_role(api: Api) -> None:
     with pytest.raises(InvalidInput, match="system"):
         await api.container.users.add("robot", Role.SYSTEM, None, datetime.now(UTC))
+
+
+async def test_callback_legs_are_not_counted_among_the_customers_calls(api: Api) -> None:
+    """Three customer calls and two callback legs: the call list and the service level
+    show the three; the legs are there on request."""
+    legs = [
+        replace(
+            answered_call(f"9.{i}", number="13900139000"),
+            direction=Direction.CALLBACK,
+            callback_id=i,
+        )
+        for i in (1, 2)
+    ]
+    await api.container.calls.save(legs)
+    r = await api.get("zhao", "/api/calls")
+    assert r.json()["total"] == 3
+    assert {c["direction"] for c in r.json()["items"]} == {"inbound"}
+    r = await api.get("zhao", "/api/calls", direction="callback")
+    assert r.json()["total"] == 2 and {c["call_id"] for c in r.json()["items"]} == {"9.1", "9.2"}
+    r = await api.get("zhao", "/api/calls", direction="all")
+    assert r.json()["total"] == 5
+    r = await api.get("zhao", "/api/calls", direction="outbound")
+    assert r.status_code == 422
+    r = await api.get("chen", "/api/stats/service-level", by="all")
+    (row,) = r.json()["rows"]
+    assert row["calls"] == 3 and row["answered"] == 2
+
+
+async def test_the_callback_list_shows_each_callbacks_attempts(api: Api) -> None:
+    cb = await api.container.callbacks.on_call_ended(abandoned_call("1.3"))
+    assert cb is not None
+    store = api.container.callbacks.store
+    assert await store.begin_attempt(cb.id, action_id="hotline-cb-1-a", now=datetime.now(UTC))
+    r = await api.get("chen", "/api/callbacks")
+    (listed,) = r.json()
+    (attempt,) = listed["attempts"]
+    assert attempt["action_id"] == "hotline-cb-1-a" and attempt["stage"] == "originated"
+    assert listed == (await api.get("chen", f"/api/callbacks/{cb.id}")).json()
+
+
+async def test_a_supervisor_retriggers_a_scheduled_callback_to_dial_now(api: Api) -> None:
+    later = datetime.now(UTC) + timedelta(days=2)  # its first try is two days away
+    cb = await api.container.callbacks.on_call_ended(abandoned_call("1.3", at=later))
+    assert cb is not None and cb.status == "scheduled"
+    policy = api.container.callbacks.policy
+    before = adjust_for_quiet_hours(policy, datetime.now(UTC))
+    r = await api.post("chen", f"/api/callbacks/{cb.id}/retrigger")
+    after = adjust_for_quiet_hours(policy, datetime.now(UTC))
+    assert r.status_code == 200 and r.json()["status"] == "scheduled"
+    assert before <= datetime.fromisoformat(r.json()["next_attempt_at"]) <= after  # now

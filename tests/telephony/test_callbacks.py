@@ -13,6 +13,7 @@ import pytest
 
 from hotline.core.errors import Conflict
 from hotline.telephony.callbacks import (
+    AttemptStage,
     AttemptVerdict,
     CallbackPlan,
     CallbackPolicy,
@@ -25,6 +26,9 @@ from hotline.telephony.callbacks import (
     cancel,
     classify_attempt,
     dedup_key,
+    furthest,
+    judge_leg,
+    leg_stage,
     next_attempt_at,
     plan_callback,
     record_attempt,
@@ -33,7 +37,7 @@ from hotline.telephony.callbacks import (
     transition,
     usable_number,
 )
-from hotline.telephony.records import CallRecord, Direction, Outcome
+from hotline.telephony.records import CallRecord, Direction, Outcome, QueueVisit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = CallbackPolicy()
@@ -420,10 +424,25 @@ def test_retrigger_at_night_waits_for_morning() -> None:
     assert retrigger(POLICY, cancelled, sh(10, 22, 0)).next_attempt_at == sh(11, 8, 0)
 
 
-@pytest.mark.parametrize("state", [CallbackState.SCHEDULED, CallbackState.DIALING])
-def test_retrigger_of_a_live_callback_is_refused(state: CallbackState) -> None:
+def test_retrigger_while_dialing_is_refused_never_two_dials_at_once() -> None:
     with pytest.raises(CallbackTransitionError, match="不能重新发起"):
-        retrigger(POLICY, CallbackProgress(state), sh(10, 16, 0))
+        retrigger(POLICY, CallbackProgress(CallbackState.DIALING), sh(10, 16, 0))
+
+
+def test_a_scheduled_callback_retriggered_is_dialled_as_soon_as_possible() -> None:
+    later = CallbackProgress(
+        CallbackState.SCHEDULED,
+        attempts_made=2,
+        next_attempt_at=sh(10, 16, 10),
+        last_attempt_at=sh(10, 16, 0),
+    )
+    p = retrigger(POLICY, later, sh(10, 16, 3))
+    assert (p.state, p.attempts_made, p.next_attempt_at) == (
+        CallbackState.SCHEDULED,
+        0,
+        sh(10, 16, 3),
+    )
+    assert p.last_reason == "主管重新发起"
 
 
 @pytest.mark.parametrize(
@@ -460,3 +479,89 @@ def test_legal_transitions() -> None:
         (s.FAILED, s.SCHEDULED),
     ]:
         assert transition(current, target) is target
+
+
+# --- done means connected: how far an attempt's leg got ---------------------------------
+
+
+def leg(**changes: object) -> CallRecord:
+    base = replace(
+        call(Outcome.IN_PROGRESS, sh(10, 10), direction=Direction.CALLBACK), ended_at=None
+    )
+    return replace(base, callback_id=7, **changes)  # type: ignore[arg-type]
+
+
+def test_the_legs_record_tells_how_far_the_customer_got() -> None:
+    assert leg_stage(leg()) is AttemptStage.ORIGINATED
+    assert leg_stage(leg(callback_reached_at=sh(10, 10))) is AttemptStage.REACHED_CONTEXT
+    queued = leg(callback_reached_at=sh(10, 10), visits=(QueueVisit("hotline", sh(10, 10)),))
+    assert leg_stage(queued) is AttemptStage.QUEUED
+    assert leg_stage(replace(queued, answered_at=sh(10, 11))) is AttemptStage.AGENT_CONNECTED
+    # a Dial straight to the agent: no queue, answered
+    assert leg_stage(leg(answered_at=sh(10, 11))) is AttemptStage.AGENT_CONNECTED
+
+
+def test_a_stage_never_goes_back() -> None:
+    assert furthest("queued", AttemptStage.CUSTOMER_ANSWERED) is AttemptStage.QUEUED
+    assert furthest(None, None) is AttemptStage.ORIGINATED
+
+
+@pytest.mark.parametrize(
+    ("kind", "stage", "ended", "want"),
+    [
+        # a callback back to the agent is done with the agent, not before
+        ("agent", AttemptStage.AGENT_CONNECTED, False, Verdict.DONE),
+        ("agent", AttemptStage.QUEUED, False, None),
+        ("agent", AttemptStage.QUEUED, True, Verdict.RETRY),
+        ("agent", AttemptStage.REACHED_CONTEXT, True, Verdict.RETRY),
+        ("agent", AttemptStage.CUSTOMER_ANSWERED, True, Verdict.RETRY),
+        # a callback to the queue is done once the customer is in it
+        ("queue", AttemptStage.QUEUED, False, Verdict.DONE),
+        ("queue", AttemptStage.AGENT_CONNECTED, True, Verdict.DONE),
+        ("queue", AttemptStage.REACHED_CONTEXT, True, Verdict.RETRY),
+        ("queue", AttemptStage.REACHED_CONTEXT, False, None),
+        # ended before anyone answered: the OriginateResponse's reason decides
+        ("agent", AttemptStage.ORIGINATED, True, None),
+    ],
+)
+def test_an_attempt_is_done_only_once_the_customer_is_connected(
+    kind: str, stage: AttemptStage, ended: bool, want: Verdict | None
+) -> None:
+    verdict = judge_leg(kind, stage, ended)
+    assert (verdict.verdict if verdict else None) is want
+    if verdict is not None:
+        assert verdict.reason_text  # Chinese, for the supervisor
+
+
+def test_answered_customer_who_leaves_the_queue_is_retried_then_exhausted() -> None:
+    p = start(plan_of(call(Outcome.DROPPED, sh(10, 10), agent="PJSIP/1001")))
+    for minute in (1, 11, 21):
+        verdict = judge_leg("agent", AttemptStage.QUEUED, leg_ended=True)
+        assert verdict is not None
+        p = record_attempt(POLICY, begin_attempt(p), verdict, sh(10, 10, minute))
+    assert p.state is CallbackState.EXHAUSTED and p.last_reason == "客户在排队中挂断，未接通坐席"
+
+
+def test_a_call_cut_by_the_switch_mid_conversation_is_called_back() -> None:
+    cut = replace(call(Outcome.END_UNKNOWN, sh(10, 10), agent="PJSIP/1001"), answered_at=sh(10, 9))
+    plan = plan_of(cut)
+    assert (plan.reason, plan.connect_to_target) == ("switch_cut", "PJSIP/1001")
+
+
+def test_a_call_cut_by_the_switch_while_queued_is_called_back_however_short() -> None:
+    visit = QueueVisit("hotline-general", sh(10, 10) - timedelta(seconds=2))
+    cut = replace(call(Outcome.END_UNKNOWN, sh(10, 10), wait=2.0), visits=(visit,))
+    assert plan_of(cut).reason == "switch_cut"
+
+
+def test_a_call_cut_by_the_switch_before_any_queue_gets_no_callback() -> None:
+    assert "end_unknown" in refusal_of(call(Outcome.END_UNKNOWN, sh(10, 10)))
+
+
+def test_quiet_hours_are_off_when_start_equals_end() -> None:
+    """README: set QUIET_START and QUIET_END to the same time to call back at any hour."""
+    always = CallbackPolicy(quiet_start=time(0, 0), quiet_end=time(0, 0))
+    assert plan_of(call(Outcome.ABANDONED, sh(10, 23, 0)), always).first_attempt_at == (
+        sh(10, 23, 1)
+    )
+    assert next_attempt_at(always, 1, sh(11, 3, 0), sh(11, 3, 0)) == sh(11, 3, 10)

@@ -141,5 +141,6 @@ async def test_a_call_gets_one_callback_ever(engine: AsyncEngine) -> None:
     assert [c.id for c in await cbs.due(T0)] == [first.id]
     assert await cbs.begin_attempt(first.id, action_id="a-1", now=T0)
     assert not await cbs.begin_attempt(first.id, action_id="a-2", now=T0)  # already dialing
-    assert await cbs.open_attempt(first.id) == "a-1"
+    opened = await cbs.open_attempt(first.id)
+    assert opened is not None and opened.action_id == "a-1"
     assert await cbs.due(T0 + timedelta(hours=1)) == []

@@ -11,6 +11,7 @@ import pytest
 
 from hotline.core.settings import DEFAULT_ABNORMAL_CAUSES
 from hotline.telephony import events
+from hotline.telephony.callbacks import AttemptStage, leg_stage
 from hotline.telephony.frames import read_stream
 from hotline.telephony.records import CallEventKind, CallRecord, Direction, Outcome, RingRule
 from hotline.telephony.tracker import CallTracker
@@ -70,3 +71,14 @@ def test_the_callback_call_is_marked_as_one(calls: dict[str, CallRecord]) -> Non
     assert record.direction is Direction.CALLBACK
     assert record.callback_id is None  # the capture's id "cb-0001" is not one of ours
     assert all(c.direction is Direction.INBOUND for n, c in calls.items() if n != "13800000008")
+
+
+def test_the_callback_leg_shows_how_far_the_customer_got(calls: dict[str, CallRecord]) -> None:
+    """吴十's callback: answered, ran [hotline-callback] (UserEvent HotlineCallbackReached),
+    queued, connected to an agent: the leg's record holds every step."""
+    leg = calls["13800000008"]
+    assert leg.callback_reached_at is not None
+    assert leg.queue_joined_at is not None and leg.answered_at is not None
+    assert leg.entered_at <= leg.callback_reached_at <= leg.queue_joined_at <= leg.answered_at
+    assert leg_stage(leg) is AttemptStage.AGENT_CONNECTED
+    assert all(c.callback_reached_at is None for n, c in calls.items() if n != "13800000008")

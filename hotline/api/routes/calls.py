@@ -50,7 +50,10 @@ async def list_calls(
     queue: Annotated[str | None, Query(max_length=128)] = None,
     outcome: Outcome | None = None,
     within_rule: bool | None = None,
-    direction: Direction | None = None,
+    direction: Annotated[
+        Literal["inbound", "callback", "all"],
+        Query(description="customer calls (inbound, the default), callback legs, or all"),
+    ] = "inbound",
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
@@ -64,7 +67,7 @@ async def list_calls(
         queue=queue,
         outcome=outcome,
         within_rule=within_rule,
-        direction=direction,
+        direction=None if direction == "all" else Direction(direction),
     )
     records, total = await calls.search(f, offset=offset, limit=limit)
     items = [CallOut.model_validate(r) for r in records]
