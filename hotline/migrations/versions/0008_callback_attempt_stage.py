@@ -1,7 +1,7 @@
 """callback attempts: how far each got (stage) and the callback leg that tells it
 
 Revision ID: callbacks2_0008_attempt_stage
-Revises: live_0006_agent_states
+Revises: web_0006_user_passwords
 
 The integration branch chains this after 0007_web_user_passwords; on this branch the
 head before it is live_0006_agent_states.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "callbacks2_0008_attempt_stage"
-down_revision = "live_0006_agent_states"
+down_revision = "web_0006_user_passwords"
 branch_labels = None
 depends_on = None
 
