@@ -24,9 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api.live_wiring import attach_live
 from hotline.api.pipeline import active_handlers, keep_recordings_of
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
+from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
@@ -417,4 +419,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
+
+    # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
+    attach_live(app, c.settings, c.sessions, c.bus, c.call_service)
+    app.include_router(live_routes.router)
     return app

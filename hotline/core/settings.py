@@ -140,6 +140,16 @@ class TicketSettings(BaseModel):
     overdue_check_s: float = Field(60.0, gt=0, description="how often deadlines are checked")
 
 
+class LiveSettings(BaseModel):
+    """The live agent/queue state (issue 12)."""
+
+    wrapup_s: float = Field(0.0, ge=0, description="话后整理 after a queue call, seconds")
+    wrapup_by_queue: dict[str, float] = Field(
+        default_factory=dict, description="per queue (queues.conf wrapuptime); AMI lacks it"
+    )
+    heartbeat_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -164,6 +174,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = AsrSettings()
     quality: QualitySettings = QualitySettings()
     tickets: TicketSettings = TicketSettings()
+    live: LiveSettings = LiveSettings()
 
     @field_validator("database_url")
     @classmethod

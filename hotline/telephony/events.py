@@ -1,9 +1,12 @@
 """AMI frames -> typed events. The one rule: nothing past this module sees a raw frame.
 
 `parse(frame, received_at)` returns one small frozen dataclass per event type the call
-tracker uses, or None for every other frame (responses, DeviceStateChange, pre-Asterisk-12
-`Dial`/`Bridge`/`Masquerade`, …). A frame of a known type that lacks a header the tracker
-needs raises `MalformedFrame`; the caller logs it and goes on.
+tracker or the live agent/queue state uses, or None for every other frame (responses,
+pre-Asterisk-12 `Dial`/`Bridge`/`Masquerade`, …). A frame of a known type that lacks a
+header we need raises `MalformedFrame`; the caller logs it and goes on. The five queue
+member events and the `QueueMember` lines of a QueueStatus listing share one shape,
+`MemberStatus`; device states (a member's `Status` code or a `DeviceStateChange` name)
+become `DeviceState`.
 
 Times come from the frame's `Timestamp` header (`timestampevents=yes`, epoch seconds) when
 present, else from `received_at`; both are kept to the millisecond.
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
 
 from hotline.telephony.frames import Frame
 
@@ -137,6 +141,8 @@ class QueueCallerJoin(ChannelEvent):
     queue: str = ""
     position: int | None = None
     exten: str | None = None
+    caller_num: str | None = None
+    caller_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +213,76 @@ class QueueEntry(AmiEvent):
     position: int | None = None
     wait_s: int | None = None  # since the caller's last join
     caller_num: str | None = None
+    caller_name: str | None = None
+
+
+class DeviceState(StrEnum):
+    """A phone's state as Asterisk's device state API says it (ast_device_state)."""
+
+    UNKNOWN = "unknown"
+    NOT_INUSE = "not_inuse"
+    INUSE = "inuse"
+    BUSY = "busy"
+    INVALID = "invalid"
+    UNAVAILABLE = "unavailable"
+    RINGING = "ringing"
+    RINGINUSE = "ringinuse"
+    ONHOLD = "onhold"
+
+
+# a queue member's `Status` header is the enum's number
+_DEVICE_CODES = dict(enumerate(DeviceState))
+
+
+class MemberChange(StrEnum):
+    """Which frame a `MemberStatus` came from."""
+
+    ADDED = "added"  # QueueMemberAdded: logged in to the queue
+    REMOVED = "removed"  # QueueMemberRemoved: logged out of the queue
+    STATUS = "status"  # QueueMemberStatus: device state / in call changed
+    PAUSE = "pause"  # QueueMemberPause (QueueMemberPaused before Asterisk 12)
+    PENALTY = "penalty"  # QueueMemberPenalty
+    LISTED = "listed"  # QueueMember: one line of a QueueStatus listing (resync)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus(AmiEvent):
+    """One queue member in one queue, as a member event or a QueueStatus line says it.
+    `interface` (Interface / Location) is the member's key in app_queue; headers an older
+    switch or a shorter event leaves out are None."""
+
+    change: MemberChange
+    queue: str
+    interface: str
+    member: str  # MemberName / Name, else the interface
+    state_interface: str | None = None
+    device: DeviceState | None = None  # from `Status`
+    paused: bool | None = None
+    paused_reason: str | None = None
+    in_call: bool | None = None
+    penalty: int | None = None
+    calls_taken: int | None = None
+    wrapup_s: int | None = None  # the member's own Wrapuptime (Asterisk 16+), 0 = queue's
+    membership: str | None = None  # static / dynamic / realtime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueParams(AmiEvent):
+    """One queue's header line of a QueueStatus listing (resync only). The counters are the
+    switch's since its last reset, not a day's."""
+
+    queue: str
+    strategy: str | None = None
+    calls: int | None = None  # callers waiting now
+    completed: int | None = None
+    abandoned: int | None = None
+    service_level_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStateChange(AmiEvent):
+    device: str  # e.g. PJSIP/1001, or Queue:name_avail hints (ignored by the live state)
+    state: DeviceState
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -278,6 +354,56 @@ def _agent(frame: Frame, at: datetime) -> _Agent:
         frame.get("DestChannel") or "",
         _opt(frame, "DestUniqueid"),
     )
+
+
+def _device(value: str | None) -> DeviceState | None:
+    """A `Status` code ("2") or a `State` name ("NOT_INUSE") as a DeviceState."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return _DEVICE_CODES.get(int(text), DeviceState.UNKNOWN)
+    try:
+        return DeviceState(text.lower().replace("_", "").replace("notinuse", "not_inuse"))
+    except ValueError:
+        return DeviceState.UNKNOWN
+
+
+def _flag(frame: Frame, key: str) -> bool | None:
+    value = frame.get(key)
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() in ("1", "yes", "true", "on")
+
+
+def _reason(frame: Frame) -> str | None:
+    text = (frame.get("PausedReason") or frame.get("Reason") or "").strip()
+    return None if text in ("", "<nil>", "<null>") else text
+
+
+def _member(change: MemberChange) -> _Builder:
+    def build(f: Frame, at: datetime) -> AmiEvent:
+        interface = f.get("Interface") or f.get("Location") or f.get("StateInterface")
+        if not interface:
+            raise MalformedFrame(f"{f.event} frame without Interface")
+        return MemberStatus(
+            at,
+            change,
+            _req(f, "Queue"),
+            interface,
+            f.get("MemberName") or f.get("Name") or interface,
+            state_interface=_opt(f, "StateInterface"),
+            device=_device(f.get("Status")),
+            paused=_flag(f, "Paused"),
+            paused_reason=_reason(f),
+            in_call=_flag(f, "InCall"),
+            penalty=_int(f, "Penalty"),
+            calls_taken=_int(f, "CallsTaken"),
+            wrapup_s=_int(f, "Wrapuptime"),
+            membership=_opt(f, "Membership"),
+        )
+
+    return build
 
 
 def _newchannel(f: Frame, at: datetime) -> AmiEvent:
@@ -371,6 +497,8 @@ _BUILDERS: dict[str, _Builder] = {
         queue=_req(f, "Queue"),
         position=_int(f, "Position"),
         exten=_opt(f, "Exten"),
+        caller_num=_opt(f, "CallerIDNum"),
+        caller_name=_opt(f, "CallerIDName"),
     ),
     "queuecallerleave": lambda f, at: QueueCallerLeave(
         *_chan(f, at),
@@ -410,6 +538,26 @@ _BUILDERS: dict[str, _Builder] = {
         position=_int(f, "Position"),
         wait_s=_int(f, "Wait"),
         caller_num=_opt(f, "CallerIDNum"),
+        caller_name=_opt(f, "CallerIDName"),
+    ),
+    "queuememberadded": _member(MemberChange.ADDED),
+    "queuememberremoved": _member(MemberChange.REMOVED),
+    "queuememberstatus": _member(MemberChange.STATUS),
+    "queuememberpause": _member(MemberChange.PAUSE),
+    "queuememberpaused": _member(MemberChange.PAUSE),
+    "queuememberpenalty": _member(MemberChange.PENALTY),
+    "queuemember": _member(MemberChange.LISTED),
+    "queueparams": lambda f, at: QueueParams(
+        at,
+        _req(f, "Queue"),
+        strategy=_opt(f, "Strategy"),
+        calls=_int(f, "Calls"),
+        completed=_int(f, "Completed"),
+        abandoned=_int(f, "Abandoned"),
+        service_level_s=_int(f, "ServiceLevel"),
+    ),
+    "devicestatechange": lambda f, at: DeviceStateChange(
+        at, _req(f, "Device"), _device(f.get("State")) or DeviceState.UNKNOWN
     ),
 }
 
@@ -437,5 +585,6 @@ def parse(frame: Frame, received_at: datetime) -> AmiEvent | None:
     return builder(frame, event_time(frame, received_at))
 
 
-# The events the tracker uses (lower-case): the AMI client may drop all others unparsed.
+# The events the tracker and the live state use (lower-case): the AMI client may drop all
+# others unparsed. The tracker ignores the types it has no rule for (member, device, params).
 USED_EVENTS = frozenset(_BUILDERS)

@@ -2,7 +2,9 @@
 
 It feeds frames to the pure tracker, saves every call the batch touched in one
 transaction (retrying while the database is away: the queue just grows), then publishes
-what happened and hands finished calls to the callback service.
+what happened and hands finished calls to the callback service. Followers (the live
+agent/queue state) get the same parsed events, listings and link drops, in the same order,
+and commit their batch before the calls' (an agent's ringing before the call's).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
@@ -56,6 +58,18 @@ def summary(record: CallRecord) -> dict[str, Any]:
     }
 
 
+class Follower(Protocol):
+    """Fed by the call consumer besides the tracker, e.g. the live agent/queue state."""
+
+    def feed(self, event: events.AmiEvent) -> None: ...
+
+    def resync(self, listing: Sequence[events.AmiEvent], at: datetime) -> None: ...
+
+    def link_down(self, at: datetime) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
 @dataclass(slots=True)
 class Counters:
     frames: int = 0
@@ -76,6 +90,7 @@ class CallService:
         on_ended: Sequence[Callable[[CallRecord], Awaitable[object]]] = (),
         batch: int = 1000,
         linger_s: float = 0.05,
+        followers: Sequence[Follower] = (),
     ) -> None:
         self.tracker = tracker
         self.store = store
@@ -85,6 +100,7 @@ class CallService:
         self.batch = batch  # at most this many AMI items per transaction
         self.linger_s = linger_s  # and at most this late: a burst is saved in one go
         self.counters = Counters()
+        self.followers = list(followers)
         self._last_expiry = datetime.now(UTC)
 
     async def restore(self) -> int:
@@ -100,6 +116,7 @@ class CallService:
             try:
                 first = await asyncio.wait_for(queue.get(), timeout=30.0)
             except TimeoutError:
+                await self._commit_followers()
                 await self._commit(self._expire())
                 continue
             items = [first]
@@ -117,6 +134,7 @@ class CallService:
                     break
             produced = [e for item in items for e in self.handle(item)]
             produced.extend(self._expire())
+            await self._commit_followers()
             await self._commit(produced)
             for _ in items:
                 queue.task_done()
@@ -127,16 +145,34 @@ class CallService:
             return []
         if isinstance(item, LinkDown):
             self.tracker.link_down(item.at)
+            self._follow(lambda f: f.link_down(item.at))
             return []
         if isinstance(item, Resync):
             listing = [e for f in item.frames if (e := self._parse(f, item.at)) is not None]
+            self._follow(lambda f: f.resync(listing, item.at))
             return self.tracker.resync(listing, item.at)
         received_at, frame = item
         self.counters.frames += 1
         event = self._parse(frame, received_at)
         if event is None:
             return []
+        if self.followers:
+            self._follow(lambda f: f.feed(event))
         return self.tracker.feed(event)
+
+    def _follow(self, step: Callable[[Follower], object]) -> None:
+        for follower in self.followers:
+            try:
+                step(follower)
+            except Exception:  # a follower's bug must not stop the calls
+                log.exception("follower %s failed", type(follower).__name__)
+
+    async def _commit_followers(self) -> None:
+        for follower in self.followers:
+            try:
+                await follower.commit()
+            except Exception:
+                log.exception("follower %s failed to commit", type(follower).__name__)
 
     def _parse(self, frame: Frame, at: datetime) -> events.AmiEvent | None:
         try:

@@ -119,6 +119,9 @@ def test_originate_dial_has_no_source_channel() -> None:
         (("Event", "BridgeEnter"), *CHAN),  # no BridgeUniqueid
         (("Event", "DialBegin"), ("Channel", "PJSIP/x")),  # no DestChannel
         (("Event", "QueueEntry"), ("Queue", "q")),  # no Uniqueid
+        (("Event", "QueueMember"), ("Queue", "q")),  # no Location
+        (("Event", "QueueMemberPause"), ("Interface", "PJSIP/a")),  # no Queue
+        (("Event", "DeviceStateChange"), ("State", "INUSE")),  # no Device
         (("Event", "Hangup"), ("Channel", ""), ("Uniqueid", "1.0")),  # empty Channel
     ],
 )
@@ -135,12 +138,10 @@ def test_known_type_missing_a_required_header_is_malformed(
     [
         (),
         (("Response", "Success"), ("Message", "Authentication accepted")),
-        (("Event", "DeviceStateChange"), ("Device", "PJSIP/a"), ("State", "INUSE")),
         (("Event", "Dial"), ("SubEvent", "Begin"), ("Channel", "SIP/a")),  # Asterisk 11
         (("Event", "Bridge"), ("Bridgestate", "Link")),
         (("Event", "Masquerade"), ("Clone", "x")),
-        (("Event", "QueueParams"), ("Queue", "q")),
-        (("Event", "QueueMember"), ("Queue", "q")),
+        (("Event", "QueueSummary"), ("Queue", "q")),
         (("Event", ""),),
     ],
 )
@@ -163,6 +164,7 @@ def test_listings() -> None:
         position=1,
         wait_s=3,
         caller_num="5552101",
+        caller_name="QRA",
     )
     show = ev.parse(
         frame(
@@ -181,6 +183,7 @@ def test_listings() -> None:
         f"{RELOAD}.raw",
         "goami2/call.ami",
         "goami2/queues.ami",
+        "goami2/queuemembers.ami",
         "goami2/confbridge.ami",
     ],
 )
@@ -191,7 +194,7 @@ def test_every_captured_frame_parses(name: str) -> None:
             used += ev.parse(f, AT) is not None
         except ev.MalformedFrame:
             broken += 1
-    assert used > 0 or name.endswith("queues.ami")  # queues.ami: QueueParams/QueueMember only
+    assert used > 0
     # confbridge.ami holds one BridgeEnter cut short upstream (no Uniqueid): malformed, not fatal
     assert broken == (1 if name.endswith("confbridge.ami") else 0)
 

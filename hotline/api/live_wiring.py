@@ -1,0 +1,66 @@
+"""Wires the live agent/queue state into a built app. Rule: one call from the composition
+root; the live service follows the one AMI consumer (the call service) and is started and
+stopped with the app, after and before the rest."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hotline.api.live_feed import LiveFeed
+from hotline.core.bus import Bus
+from hotline.core.settings import Settings
+from hotline.telephony.live import LiveState
+from hotline.telephony.live_service import LiveService
+from hotline.telephony.live_store import LiveStore
+from hotline.telephony.records import RingRule
+from hotline.telephony.service import CallService
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    service: LiveService
+    feed: LiveFeed
+    heartbeat_s: float
+    timezone: str
+
+
+def attach_live(
+    app: FastAPI,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    calls: CallService,
+) -> Live:
+    """Build the live service, hook it to the call consumer and the bus, and run it with
+    the app's lifespan; the routes find it as `app.state.live`."""
+    rules, conf = settings.rules, settings.live
+    state = LiveState(
+        RingRule(rules.ring_period_s, rules.max_rings),
+        settings.timezone,
+        wrapup_s=conf.wrapup_s,
+        wrapup_by_queue=conf.wrapup_by_queue,
+    )
+    service = LiveService(state, LiveStore(sessions), bus)
+    calls.followers.append(service)
+    feed = LiveFeed()
+    bus.subscribe("", feed.handle)
+    live = Live(service, feed, conf.heartbeat_s, settings.timezone)
+    app.state.live = live
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            await service.start()
+            try:
+                yield
+            finally:
+                await service.stop()
+
+    app.router.lifespan_context = lifespan
+    return live

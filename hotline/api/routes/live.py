@@ -1,0 +1,80 @@
+"""The switch as it is now: a snapshot, a Server-Sent-Events stream, agent state reports.
+
+Rule: thin. Supervisors see every agent and caller; anyone else their own member's state
+and their queues' waiting counts (`live_feed.View` decides, for the snapshot and the stream).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from hotline.api.auth import AnyUser, Supervisor
+from hotline.api.live_feed import View, stream
+from hotline.api.live_wiring import Live
+from hotline.core.periods import Period
+from hotline.telephony.live_reports import report_json, report_title, report_xlsx, summarize
+
+router = APIRouter(prefix="/api/live", tags=["live"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _live(request: Request) -> Live:
+    live: Live = request.app.state.live
+    return live
+
+
+@router.get("")
+async def snapshot(request: Request, user: AnyUser) -> dict[str, Any]:
+    """Agents (activity, since, pause reason, device, calls) and queues (waiting callers,
+    longest wait, agents available, today's counters), as the user may see them."""
+    live = _live(request)
+    return View(user).snapshot(live.service.snapshot(), datetime.now(UTC))
+
+
+@router.get("/events", response_class=StreamingResponse)
+async def events(request: Request, user: AnyUser) -> StreamingResponse:
+    """Server-Sent Events: first `snapshot`, then `agent/state`, `queue/*`, `call/*`,
+    `live/link` as they happen (each with an `id:`), a comment every 15 s."""
+    live = _live(request)
+    body = stream(
+        live.feed,
+        View(user),
+        live.service.snapshot,
+        lambda: datetime.now(UTC),
+        request.is_disconnected,
+        live.heartbeat_s,
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/reports", response_model=None)
+async def reports(
+    request: Request,
+    _: Supervisor,
+    period: Literal["day", "week", "month"] = "day",
+    day: Annotated[
+        str | None, Query(alias="date", description="a day of the period; default today")
+    ] = None,
+    format: Literal["json", "xlsx"] = "json",
+) -> dict[str, Any] | Response:
+    """坐席状态日报 / 周报 / 月报: logged-in, pause by reason, ringing, talk, wrap-up,
+    occupancy, answered, rings not answered; per agent and for the team."""
+    live = _live(request)
+    now = datetime.now(UTC)
+    p = Period.parse(period, day or now, live.timezone)
+    rows = await live.service.store.rows(p.start_utc, p.end_utc)
+    report = summarize(rows, p, now)
+    if format == "xlsx":
+        name = quote(f"{report_title(p)}.xlsx", safe="")
+        ascii_name = f"agent-states-{period}-{p.first}.xlsx"
+        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{name}"
+        return Response(
+            report_xlsx(report), media_type=XLSX, headers={"Content-Disposition": disposition}
+        )
+    return report_json(report)
