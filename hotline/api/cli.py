@@ -139,16 +139,34 @@ def users_add(
         str | None,
         typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
     ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option(
+            help="the user's own phone, where listen/whisper/barge calls ring (PJSIP/9001)"
+        ),
+    ] = None,
 ) -> None:
     """Create a user and print a first token for them."""
 
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
-        await users.add(name, role, agent, now)
+        await users.add(name, role, agent, now, phone=phone)
         return await users.issue_token(name, now, label="first")
 
     token = _with_users(work)
     typer.echo(f"user {name} ({role.value}) created; token (shown once):\n{token}")
+
+
+@users_app.command("phone")
+def users_phone(
+    name: str,
+    phone: Annotated[
+        str, typer.Argument(help="dial string of their phone, e.g. PJSIP/9001; '' clears")
+    ],
+) -> None:
+    """Set the phone a user's listen, whisper and barge calls ring (监听/耳语/强插)."""
+    user = _with_users(lambda users: users.set_phone(name, phone or None))
+    typer.echo(f"user {user.name}: phone {user.phone or '(none)'}")
 
 
 @users_app.command("list")

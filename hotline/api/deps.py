@@ -26,6 +26,7 @@ from hotline.telephony.callback_service import CallbackService
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.records import RingRule
 from hotline.telephony.store import CallStore
+from hotline.telephony.supervision import SupervisionService
 from hotline.tickets.service import TicketService
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ __all__ = [
     "Recordings",
     "Rule",
     "Settings",
+    "Supervision",
     "Supervisor",
     "Tickets",
     "Timezone",
@@ -115,6 +117,12 @@ def ring_rule(request: Request) -> RingRule:
     return container(request).rule
 
 
+def supervision(request: Request) -> SupervisionService:
+    """Pause, log out, spy (api/supervision_wiring.py puts it on the app)."""
+    service: SupervisionService = request.app.state.supervision
+    return service
+
+
 Calls = Annotated[CallStore, Depends(calls)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
@@ -128,6 +136,7 @@ Settings = Annotated[HotlineSettings, Depends(settings)]
 Bus = Annotated[EventBus, Depends(bus)]
 Timezone = Annotated[str, Depends(timezone)]
 Rule = Annotated[RingRule, Depends(ring_rule)]
+Supervision = Annotated[SupervisionService, Depends(supervision)]
 
 # The whole container, for the pipeline's retry helpers that still take it (api/pipeline.py
 # goes away; its successor takes services, and this goes with it). The runtime type is left

@@ -170,9 +170,7 @@ class FakeAmi:
             w.write(frame_bytes(("Response", "Error"), aid, ("Message", "Invalid/unknown command")))
         await w.drain()
 
-    def _member_action(
-        self, name: str, action: Frame
-    ) -> tuple[tuple[str, str], tuple[str, str]]:
+    def _member_action(self, name: str, action: Frame) -> tuple[tuple[str, str], tuple[str, str]]:
         """What app_queue answers: see manager_queue_member_pause / _remove_queue_member."""
         queue, interface = action.get("Queue"), action.get("Interface") or ""
         if name == "queuepause":
