@@ -60,7 +60,7 @@ Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
 Content-Length: 0
 
 ]]></send>
-  <recv request="CANCEL" optional="false" timeout="[answer_ms]" ontimeout="answer" next="cancelled"/>
+  <recv request="CANCEL" timeout="[answer_ms]" ontimeout="answer" next="cancelled"/>
   <label id="answer"/>
   <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
