@@ -30,10 +30,12 @@ from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
+from hotline.api.routes import supervision as supervision_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.stages import active_handlers, stage_table
+from hotline.api.supervision_wiring import attach_supervision
 from hotline.api.users import UserStore
 from hotline.asr.service import TranscriptionService
 from hotline.asr.stage import TranscribeStage
@@ -64,6 +66,7 @@ from hotline.telephony.callbacks import CallbackPolicy
 from hotline.telephony.records import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
+from hotline.telephony.supervision_store import SupervisionStore
 from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
@@ -458,6 +461,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)
     app.include_router(live_routes.router)
+
+    # -- supervision (issue 12): pause / unpause / log out / listen, whisper, barge -------
+    attach_supervision(app, c.settings, SupervisionStore(c.sessions), c.ami)
+    app.include_router(supervision_routes.router)
 
     # --- web workspace (branch web): sign-in, pages at /, static files -----------------
     from hotline.web.install import install as install_web

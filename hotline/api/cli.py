@@ -158,6 +158,12 @@ def users_add(
         str | None,
         typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
     ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option(
+            help="the user's own phone, where listen/whisper/barge calls ring (PJSIP/9001)"
+        ),
+    ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a user and print a first token for them (and set their browser password with
@@ -166,7 +172,7 @@ def users_add(
 
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
-        await users.add(name, role, agent, now)
+        await users.add(name, role, agent, now, phone=phone)
         if password is not None:
             await users.set_password(name, password)
         return await users.issue_token(name, now, label="first")
@@ -194,6 +200,18 @@ def users_passwd(name: str, password_stdin: PasswordStdin = False) -> None:
 
     closed = _with_users(work)
     typer.echo(f"password of {name} set; {closed} browser session(s) signed out")
+
+
+@users_app.command("phone")
+def users_phone(
+    name: str,
+    phone: Annotated[
+        str, typer.Argument(help="dial string of their phone, e.g. PJSIP/9001; '' clears")
+    ],
+) -> None:
+    """Set the phone a user's listen, whisper and barge calls ring (监听/耳语/强插)."""
+    user = _with_users(lambda users: users.set_phone(name, phone or None))
+    typer.echo(f"user {user.name}: phone {user.phone or '(none)'}")
 
 
 @users_app.command("list")

@@ -27,6 +27,7 @@ from hotline.telephony.callback_service import CallbackService
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.records import RingRule
 from hotline.telephony.store import CallStore
+from hotline.telephony.supervision import SupervisionService
 from hotline.tickets.service import TicketService
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ __all__ = [
     "Recordings",
     "Rule",
     "Settings",
+    "Supervision",
     "Supervisor",
     "Tickets",
     "Timezone",
@@ -121,6 +123,12 @@ def live(request: Request) -> LiveParts:
     return parts
 
 
+def supervision(request: Request) -> SupervisionService:
+    """Pause, log out, spy (api/supervision_wiring.py puts it on the app)."""
+    service: SupervisionService = request.app.state.supervision
+    return service
+
+
 Calls = Annotated[CallStore, Depends(calls)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
@@ -135,6 +143,7 @@ Bus = Annotated[EventBus, Depends(bus)]
 Timezone = Annotated[str, Depends(timezone)]
 Rule = Annotated[RingRule, Depends(ring_rule)]
 Live = Annotated[LiveParts, Depends(live)]
+Supervision = Annotated[SupervisionService, Depends(supervision)]
 
 # The whole container, for the pipeline's retry helpers that still take it (api/pipeline.py
 # goes away; its successor takes services, and this goes with it). The runtime type is left

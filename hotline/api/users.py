@@ -2,7 +2,9 @@
 a password only as its argon2 hash.
 
 Roles, from least to most: agent (their own calls only), inspector, supervisor, admin.
-An agent user names the queue member they are on the switch (member name or interface).
+An agent user names the queue member they are on the switch (member name or interface);
+any user may name their own phone (a dial string, e.g. PJSIP/9001): a supervisor's listen,
+whisper and barge calls ring it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     agent: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(128))  # own endpoint, for spy calls
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     password_hash: Mapped[str | None] = mapped_column(String(255))
@@ -53,6 +56,7 @@ class User:
     name: str
     role: Role
     agent: str | None
+    phone: str | None = None  # the user's own phone (dial string), where spy calls ring
 
     def at_least(self, role: Role) -> bool:
         return self.role.at_least(role)
@@ -63,7 +67,7 @@ def _hash(token: str) -> str:
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.name, Role(row.role), row.agent)
+    return User(row.id, row.name, Role(row.role), row.agent, row.phone)
 
 
 user_of = _user
@@ -77,7 +81,9 @@ class UserStore:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self._sessions
 
-    async def add(self, name: str, role: Role, agent: str | None, now: datetime) -> User:
+    async def add(
+        self, name: str, role: Role, agent: str | None, now: datetime, phone: str | None = None
+    ) -> User:
         if role not in PEOPLE:
             raise InvalidInput(
                 f"角色 {role.value} 属于系统自身，不能分配给用户 (the role {role.value!r} is the "
@@ -88,13 +94,24 @@ class UserStore:
                 f"agent user {name!r} needs --agent: the queue member name or interface "
                 "they answer as on the switch (e.g. 'PJSIP/1001')"
             )
-        row = UserRow(name=name, role=role.value, agent=agent, active=True, created_at=now)
+        row = UserRow(
+            name=name, role=role.value, agent=agent, phone=phone, active=True, created_at=now
+        )
         try:
             async with self._sessions() as session, session.begin():
                 session.add(row)
         except IntegrityError:
             raise Conflict(f"user {name!r} exists already; pick another name") from None
         return _user(row)
+
+    async def set_phone(self, name: str, phone: str | None) -> User:
+        """Name (or clear, None) the user's own phone: the dial string spy calls ring."""
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(UserRow).where(UserRow.name == name))
+            if row is None:
+                raise NotFound(f"no user named {name!r}; create it first with `hotline users add`")
+            row.phone = phone or None
+            return _user(row)
 
     async def issue_token(self, name: str, now: datetime, label: str | None = None) -> str:
         token = secrets.token_urlsafe(32)

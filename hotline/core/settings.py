@@ -149,6 +149,14 @@ class LiveSettings(BaseModel):
         default_factory=dict, description="per queue (queues.conf wrapuptime); AMI lacks it"
     )
     heartbeat_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval")
+    # -- supervision (branch supervision): pause reasons, spy calls ----------------------
+    pause_reasons: tuple[str, ...] = Field(
+        ("小休", "用餐", "培训", "话后整理"),
+        description='示忙原因 agents choose from; env: a JSON list, e.g. \'["小休", "用餐"]\'',
+    )
+    spy_context: str = Field("hotline-spy", description="dialplan context running ChanSpy")
+    spy_ring_s: float = Field(20.0, gt=0, description="how long a supervisor's phone rings")
+    spy_caller_id: str = Field("监听 <hotline-spy>", description="caller id of spy calls")
 
 
 class WebSettings(BaseModel):

@@ -24,6 +24,7 @@ import asyncio
 import codecs
 import contextlib
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +44,12 @@ class AmiUnavailable(Unavailable):
 
 
 class AmiError(HotlineError):
-    """Asterisk answered, but refused or did not complete what was asked."""
+    """Asterisk answered, but refused or did not complete what was asked. `said` is the
+    switch's own `Message` when it gave one (e.g. "Interface not found")."""
+
+    def __init__(self, message: str, *, said: str | None = None, error_id: str | None = None):
+        super().__init__(message, error_id=error_id)
+        self.said = said
 
 
 class AmiTimeout(AmiError):
@@ -93,6 +99,30 @@ class OriginateResult:
     uniqueid: str | None
     channel: str | None
     raw: Frame  # the OriginateResponse event
+
+
+@dataclass(frozen=True, slots=True)
+class ActionReply:
+    """The switch's answer to one action: its Response frame, and the events of its list
+    (QueueStatus, CoreShowChannels ...) without the closing `...Complete`."""
+
+    response: Frame
+    events: tuple[Frame, ...] = ()
+
+    @property
+    def message(self) -> str:
+        return self.response.get("Message") or ""
+
+
+class ActionSender(Protocol):
+    """What sends a plain AMI action (the AmiClient; fakes in tests)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def send_action(
+        self, action: Mapping[str, str | list[str]], *, timeout_s: float = 10.0
+    ) -> ActionReply: ...
 
 
 class Originator(Protocol):
@@ -349,6 +379,47 @@ class AmiClient:
             protocol.responses.pop(action_id, None)
         return self._originate_result(action_id, reply)
 
+    async def send_action(
+        self, action: Mapping[str, str | list[str]], *, timeout_s: float = 10.0
+    ) -> ActionReply:
+        """Send one action (an ActionID is added) and wait for its answer, once: nothing is
+        re-sent. Raises `AmiUnavailable` when the link is down, `AmiTimeout` when no answer
+        came in `timeout_s`, `AmiError` (with the switch's `Message` as `said`) when the
+        switch answered `Response: Error`."""
+        name = str(action.get("Action", ""))
+        if not name:
+            raise ValueError("an AMI action needs its Action header")
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            raise AmiUnavailable(
+                f"AMI link to {self.address} is down: {name} was not sent;"
+                " retry when the link is back"
+            )
+        action_id = f"hotline-{name.lower()}-{uuid.uuid4().hex[:12]}"
+        sent: dict[str, str | list[str]] = {
+            k: v for k, v in action.items() if k.lower() != "actionid"
+        }
+        sent["ActionID"] = action_id
+        _reject_newlines(sent)
+        future = protocol.send(sent)
+        try:
+            reply = await asyncio.wait_for(future, timeout_s)
+        except TimeoutError as exc:
+            raise AmiTimeout(f"{name} {action_id}: no answer within {timeout_s:.1f}s") from exc
+        finally:
+            protocol.responses.pop(action_id, None)
+        frames = _frames_of(reply)
+        if not frames:
+            raise AmiError(f"{name} {action_id}: empty reply from Asterisk")
+        first = frames[0]
+        if first.get("Response") == "Error":
+            said = first.get("Message") or ""
+            raise AmiError(f"Asterisk refused {name}: {said}", said=said)
+        events = tuple(
+            f for f in frames[1:] if f.event is not None and not f.event.endswith("Complete")
+        )
+        return ActionReply(first, events)
+
     @staticmethod
     def _originate_result(action_id: str, reply: Any) -> OriginateResult:
         frames = _frames_of(reply)
@@ -370,7 +441,7 @@ class AmiClient:
         first = frames[0] if frames else None
         said = first.get("Message", "") if first is not None else ""
         if first is not None and first.get("Response") == "Error":
-            raise AmiError(f"Asterisk refused Originate {action_id}: {said}")
+            raise AmiError(f"Asterisk refused Originate {action_id}: {said}", said=said)
         raise AmiError(f"Originate {action_id}: unexpected reply from Asterisk: {said!r}")
 
     # -- the connection loop -------------------------------------------------------------

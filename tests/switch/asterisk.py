@@ -73,7 +73,25 @@ MODULES = (
     "codec_alaw.so",
     "codec_resample.so",
     "res_timing_timerfd.so",  # without a timer Playtones makes no audio: empty recordings
+    "app_chanspy.so",  # the hotline-spy context (监听/耳语/强插)
+    # PJSIP, for the sipp phones (tests/switch/sipp.py): registrations and device states
+    "res_pjproject.so",
+    "res_sorcery_config.so",
+    "res_sorcery_memory.so",
+    "res_sorcery_astdb.so",
+    "res_pjsip.so",
+    "res_pjsip_pubsub.so",  # chan_pjsip needs it
+    "res_pjsip_session.so",
+    "res_pjsip_registrar.so",
+    "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_sdp_rtp.so",
+    "res_rtp_asterisk.so",
+    "chan_pjsip.so",
 )
+
+# Agents that are real SIP phones (sipp), PJSIP endpoints of the switch, and the queue
+# they answer: `hotline-sip` (static members with their state interface, wrap-up 3 s).
+SIP_AGENTS = ("1001", "1002", "1003")
 
 SIM_EXTENSIONS = r"""
 ; ===================== test-only simulator (tests/switch/asterisk.py) =====================
@@ -97,6 +115,12 @@ exten => _pickup-.,1,NoOp(sim agent rings ${EXTEN:7} s)
 exten => noanswer,1,NoOp(sim agent never answers)
  same => n,Wait(3600)
 exten => _spare.,1,NoOp(spare member ${EXTEN} rung: a test queue ran out of real members)
+ same => n,Wait(3600)
+
+[sim-super]
+; 班长话机 / the supervisor's phone for spy calls: Local/super@sim-super answers at once
+exten => super,1,NoOp(sim supervisor phone answers)
+ same => n,Answer()
  same => n,Wait(3600)
 """
 
@@ -130,6 +154,24 @@ member => Local/pickup-3@sim-agent,0,agent-fast
 [hotline-slow](sim-queue)
 timeout = 30
 member => Local/pickup-20@sim-agent,0,agent-slow
+
+[hotline-sip]
+; real SIP phones (sipp): static members with their state interface, as deploy suggests
+strategy = linear
+timeout = 8
+retry = 1
+wrapuptime = 3
+ringinuse = no
+autofill = yes
+joinempty = yes
+leavewhenempty = no
+announce-frequency = 0
+timeoutpriority = app
+setinterfacevar = yes
+setqueueentryvar = yes
+setqueuevar = yes
+member => PJSIP/1001,0,工号1001,PJSIP/1001
+member => PJSIP/1002,0,工号1002,PJSIP/1002
 
 [hotline-two](sim-queue)
 timeout = 5
@@ -171,6 +213,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -192,6 +240,7 @@ class Asterisk:
     ami_username: str = "hotline"
     ami_secret: str = "hotline-test-secret"
     ami_port: int = 0
+    sip_port: int = 0  # PJSIP's UDP port on 127.0.0.1, for the sipp phones
     start_timeout: float = 30.0
     stop_timeout: float = 10.0
     _proc: subprocess.Popen[bytes] | None = None
@@ -294,6 +343,17 @@ class Asterisk:
             (DEPLOY / "extensions.conf").read_text() + SIM_EXTENSIONS
         )
         (etc / "queues.conf").write_text((DEPLOY / "queues.conf").read_text() + SIM_QUEUES)
+        agents = "".join(
+            f"[{ext}]\ntype=endpoint\ncontext=sim-agent\ndisallow=all\nallow=ulaw\n"
+            f"aors={ext}\ndirect_media=no\n"
+            f"[{ext}]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n"
+            for ext in SIP_AGENTS
+        )
+        (etc / "pjsip.conf").write_text(
+            "[transport-udp]\ntype=transport\nprotocol=udp\n"
+            f"bind=127.0.0.1:{self.sip_port}\n" + agents
+        )
+        (etc / "rtp.conf").write_text("[general]\nrtpstart=30000\nrtpend=30999\n")
         for empty in ("cel.conf", "features.conf", "ccss.conf", "acl.conf", "udptl.conf"):
             (etc / empty).write_text("")
         (etc / "cdr.conf").write_text("[general]\nenable = no\n")
@@ -332,6 +392,8 @@ class Asterisk:
             self._prepare_dirs()
         if not self.ami_port:
             self.ami_port = free_port()
+        if not self.sip_port:
+            self.sip_port = free_udp_port()
         self._write_config()
         for stale in (self.instance_dir / "run").glob("asterisk.*"):
             stale.unlink()

@@ -34,6 +34,8 @@ class FakeAmi:
     statuses: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
     # success | failure | error | hold (never answer) | event_first
     originate_outcome: str = "success"
+    # queue -> interface -> dynamic?, for QueuePause / QueueRemove (Asterisk 22's answers)
+    members: dict[str, dict[str, bool]] = field(default_factory=dict)
     during_listing: bytes = b""  # pushed in the middle of the CoreShowChannels list
     actions: list[Frame] = field(default_factory=list)
     login_times: list[float] = field(default_factory=list)
@@ -148,6 +150,9 @@ class FakeAmi:
             w.close()
         elif name == "originate":
             await self._originate(w, action, aid)
+        elif name in ("queuepause", "queueremove"):
+            response, message = self._member_action(name, action)
+            w.write(frame_bytes(response, aid, message))
         elif name == "coreshowchannels":
             self._list(
                 w,
@@ -164,6 +169,28 @@ class FakeAmi:
         else:
             w.write(frame_bytes(("Response", "Error"), aid, ("Message", "Invalid/unknown command")))
         await w.drain()
+
+    def _member_action(self, name: str, action: Frame) -> tuple[tuple[str, str], tuple[str, str]]:
+        """What app_queue answers: see manager_queue_member_pause / _remove_queue_member."""
+        queue, interface = action.get("Queue"), action.get("Interface") or ""
+        if name == "queuepause":
+            known = [q for q, m in self.members.items() if interface in m and queue in (None, q)]
+            if not known:
+                return (("Response", "Error"), ("Message", "Interface not found"))
+            paused = (action.get("Paused") or "").lower() in ("true", "yes", "1")
+            word = "paused" if paused else "unpaused"
+            return (("Response", "Success"), ("Message", f"Interface {word} successfully"))
+        if queue not in self.members:
+            return (
+                ("Response", "Error"),
+                ("Message", "Unable to remove interface from queue: No such queue"),
+            )
+        if interface not in self.members[queue]:
+            return (("Response", "Error"), ("Message", "Unable to remove interface: Not there"))
+        if not self.members[queue][interface]:
+            return (("Response", "Error"), ("Message", "Member not dynamic"))
+        del self.members[queue][interface]
+        return (("Response", "Success"), ("Message", "Removed interface from queue"))
 
     def _list(
         self,

@@ -391,3 +391,42 @@ async def test_stop_is_clean(fake: FakeAmi, queue: asyncio.Queue[AmiItem]) -> No
     assert mine == []
     await asyncio.sleep(0.3)
     assert fake.connections == 1  # no reconnect after stop
+
+
+async def test_send_action_returns_the_switch_answer(
+    fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
+) -> None:
+    await up(queue)
+    fake.members = {"kefu": {"PJSIP/8001": True}}
+    reply = await client.send_action(
+        {"Action": "QueuePause", "Interface": "PJSIP/8001", "Paused": "true", "Reason": "小休"}
+    )
+    assert reply.message == "Interface paused successfully"
+    sent = next(a for a in fake.actions if a.get("Action") == "QueuePause")
+    assert sent.get("Reason") == "小休" and (sent.action_id or "").startswith("hotline-")
+
+
+async def test_send_action_lists_events(
+    fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
+) -> None:
+    await up(queue)
+    reply = await client.send_action({"Action": "QueueStatus"})
+    assert [f.event for f in reply.events] == ["QueueParams", "QueueMember", "QueueEntry"]
+
+
+async def test_send_action_refused_carries_the_switch_message(
+    fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
+) -> None:
+    await up(queue)
+    with pytest.raises(AmiError, match="Interface not found") as caught:
+        await client.send_action({"Action": "QueuePause", "Interface": "PJSIP/9", "Paused": "1"})
+    assert caught.value.said == "Interface not found"
+    assert client.connected
+
+
+async def test_send_action_when_down_is_unavailable(
+    fake: FakeAmi, queue: asyncio.Queue[AmiItem]
+) -> None:
+    client = make_client(fake, queue)  # never started: no link
+    with pytest.raises(AmiUnavailable, match="not sent"):
+        await client.send_action({"Action": "QueueRemove", "Queue": "q", "Interface": "x"})
