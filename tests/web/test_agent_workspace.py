@@ -160,11 +160,14 @@ def test_the_agent_hears_the_evidence_edits_and_confirms_the_draft(
     # each extracted field with its evidence: click to hear that moment
     address = page.get_by_label("地址", exact=True)
     expect(address).to_have_value(re.compile("幸福路"))
-    page.get_by_role("button", name=re.compile(r"^听录音：地址")).click()
-    page.wait_for_function(
-        "() => { const p = document.getElementById('player');"
-        " return p && p.currentTime >= 5 && !p.paused; }"
+    # the recording is 6 s long: the evidence near its end may finish playing before a poll
+    # sees it, so the page notes where playback started
+    page.evaluate(
+        "() => document.getElementById('player').addEventListener('playing',"
+        " e => { window.playedFrom = e.target.currentTime; })"
     )
+    page.get_by_role("button", name=re.compile(r"^听录音：地址")).click()
+    page.wait_for_function("() => window.playedFrom !== undefined && window.playedFrom >= 5")
 
     # form errors next to the field, then a real edit
     summary_box = page.get_by_role("textbox", name="摘要", exact=True)
