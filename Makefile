@@ -53,3 +53,4 @@ bench: install-test system-deps
 	$(BIN)/python benchmarks/archive_throughput.py
 	$(BIN)/python benchmarks/asr_throughput.py
 	$(BIN)/python benchmarks/quality_throughput.py
+	$(BIN)/python benchmarks/live_state.py

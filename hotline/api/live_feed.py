@@ -2,6 +2,10 @@
 each stream has a bounded queue, and one that falls behind is cut (its browser reconnects
 and starts again from a fresh snapshot).
 
+Each change is encoded once for all the streams that get the same payload (every
+supervisor), and a stream writes what has queued up in one chunk: encoding per stream
+was what limited 50 supervisors' pages (benchmarks/live_state.py).
+
 What a user sees: supervisors and admins everything; anyone else their own member's state
 (an agent user names the member or the interface, as for their calls), the call events of
 calls offered to them (ringing, answered: the workspace pops the caller) and, for their
@@ -112,13 +116,16 @@ class View:
 @dataclass(eq=False, slots=True)
 class _Client:
     view: View
-    queue: asyncio.Queue[tuple[int, str, dict[str, Any]] | object]
+    queue: asyncio.Queue[str | object]  # SSE event texts, then _CUT when cut
 
 
 class LiveFeed:
-    """Subscribed to the whole bus once; fans each message out to the open streams."""
+    """Subscribed to the whole bus once; fans each message out to the open streams.
 
-    def __init__(self, backlog: int = 1000) -> None:
+    The backlog holds shared texts (a pointer each), so it is deep enough for the burst of
+    one consumer batch (up to 1,000 AMI frames, a few changes each) published at once."""
+
+    def __init__(self, backlog: int = 10_000) -> None:
         self.backlog = backlog
         self.seq = 0
         self._clients: set[_Client] = set()
@@ -130,12 +137,16 @@ class LiveFeed:
 
     async def handle(self, m: Message) -> None:
         self.seq += 1
+        texts: dict[int, tuple[dict[str, Any], str]] = {}  # payload kept: its id stays its
         for client in list(self._clients):
             payload = client.view(m)
             if payload is None:
                 continue
+            done = texts.get(id(payload))
+            if done is None:
+                done = texts[id(payload)] = (payload, sse(self.seq, m.topic, payload))
             try:
-                client.queue.put_nowait((self.seq, m.topic, payload))
+                client.queue.put_nowait(done[1])
             except asyncio.QueueFull:
                 self._clients.discard(client)
                 self.cut += 1
@@ -179,9 +190,13 @@ async def stream(
                     return
                 yield ": keepalive\n\n"
                 continue
-            if item is _CUT or not isinstance(item, tuple):
+            chunk: list[str] = []
+            while isinstance(item, str):  # and whatever queued up meanwhile: one write
+                chunk.append(item)
+                item = client.queue.get_nowait() if not client.queue.empty() else None
+            if chunk:
+                yield "".join(chunk)
+            if item is _CUT:
                 return
-            seq, topic, payload = item
-            yield sse(seq, topic, payload)
     finally:
         feed.close(client)

@@ -220,5 +220,15 @@ async def test_a_supervisor_gets_everything_and_a_slow_client_is_cut() -> None:
     assert boss.queue.qsize() == 2  # one change, then the end mark
 
 
+async def test_a_change_is_encoded_once_for_all_supervisors() -> None:
+    feed = LiveFeed()
+    chen = feed.open(View(User(2, "chen", Role.SUPERVISOR, None)))
+    li = feed.open(View(User(3, "li", Role.SUPERVISOR, None)))
+    await feed.handle(Message("queue/caller_joined", {"queue": "kefu", "position": 1}))
+    text = chen.queue.get_nowait()
+    assert text is li.queue.get_nowait()
+    assert text == 'id: 1\nevent: queue/caller_joined\ndata: {"queue":"kefu","position":1}\n\n'
+
+
 async def _never() -> bool:
     return False
