@@ -32,7 +32,7 @@ from hotline.core.bus import Bus  # noqa: E402
 from hotline.telephony import events  # noqa: E402
 from hotline.telephony.ami import AmiClient, AmiItem  # noqa: E402
 from hotline.telephony.frames import FrameReader  # noqa: E402
-from hotline.telephony.records import RingRule  # noqa: E402
+from hotline.telephony.model import RingRule  # noqa: E402
 from hotline.telephony.service import CallService  # noqa: E402
 from hotline.telephony.store import CallStore  # noqa: E402
 from hotline.telephony.tracker import CallTracker  # noqa: E402

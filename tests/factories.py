@@ -9,7 +9,7 @@ from typing import Any
 
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import Recording, RecordingStore
-from hotline.telephony.records import (
+from hotline.telephony.model import (
     AgentAttempt,
     AttemptResult,
     CallRecord,

@@ -63,7 +63,7 @@ from hotline.telephony.ami import AmiClient
 from hotline.telephony.callback_service import CallbackService, DialPlan
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.callbacks import CallbackPolicy
-from hotline.telephony.records import CallRecord, RingRule
+from hotline.telephony.model import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision_store import SupervisionStore
@@ -114,20 +114,20 @@ class Container:
 def make_archiver(
     settings: Settings, recordings: RecordingStore, bus: Bus, *, delete_source: bool | None = None
 ) -> ArchiveService:
-    rec = settings.recording
+    conf = settings.recording
     return ArchiveService(
         recordings,
         bus,
         root=settings.archive_root,
-        path_map=rec.path_map,
-        codec=rec.codec,
-        bitrate_kbps=rec.bitrate_kbps,
-        workers=rec.workers or os.cpu_count() or 1,
-        settle_s=rec.settle_s,
-        wait_for_file_s=rec.wait_for_file_s,
-        delete_source=rec.delete_source if delete_source is None else delete_source,
-        max_attempts=rec.max_attempts,
-        retention=RetentionPolicy(rec.retention_days, rec.important_retention_days),
+        path_map=conf.path_map,
+        codec=conf.codec,
+        bitrate_kbps=conf.bitrate_kbps,
+        workers=conf.workers or os.cpu_count() or 1,
+        settle_s=conf.settle_s,
+        wait_for_file_s=conf.wait_for_file_s,
+        delete_source=conf.delete_source if delete_source is None else delete_source,
+        max_attempts=conf.max_attempts,
+        retention=RetentionPolicy(conf.retention_days, conf.important_retention_days),
         timezone=settings.timezone,
     )
 

@@ -25,7 +25,7 @@ from hotline.quality.store import QualityStore
 from hotline.recording.store import RecordingStore
 from hotline.telephony.callback_service import CallbackService
 from hotline.telephony.callback_store import CallbackStore
-from hotline.telephony.records import RingRule
+from hotline.telephony.model import RingRule
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision import SupervisionService
 from hotline.tickets.service import TicketService

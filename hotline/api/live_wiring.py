@@ -17,7 +17,7 @@ from hotline.core.settings import Settings
 from hotline.telephony.live import LiveState
 from hotline.telephony.live_service import LiveService
 from hotline.telephony.live_store import LiveStore
-from hotline.telephony.records import RingRule
+from hotline.telephony.model import RingRule
 from hotline.telephony.service import CallService
 
 

@@ -18,7 +18,7 @@ from hotline.quality.pack import Pack
 from hotline.quality.scoring import score_call
 from hotline.quality.store import QualityStore
 from hotline.recording.store import Recording
-from hotline.telephony.records import CallRecord
+from hotline.telephony.model import CallRecord
 
 SCORE = "score"
 

@@ -31,8 +31,8 @@ from hotline.recording import audio
 from hotline.recording.audio import AudioError, AudioInfo, DiskFull
 from hotline.recording.policy import RetentionPolicy, archive_path, inside, sources_for
 from hotline.recording.store import Layout, Recording, RecordingStore, Status
+from hotline.telephony.model import CallRecord
 from hotline.telephony.paths import map_path
-from hotline.telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
 

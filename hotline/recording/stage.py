@@ -14,7 +14,7 @@ from hotline.core.jobs import JobQueue, JobState, PermanentError, current_attemp
 from hotline.recording import peaks, retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.store import Recording, RecordingStore, Status
-from hotline.telephony.records import CallRecord
+from hotline.telephony.model import CallRecord
 
 log = logging.getLogger(__name__)
 

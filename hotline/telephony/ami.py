@@ -76,8 +76,8 @@ class Resync:
     frames: tuple[Frame, ...]
 
 
-AmiEvent: TypeAlias = tuple[datetime, Frame]
-AmiItem: TypeAlias = AmiEvent | LinkUp | LinkDown | Resync
+ReceivedFrame: TypeAlias = tuple[datetime, Frame]
+AmiItem: TypeAlias = ReceivedFrame | LinkUp | LinkDown | Resync
 
 
 # Asterisk's OriginateResponse `Reason` (an AST_CONTROL_* code).
@@ -299,7 +299,7 @@ class AmiClient:
         self.encoding = encoding
         self.only_events = only_events  # lower-case names; others are dropped unparsed
         self._protocol: _Protocol | None = None  # set while logged in
-        self._held: list[AmiEvent] | None = None  # events held while the listing is taken
+        self._held: list[ReceivedFrame] | None = None  # events held while the listing is taken
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 

@@ -34,7 +34,7 @@ from hotline.telephony.callbacks import (
     Verdict,
 )
 from hotline.telephony.dialler import Dialler, DialPlan, DialRefused, UnusableNumber
-from hotline.telephony.records import CallEvent, CallRecord, Direction
+from hotline.telephony.model import CallEvent, CallRecord, Direction
 
 __all__ = ["CallbackService", "DialPlan"]
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from hotline.core.errors import Conflict
 from hotline.telephony.dialler import out_of_quiet_hours
-from hotline.telephony.records import CallRecord, Direction, Outcome
+from hotline.telephony.model import CallRecord, Direction, Outcome
 
 ConnectKind = Literal["agent", "queue"]
 CallbackReason = Literal["abandoned", "no_agent", "dropped", "switch_cut"]

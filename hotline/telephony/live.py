@@ -53,7 +53,7 @@ from hotline.telephony.events import (
     QueueParams,
     VarSet,
 )
-from hotline.telephony.records import RingRule
+from hotline.telephony.model import RingRule
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from hotline.core.bus import Bus, Message
 from hotline.telephony import events
 from hotline.telephony.ami import LinkDown, LinkUp, Resync
 from hotline.telephony.frames import Frame
-from hotline.telephony.records import CallEvent, CallEventKind, CallRecord
+from hotline.telephony.model import CallEvent, CallEventKind, CallRecord
 from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker
 

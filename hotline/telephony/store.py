@@ -20,8 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.telephony.callback_store import CallbackRow
-from hotline.telephony.paths import map_path
-from hotline.telephony.records import (
+from hotline.telephony.model import (
     AgentAttempt,
     AttemptResult,
     CallRecord,
@@ -30,6 +29,7 @@ from hotline.telephony.records import (
     Outcome,
     QueueVisit,
 )
+from hotline.telephony.paths import map_path
 from hotline.telephony.tables import CallRow
 from hotline.telephony.view import answered_by
 

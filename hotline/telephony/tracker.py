@@ -52,7 +52,7 @@ from hotline.telephony.events import (
     UserEvent,
     VarSet,
 )
-from hotline.telephony.records import (
+from hotline.telephony.model import (
     AgentAttempt,
     AttemptResult,
     CallEvent,
@@ -83,7 +83,7 @@ _NO_EXTEN = frozenset({"", "s", "h", "i", "t"})
 class _Call:
     """What the tracker keeps about one open call besides its record."""
 
-    rec: CallRecord
+    record: CallRecord
     live: set[str]  # uniqueids of this call's channels not yet hung up
     last_at: datetime  # time of the last event seen for this call
     confirmed: bool = True  # False after link_down until a live event or a listing
@@ -111,39 +111,39 @@ def _secs(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds(), 3)
 
 
-def _pending_abandon(rec: CallRecord) -> int | None:
+def _pending_abandon(record: CallRecord) -> int | None:
     """Index of the visit left by QueueCallerAbandon whose verdict is not decided yet."""
-    if rec.visits and rec.visits[-1].result is None and rec.visits[-1].hold_s is not None:
-        return len(rec.visits) - 1
+    if record.visits and record.visits[-1].result is None and record.visits[-1].hold_s is not None:
+        return len(record.visits) - 1
     return None
 
 
-def _open_visit(rec: CallRecord, queue: str | None = None) -> int | None:
+def _open_visit(record: CallRecord, queue: str | None = None) -> int | None:
     """Index of the visit the caller is still waiting in (no verdict, not left by abandon)."""
-    for i in range(len(rec.visits) - 1, -1, -1):
-        v = rec.visits[i]
+    for i in range(len(record.visits) - 1, -1, -1):
+        v = record.visits[i]
         if v.result is None and v.hold_s is None and (queue is None or v.queue == queue):
             return i
     return None
 
 
-def _visit_attempts(rec: CallRecord, vi: int) -> list[int]:
+def _visit_attempts(record: CallRecord, vi: int) -> list[int]:
     """Indexes of the attempts rung during visit `vi` (same queue, from its join to the next)."""
-    visit = rec.visits[vi]
-    until = rec.visits[vi + 1].joined_at if vi + 1 < len(rec.visits) else None
+    visit = record.visits[vi]
+    until = record.visits[vi + 1].joined_at if vi + 1 < len(record.visits) else None
     return [
         i
-        for i, a in enumerate(rec.attempts)
+        for i, a in enumerate(record.attempts)
         if a.queue == visit.queue
         and a.started_at >= visit.joined_at
         and (until is None or a.started_at < until)
     ]
 
 
-def _latest(rec: CallRecord) -> datetime:
-    times = [rec.entered_at, *(v.joined_at for v in rec.visits)]
-    times += [a.started_at for a in rec.attempts]
-    times += [t for t in (rec.answered_at, *(v.left_at for v in rec.visits)) if t is not None]
+def _latest(record: CallRecord) -> datetime:
+    times = [record.entered_at, *(v.joined_at for v in record.visits)]
+    times += [a.started_at for a in record.attempts]
+    times += [t for t in (record.answered_at, *(v.left_at for v in record.visits)) if t is not None]
     return max(times)
 
 
@@ -166,17 +166,17 @@ class CallTracker:
             return []
 
     def open_calls(self) -> list[CallRecord]:
-        return [call.rec for call in self._calls.values()]
+        return [call.record for call in self._calls.values()]
 
     def restore(self, records: Iterable[CallRecord]) -> None:
         """Reload in-progress calls (from the store); unconfirmed until a listing or event."""
-        for rec in records:
-            if not rec.is_open or rec.call_id in self._calls:
+        for record in records:
+            if not record.is_open or record.call_id in self._calls:
                 continue
-            call = _Call(rec, {rec.caller_uniqueid}, _latest(rec), confirmed=False)
-            call.unseen = {rec.caller_uniqueid}
-            self._calls[rec.call_id] = call
-            self._channels[rec.caller_uniqueid] = rec.call_id
+            call = _Call(record, {record.caller_uniqueid}, _latest(record), confirmed=False)
+            call.unseen = {record.caller_uniqueid}
+            self._calls[record.call_id] = call
+            self._channels[record.caller_uniqueid] = record.call_id
 
     def link_down(self, at: datetime) -> None:
         logger.debug("AMI link down at %s: %d open calls unconfirmed", at, len(self._calls))
@@ -223,8 +223,8 @@ class CallTracker:
             return []
         if event.at > call.last_at:
             call.last_at = event.at
-        if event.at < call.rec.entered_at:  # entry estimated from a listing: it was earlier
-            call.rec = replace(call.rec, entered_at=event.at)
+        if event.at < call.record.entered_at:  # entry estimated from a listing: it was earlier
+            call.record = replace(call.record, entered_at=event.at)
         call.confirmed = True
         call.unseen.discard(uniqueid)
         return rule(self, call, event)
@@ -242,16 +242,16 @@ class CallTracker:
 
     def _attach(self, call: _Call, uniqueid: str) -> None:
         if uniqueid not in self._channels:
-            self._channels[uniqueid] = call.rec.call_id
+            self._channels[uniqueid] = call.record.call_id
             call.live.add(uniqueid)
 
     def _emit(self, kind: CallEventKind, call: _Call, at: datetime) -> list[CallEvent]:
-        return [CallEvent(kind, call.rec, at)]
+        return [CallEvent(kind, call.record, at)]
 
     def _party(self, call: _Call, channel: str, uniqueid: str) -> HangupBy | None:
-        if uniqueid == call.rec.caller_uniqueid:
+        if uniqueid == call.record.caller_uniqueid:
             return HangupBy.CALLER
-        if call.rec.agent_channel is not None and channel == call.rec.agent_channel:
+        if call.record.agent_channel is not None and channel == call.record.agent_channel:
             return HangupBy.AGENT
         return None
 
@@ -261,7 +261,7 @@ class CallTracker:
         if e.uniqueid in self._channels or e.linkedid in self._logins:
             return []
         if e.uniqueid == e.linkedid:
-            rec = CallRecord(
+            record = CallRecord(
                 call_id=e.uniqueid,
                 linkedid=e.uniqueid,
                 caller_uniqueid=e.uniqueid,
@@ -271,9 +271,9 @@ class CallTracker:
                 caller_name=_number(e.caller_name),
                 dialled=_exten(e.exten),
             )
-            call = _Call(rec, {e.uniqueid}, e.at)
-            self._calls[rec.call_id] = call
-            self._channels[e.uniqueid] = rec.call_id
+            call = _Call(record, {e.uniqueid}, e.at)
+            self._calls[record.call_id] = call
+            self._channels[e.uniqueid] = record.call_id
             return self._emit(CallEventKind.ENTERED, call, e.at)
         parent = self._calls.get(e.linkedid or "")
         if parent is not None:
@@ -283,49 +283,49 @@ class CallTracker:
         return []
 
     def _on_newstate(self, call: _Call, e: Newstate) -> list[CallEvent]:
-        rec = call.rec
-        if e.uniqueid == rec.caller_uniqueid:
-            call.rec = replace(
-                rec,
-                caller_number=rec.caller_number or _number(e.caller_num),
-                caller_name=rec.caller_name or _number(e.caller_name),
+        record = call.record
+        if e.uniqueid == record.caller_uniqueid:
+            call.record = replace(
+                record,
+                caller_number=record.caller_number or _number(e.caller_num),
+                caller_name=record.caller_name or _number(e.caller_name),
             )
         return []
 
     def _on_new_callerid(self, call: _Call, e: NewCallerid) -> list[CallEvent]:
-        rec = call.rec
-        if e.uniqueid == rec.caller_uniqueid:
-            call.rec = replace(
-                rec,
-                caller_number=_number(e.caller_num) or rec.caller_number,
-                caller_name=_number(e.caller_name) or rec.caller_name,
+        record = call.record
+        if e.uniqueid == record.caller_uniqueid:
+            call.record = replace(
+                record,
+                caller_number=_number(e.caller_num) or record.caller_number,
+                caller_name=_number(e.caller_name) or record.caller_name,
             )
         return []
 
     def _on_newexten(self, call: _Call, e: Newexten) -> list[CallEvent]:
-        pending = _pending_abandon(call.rec) is not None
-        if pending and e.uniqueid == call.rec.caller_uniqueid and (e.exten or "") != "h":
+        pending = _pending_abandon(call.record) is not None
+        if pending and e.uniqueid == call.record.caller_uniqueid and (e.exten or "") != "h":
             call.caller_continued = call.caller_continued or not call.caller_asked_hangup
         return []
 
     def _on_hangup_request(self, call: _Call, e: HangupRequest) -> list[CallEvent]:
-        if e.uniqueid == call.rec.caller_uniqueid and not e.soft:
+        if e.uniqueid == call.record.caller_uniqueid and not e.soft:
             call.caller_asked_hangup = True
-        if call.rec.answered_at is not None and call.request_party is None:
+        if call.record.answered_at is not None and call.request_party is None:
             call.request_party = self._party(call, e.channel, e.uniqueid)
         return []
 
     def _on_hangup(self, call: _Call, e: Hangup) -> list[CallEvent]:
         call.live.discard(e.uniqueid)  # stays mapped: later events about it (AgentComplete)
         party = self._party(call, e.channel, e.uniqueid)
-        if party is not None and call.rec.answered_at is not None:
+        if party is not None and call.record.answered_at is not None:
             call.first_hangup_party = call.first_hangup_party or party
         if party is HangupBy.AGENT:
             call.agent_cause = e.cause
         out: list[CallEvent] = []
         if party is HangupBy.CALLER:
-            call.rec = replace(call.rec, hangup_cause=e.cause, hangup_cause_text=e.cause_txt)
-            vi = _pending_abandon(call.rec)
+            call.record = replace(call.record, hangup_cause=e.cause, hangup_cause_text=e.cause_txt)
+            vi = _pending_abandon(call.record)
             if vi is not None:
                 timeout = call.caller_continued or (
                     not call.caller_asked_hangup and e.cause in DIALPLAN_END_CAUSES
@@ -341,17 +341,17 @@ class CallTracker:
 
     def _on_dial_begin(self, call: _Call, e: DialBegin) -> list[CallEvent]:
         self._attach(call, e.dest_uniqueid)
-        if e.uniqueid == call.rec.caller_uniqueid and _open_visit(call.rec) is None:
+        if e.uniqueid == call.record.caller_uniqueid and _open_visit(call.record) is None:
             call.dial_begins[e.dest_uniqueid] = e.at
         return []
 
     def _on_dial_end(self, call: _Call, e: DialEnd) -> list[CallEvent]:
-        rec = call.rec
+        record = call.record
         if (
             e.dial_status == "ANSWER"
-            and e.uniqueid == rec.caller_uniqueid
-            and _open_visit(rec) is None
-            and rec.answered_at is None
+            and e.uniqueid == record.caller_uniqueid
+            and _open_visit(record) is None
+            and record.answered_at is None
         ):
             call.dial_answers[e.dest_uniqueid] = (e.dest_channel, e.at)
         return []
@@ -359,12 +359,12 @@ class CallTracker:
     def _on_bridge_enter(self, call: _Call, e: BridgeEnter) -> list[CallEvent]:
         members = call.bridges.setdefault(e.bridge_id, set())
         members.add(e.uniqueid)
-        if call.rec.answered_at is not None or call.rec.caller_uniqueid not in members:
+        if call.record.answered_at is not None or call.record.caller_uniqueid not in members:
             return []
         for dest, (channel, answered_at) in call.dial_answers.items():
             if dest in members:
                 began = call.dial_begins.get(dest, answered_at)
-                call.rec = replace(call.rec, agent_channel=channel)
+                call.record = replace(call.record, agent_channel=channel)
                 return self._answer(call, began, answered_at)
         return []
 
@@ -379,16 +379,16 @@ class CallTracker:
     # -- queue -----------------------------------------------------------------------------
 
     def _on_queue_join(self, call: _Call, e: QueueCallerJoin) -> list[CallEvent]:
-        vi = _pending_abandon(call.rec)
+        vi = _pending_abandon(call.record)
         if vi is not None:
             self._decide(call, vi, timeout=True)  # the caller lived on: it was a timeout
-        rec = call.rec
-        call.rec = replace(
-            rec,
-            visits=(*rec.visits, QueueVisit(e.queue, e.at, position=e.position)),
+        record = call.record
+        call.record = replace(
+            record,
+            visits=(*record.visits, QueueVisit(e.queue, e.at, position=e.position)),
             queue=e.queue,
-            queue_joined_at=rec.queue_joined_at or e.at,
-            dialled=rec.dialled or _exten(e.exten),
+            queue_joined_at=record.queue_joined_at or e.at,
+            dialled=record.dialled or _exten(e.exten),
         )
         call.caller_continued = False
         return self._emit(CallEventKind.QUEUED, call, e.at)
@@ -397,7 +397,7 @@ class CallTracker:
         if e.dest_uniqueid:
             self._attach(call, e.dest_uniqueid)
         attempt = AgentAttempt(e.queue, e.member, e.interface, e.dest_channel, e.at)
-        call.rec = replace(call.rec, attempts=(*call.rec.attempts, attempt))
+        call.record = replace(call.record, attempts=(*call.record.attempts, attempt))
         return self._emit(CallEventKind.AGENT_RINGING, call, e.at)
 
     def _on_ring_no_answer(self, call: _Call, e: AgentRingNoAnswer) -> list[CallEvent]:
@@ -405,111 +405,117 @@ class CallTracker:
         started = e.at - timedelta(milliseconds=e.ring_ms or 0)
         if ai is None:
             attempt = AgentAttempt(e.queue, e.member, e.interface, e.dest_channel, started)
-            call.rec = replace(call.rec, attempts=(*call.rec.attempts, attempt))
-            ai = len(call.rec.attempts) - 1
+            call.record = replace(call.record, attempts=(*call.record.attempts, attempt))
+            ai = len(call.record.attempts) - 1
         self._set_attempt(call, ai, result=AttemptResult.NO_ANSWER, ring_ms=e.ring_ms)
         return self._emit(CallEventKind.UPDATED, call, e.at)
 
     def _on_agent_connect(self, call: _Call, e: AgentConnect) -> list[CallEvent]:
-        vi = _open_visit(call.rec, e.queue)
+        vi = _open_visit(call.record, e.queue)
         if vi is None:  # joined before we were listening
             joined = e.at - timedelta(seconds=e.hold_time_s or 0)
-            call.rec = replace(call.rec, visits=(*call.rec.visits, QueueVisit(e.queue, joined)))
-            vi = len(call.rec.visits) - 1
+            call.record = replace(
+                call.record, visits=(*call.record.visits, QueueVisit(e.queue, joined))
+            )
+            vi = len(call.record.visits) - 1
         ai = self._attempt(call, e)
         if ai is None:  # rung before we were listening: RingTime (s) tells when
             started = e.at - timedelta(seconds=e.ring_time_s or 0)
             attempt = AgentAttempt(e.queue, e.member, e.interface, e.dest_channel, started)
-            call.rec = replace(call.rec, attempts=(*call.rec.attempts, attempt))
-            ai = len(call.rec.attempts) - 1
-        rung = _visit_attempts(call.rec, vi)
+            call.record = replace(call.record, attempts=(*call.record.attempts, attempt))
+            ai = len(call.record.attempts) - 1
+        rung = _visit_attempts(call.record, vi)
         for i in rung:
-            if i != ai and call.rec.attempts[i].result is AttemptResult.RINGING:
+            if i != ai and call.record.attempts[i].result is AttemptResult.RINGING:
                 self._set_attempt(call, i, result=AttemptResult.CANCELLED)
-        ring_ms = int((e.at - call.rec.attempts[ai].started_at).total_seconds() * 1000)
+        ring_ms = int((e.at - call.record.attempts[ai].started_at).total_seconds() * 1000)
         self._set_attempt(call, ai, result=AttemptResult.ANSWERED, ring_ms=ring_ms)
         self._set_visit(call, vi, result="connect", left_at=e.at, hold_s=e.hold_time_s)
-        call.rec = replace(
-            call.rec,
+        call.record = replace(
+            call.record,
             queue=e.queue,
             agent_member=e.member,
             agent_interface=e.interface,
             agent_channel=e.dest_channel,
         )
         call.request_party = call.first_hangup_party = None  # a new conversation starts
-        if call.rec.answered_at is not None:  # already answered (plain Dial, then transfer)
+        if call.record.answered_at is not None:  # already answered (plain Dial, then transfer)
             return self._emit(CallEventKind.UPDATED, call, e.at)
-        rung_at = [call.rec.attempts[i].started_at for i in (*_visit_attempts(call.rec, vi), ai)]
+        rung_at = [
+            call.record.attempts[i].started_at for i in (*_visit_attempts(call.record, vi), ai)
+        ]
         return self._answer(call, min(rung_at), e.at)
 
     def _on_agent_complete(self, call: _Call, e: AgentComplete) -> list[CallEvent]:
         by = REASON_HANGUP_BY.get((e.reason or "").lower())
-        talk = float(e.talk_time_s) if e.talk_time_s is not None else call.rec.talk_seconds
-        call.rec = replace(call.rec, talk_seconds=talk, hangup_by=by or call.rec.hangup_by)
+        talk = float(e.talk_time_s) if e.talk_time_s is not None else call.record.talk_seconds
+        call.record = replace(call.record, talk_seconds=talk, hangup_by=by or call.record.hangup_by)
         return self._emit(CallEventKind.UPDATED, call, e.at)
 
     def _on_abandon(self, call: _Call, e: QueueCallerAbandon) -> list[CallEvent]:
-        vi = _open_visit(call.rec, e.queue)
+        vi = _open_visit(call.record, e.queue)
         if vi is None:
             joined = e.at - timedelta(seconds=e.hold_time_s or 0)
-            call.rec = replace(call.rec, visits=(*call.rec.visits, QueueVisit(e.queue, joined)))
-            vi = len(call.rec.visits) - 1
-        visit = call.rec.visits[vi]
+            call.record = replace(
+                call.record, visits=(*call.record.visits, QueueVisit(e.queue, joined))
+            )
+            vi = len(call.record.visits) - 1
+        visit = call.record.visits[vi]
         hold = e.hold_time_s if e.hold_time_s is not None else round(_secs(visit.joined_at, e.at))
-        for i in _visit_attempts(call.rec, vi):
-            if call.rec.attempts[i].result is AttemptResult.RINGING:
+        for i in _visit_attempts(call.record, vi):
+            if call.record.attempts[i].result is AttemptResult.RINGING:
                 self._set_attempt(call, i, result=AttemptResult.CANCELLED)
         self._set_visit(call, vi, left_at=e.at, hold_s=hold)  # verdict: at the caller's next step
         return []
 
     def _on_queue_leave(self, call: _Call, e: QueueCallerLeave) -> list[CallEvent]:
-        vi = _open_visit(call.rec, e.queue)
-        if vi is not None and call.rec.visits[vi].left_at is None:
+        vi = _open_visit(call.record, e.queue)
+        if vi is not None and call.record.visits[vi].left_at is None:
             self._set_visit(call, vi, left_at=e.at)
         return []
 
     # -- agents, variables, hold -----------------------------------------------------------
 
     def _on_agent_login(self, call: _Call, e: AgentLogin) -> list[CallEvent]:
-        if e.uniqueid != call.rec.caller_uniqueid:
+        if e.uniqueid != call.record.caller_uniqueid:
             return []
-        logger.debug("call %s is an agent login session: dropped", call.rec.call_id)
-        del self._calls[call.rec.call_id]
-        for uniqueid in [u for u, c in self._channels.items() if c == call.rec.call_id]:
+        logger.debug("call %s is an agent login session: dropped", call.record.call_id)
+        del self._calls[call.record.call_id]
+        for uniqueid in [u for u, c in self._channels.items() if c == call.record.call_id]:
             del self._channels[uniqueid]
-        self._logins.add(call.rec.call_id)
+        self._logins.add(call.record.call_id)
         return self._emit(CallEventKind.DISCARDED, call, e.at)  # undo its ENTERED
 
     def _on_varset(self, call: _Call, e: VarSet) -> list[CallEvent]:
         name = e.variable.lstrip("_").upper()
-        rec = call.rec
+        record = call.record
         if name == RECORDING_VARIABLE and e.value:
-            call.rec = replace(rec, recording_file=e.value)
+            call.record = replace(record, recording_file=e.value)
         elif name == CALLBACK_VARIABLE:
             callback_id = int(e.value) if e.value.strip().isdigit() else None
-            call.rec = replace(rec, direction=Direction.CALLBACK, callback_id=callback_id)
+            call.record = replace(record, direction=Direction.CALLBACK, callback_id=callback_id)
         else:
             return []
-        variables = (*((k, v) for k, v in rec.variables if k != name), (name, e.value))
-        call.rec = replace(call.rec, variables=variables)
-        return [] if call.rec == rec else self._emit(CallEventKind.UPDATED, call, e.at)
+        variables = (*((k, v) for k, v in record.variables if k != name), (name, e.value))
+        call.record = replace(call.record, variables=variables)
+        return [] if call.record == record else self._emit(CallEventKind.UPDATED, call, e.at)
 
     def _on_user_event(self, call: _Call, e: UserEvent) -> list[CallEvent]:
         """HotlineCallbackReached: the answered callback customer runs the callback context."""
-        rec = call.rec
-        if e.name.strip().lower() != CALLBACK_REACHED_EVENT or rec.callback_reached_at:
+        record = call.record
+        if e.name.strip().lower() != CALLBACK_REACHED_EVENT or record.callback_reached_at:
             return []
         given = (e.callback_id or "").strip()
-        call.rec = replace(
-            rec,
+        call.record = replace(
+            record,
             direction=Direction.CALLBACK,
-            callback_id=rec.callback_id or (int(given) if given.isdigit() else None),
+            callback_id=record.callback_id or (int(given) if given.isdigit() else None),
             callback_reached_at=e.at,
         )
         return self._emit(CallEventKind.UPDATED, call, e.at)
 
     def _on_hold(self, call: _Call, e: Hold) -> list[CallEvent]:
-        if e.uniqueid != call.rec.caller_uniqueid:
+        if e.uniqueid != call.record.caller_uniqueid:
             call.holds.setdefault(e.uniqueid, e.at)
         return []
 
@@ -517,7 +523,9 @@ class CallTracker:
         began = call.holds.pop(e.uniqueid, None)
         if began is None:
             return []
-        call.rec = replace(call.rec, hold_seconds=call.rec.hold_seconds + _secs(began, e.at))
+        call.record = replace(
+            call.record, hold_seconds=call.record.hold_seconds + _secs(began, e.at)
+        )
         return self._emit(CallEventKind.UPDATED, call, e.at)
 
     # -- verdicts --------------------------------------------------------------------------
@@ -525,8 +533,8 @@ class CallTracker:
     def _answer(self, call: _Call, ring_started: datetime, at: datetime) -> list[CallEvent]:
         ring = _secs(ring_started, at)
         within = self._rule.within(ring)
-        call.rec = replace(
-            call.rec,
+        call.record = replace(
+            call.record,
             ring_started_at=ring_started,
             answered_at=at,
             ring_seconds=ring,
@@ -539,41 +547,41 @@ class CallTracker:
     def _decide(self, call: _Call, vi: int, timeout: bool) -> None:
         self._set_visit(call, vi, result="timeout" if timeout else "abandon")
         if not timeout:
-            call.rec = replace(call.rec, outcome=Outcome.ABANDONED, hangup_by=HangupBy.CALLER)
+            call.record = replace(call.record, outcome=Outcome.ABANDONED, hangup_by=HangupBy.CALLER)
 
     def _end(self, call: _Call, at: datetime) -> list[CallEvent]:
-        rec = call.rec
-        hold = rec.hold_seconds + sum(_secs(t, at) for t in call.holds.values())
-        answered = rec.answered_at is not None
-        vi = _open_visit(rec)
-        vi = _pending_abandon(rec) if vi is None else vi
+        record = call.record
+        hold = record.hold_seconds + sum(_secs(t, at) for t in call.holds.values())
+        answered = record.answered_at is not None
+        vi = _open_visit(record)
+        vi = _pending_abandon(record) if vi is None else vi
         if vi is not None:  # still waiting when the call ended: the caller gave up
-            self._set_visit(call, vi, result="abandon", left_at=rec.visits[vi].left_at or at)
-            rec = call.rec
-        last = rec.visits[-1].result if rec.visits else None
+            self._set_visit(call, vi, result="abandon", left_at=record.visits[vi].left_at or at)
+            record = call.record
+        last = record.visits[-1].result if record.visits else None
         if answered:
-            causes = {rec.hangup_cause, call.agent_cause}
+            causes = {record.hangup_cause, call.agent_cause}
             outcome = Outcome.DROPPED if causes & self._abnormal else Outcome.ANSWERED
-            by = rec.hangup_by or call.request_party or call.first_hangup_party
+            by = record.hangup_by or call.request_party or call.first_hangup_party
         elif last == "abandon":
             outcome, by = Outcome.ABANDONED, HangupBy.CALLER
         elif last == "timeout":
-            outcome, by = Outcome.NO_AGENT, rec.hangup_by or HangupBy.SYSTEM
+            outcome, by = Outcome.NO_AGENT, record.hangup_by or HangupBy.SYSTEM
         else:
             outcome = Outcome.NOT_QUEUED
             by = HangupBy.CALLER if call.caller_asked_hangup else HangupBy.SYSTEM
-        connected = [v for v in rec.visits if v.result == "connect"]
+        connected = [v for v in record.visits if v.result == "connect"]
         wait: float | None = None
-        if rec.queue_joined_at is not None:
-            left = connected[0].left_at if connected else rec.visits[-1].left_at
-            wait = _secs(rec.queue_joined_at, left or at)
-        elif rec.answered_at is not None:
-            wait = _secs(rec.entered_at, rec.answered_at)
-        talk = rec.talk_seconds
-        if talk is None and rec.answered_at is not None:
-            talk = _secs(rec.answered_at, at)
-        call.rec = replace(
-            rec,
+        if record.queue_joined_at is not None:
+            left = connected[0].left_at if connected else record.visits[-1].left_at
+            wait = _secs(record.queue_joined_at, left or at)
+        elif record.answered_at is not None:
+            wait = _secs(record.entered_at, record.answered_at)
+        talk = record.talk_seconds
+        if talk is None and record.answered_at is not None:
+            talk = _secs(record.answered_at, at)
+        call.record = replace(
+            record,
             ended_at=at,
             outcome=outcome,
             hangup_by=by or HangupBy.UNKNOWN,
@@ -585,19 +593,19 @@ class CallTracker:
         return self._emit(CallEventKind.ENDED, call, at)
 
     def _close_unknown(self, call: _Call, at: datetime) -> list[CallEvent]:
-        logger.debug("call %s closed as end_unknown", call.rec.call_id)
-        call.rec = replace(
-            call.rec,
+        logger.debug("call %s closed as end_unknown", call.record.call_id)
+        call.record = replace(
+            call.record,
             ended_at=call.last_at,
             outcome=Outcome.END_UNKNOWN,
-            hangup_by=call.rec.hangup_by or HangupBy.UNKNOWN,
+            hangup_by=call.record.hangup_by or HangupBy.UNKNOWN,
         )
         self._forget(call)
         return self._emit(CallEventKind.ENDED, call, at)
 
     def _forget(self, call: _Call) -> None:
-        self._calls.pop(call.rec.call_id, None)
-        for uniqueid in [u for u, c in self._channels.items() if c == call.rec.call_id]:
+        self._calls.pop(call.record.call_id, None)
+        for uniqueid in [u for u, c in self._channels.items() if c == call.record.call_id]:
             del self._channels[uniqueid]
 
     # -- resync ----------------------------------------------------------------------------
@@ -613,7 +621,7 @@ class CallTracker:
             call = self._call_for(ch.uniqueid, key)
             if call is not None:
                 call.confirmed = True
-                shown.setdefault(call.rec.call_id, set()).add(ch.uniqueid)
+                shown.setdefault(call.record.call_id, set()).add(ch.uniqueid)
             elif key not in self._logins:
                 unknown.setdefault(key, []).append(ch)
         for call_id, uniqueids in shown.items():  # hung up while the link was down
@@ -623,7 +631,7 @@ class CallTracker:
         out: list[CallEvent] = []
         for key, chans in unknown.items():
             root = next((c for c in chans if c.uniqueid == key), chans[0])
-            rec = CallRecord(
+            record = CallRecord(
                 call_id=key,
                 linkedid=key,
                 caller_uniqueid=root.uniqueid,
@@ -633,7 +641,7 @@ class CallTracker:
                 caller_name=_number(root.caller_name),
                 dialled=_exten(root.exten),
             )
-            call = _Call(rec, set(), at)
+            call = _Call(record, set(), at)
             self._calls[key] = call
             for c in chans:
                 self._attach(call, c.uniqueid)
@@ -642,19 +650,19 @@ class CallTracker:
 
     def _resync_queue_entry(self, entry: QueueEntry, at: datetime) -> list[CallEvent]:
         call = self._call_for(entry.uniqueid, None)
-        if call is None or _open_visit(call.rec, entry.queue) is not None:
+        if call is None or _open_visit(call.record, entry.queue) is not None:
             return []
         call.confirmed = True
-        vi = _pending_abandon(call.rec)
+        vi = _pending_abandon(call.record)
         if vi is not None:
             self._decide(call, vi, timeout=True)  # waiting in a queue again: it timed out
         joined = at - timedelta(seconds=entry.wait_s or 0)
-        rec = call.rec
-        call.rec = replace(
-            rec,
-            visits=(*rec.visits, QueueVisit(entry.queue, joined, position=entry.position)),
+        record = call.record
+        call.record = replace(
+            record,
+            visits=(*record.visits, QueueVisit(entry.queue, joined, position=entry.position)),
             queue=entry.queue,
-            queue_joined_at=rec.queue_joined_at or joined,
+            queue_joined_at=record.queue_joined_at or joined,
         )
         return self._emit(CallEventKind.QUEUED, call, at)
 
@@ -662,7 +670,7 @@ class CallTracker:
 
     def _attempt(self, call: _Call, e: AgentRingNoAnswer | AgentConnect) -> int | None:
         """The attempt an agent event is about: same member channel, still ringing first."""
-        attempts = call.rec.attempts
+        attempts = call.record.attempts
         candidates = [i for i, a in enumerate(attempts) if a.channel == e.dest_channel]
         if not candidates:
             candidates = [i for i, a in enumerate(attempts) if a.member == e.member]
@@ -671,14 +679,14 @@ class CallTracker:
         return found[-1] if found else None
 
     def _set_attempt(self, call: _Call, i: int, **changes: Any) -> None:
-        attempts = list(call.rec.attempts)
+        attempts = list(call.record.attempts)
         attempts[i] = replace(attempts[i], **changes)
-        call.rec = replace(call.rec, attempts=tuple(attempts))
+        call.record = replace(call.record, attempts=tuple(attempts))
 
     def _set_visit(self, call: _Call, i: int, **changes: Any) -> None:
-        visits = list(call.rec.visits)
+        visits = list(call.record.visits)
         visits[i] = replace(visits[i], **changes)
-        call.rec = replace(call.rec, visits=tuple(visits))
+        call.record = replace(call.record, visits=tuple(visits))
 
 
 _Rule = Callable[[CallTracker, _Call, Any], list[CallEvent]]

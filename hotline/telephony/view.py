@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, RowMapping, Select, select
 
-from hotline.telephony.records import Outcome
+from hotline.telephony.model import Outcome
 from hotline.telephony.tables import CallRow
 
 

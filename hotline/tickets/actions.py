@@ -58,13 +58,13 @@ class Actions:
         new_deadlines = None
         if category is not None and (category != t.category or level != t.complaint_level):
             new_deadlines = await self.drafting.deadlines(t.id, category, level, t.created_at)
-        rec = await self.store.edit(
+        record = await self.store.edit(
             ticket_id, changes, actor=actor, role=role, now=self.clock(), deadlines=new_deadlines
         )
-        await self.bus.publish(Message("ticket/changed", payload(rec, action="edit", by=actor)))
-        if rec.ticket.urgent and not t.urgent:
-            await self.drafting.urgent(rec, ())
-        return rec
+        await self.bus.publish(Message("ticket/changed", payload(record, action="edit", by=actor)))
+        if record.ticket.urgent and not t.urgent:
+            await self.drafting.urgent(record, ())
+        return record
 
     async def act(
         self,
@@ -127,7 +127,7 @@ class Actions:
                 )
             level = ComplaintLevel.MAJOR
             deadlines = await dl(t.id, t.category, level, t.created_at)
-        rec = await self.store.apply(
+        record = await self.store.apply(
             ticket_id,
             act,
             actor,
@@ -138,8 +138,10 @@ class Actions:
             deadlines=deadlines,
             complaint_level=level,
         )
-        await self.bus.publish(Message("ticket/changed", payload(rec, action=str(act), by=actor)))
-        return rec
+        await self.bus.publish(
+            Message("ticket/changed", payload(record, action=str(act), by=actor))
+        )
+        return record
 
     async def split(
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str
@@ -152,11 +154,11 @@ class Actions:
             {r["unit"]: r for r in suggested[-1].detail.get("readings", [])} if suggested else {}
         )
         out = []
-        for rec in records:
-            reading = readings.get(rec.ticket.unit)
-            t = rec.ticket
+        for record in records:
+            reading = readings.get(record.ticket.unit)
+            t = record.ticket
             if reading and (reading["category"], reading["topic"]) != (t.category, t.topic):
                 changes = {"category": reading["category"], "topic": reading["topic"]}
-                rec = await self.edit(rec.id, changes, actor=actor, role=role)
-            out.append(rec)
+                record = await self.edit(record.id, changes, actor=actor, role=role)
+            out.append(record)
         return out

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from hotline.asr.transcript import Channel, Transcript, Utterance
 from hotline.core.bus import Bus, Message
-from hotline.telephony.records import CallRecord, Outcome
+from hotline.telephony.model import CallRecord, Outcome
 from hotline.tickets import classify, extract, sla
 from hotline.tickets.calendar import CalendarUnknown
 from hotline.tickets.lifecycle import Role
@@ -52,8 +52,8 @@ def customer_words(transcript: Transcript) -> tuple[tuple[Utterance, ...], float
     return transcript.utterances, MIXED_CONFIDENCE
 
 
-def payload(rec: TicketRecord, **extra: object) -> dict[str, object]:
-    t = rec.ticket
+def payload(record: TicketRecord, **extra: object) -> dict[str, object]:
+    t = record.ticket
     return {
         "ticket_id": t.id,
         "call_id": t.call_id,
@@ -134,29 +134,39 @@ class Drafting:
         )
         return ticket
 
-    async def _ticket_for(self, key: int | str) -> tuple[TicketRecord | None, int | None]:
-        """The call's ticket and its recording id, from a recording id or a call id."""
-        if isinstance(key, int):
-            found = await self.store.by_recording(key)
-            if found is not None or self.recordings is None:
-                return found, key
-            rec = await self.recordings.get(key)
-            call_id = rec.call_id if rec is not None else None
-            if not call_id:
-                return None, key
-            return await self.store.by_call(call_id), key
-        found = await self.store.by_call(key)
-        if found is None or found.ticket.recording_id is not None:
-            return found, None
-        return found, await self._recording_of(key)
+    async def _by_recording(self, recording_id: int) -> TicketRecord | None:
+        """The ticket of this recording's call (by the recording, else by its call)."""
+        found = await self.store.by_recording(recording_id)
+        if found is not None or self.recordings is None:
+            return found
+        recording = await self.recordings.get(recording_id)
+        call_id = recording.call_id if recording is not None else None
+        return await self.store.by_call(call_id) if call_id else None
 
-    async def on_transcript(self, key: int | str, transcript: Transcript) -> TicketRecord | None:
-        """Refine the draft of this recording (id) or call (call id) from what the customer
-        said; None when there is no draft or the agent already confirmed or edited it.
-        The ticket is linked to its recording either way."""
-        current, recording_id = await self._ticket_for(key)
+    async def on_transcript(self, recording_id: int, transcript: Transcript) -> TicketRecord | None:
+        """Refine the draft of this recording's call from what the customer said (the
+        pipeline's ticket stage); None when there is no draft or the agent already confirmed
+        or edited it. The ticket is linked to its recording either way."""
+        current = await self._by_recording(recording_id)
+        return await self._refine(current, recording_id, transcript, f"recording {recording_id}")
+
+    async def on_call_transcript(self, call_id: str, transcript: Transcript) -> TicketRecord | None:
+        """The same for a call's transcript, by call id (its recording found by the call)."""
+        current = await self.store.by_call(call_id)
+        recording_id = None
+        if current is not None and current.ticket.recording_id is None:
+            recording_id = await self._recording_of(call_id)
+        return await self._refine(current, recording_id, transcript, f"call {call_id}")
+
+    async def _refine(
+        self,
+        current: TicketRecord | None,
+        recording_id: int | None,
+        transcript: Transcript,
+        what: str,
+    ) -> TicketRecord | None:
         if current is None:
-            log.info("no ticket drafted for %r; transcript not used for a ticket", key)
+            log.info("no ticket drafted for %s; transcript not used for a ticket", what)
             return None
         if recording_id is not None and current.ticket.recording_id is None:
             await self.store.link_recording(current.id, recording_id)
@@ -275,10 +285,10 @@ class Drafting:
             Message(CALENDAR_TOPIC, {"ticket_id": ticket_id, "message": exc.message})
         )
 
-    async def urgent(self, rec: TicketRecord, evidence: Sequence[Any]) -> None:
+    async def urgent(self, ticket: TicketRecord, evidence: Sequence[Any]) -> None:
         ev = [{"text": e.text, "start": e.start, "end": e.end} for e in evidence]
         await self.store.note(
-            rec.id,
+            ticket.id,
             "alert_urgent",
             actor="system",
             role=Role.SYSTEM,
@@ -286,5 +296,5 @@ class Drafting:
             detail={"topic": URGENT_TOPIC, "evidence": ev},
         )
         await self.bus.publish(
-            Message(URGENT_TOPIC, payload(rec, topic=rec.ticket.topic, evidence=ev))
+            Message(URGENT_TOPIC, payload(ticket, topic=ticket.ticket.topic, evidence=ev))
         )

@@ -51,8 +51,8 @@ class Followups:
         self.clock = clock
         self._unusable: set[int] = set()  # tickets whose number was said to be undiallable
 
-    async def next_followup_at(self, rec: TicketRecord) -> datetime | None:
-        t = rec.ticket
+    async def next_followup_at(self, record: TicketRecord) -> datetime | None:
+        t = record.ticket
         if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
             return None
         attempts = await self.store.followups(t.id, t.reopened)
@@ -61,9 +61,9 @@ class Followups:
         return followup.next_attempt_at(self.policy, t.replied_at, _past(attempts))
 
     async def _begin(
-        self, rec: TicketRecord, *, actor: str, role: Role | str, action_id: str | None = None
+        self, record: TicketRecord, *, actor: str, role: Role | str, action_id: str | None = None
     ) -> FollowupAttempt:
-        t, now = rec.ticket, self.clock()
+        t, now = record.ticket, self.clock()
         if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
             raise InvalidInput(
                 f"工单尚未回复，不能回访 (a 回访 follows the unit's reply; this ticket is "
@@ -104,11 +104,11 @@ class Followups:
                 "联系上客户时须记录满意度 (a reached 回访 needs the satisfaction: satisfied, "
                 "basically or unsatisfied)"
             )
-        rec = await self.store.require(ticket_id)
-        attempts = await self.store.followups(ticket_id, rec.ticket.reopened)
+        record = await self.store.require(ticket_id)
+        attempts = await self.store.followups(ticket_id, record.ticket.reopened)
         open_ = next((a for a in attempts if a.result is None), None)
         if open_ is None:
-            open_ = await self._begin(rec, actor=actor, role=role)
+            open_ = await self._begin(record, actor=actor, role=role)
         return await self._finish(ticket_id, open_, res, sat, note, actor, role, None)
 
     async def _finish(
@@ -148,8 +148,8 @@ class Followups:
                 reason=note,
                 data={"satisfaction": sat.value},
             )
-        rec = await self.store.require(ticket_id)
-        attempts = await self.store.followups(ticket_id, rec.ticket.reopened)
+        record = await self.store.require(ticket_id)
+        attempts = await self.store.followups(ticket_id, record.ticket.reopened)
         if followup.outcome(self.policy, _past(attempts)) is followup.Outcome.UNREACHABLE:
             return await self.actions.act(
                 ticket_id,
@@ -159,7 +159,7 @@ class Followups:
                 reason=followup.UNREACHABLE_REASON,
                 data={"unreachable": True},
             )
-        return rec
+        return record
 
     async def dial_followup(self, ticket_id: int, *, actor: str, role: Role | str) -> TicketRecord:
         """Place a 回访 call through AMI now (if the rule allows it)."""
@@ -168,20 +168,20 @@ class Followups:
                 "未连接交换机，无法自动回访 (AMI is off or not connected: call the customer by "
                 "hand and record the result with POST /api/tickets/{id}/followups)"
             )
-        rec = await self.store.require(ticket_id)
-        return await self._dial(rec, actor=actor, role=role)
+        record = await self.store.require(ticket_id)
+        return await self._dial(record, actor=actor, role=role)
 
-    async def _dial(self, rec: TicketRecord, *, actor: str, role: Role | str) -> TicketRecord:
-        number = channel_number(rec.ticket.caller_number)  # refused before an attempt begins
-        action_id = f"hotline-fu-{rec.id}-{uuid.uuid4().hex[:12]}"
-        attempt = await self._begin(rec, actor=actor, role=role, action_id=action_id)
-        variables = {"HOTLINE_TICKET_ID": str(rec.id), "HOTLINE_FOLLOWUP": action_id}
+    async def _dial(self, record: TicketRecord, *, actor: str, role: Role | str) -> TicketRecord:
+        number = channel_number(record.ticket.caller_number)  # refused before an attempt begins
+        action_id = f"hotline-fu-{record.id}-{uuid.uuid4().hex[:12]}"
+        attempt = await self._begin(record, actor=actor, role=role, action_id=action_id)
+        variables = {"HOTLINE_TICKET_ID": str(record.id), "HOTLINE_FOLLOWUP": action_id}
         try:
             result = await self.dialler.dial(number, variables=variables, action_id=action_id)
         except (AmiError, AmiUnavailable) as exc:  # refused, timed out, or the link dropped
             response: dict[str, Any] = {"error": str(exc)}
             return await self._finish(
-                rec.id,
+                record.id,
                 attempt,
                 Result.UNREACHABLE,
                 None,
@@ -199,7 +199,7 @@ class Followups:
         }
         if not result.success:
             return await self._finish(
-                rec.id,
+                record.id,
                 attempt,
                 Result.UNREACHABLE,
                 None,
@@ -211,31 +211,31 @@ class Followups:
         # answered: the agent talks to the customer and records the satisfaction
         await self.store.attach_ami(attempt.id, response)
         await self.store.note(
-            rec.id,
+            record.id,
             "followup_answered",
             actor=actor,
             role=role,
             now=self.clock(),
             detail={"attempt": attempt.attempt_no, "ami": response},
         )
-        return await self.store.require(rec.id)
+        return await self.store.require(record.id)
 
     async def dial_due(self) -> int:
         """Dial every 回访 that is due (AMI only); returns how many were placed."""
         if not self.dialler.ready:
             return 0
         placed, now = 0, self.clock()
-        for rec in await self.store.open_tickets([State.REPLIED, State.FOLLOW_UP]):
-            due = await self.next_followup_at(rec)
+        for record in await self.store.open_tickets([State.REPLIED, State.FOLLOW_UP]):
+            due = await self.next_followup_at(record)
             if due is None or due > now:
                 continue
             try:
-                await self._dial(rec, actor="system", role=Role.SYSTEM)
+                await self._dial(record, actor="system", role=Role.SYSTEM)
                 placed += 1
             except UnusableNumber as exc:
-                if rec.id not in self._unusable:  # said once; the agent calls by hand
-                    self._unusable.add(rec.id)
-                    log.warning("回访 of ticket %d not dialled: %s", rec.id, exc.message)
+                if record.id not in self._unusable:  # said once; the agent calls by hand
+                    self._unusable.add(record.id)
+                    log.warning("回访 of ticket %d not dialled: %s", record.id, exc.message)
             except Exception:
-                log.exception("回访 of ticket %d could not be placed", rec.id)
+                log.exception("回访 of ticket %d could not be placed", record.id)
         return placed

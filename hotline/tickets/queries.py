@@ -63,13 +63,13 @@ class TicketQueries:
             return found is not None
 
     async def require(self, ticket_id: int) -> TicketRecord:
-        rec = await self.get(ticket_id)
-        if rec is None:
+        record = await self.get(ticket_id)
+        if record is None:
             raise NotFound(
                 f"没有编号为 {ticket_id} 的工单 (no ticket {ticket_id}; list them with "
                 "GET /api/tickets)"
             )
-        return rec
+        return record
 
     # --- history and search ---------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from hotline.asr.transcript import Transcript
 from hotline.core.bus import Bus
 from hotline.telephony.ami import Originator
 from hotline.telephony.dialler import Dialler, DialPlan
-from hotline.telephony.records import CallRecord
+from hotline.telephony.model import CallRecord
 from hotline.tickets import classify, sla
 from hotline.tickets.actions import Actions
 from hotline.tickets.drafting import Drafting, RecordingLookup
@@ -68,8 +68,11 @@ class TicketService:
     async def on_call_ended(self, record: CallRecord) -> TicketRecord | None:
         return await self.drafting.on_call_ended(record)
 
-    async def on_transcript(self, key: int | str, transcript: Transcript) -> TicketRecord | None:
-        return await self.drafting.on_transcript(key, transcript)
+    async def on_transcript(self, recording_id: int, transcript: Transcript) -> TicketRecord | None:
+        return await self.drafting.on_transcript(recording_id, transcript)
+
+    async def on_call_transcript(self, call_id: str, transcript: Transcript) -> TicketRecord | None:
+        return await self.drafting.on_call_transcript(call_id, transcript)
 
     # --- people's actions -----------------------------------------------------------------
 
@@ -99,8 +102,8 @@ class TicketService:
 
     # --- 回访 -------------------------------------------------------------------------------
 
-    async def next_followup_at(self, rec: TicketRecord) -> datetime | None:
-        return await self.followups.next_followup_at(rec)
+    async def next_followup_at(self, ticket: TicketRecord) -> datetime | None:
+        return await self.followups.next_followup_at(ticket)
 
     async def record_followup(
         self,

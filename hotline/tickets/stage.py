@@ -14,7 +14,7 @@ TICKET = "ticket"
 class Drafts(Protocol):
     """The ticket service's side the stage uses (TicketService.on_transcript)."""
 
-    async def on_transcript(self, key: int | str, transcript: Transcript) -> object: ...
+    async def on_transcript(self, recording_id: int, transcript: Transcript) -> object: ...
 
 
 class TicketStage:

@@ -42,13 +42,13 @@ class Watch:
         """Mark every ticket with a step newly past its deadline; alert on each."""
         now = self.clock()
         newly: list[TicketRecord] = []
-        for rec in await self.store.open_tickets():
-            steps = sla.overdue(rec.ticket.deadlines, rec.reached(), now)
-            if steps and await self.store.mark_overdue(rec.id, steps, now):
-                late = [s for s in steps if s not in rec.overdue_steps]
-                marked = await self.store.require(rec.id)
+        for record in await self.store.open_tickets():
+            steps = sla.overdue(record.ticket.deadlines, record.reached(), now)
+            if steps and await self.store.mark_overdue(record.id, steps, now):
+                late = [s for s in steps if s not in record.overdue_steps]
+                marked = await self.store.require(record.id)
                 newly.append(marked)
-                due = {s: getattr(rec.ticket.deadlines, f"{s}_by") for s in late}
+                due = {s: getattr(record.ticket.deadlines, f"{s}_by") for s in late}
                 await self.bus.publish(Message(OVERDUE_TOPIC, payload(marked, steps=late, due=due)))
         return newly
 

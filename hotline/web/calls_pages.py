@@ -16,7 +16,7 @@ from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.schemas import CallPage
 from hotline.core.errors import InvalidInput, NotFound
-from hotline.telephony.records import Outcome
+from hotline.telephony.model import Outcome
 from hotline.web.forms import PAGE_SIZE, page_offset, parse_query, query_without
 from hotline.web.render import page
 

@@ -18,7 +18,7 @@ from hotline.core.errors import InvalidInput
 from hotline.core.roles import Role
 from hotline.core.settings import Settings
 from hotline.telephony.callbacks import adjust_for_quiet_hours
-from hotline.telephony.records import Direction
+from hotline.telephony.model import Direction
 from tests.factories import abandoned_call, answered_call
 
 

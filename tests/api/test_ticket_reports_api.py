@@ -74,7 +74,7 @@ async def test_a_complaint_keeps_its_recording_long_and_records_staff_find_it_by
     assert not rec.important
     draft = await c.tickets.on_call_ended(call)
     assert draft is not None
-    await c.tickets.on_transcript(call.call_id, COMPLAINT)
+    await c.tickets.on_call_transcript(call.call_id, COMPLAINT)
 
     kept = await c.recordings.get(rec.id)
     assert kept is not None and kept.important

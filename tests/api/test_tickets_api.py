@@ -73,7 +73,7 @@ async def drafted(api: Api, call_id: str = "1.1") -> int:
     await api.container.calls.save([call])
     rec = await api.container.tickets.on_call_ended(call)
     assert rec is not None
-    await api.container.tickets.on_transcript(call_id, GAS)
+    await api.container.tickets.on_call_transcript(call_id, GAS)
     return rec.id
 
 

@@ -37,7 +37,7 @@ from hotline.core.settings import (
 )
 from hotline.recording.store import Layout, Recording, Status
 from hotline.telephony.callback_store import Callback
-from hotline.telephony.records import CallRecord, Direction, HangupBy, Outcome
+from hotline.telephony.model import CallRecord, Direction, HangupBy, Outcome
 from hotline.telephony.store import CallFilter
 from hotline.tickets.records import TicketRecord
 from tests.switch.asterisk import Asterisk
@@ -430,7 +430,7 @@ async def test_a_call_becomes_a_drafted_ticket_handled_to_its_follow_up_call(
         (5.0, "我 家 厨房 有 很 大 的 煤气 味 好像 漏气 了"),
         (12.0, "地址 是 阳光 小区 三 栋 二 单元 五 零 一"),
     )
-    refined = await c.tickets.on_transcript(record.call_id, transcript)
+    refined = await c.tickets.on_call_transcript(record.call_id, transcript)
     assert refined is not None
     assert refined.ticket.category is not None and refined.ticket.category.value == "emergency"
     assert refined.ticket.urgent and refined.ticket.unit == "抢修中心"

@@ -16,7 +16,7 @@ from hotline.telephony.callback_service import CallbackService, DialPlan
 from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.callbacks import CallbackPolicy, CallbackTransitionError
 from hotline.telephony.frames import Frame
-from hotline.telephony.records import (
+from hotline.telephony.model import (
     CallEvent,
     CallEventKind,
     CallRecord,

@@ -37,7 +37,7 @@ from hotline.telephony.callbacks import (
     transition,
     usable_number,
 )
-from hotline.telephony.records import CallRecord, Direction, Outcome, QueueVisit
+from hotline.telephony.model import CallRecord, Direction, Outcome, QueueVisit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = CallbackPolicy()

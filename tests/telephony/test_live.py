@@ -19,7 +19,7 @@ from hotline.telephony.live import (
     QueueChanged,
     QueueView,
 )
-from hotline.telephony.records import RingRule
+from hotline.telephony.model import RingRule
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 AGENT = "PJSIP/8001"

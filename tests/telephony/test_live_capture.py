@@ -15,7 +15,7 @@ from hotline.telephony.live import (
     LiveChange,
     LiveState,
 )
-from hotline.telephony.records import RingRule
+from hotline.telephony.model import RingRule
 from tests.telephony.traces import RELOAD, SHAPES, ended, load_frames, replay, to_events, tracker
 
 

@@ -19,7 +19,7 @@ from hotline.telephony.frames import Frame, read_stream
 from hotline.telephony.live import Activity, LiveState
 from hotline.telephony.live_service import LiveService
 from hotline.telephony.live_store import LiveStore
-from hotline.telephony.records import RingRule
+from hotline.telephony.model import RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.core import db
 from hotline.core.bus import Bus, Message
 from hotline.telephony.frames import read_stream
-from hotline.telephony.records import CallRecord, Outcome, RingRule
+from hotline.telephony.model import CallRecord, Outcome, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallFilter, CallStore
 from hotline.telephony.tracker import CallTracker

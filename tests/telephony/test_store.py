@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core import db
 from hotline.telephony.callback_store import CallbackStore
+from hotline.telephony.model import Outcome
 from hotline.telephony.paths import map_path
-from hotline.telephony.records import Outcome
 from hotline.telephony.store import (
     CallFilter,
     CallStore,

@@ -13,7 +13,7 @@ from hotline.core.settings import DEFAULT_ABNORMAL_CAUSES
 from hotline.telephony import events
 from hotline.telephony.callbacks import AttemptStage, leg_stage
 from hotline.telephony.frames import read_stream
-from hotline.telephony.records import CallEventKind, CallRecord, Direction, Outcome, RingRule
+from hotline.telephony.model import CallEventKind, CallRecord, Direction, Outcome, RingRule
 from hotline.telephony.tracker import CallTracker
 
 CAPTURE = Path(__file__).resolve().parents[1] / "data" / "asterisk22-scenarios.raw"

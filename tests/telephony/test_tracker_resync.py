@@ -22,7 +22,7 @@ from hotline.telephony.events import (
     QueueEntry,
 )
 from hotline.telephony.frames import Frame
-from hotline.telephony.records import CallEventKind, CallRecord, Outcome, RingRule
+from hotline.telephony.model import CallEventKind, CallRecord, Outcome, RingRule
 from tests.telephony.traces import (
     RELOAD,
     ended,

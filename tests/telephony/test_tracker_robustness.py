@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from hotline.telephony import events as ev
 from hotline.telephony.frames import Frame
-from hotline.telephony.records import CallEventKind, Direction, HangupBy, Outcome, RingRule
+from hotline.telephony.model import CallEventKind, Direction, HangupBy, Outcome, RingRule
 from hotline.telephony.tracker import CallTracker
 from tests.telephony.traces import (
     ABNORMAL,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hotline.telephony.records import (
+from hotline.telephony.model import (
     AttemptResult,
     CallEvent,
     CallEventKind,

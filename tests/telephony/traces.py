@@ -11,7 +11,7 @@ from typing import Any
 
 from hotline.telephony.events import AmiEvent, MalformedFrame, parse
 from hotline.telephony.frames import Frame, parse_block, read_stream
-from hotline.telephony.records import CallEvent, CallEventKind, CallRecord, RingRule
+from hotline.telephony.model import CallEvent, CallEventKind, CallRecord, RingRule
 from hotline.telephony.tracker import CallTracker
 
 TRACES = Path(__file__).resolve().parents[1] / "data" / "ami"

@@ -16,7 +16,7 @@ from hotline.core.bus import Bus, Message
 from hotline.core.errors import InvalidInput, Unavailable
 from hotline.core.settings import TicketSettings
 from hotline.telephony.ami import OriginateResult
-from hotline.telephony.records import Outcome
+from hotline.telephony.model import Outcome
 from hotline.telephony.store import CallStore
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
@@ -163,7 +163,7 @@ async def test_the_transcript_refines_the_draft_and_a_gas_leak_alerts_at_once(
 ) -> None:
     rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
     assert rec is not None
-    refined = await world.service.on_transcript("1.1", GAS)
+    refined = await world.service.on_call_transcript("1.1", GAS)
     assert refined is not None
     t = refined.ticket
     assert t.category is Category.EMERGENCY and t.urgent and t.topic == "燃气泄漏"
@@ -175,7 +175,7 @@ async def test_the_transcript_refines_the_draft_and_a_gas_leak_alerts_at_once(
     assert alert.payload["ticket_id"] == t.id and alert.payload["caller"] == "13800138000"
     assert alert.payload["evidence"][0]["text"] == "燃气泄漏"  # type: ignore[index]
     # a second reading changes nothing more and does not alert twice
-    await world.service.on_transcript("1.1", GAS)
+    await world.service.on_call_transcript("1.1", GAS)
     assert world.topics().count("alert/urgent_ticket") == 1
 
 
@@ -186,7 +186,7 @@ async def test_a_mono_recording_is_read_whole_and_trusted_less(world: World) -> 
     customer = GAS.channel("customer")
     assert customer is not None
     mono = Transcript((ChannelTranscript(Channel.MIXED, customer.utterances),), "m", "0.3.45", 60.0)
-    refined = await world.service.on_transcript("1.1", mono)
+    refined = await world.service.on_call_transcript("1.1", mono)
     assert refined is not None and refined.confidence is not None
     assert refined.ticket.category is Category.EMERGENCY and refined.confidence < 1.0
 
@@ -195,7 +195,7 @@ async def test_a_confirmed_draft_is_not_rewritten_by_a_late_transcript(world: Wo
     rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
     assert rec is not None
     await world.service.edit(rec.id, {"category": "consult"}, actor="wang", role=Role.AGENT)
-    assert await world.service.on_transcript("1.1", GAS) is None
+    assert await world.service.on_call_transcript("1.1", GAS) is None
     assert (await world.service.store.require(rec.id)).ticket.category is Category.CONSULT
 
 
@@ -206,7 +206,7 @@ async def test_the_fifth_complainant_on_one_issue_makes_a_level_two_complaint(
     for i in range(5):
         call = answered_call(f"c{i}", number=f"1380000000{i}", at=T0 + timedelta(minutes=i))
         await world.service.on_call_ended(call)
-        refined = await world.service.on_transcript(f"c{i}", COMPLAINT)
+        refined = await world.service.on_call_transcript(f"c{i}", COMPLAINT)
         assert refined is not None and refined.ticket.category is Category.COMPLAINT
         levels.append(int(refined.ticket.complaint_level or 0))
     assert levels == [3, 3, 3, 3, 2]
@@ -215,7 +215,7 @@ async def test_the_fifth_complainant_on_one_issue_makes_a_level_two_complaint(
 async def test_a_deadline_passes_and_the_ticket_goes_overdue_once(world: World) -> None:
     rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
     assert rec is not None
-    await world.service.on_transcript("1.1", GAS)
+    await world.service.on_call_transcript("1.1", GAS)
     await world.service.act(rec.id, Action.CONFIRM, actor="wang", role=Role.AGENT)
     assert await world.service.check_overdue() == []
     world.clock.now = T0 + timedelta(minutes=10)  # dispatch due 5 minutes after the call
@@ -230,7 +230,7 @@ async def test_a_deadline_passes_and_the_ticket_goes_overdue_once(world: World) 
 async def handled_and_replied(w: World, number: str = "13800138000") -> int:
     rec = await w.service.on_call_ended(answered_call("1.1", at=T0, number=number))
     assert rec is not None
-    await w.service.on_transcript("1.1", GAS)
+    await w.service.on_call_transcript("1.1", GAS)
     for action, data, reason in [
         (Action.CONFIRM, {}, None),
         (Action.DISPATCH, {"unit": "抢修中心"}, None),
@@ -303,12 +303,12 @@ async def test_a_gas_leak_heard_after_the_agent_edited_the_draft_still_alerts(
     rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
     assert rec is not None
     await world.service.edit(rec.id, {"summary": "客户来电"}, actor="wang", role=Role.AGENT)
-    assert await world.service.on_transcript("1.1", GAS) is None  # the agent's words stay
+    assert await world.service.on_call_transcript("1.1", GAS) is None  # the agent's words stay
     t = (await world.service.store.require(rec.id)).ticket
     assert t.urgent and t.summary == "客户来电"
     alert = next(m for m in world.messages if m.topic == "alert/urgent_ticket")
     assert alert.payload["evidence"][0]["text"] == "燃气泄漏"  # type: ignore[index]
-    await world.service.on_transcript("1.1", GAS)
+    await world.service.on_call_transcript("1.1", GAS)
     assert world.topics().count("alert/urgent_ticket") == 1
 
 
@@ -332,7 +332,7 @@ async def test_a_repair_near_new_year_runs_on_the_hours_and_says_next_years_cale
     world.clock.now = at
     rec = await world.service.on_call_ended(answered_call("1.1", at=at))
     assert rec is not None
-    refined = await world.service.on_transcript("1.1", GAS)
+    refined = await world.service.on_call_transcript("1.1", GAS)
     assert refined is not None
     t = refined.ticket
     assert t.category is Category.EMERGENCY and t.urgent  # the emergency is not held up
@@ -354,7 +354,7 @@ async def test_an_extension_asked_in_time_can_be_approved_after_the_deadline(
 ) -> None:
     rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
     assert rec is not None
-    await world.service.on_transcript("1.1", GAS)
+    await world.service.on_call_transcript("1.1", GAS)
     for action, data in [(Action.CONFIRM, {}), (Action.DISPATCH, {"unit": "抢修中心"})]:
         await world.service.act(rec.id, action, actor="boss", role=Role.SUPERVISOR, data=data)
     contact_by = (await world.service.store.require(rec.id)).ticket.deadlines.contact_by
@@ -411,7 +411,7 @@ async def test_a_call_for_two_units_splits_into_tickets_each_with_its_own_catego
     )
     rec = await world.service.on_call_ended(answered_call("1.1", at=T0))
     assert rec is not None
-    refined = await world.service.on_transcript("1.1", two)
+    refined = await world.service.on_call_transcript("1.1", two)
     assert refined is not None and refined.ticket.unit is not None
     units = [refined.ticket.unit, *({"抢修中心", "营业厅"} - {refined.ticket.unit})]
     split = await world.service.split(rec.id, units, actor="wang", role=Role.AGENT)
@@ -431,7 +431,7 @@ async def test_a_complaint_made_by_hand_is_levelled_like_one_heard_in_the_transc
     for i in range(4):
         call = answered_call(f"c{i}", number=f"1380000000{i}", at=T0 + timedelta(minutes=i))
         await world.service.on_call_ended(call)
-        refined = await world.service.on_transcript(f"c{i}", COMPLAINT)
+        refined = await world.service.on_call_transcript(f"c{i}", COMPLAINT)
         assert refined is not None and refined.ticket.topic is not None
         topic = refined.ticket.topic
     # the fifth complainant's call has no transcript yet: the agent files it as a complaint
@@ -483,7 +483,7 @@ async def test_a_draft_made_before_its_recording_learns_it_from_the_transcript(
     third = await w.service.on_call_ended(third_call)
     assert third is not None and third.ticket.recording_id is None
     archive.rows.append(Recording(43, "7.3"))
-    by_call = await w.service.on_transcript("7.3", GAS)
+    by_call = await w.service.on_call_transcript("7.3", GAS)
     assert by_call is not None and by_call.ticket.recording_id == 43
 
 

@@ -48,10 +48,10 @@ def main(out: Path) -> None:
             async def draft(c: Container) -> int:
                 rec = await c.tickets.on_call_ended(ended(call))
                 assert rec is not None
-                await c.tickets.on_transcript("8.1", GAS)
+                await c.tickets.on_call_transcript("8.1", GAS)
                 old = await c.tickets.on_call_ended(answered_call("1.1", at=STARTED))
                 assert old is not None
-                await c.tickets.on_transcript("1.1", GAS)
+                await c.tickets.on_call_transcript("1.1", GAS)
                 hit = Hit("forbidden_phrase", "agent", 4.0, 5.0, "我也没办法", 0.88, 15.0, False)
                 await c.quality.save_score(
                     call_id="1.1", recording_id=world.recordings["1.1"], agent="PJSIP/1001",

@@ -73,7 +73,7 @@ async def drafted(site: Site, call_id: str = "1.1") -> int:
     await site.container.calls.save([call])
     rec = await site.container.tickets.on_call_ended(call)
     assert rec is not None
-    await site.container.tickets.on_transcript(call_id, GAS)
+    await site.container.tickets.on_call_transcript(call_id, GAS)
     return rec.id
 
 

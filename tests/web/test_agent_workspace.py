@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from hotline.api.app import Container
 from hotline.core.bus import Message
-from hotline.telephony.records import CallRecord, Outcome
+from hotline.telephony.model import CallRecord, Outcome
 from hotline.telephony.service import summary
 from tests.factories import answered_call
 from tests.tickets.test_service import GAS
@@ -98,7 +98,7 @@ def test_the_open_workspace_pops_the_caller_then_the_draft(page: Page, world: Wo
 
     tid = on_server(world, draft)
     expect(pop.get_by_role("link", name=f"打开工单 #{tid}")).to_be_visible()
-    on_server(world, lambda c: c.tickets.on_transcript("7.1", GAS))
+    on_server(world, lambda c: c.tickets.on_call_transcript("7.1", GAS))
     expect(pop.get_by_text("报警/紧急")).to_be_visible()
     pop.get_by_role("link", name=f"打开工单 #{tid}").click()
     expect(page.get_by_role("heading", name=f"工单 #{tid}")).to_be_visible()
@@ -141,7 +141,7 @@ def _drafted_with_recording(world: World) -> int:
         record = answered_call("1.1", number="13800138000", agent="PJSIP/1001")
         rec = await c.tickets.on_call_ended(replace(record, entered_at=datetime.now(UTC)))
         assert rec is not None
-        await c.tickets.on_transcript("1.1", GAS)
+        await c.tickets.on_call_transcript("1.1", GAS)
         return rec.id
 
     tid: int = on_server(world, work)

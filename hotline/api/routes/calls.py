@@ -21,7 +21,7 @@ from hotline.api.schemas import CallbackOut, CallOut, CallPage, StatsOut, StatsR
 from hotline.api.users import User
 from hotline.core.errors import NotFound
 from hotline.core.roles import Role
-from hotline.telephony.records import Direction, Outcome
+from hotline.telephony.model import Direction, Outcome
 from hotline.telephony.store import CallFilter
 
 router = APIRouter(prefix="/api")
