@@ -9,7 +9,6 @@ when it stands: not overturned, and a needs-review hit only once an inspector co
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from hotline.core.periods import REPORT_LABELS, Period
+from hotline.core.sheets import add_sheet
 from hotline.quality.records import ScoreDetail
 from hotline.quality.review import ReviewStatus, Verdict
 
@@ -167,9 +166,6 @@ def build_report(calls: Iterable[ReportCall], period: Period, now: datetime) -> 
 
 # --- XLSX -----------------------------------------------------------------------------------
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="305496")
-
 
 def report_title(report: Report) -> str:
     """e.g. 质检周报_2024-W47"""
@@ -178,27 +174,6 @@ def report_title(report: Report) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def _width(value: Any) -> int:
-    text = "" if value is None else str(value)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    ws = wb.create_sheet(title)
-    ws.append(list(header))
-    for cell in ws[1]:
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    widths = [_width(h) for h in header]
-    for row in rows:
-        ws.append(list(row))
-        widths = [max(w, _width(v)) for w, v in zip(widths, row, strict=False)]
-    ws.freeze_panes = "A2"
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, w + 4)
 
 
 def _group_rows(groups: Sequence[GroupStats], rules: Sequence[str]) -> list[list[Any]]:
@@ -222,7 +197,7 @@ def to_xlsx(report: Report) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     t = report.total
-    _sheet(
+    add_sheet(
         wb,
         "汇总",
         ["项目", "数值"],
@@ -242,15 +217,15 @@ def to_xlsx(report: Report) -> bytes:
     )
     rules = [r.rule for r in report.rules]
     head = ["评分通话数", "平均分", "三声接通率", "命中数", "已定稿", *map(rule_name, rules)]
-    _sheet(wb, "坐席", ["坐席", *head], _group_rows(report.agents, rules))
-    _sheet(wb, "班组", ["班组", *head], _group_rows(report.teams, rules))
-    _sheet(
+    add_sheet(wb, "坐席", ["坐席", *head], _group_rows(report.agents, rules))
+    add_sheet(wb, "班组", ["班组", *head], _group_rows(report.teams, rules))
+    add_sheet(
         wb,
         "规则",
         ["规则", "规则编号", "命中数", "已确认", "涉及通话数"],
         [[rule_name(r.rule), r.rule, r.hits, r.confirmed, r.calls] for r in report.rules],
     )
-    _sheet(
+    add_sheet(
         wb,
         "最差通话",
         ["排名", "通话编号", "坐席", "班组", "通话时间", "得分", "等级", "状态", "命中规则"],

@@ -9,7 +9,6 @@ wrap-up + available + ringing), calls answered and rings not answered.
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from hotline.core.periods import REPORT_LABELS, Period
+from hotline.core.sheets import add_sheet
 from hotline.telephony.live import Activity
 from hotline.telephony.live_store import StateRow
 
@@ -138,31 +137,8 @@ def report_json(r: AgentStateReport) -> dict[str, Any]:
 
 # -- XLSX, in the style of the quality reports ------------------------------------------
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="305496")
 HEAD = ["坐席", "工号/成员名", "签入时长(分)", "空闲(分)", "振铃(分)", "通话(分)", "话后整理(分)"]
 HEAD += ["示忙(分)", "话机离线(分)", "占用率", "接听数", "未接振铃数"]
-
-
-def _width(value: Any) -> int:
-    text = "" if value is None else str(value)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    ws = wb.create_sheet(title)
-    ws.append(list(header))
-    for cell in ws[1]:
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    widths = [_width(h) for h in header]
-    for row in rows:
-        ws.append(list(row))
-        widths = [max(w, _width(v)) for w, v in zip(widths, row, strict=False)]
-    ws.freeze_panes = "A2"
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, w + 4)
 
 
 def _min(seconds: float) -> float:
@@ -187,7 +163,7 @@ def report_xlsx(r: AgentStateReport) -> bytes:
     tz = r.period.zone
     wb = Workbook()
     wb.remove(wb.active)
-    _sheet(
+    add_sheet(
         wb,
         "汇总",
         ["项目", "数值"],
@@ -198,8 +174,8 @@ def report_xlsx(r: AgentStateReport) -> bytes:
             ["坐席数", len(r.agents)],
         ],
     )
-    _sheet(wb, "坐席", HEAD, [*(_row(a) for a in r.agents), _row(r.team)])
-    _sheet(
+    add_sheet(wb, "坐席", HEAD, [*(_row(a) for a in r.agents), _row(r.team)])
+    add_sheet(
         wb,
         "示忙原因",
         ["坐席", "原因", "时长(分)"],

@@ -1,12 +1,15 @@
-"""What the routes share: local times, the range of a search, an agent's own scope."""
+"""What the routes share: local times, the range of a search, an agent's own scope, report
+downloads."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Query
+from fastapi.responses import Response
 
 from hotline.api.users import User
 from hotline.core.errors import InvalidInput
@@ -15,6 +18,13 @@ from hotline.recording.store import Recording, RecordingStore
 
 Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
 Until = Annotated[datetime | None, Query(description="until, exclusive")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(body: bytes, media_type: str, ascii_name: str, name: str) -> Response:
+    """An attachment named in Chinese (RFC 5987) with an ASCII fallback for old clients."""
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def local(timezone: str, value: datetime | None) -> datetime | None:

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from hotline.api.deps import AnyUser, Live, Supervisor
 from hotline.api.live_feed import View, stream
+from hotline.api.routes.common import XLSX, download
 from hotline.core.periods import Period
 from hotline.telephony.live_reports import report_json, report_title, report_xlsx, summarize
 
 router = APIRouter(prefix="/api/live", tags=["live"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("")
@@ -62,10 +61,6 @@ async def reports(
     rows = await live.service.store.rows(p.start_utc, p.end_utc)
     report = summarize(rows, p, now)
     if format == "xlsx":
-        name = quote(f"{report_title(p)}.xlsx", safe="")
         ascii_name = f"agent-states-{period}-{p.first}.xlsx"
-        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{name}"
-        return Response(
-            report_xlsx(report), media_type=XLSX, headers={"Content-Disposition": disposition}
-        )
+        return download(report_xlsx(report), XLSX, ascii_name, f"{report_title(p)}.xlsx")
     return report_json(report)

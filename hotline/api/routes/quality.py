@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
@@ -35,7 +34,7 @@ from hotline.api.quality_schemas import (
     VerdictIn,
     WorstOut,
 )
-from hotline.api.routes.common import Since, Until, own_scope, time_range
+from hotline.api.routes.common import XLSX, Since, Until, download, own_scope, time_range
 from hotline.api.schemas import UtteranceOut
 from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
@@ -326,14 +325,8 @@ async def report(
     r = reports.build_report([reports.report_call(d) for d in details], p, now)
     if format == "xlsx":
         title = reports.report_title(r)
-        return Response(
-            reports.to_xlsx(r),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={
-                "Content-Disposition": f'attachment; filename="quality-{period.value}-'
-                f"{p.key}.xlsx\"; filename*=UTF-8''{quote(title + '.xlsx', safe='')}"
-            },
-        )
+        ascii_name = f"quality-{period.value}-{p.key}.xlsx"
+        return download(reports.to_xlsx(r), XLSX, ascii_name, title + ".xlsx")
     return ReportOut(
         title=reports.report_title(r),
         period=p.key,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from hotline.api.deps import Settings, Supervisor, Tickets, Timezone
+from hotline.api.routes.common import XLSX, download
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.quality.model import agent_number_from
@@ -31,12 +31,6 @@ from hotline.tickets.reports import (
 )
 
 router = APIRouter(prefix="/api", tags=["ticket reports"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _download(body: bytes, media_type: str, ascii_name: str, name: str) -> Response:
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def _report_json(r: TicketReport) -> dict[str, Any]:
@@ -99,7 +93,7 @@ async def ticket_report(
     report = summarize(tickets, p, now)
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
-        return _download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
+        return download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report)
 
 
@@ -140,6 +134,6 @@ async def transfer_slip(
     name = f"投诉转接单-{t.id}"
     if format == "xlsx":
         body = slip_xlsx(slip, organisation=organisation)
-        return _download(body, XLSX, f"transfer-slip-{t.id}.xlsx", name + ".xlsx")
+        return download(body, XLSX, f"transfer-slip-{t.id}.xlsx", name + ".xlsx")
     pdf = slip_pdf(slip, organisation=organisation)
-    return _download(pdf, "application/pdf", f"transfer-slip-{t.id}.pdf", name + ".pdf")
+    return download(pdf, "application/pdf", f"transfer-slip-{t.id}.pdf", name + ".pdf")

@@ -1,0 +1,38 @@
+"""Report sheets for Excel (XLSX). Rule: every report's sheet looks the same: a bold header
+row, frozen, columns as wide as their widest cell (Chinese characters count double)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+
+
+def width(value: Any) -> int:
+    """Display width of a cell's text: East Asian wide characters take two columns."""
+    text = "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def add_sheet(
+    wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    ws = wb.create_sheet(title)
+    ws.append(list(header))
+    for cell in ws[1]:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    widths = [width(h) for h in header]
+    for row in rows:
+        ws.append(list(row))
+        widths = [max(w, width(v)) for w, v in zip(widths, row, strict=False)]
+    ws.freeze_panes = "A2"
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, w + 4)
