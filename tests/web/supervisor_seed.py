@@ -186,3 +186,22 @@ def cut_streams(world: World) -> None:
             client.queue.put_nowait(live_feed._CUT)
 
     world.on_server(work)
+
+
+def use_fake_switch(world: World, switch: Any) -> None:
+    """Point the running app's supervision service (pause, log out, spy) at `switch`, a
+    tests.telephony.fake_switch.FakeSwitch, knowing who is on a call from its live state."""
+    from hotline.telephony.supervision import Roster, SpyDialPlan, SupervisionService
+    from hotline.telephony.supervision_store import SupervisionStore
+
+    async def work(app: Any) -> None:
+        real = app.state.supervision
+        app.state.supervision = SupervisionService(
+            switch,
+            SupervisionStore(app.state.container.sessions),
+            pause_reasons=real.pause_reasons,
+            spy=SpyDialPlan(),
+            roster=Roster(app.state.live.service.snapshot),
+        )
+
+    world.on_server(work)

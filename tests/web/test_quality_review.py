@@ -178,9 +178,12 @@ def test_opening_the_review_page_sends_no_audio_until_play(
     expect(page.get_by_role("button", name="播放", exact=True)).to_be_visible()
     page.wait_for_timeout(500)  # time enough for a preload to have started
     assert page.evaluate("document.getElementById('review-audio').getAttribute('src')") is None
-    assert page.evaluate(
-        "performance.getEntriesByType('resource').filter(e => e.name.includes('/audio')).length"
-    ) == 0
+    assert (
+        page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.name.includes('/audio')).length"
+        )
+        == 0
+    )
     assert plays(review_world, "zhao") == before  # the waveform alone: nobody listened
 
     page.get_by_role("button", name="播放", exact=True).click()
