@@ -148,3 +148,45 @@ def test_an_agent_cannot_act_on_others_nor_read_the_log(page: Page, world: World
     open_signed_in(page, "wang", "/supervision/actions")
     expect(page.get_by_role("heading", name="无权操作")).to_be_visible()
     expect(page.get_by_role("navigation", name="主菜单")).not_to_contain_text("坐席操作记录")
+
+
+def test_an_agent_pauses_themselves_on_the_workspace(page: Page, world: World) -> None:
+    open_signed_in(page, "wang", "/workspace")
+    mine = page.get_by_role("region", name="我的状态")
+    expect(mine).to_contain_text("当前状态：空闲")  # from the live stream's snapshot
+    expect(mine.get_by_role("button", name="恢复")).to_be_hidden()
+    options = mine.get_by_label("示忙原因").locator("option").all_inner_texts()
+    assert options == ["小休", "用餐", "培训", "话后整理"]  # HOTLINE_LIVE__PAUSE_REASONS
+
+    mine.get_by_label("示忙原因").select_option("用餐")
+    mine.get_by_role("button", name="示忙").click()
+    note = mine.get_by_role("status")
+    expect(note).to_have_text("已示忙（用餐）：来电暂不会分配给您")
+    assert SWITCH.paused["PJSIP/1001"] == "用餐"
+    feed(world, paused("PJSIP/1001", "工号1001", "用餐"))  # the switch's event
+    expect(mine).to_contain_text("当前状态：示忙（用餐）")
+    expect(mine.get_by_role("button", name="示忙")).to_be_hidden()
+
+    SWITCH.up = False  # the link is down: said so, and nothing changes
+    try:
+        mine.get_by_role("button", name="恢复").click()
+        expect(note).to_contain_text("与交换机的连接中断")
+        expect(note).to_have_class(re.compile("error"))
+    finally:
+        SWITCH.up = True
+    mine.get_by_role("button", name="恢复").click()
+    expect(note).to_have_text("已恢复接听")
+    assert SWITCH.paused["PJSIP/1001"] is None
+    feed(world, paused("PJSIP/1001", "工号1001", None))
+    expect(mine).to_contain_text("当前状态：空闲")
+
+    # recorded as the agent's own actions
+    log = page.request.get("/api/supervision/actions?actor=wang")
+    assert log.status == 403  # an agent does not read the log ...
+    entries = world.app.state.supervision.store  # ... a supervisor does
+    found = world.on_server(lambda app: entries.find(actor="wang"))
+    assert [(e.action, e.reason, e.outcome) for e in found] == [  # type: ignore[attr-defined]
+        ("unpause", None, "done"),
+        ("unpause", None, "unavailable"),
+        ("pause", "用餐", "done"),
+    ]
