@@ -127,15 +127,8 @@ async def _tried_twice(store: CallbackStore, now: datetime) -> int:
 
 def member(interface: str, name: str, **kw: Any) -> ev.MemberStatus:
     change = kw.pop("change", ev.MemberChange.ADDED)
-    return ev.MemberStatus(
-        datetime.now(UTC),
-        change,
-        QUEUE,
-        interface,
-        name,
-        device=ev.DeviceState.NOT_INUSE,
-        **kw,
-    )
+    device = kw.pop("device", ev.DeviceState.NOT_INUSE)
+    return ev.MemberStatus(datetime.now(UTC), change, QUEUE, interface, name, device=device, **kw)
 
 
 def caller_joins(uid: str, number: str) -> ev.QueueCallerJoin:

@@ -59,14 +59,8 @@ def resync(world: World, listing: list[ev.MemberStatus]) -> None:
 
 
 def talking(interface: str, name: str) -> ev.MemberStatus:
-    return ev.MemberStatus(
-        datetime.now(UTC),
-        ev.MemberChange.STATUS,
-        QUEUE,
-        interface,
-        name,
-        device=ev.DeviceState.INUSE,
-        in_call=True,
+    return member(
+        interface, name, change=ev.MemberChange.STATUS, device=ev.DeviceState.INUSE, in_call=True
     )
 
 
