@@ -89,6 +89,11 @@ def _supervisor(page: Page, world: World, ids: dict[str, int], out: Path) -> Non
     use_fake_switch(world, FakeSwitch(members={"hotline": members}))
     page.get_by_role("button", name="示忙 工号1001").click()
     page.get_by_text("已示忙（小休）").wait_for()
+    pause = member(
+        "PJSIP/1001", "工号1001", change=MemberChange.PAUSE, paused=True, paused_reason="小休"
+    )
+    feed(world, pause)  # the switch's own event follows
+    page.get_by_role("button", name="恢复 工号1001").wait_for()
     page.get_by_role("button", name="签出 工号1002 hotline").click()
     page.get_by_text("静态成员").wait_for()
     page.screenshot(path=out / "wallboard.png")
