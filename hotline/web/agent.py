@@ -13,10 +13,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import AnyUser, Calls, Quality, Tickets, Timezone, Transcripts
+from hotline.api.deps import AnyUser, Calls, Quality, Supervision, Tickets, Timezone, Transcripts
 from hotline.api.quality_schemas import ReasonIn
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import quality as quality_routes
+from hotline.api.routes import supervision as supervision_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.ticket_schemas import CallerHistoryOut, history_out
 from hotline.core.errors import Conflict, InvalidInput
@@ -42,9 +43,11 @@ VERDICTS = {"pending": "待复核", "confirmed": "已确认", "overturned": "已
 
 
 @router.get("/workspace")
-async def workspace(request: Request, user: AnyUser) -> Response:
-    """The page an agent keeps open: the caller pops in here when a call connects."""
-    return page(request, "agent/workspace.html", {})
+async def workspace(request: Request, user: AnyUser, supervision: Supervision) -> Response:
+    """The page an agent keeps open: the caller pops in here when a call connects; their
+    own state (from the live stream) and 示忙 / 恢复 (posted to the supervision API)."""
+    reasons = await supervision_routes.pause_reasons(user, supervision)
+    return page(request, "agent/workspace.html", {"pause_reasons": reasons})
 
 
 @router.get("/workspace/pop/{call_id}")

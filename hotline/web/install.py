@@ -27,6 +27,7 @@ from hotline.web import (
     records_pages,
     report_pages,
     signin,
+    supervision_pages,
     supervisor_pages,
     wallboard_pages,
 )
@@ -44,6 +45,7 @@ ROUTERS = (
     supervisor_pages.router,  # branch supervisor: callbacks, tickets needing attention
     report_pages.router,  # branch supervisor: service-level, quality, ticket, agent reports
     agent.router,  # branch agentws: 来电弹屏, tickets, my scores
+    supervision_pages.router,  # branch webactions: the supervisor actions log
 )
 
 

@@ -28,6 +28,7 @@ MENU: list[MenuItem] = [
     MenuItem("回呼", "/callbacks", Role.SUPERVISOR),  # branch supervisor
     MenuItem("需关注工单", "/attention", Role.SUPERVISOR),  # branch supervisor
     MenuItem("报表", "/reports", Role.SUPERVISOR),  # branch supervisor
+    MenuItem("坐席操作记录", "/supervision/actions", Role.SUPERVISOR),  # branch webactions
     MenuItem("审计日志", "/audit", Role.ADMIN),
 ]
 

@@ -36,6 +36,14 @@ CALLBACK_STATUS = {
     "failed": "已失败",
 }
 CALLBACK_REASONS = {"abandoned": "排队放弃", "no_agent": "无人接听", "dropped": "通话中断线"}
+# how far an attempt got, in order (telephony.callbacks.AttemptStage)
+ATTEMPT_STAGES = {
+    "originated": "已发起呼叫",
+    "customer_answered": "客户已接听",
+    "reached_context": "已进入回呼流程",
+    "queued": "已进入队列",
+    "agent_connected": "已接通坐席",
+}
 CANCELLABLE = frozenset({"scheduled", "dialing"})
 RETRIGGERABLE = frozenset({"done", "exhausted", "cancelled", "failed"})
 LABELS: dict[str, Any] = {
@@ -43,6 +51,8 @@ LABELS: dict[str, Any] = {
     "reasons": CALLBACK_REASONS,
     "cancellable": CANCELLABLE,
     "retriggerable": RETRIGGERABLE,
+    "stages": ATTEMPT_STAGES,
+    "stage_order": list(ATTEMPT_STAGES),
 }
 
 

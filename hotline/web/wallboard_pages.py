@@ -4,7 +4,8 @@ then every change), so what a supervisor may see is decided once, by `live_feed.
 
 This module only says where the red lines are: thresholds from the query string, checked
 and explained in Chinese next to the field when wrong, with the hotline's ring rule as the
-default for how long an agent's phone may ring.
+default for how long an agent's phone may ring, and the pause reasons the agents' 示忙
+pickers offer (the supervision API's list).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import Rule, Supervisor
+from hotline.api.deps import Rule, Supervision, Supervisor
+from hotline.api.routes import supervision as supervision_routes
 from hotline.web.forms import parse_query
 from hotline.web.render import page
 
@@ -42,7 +44,9 @@ HINTS = {
 
 
 @router.get("/wallboard")
-async def wallboard(request: Request, user: Supervisor, rule: Rule) -> Response:
+async def wallboard(
+    request: Request, user: Supervisor, rule: Rule, service: Supervision
+) -> Response:
     limits, errors = parse_query(request, Thresholds)
     max_ring = limits.max_ring or round(rule.period_s * rule.max_rings)
     context: dict[str, Any] = {
@@ -50,5 +54,7 @@ async def wallboard(request: Request, user: Supervisor, rule: Rule) -> Response:
         "max_ring": max_ring,
         "errors": {k: HINTS.get(k, v) for k, v in errors.items()},
         "rings": rule.max_rings,
+        # the actions per agent (示忙 with a reason, 签出, 监听…) post to /api/supervision/
+        "pause_reasons": await supervision_routes.pause_reasons(user, service),
     }
     return page(request, "supervisor/wallboard.html", context)

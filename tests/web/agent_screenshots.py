@@ -12,8 +12,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from hotline.api.app import Container
 from hotline.quality.model import Hit, Score
+from hotline.telephony.events import DeviceState, MemberChange
 from tests.factories import answered_call
 from tests.tickets.test_service import GAS
+from tests.web.supervisor_seed import feed, member
 from tests.web.test_agent_workspace import (
     connected,
     ended,
@@ -63,6 +65,11 @@ def main(out: Path) -> None:
 
             tid = on_server(world, draft)
             expect(page.get_by_role("link", name="打开工单")).to_be_visible()
+            on_call = member(  # the agent's own state, as the switch reports it
+                "PJSIP/1001", "工号1001", change=MemberChange.STATUS, device=DeviceState.INUSE
+            )
+            feed(world, on_call)
+            expect(page.get_by_text("当前状态：通话")).to_be_visible()
             page.screenshot(path=out / "agent-workspace.png")
             for name, path in {
                 "agent-ticket.png": f"/tickets/{tid}",

@@ -10,7 +10,15 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 from hotline.telephony.events import MemberChange
-from tests.web.supervisor_seed import caller_joins, feed, member, publish, seed_supervision
+from tests.telephony.fake_switch import FakeSwitch
+from tests.web.supervisor_seed import (
+    caller_joins,
+    feed,
+    member,
+    publish,
+    seed_supervision,
+    use_fake_switch,
+)
 from tests.web.world import CHROMIUM, CHROMIUM_ARGS, PASSWORD, World
 
 
@@ -76,7 +84,21 @@ def _supervisor(page: Page, world: World, ids: dict[str, int], out: Path) -> Non
     page.wait_for_timeout(2500)
     feed(world, caller_joins("8.2", "13998765432"))
     page.wait_for_timeout(1200)
+    # branch webactions: a pause done and a log-out refused by the switch, next to their rows
+    members = {"PJSIP/1001": True, "PJSIP/1002": False, "PJSIP/1003": True}
+    use_fake_switch(world, FakeSwitch(members={"hotline": members}))
+    page.get_by_role("button", name="示忙 工号1001").click()
+    page.get_by_text("已示忙（小休）").wait_for()
+    pause = member(
+        "PJSIP/1001", "工号1001", change=MemberChange.PAUSE, paused=True, paused_reason="小休"
+    )
+    feed(world, pause)  # the switch's own event follows
+    page.get_by_role("button", name="恢复 工号1001").wait_for()
+    page.get_by_role("button", name="签出 工号1002 hotline").click()
+    page.get_by_text("静态成员").wait_for()
     page.screenshot(path=out / "wallboard.png")
+    page.goto("/supervision/actions")
+    page.screenshot(path=out / "supervision-actions.png")
     page.goto("/callbacks")
     page.get_by_role("button", name="取消").first.wait_for()
     publish(

@@ -14,6 +14,7 @@ from hotline.core.bus import Message
 from hotline.core.roles import Role
 from hotline.telephony import events as ev
 from hotline.telephony.callback_store import CallbackStore
+from hotline.telephony.callbacks import AttemptStage
 from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import Category
 from hotline.tickets.store import TicketStore
@@ -36,6 +37,7 @@ async def seed_supervision(sessions: Any) -> dict[str, int]:
         now=now,
     )
     assert cb is not None
+    tried = await _tried_twice(CallbackStore(sessions), now)
     tickets = TicketStore(sessions)
     late, _ = await tickets.draft_for_call(
         call_id="1.2",
@@ -76,20 +78,57 @@ async def seed_supervision(sessions: Any) -> dict[str, int]:
     await tickets.apply(
         urgent.id, Action.DISPATCH, "chen", Role.SUPERVISOR, data={"unit": "抢修中心"}, now=now
     )
-    return {"callback": cb.id, "overdue": late.ticket.id, "urgent": urgent.ticket.id}
+    return {
+        "callback": cb.id,
+        "tried": tried,
+        "overdue": late.ticket.id,
+        "urgent": urgent.ticket.id,
+    }
+
+
+async def _tried_twice(store: CallbackStore, now: datetime) -> int:
+    """A callback of the dropped call 1.2, tried twice as the dialler records it: the first
+    time the customer picked up and hung up at the greeting, the second time they waited
+    in the queue and hung up before an agent answered; no tries left."""
+    cb = await store.create(
+        call_id="1.2",
+        number="13900139000",
+        reason="dropped",
+        connect_kind="queue",
+        connect_target=QUEUE,
+        first_attempt_at=now - timedelta(hours=1),
+        now=now - timedelta(hours=1),
+    )
+    assert cb is not None
+    steps = [
+        (AttemptStage.CUSTOMER_ANSWERED, "客户接听后挂断"),
+        (AttemptStage.QUEUED, "客户在队列中等待时挂断"),
+    ]
+    for no, (stage, result) in enumerate(steps, start=1):
+        at = now - timedelta(minutes=60 - 20 * no)
+        action_id = f"seed-cb-{cb.id}-{no}"
+        assert await store.begin_attempt(cb.id, action_id=action_id, now=at)
+        await store.advance_attempt(callback_id=cb.id, action_id=action_id, stage=stage)
+        await store.finish_attempt(
+            action_id, now=at, verdict="retry", reason_code=4, reason_text=result, uniqueid=None
+        )
+        await store.save_progress(
+            cb.id,
+            expect="dialing",
+            status="exhausted" if no == len(steps) else "scheduled",
+            attempts_made=no,
+            next_attempt_at=None,
+            last_attempt_at=at,
+            last_result=result,
+            now=at,
+        )
+    return cb.id
 
 
 def member(interface: str, name: str, **kw: Any) -> ev.MemberStatus:
     change = kw.pop("change", ev.MemberChange.ADDED)
-    return ev.MemberStatus(
-        datetime.now(UTC),
-        change,
-        QUEUE,
-        interface,
-        name,
-        device=ev.DeviceState.NOT_INUSE,
-        **kw,
-    )
+    device = kw.pop("device", ev.DeviceState.NOT_INUSE)
+    return ev.MemberStatus(datetime.now(UTC), change, QUEUE, interface, name, device=device, **kw)
 
 
 def caller_joins(uid: str, number: str) -> ev.QueueCallerJoin:
@@ -138,5 +177,24 @@ def cut_streams(world: World) -> None:
         for client in list(feed._clients):
             feed.close(client)
             client.queue.put_nowait(live_feed._CUT)
+
+    world.on_server(work)
+
+
+def use_fake_switch(world: World, switch: Any) -> None:
+    """Point the running app's supervision service (pause, log out, spy) at `switch`, a
+    tests.telephony.fake_switch.FakeSwitch, knowing who is on a call from its live state."""
+    from hotline.telephony.supervision import Roster, SpyDialPlan, SupervisionService
+    from hotline.telephony.supervision_store import SupervisionStore
+
+    async def work(app: Any) -> None:
+        real = app.state.supervision
+        app.state.supervision = SupervisionService(
+            switch,
+            SupervisionStore(app.state.container.sessions),
+            pause_reasons=real.pause_reasons,
+            spy=SpyDialPlan(),
+            roster=Roster(app.state.live.service.snapshot),
+        )
 
     world.on_server(work)

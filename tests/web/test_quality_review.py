@@ -154,3 +154,49 @@ def test_an_agent_reads_their_own_call_appeals_and_cannot_open_others(rpage: Pag
     sign_in(page, "li")
     page.goto("/quality/calls/9.1")
     expect(page.get_by_role("heading", name="未找到（404）")).to_be_visible()
+
+
+def plays(world: World, actor: str) -> int:
+    """How many times the audit log says `actor` was sent the audio."""
+    from hotline.recording.store import RecordingStore
+
+    async def work(sessions: Any) -> int:
+        found = await RecordingStore(sessions).audit_log(actor=actor, action="play", limit=1000)
+        return len(found)
+
+    return int(world.run(work))  # type: ignore[call-overload]
+
+
+def test_opening_the_review_page_sends_no_audio_until_play(
+    rpage: Page, review_world: World
+) -> None:
+    page = rpage
+    open_as(page, "zhao", "/quality")
+    before = plays(review_world, "zhao")
+    page.goto("/quality/calls/9.1")
+    page.wait_for_function("performance.getEntriesByName('review:waveform').length > 0")
+    expect(page.get_by_role("button", name="播放", exact=True)).to_be_visible()
+    page.wait_for_timeout(500)  # time enough for a preload to have started
+    assert page.evaluate("document.getElementById('review-audio').getAttribute('src')") is None
+    assert (
+        page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.name.includes('/audio')).length"
+        )
+        == 0
+    )
+    assert plays(review_world, "zhao") == before  # the waveform alone: nobody listened
+
+    page.get_by_role("button", name="播放", exact=True).click()
+    page.wait_for_function("document.getElementById('review-audio').currentTime > 0.2")
+    assert plays(review_world, "zhao") > before
+
+    # a fresh page: clicking an utterance fetches the audio from there, and is a play too
+    page.reload()
+    page.wait_for_function("performance.getEntriesByName('review:waveform').length > 0")
+    after_play = plays(review_world, "zhao")
+    line = page.get_by_role("button", name=re.compile("坐席说 喂我不知道"))
+    start = float(line.get_attribute("data-seek") or 0)
+    line.click()
+    page.wait_for_function("document.getElementById('review-audio').readyState >= 1")
+    assert abs(audio_time(page) - start) < 0.5
+    assert plays(review_world, "zhao") > after_play

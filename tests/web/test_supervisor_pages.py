@@ -149,6 +149,22 @@ def test_a_supervisor_cancels_a_callback(page: Page, world: World) -> None:
     assert page.request.get(f"/api/callbacks/{cb}").json()["status"] in ("scheduled", "dialing")
 
 
+def test_the_callbacks_page_shows_how_far_each_attempt_got(page: Page, world: World) -> None:
+    cb = IDS["tried"]
+    open_signed_in(page, "chen", "/callbacks")
+    row = page.get_by_role("row", name=f"回呼 {cb}")
+    expect(row).to_contain_text("已用尽重试次数")
+    attempts = row.get_by_role("list", name=f"回呼 {cb} 各次进展").get_by_role("listitem")
+    expect(attempts).to_have_count(2)
+    expect(attempts.nth(0)).to_contain_text("第1次：客户已接听")
+    expect(attempts.nth(1)).to_contain_text("第2次：已进入队列")
+    expect(row).to_contain_text("客户在队列中等待时挂断")  # the last result
+    # the scheduled one has not been tried yet
+    expect(page.get_by_role("row", name=f"回呼 {IDS['callback']}")).to_contain_text("尚未呼叫")
+    api = page.request.get(f"/api/callbacks/{cb}").json()
+    assert [a["stage"] for a in api["attempts"]] == ["customer_answered", "queued"]
+
+
 def test_reports_draw_tables_charts_and_offer_the_workbook(page: Page, world: World) -> None:
     open_signed_in(page, "chen", "/reports")
     expect(page).to_have_url(re.compile("/reports/service-level"))

@@ -1,9 +1,57 @@
-// Hotline agent workspace: the live stream that pops the caller (来电弹屏), and the
-// evidence buttons that play the recording from the moment a ticket field was heard.
+// Hotline agent workspace: the live stream that pops the caller (来电弹屏) and shows the
+// agent's own state, 示忙 / 恢复 (the supervision API), and the evidence buttons that play
+// the recording from the moment a ticket field was heard.
 // The stream only says that something happened; what is shown comes from the server's
 // pages, through the same permission checks as everything else.
 
+import { act } from "/static/switch_actions.js";
+
 const RETRY_MS = 3000;
+
+// --- my own state, and 示忙 / 恢复 ---------------------------------------------------------
+
+const me = document.getElementById("my-state");
+
+// The agent's own state as the live stream says it (null: not in any queue).
+function showState(a) {
+  if (!me) return;
+  const pauseButton = document.getElementById("pause");
+  const unpauseButton = document.getElementById("unpause");
+  const reason = document.getElementById("pause-reason");
+  if (!a) {
+    me.textContent = "未签入任何队列";
+    me.dataset.paused = "";
+  } else {
+    me.textContent = a.activity === "paused" && a.pause_reason ? `${a.activity_label}（${a.pause_reason}）` : a.activity_label;
+    me.dataset.paused = a.paused ? "true" : "false";
+  }
+  me.className = `state ${a ? a.activity : "logged_out"}`;
+  const known = me.dataset.paused !== "";
+  pauseButton.hidden = known && me.dataset.paused === "true";
+  reason.hidden = pauseButton.hidden;
+  document.querySelector('label[for="pause-reason"]').hidden = pauseButton.hidden;
+  unpauseButton.hidden = known && me.dataset.paused === "false";
+}
+
+async function pauseAction(path, body, done) {
+  const note = document.getElementById("pause-note");
+  const controls = document.querySelectorAll(".pause-controls button, .pause-controls select");
+  for (const c of controls) c.disabled = true;
+  note.textContent = "正在提交…";
+  note.classList.remove("error");
+  const result = await act(path, body);
+  for (const c of controls) c.disabled = false;
+  note.textContent = result.ok ? done : result.message;
+  note.classList.toggle("error", !result.ok);
+}
+
+document.getElementById("pause")?.addEventListener("click", () => {
+  const reason = document.getElementById("pause-reason").value;
+  pauseAction("pause", { reason }, `已示忙（${reason}）：来电暂不会分配给您`);
+});
+document.getElementById("unpause")?.addEventListener("click", () => {
+  pauseAction("unpause", {}, "已恢复接听");
+});
 
 function setStatus(el, state, text) {
   if (!el) return;
@@ -57,6 +105,7 @@ function startWorkspace(root) {
     });
     source.addEventListener("snapshot", (e) => {
       const snap = JSON.parse(e.data);
+      showState((snap.agents || [])[0] || null); // the stream sends only my own member
       // opened (or reconnected) during a call: show the call being talked on
       for (const agent of snap.agents || []) {
         const talking = (agent.calls || []).filter((c) => c.call_id);
@@ -65,6 +114,7 @@ function startWorkspace(root) {
         }
       }
     });
+    source.addEventListener("agent/state", (e) => showState(JSON.parse(e.data)));
     source.addEventListener("call/answered", (e) => show(JSON.parse(e.data)));
     for (const topic of ["call/ended", "ticket/drafted", "ticket/refined", "ticket/changed"]) {
       source.addEventListener(topic, (e) => {

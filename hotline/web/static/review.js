@@ -2,6 +2,9 @@
 // the audited Range audio), the transcript following playback, hit selection and keys.
 // Rule: the audio element is the one source of the position; the waveform, the highlighted
 // utterance and the hit regions only follow it, and decisions stay plain htmx forms.
+// The audio is fetched only when someone plays or seeks (an utterance, a hit, the
+// waveform): the waveform is drawn from the server's peaks alone, so opening the page
+// sends no audio and writes no "play" entry in the audit log.
 import WaveSurfer from "/static/vendor/wavesurfer/wavesurfer.esm.js";
 import RegionsPlugin from "/static/vendor/wavesurfer/plugins/regions.esm.js";
 
@@ -31,14 +34,27 @@ function mark(name) {
 
 // --- playback ---------------------------------------------------------------------------
 
+// Give the audio element its source (once): from here on the browser fetches the audio,
+// with the position already chosen (a click on the waveform before any playback).
+function attach() {
+  if (!audio || !player || audio.getAttribute("src")) return;
+  const at = audio.currentTime;
+  mark("review:play");
+  audio.preload = "auto";
+  audio.src = player.dataset.audio;
+  if (at > 0) audio.currentTime = at;
+}
+
 function seek(seconds) {
   if (!audio) return;
+  attach();
   audio.currentTime = Math.max(0, Number(seconds) || 0);
   follow();
 }
 
 function toggle() {
   if (!audio) return;
+  attach();
   if (audio.paused) audio.play().catch(() => {}); else audio.pause();
 }
 
@@ -70,9 +86,9 @@ if (audio) {
   audio.addEventListener("seeked", follow);
   audio.addEventListener("play", () => { if (playButton) playButton.textContent = "暂停"; });
   audio.addEventListener("pause", () => { if (playButton) playButton.textContent = "播放"; });
-  if (audio.readyState >= 3) mark("review:playable");
-  else audio.addEventListener("canplay", () => mark("review:playable"), { once: true });
+  audio.addEventListener("canplay", () => mark("review:playable"), { once: true });
   audio.addEventListener("error", () => {
+    if (!audio.getAttribute("src")) return;
     if (status) status.textContent = "录音无法播放：请刷新页面，或联系管理员检查归档存储。";
   });
 }
@@ -118,8 +134,7 @@ async function drawWaveform() {
   state.regions = RegionsPlugin.create();
   state.ws = WaveSurfer.create({
     container: "#waveform",
-    media: audio,
-    url: player.dataset.audio,
+    media: audio, // without a source yet: drawn from the peaks alone (see attach)
     peaks: peaks.channels,
     duration: peaks.duration,
     height: 56,
@@ -138,6 +153,7 @@ async function drawWaveform() {
     if (status) status.textContent = "";
   });
   state.ws.once("ready", drawRegions);
+  state.ws.on("interaction", () => attach()); // a click on the waveform seeks: fetch now
   state.regions.on("region-clicked", (region, event) => {
     event.stopPropagation();
     select(document.getElementById(region.id), true);

@@ -2,7 +2,11 @@
 // (a snapshot, then each change), ticks waits and times in state every second against the
 // server's clock, turns figures red past the thresholds the page carries, and goes full
 // screen on request. Nothing here polls: every change arrives on the stream.
+// Per agent, the supervisor's actions on the switch (示忙 with a reason, 恢复, 签出,
+// 监听/耳语/强插 after a confirmation) go to the JSON API; its answer, or its Chinese
+// refusal, is shown next to the agent's row.
 import { subscribe, watch } from "/static/live_stream.js";
+import { act, SPY_MODES } from "/static/switch_actions.js";
 
 const board = document.getElementById("wallboard");
 const limits = {
@@ -107,28 +111,135 @@ function drawCallers() {
 
 const ORDER = { ringing: 0, talking: 1, wrap_up: 2, available: 3, paused: 4, unavailable: 5, logged_out: 6 };
 
+// One row per agent, kept across redraws: only its cells change, so a reason picked in
+// its picker, or the switch's answer shown next to it, survives the next live change.
+const agentRows = new Map(); // interface -> {tr, th, iface, state, time, queues, acts, note, key}
+
+function agentRow(a) {
+  let r = agentRows.get(a.interface);
+  if (!r) {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    th.scope = "row";
+    tr.append(th);
+    r = { tr, th, iface: cell(tr, ""), state: cell(tr, ""), time: cell(tr, "—", "wb-num"), queues: cell(tr, "") };
+    const td = cell(tr, "", "wb-actions");
+    r.acts = document.createElement("span");
+    r.note = document.createElement("span");
+    r.note.className = "wb-note";
+    r.note.setAttribute("role", "status");
+    td.append(r.acts, r.note);
+    r.key = "";
+    agentRows.set(a.interface, r);
+  }
+  const name = a.member || a.interface;
+  r.tr.className = `agent ${a.activity}`;
+  r.tr.setAttribute("aria-label", `坐席 ${name}`);
+  r.th.textContent = name;
+  r.iface.textContent = a.interface;
+  r.state.textContent = a.activity === "paused" && a.pause_reason ? `${a.activity_label}（${a.pause_reason}）` : a.activity_label;
+  r.state.className = `state ${a.activity}`;
+  ticking(r.time, a.since, a.activity === "ringing" ? limits.maxRing : 0);
+  const queueNames = (a.queues || []).map((m) => m.queue);
+  r.queues.textContent = queueNames.join("、") || "—";
+  const key = JSON.stringify([name, Boolean(a.paused), queueNames]);
+  if (key !== r.key) {
+    r.key = key;
+    drawActions(r, a, name, queueNames);
+  }
+  return r.tr;
+}
+
 function drawAgents() {
   const body = el("wb-agents");
   const rows = [...agents.values()].sort(
     (a, b) => (ORDER[a.activity] ?? 9) - (ORDER[b.activity] ?? 9) || (a.member || "").localeCompare(b.member || "", "zh"),
   );
-  if (!rows.length) return empty(body, 5, "没有签入的坐席");
-  body.replaceChildren(
-    ...rows.map((a) => {
-      const tr = document.createElement("tr");
-      tr.className = `agent ${a.activity}`;
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = a.member || a.interface;
-      tr.append(th);
-      cell(tr, a.interface);
-      const label = a.activity === "paused" && a.pause_reason ? `${a.activity_label}（${a.pause_reason}）` : a.activity_label;
-      cell(tr, label, `state ${a.activity}`);
-      ticking(cell(tr, "—", "wb-num"), a.since, a.activity === "ringing" ? limits.maxRing : 0);
-      cell(tr, (a.queues || []).map((m) => m.queue).join("、") || "—");
-      return tr;
-    }),
-  );
+  if (!rows.length) return empty(body, 6, "没有签入的坐席");
+  const trs = rows.map(agentRow);
+  const same = trs.length === body.children.length && trs.every((tr, i) => body.children[i] === tr);
+  if (!same) body.replaceChildren(...trs); // only when the order changed
+}
+
+// --- actions on an agent (示忙/恢复, 签出, 监听/耳语/强插) ----------------------------------
+
+const reasons = JSON.parse(board.dataset.pauseReasons || "[]");
+const phone = board.dataset.phone || "";
+
+function button(text, label, onClick, cls) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.setAttribute("aria-label", label);
+  if (cls) b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function say(r, text, failed) {
+  r.note.textContent = text;
+  r.note.classList.toggle("error", Boolean(failed));
+}
+
+async function run(r, busy, path, body, done) {
+  const buttons = [...r.acts.querySelectorAll("button, select")];
+  for (const b of buttons) b.disabled = true;
+  say(r, busy, false);
+  const result = await act(path, body);
+  for (const b of buttons) b.disabled = false;
+  if (result.ok) say(r, done(result.data), false);
+  else say(r, result.message, true);
+}
+
+const OUTCOME_TEXT = (d) => (d && d.detail ? `（交换机：${d.detail}）` : "");
+
+function drawActions(r, a, name, queueNames) {
+  const parts = [];
+  if (a.paused) {
+    parts.push(
+      button("恢复", `恢复 ${name}`, () =>
+        run(r, "正在恢复…", "unpause", { agent: a.interface }, () => `已恢复接听`),
+      ),
+    );
+  } else {
+    const pick = document.createElement("select");
+    pick.setAttribute("aria-label", `示忙原因 ${name}`);
+    for (const reason of reasons) pick.append(new Option(reason, reason));
+    parts.push(
+      pick,
+      button("示忙", `示忙 ${name}`, () =>
+        run(r, "正在示忙…", "pause", { agent: a.interface, reason: pick.value }, () => `已示忙（${pick.value}）`),
+      ),
+    );
+  }
+  for (const q of queueNames) {
+    parts.push(
+      button(queueNames.length > 1 ? `签出 ${q}` : "签出", `签出 ${name} ${q}`, () =>
+        run(r, `正在从 ${q} 签出…`, "logout", { agent: a.interface, queue: q }, (d) => `已从 ${q} 签出${OUTCOME_TEXT(d)}`),
+      "secondary"),
+    );
+  }
+  for (const [mode, text, what] of SPY_MODES) {
+    parts.push(
+      button(text, `${text} ${name}`, async () => {
+        if (phone && !(await confirmSpy(`${text} ${name}`, `将呼叫您的话机 ${phone}，接听后${what}。`))) return;
+        await run(r, `正在呼叫您的话机 ${phone}，请接听…`, "spy", { agent: a.interface, mode }, () => `${text}已建立：请在您的话机上收听`);
+      }, "secondary"),
+    );
+  }
+  r.acts.replaceChildren(...parts);
+}
+
+// The confirmation before ringing the supervisor's own phone: true when confirmed.
+function confirmSpy(title, text) {
+  const dialog = el("wb-confirm");
+  el("wb-confirm-title").textContent = `确认${title}？`;
+  el("wb-confirm-text").textContent = text;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+  });
 }
 
 function tick() {
