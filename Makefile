@@ -5,13 +5,24 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: serve test install install-test lint bench system-deps
+.PHONY: serve test install install-test lint bench system-deps test-deps
 
-# ffmpeg archives recordings; sox and espeak-ng make test and benchmark audio
-SYSTEM_TOOLS = ffmpeg sox espeak-ng
-# the browser tests drive Debian's chromium; fonts-noto-cjk makes Chinese render
-BROWSER_PACKAGES = chromium fonts-noto-cjk
+# ffmpeg archives recordings (the service needs it); the tests also need sox and espeak-ng
+# (test and benchmark audio), Debian's chromium with fonts-noto-cjk (browser tests, Chinese
+# must render) and sipp (real SIP phones on the test switch)
+SERVE_PACKAGES = ffmpeg
+TEST_PACKAGES  = ffmpeg sox espeak-ng chromium fonts-noto-cjk sip-tester
 APT_GET = DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
+
+# install the Debian packages of $(1) that are missing (apt may be busy: wait for its lock)
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages)"; \
+	  $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null \
+	  || { echo "could not install$$missing: install them, then run make again" >&2; exit 1; }; \
+	fi
+endef
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,23 +35,15 @@ install-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
 
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing (Debian packages)"; \
-	  $(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null \
-	  || { echo "could not install$$missing: install them, then run make again" >&2; exit 1; }; \
-	fi
-	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing (Debian packages, for the browser tests)"; \
-	  $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null \
-	  || { echo "could not install$$missing: install them, then run make again" >&2; exit 1; }; \
-	fi
+	$(call apt_install,$(SERVE_PACKAGES))
+
+test-deps:
+	$(call apt_install,$(TEST_PACKAGES))
 
 serve: install system-deps
 	$(BIN)/hotline serve
 
-lint: install-test system-deps
+lint: install-test test-deps
 	$(BIN)/ruff check hotline tests benchmarks
 	$(BIN)/ruff format --check hotline tests benchmarks
 	$(BIN)/mypy
@@ -48,7 +51,7 @@ lint: install-test system-deps
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
-bench: install-test system-deps
+bench: install-test test-deps
 	$(BIN)/python benchmarks/ami_throughput.py
 	$(BIN)/python benchmarks/archive_throughput.py
 	$(BIN)/python benchmarks/asr_throughput.py
