@@ -53,3 +53,5 @@ bench: install-test system-deps
 	$(BIN)/python benchmarks/archive_throughput.py
 	$(BIN)/python benchmarks/asr_throughput.py
 	$(BIN)/python benchmarks/quality_throughput.py
+	$(BIN)/python benchmarks/web_pages.py
+	$(BIN)/python benchmarks/wallboard_latency.py

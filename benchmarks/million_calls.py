@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+import asyncpg  # type: ignore[import-untyped]  # noqa: E402
 
 from hotline.asr.store import TranscriptStore  # noqa: E402
 from hotline.asr.transcript import Channel  # noqa: E402

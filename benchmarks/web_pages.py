@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+import asyncpg  # type: ignore[import-untyped]  # noqa: E402
 import httpx  # noqa: E402
 
 from benchmarks.million_calls import PG, Loaded, create_database, drop_database, iface, load  # noqa: E402
