@@ -132,7 +132,7 @@ def slow_plans(name: str, since: int) -> list[tuple[float, str]]:
             out.append((float(m.group(1)), e[m.end() :]))
     slowest: dict[str, tuple[float, str, int]] = {}  # by query text: the slowest, and a count
     for ms, plan in out:
-        query = re.sub(r"\s+", " ", plan.split("\n\t", 1)[0])
+        query = re.sub(r"\s+", " ", plan.split("(cost=", 1)[0])  # the text, the top node
         old = slowest.get(query, (0.0, "", 0))
         slowest[query] = (max(ms, old[0]), plan if ms > old[0] else old[1], old[2] + 1)
     return sorted(
@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--slow-s", type=float, default=2.0)
     parser.add_argument("--slow-requests", type=int, default=10)
-    parser.add_argument("--plans", type=int, default=3, help="slow statements' plans shown")
+    parser.add_argument("--plans", type=int, default=8, help="slow statements' plans shown")
     args = parser.parse_args()
     loaded, since = asyncio.run(prepare(args))
     misses: list[tuple[str, str, float]] = []
