@@ -57,3 +57,6 @@ bench: install-test test-deps
 	$(BIN)/python benchmarks/asr_throughput.py
 	$(BIN)/python benchmarks/quality_throughput.py
 	$(BIN)/python benchmarks/live_state.py
+	$(BIN)/python benchmarks/web_pages.py
+	$(BIN)/python benchmarks/wallboard_latency.py
+	$(BIN)/python benchmarks/review_page.py
