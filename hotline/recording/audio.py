@@ -99,7 +99,11 @@ async def _run(args: Sequence[str], timeout_s: float = TIMEOUT_S) -> tuple[int, 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
         proc.kill()
-        await proc.wait()
+    # asyncio's wait() returns only once every pipe is closed: output nobody read (a reader
+    # that stopped early leaves the pipe paused) is drained, or wait() never returns
+    if proc.stdout is not None and not proc.stdout.at_eof():
+        await proc.stdout.read()
+    await proc.wait()
 
 
 def _last_line(stderr: str) -> str:

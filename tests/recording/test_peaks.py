@@ -188,3 +188,14 @@ async def test_stopping_early_ends_ffmpeg(kit: af.AudioKit) -> None:
     async for _ in stream:
         break
     await stream.aclose()
+
+
+async def test_stopping_after_ffmpeg_filled_the_pipe_still_ends(kit: af.AudioKit) -> None:
+    """A reader that stops while ffmpeg has filled the pipe and the paused stream buffer
+    (a busy machine, a slow consumer) must not wait forever for ffmpeg to go."""
+    stream = audio.stream_pcm(kit.leg_in, rate=48000, channels=2, chunk_bytes=256)
+    async for _ in stream:
+        await asyncio.sleep(1.0)  # ffmpeg decodes far ahead meanwhile
+        break
+    async with asyncio.timeout(20):
+        await stream.aclose()
