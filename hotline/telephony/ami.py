@@ -7,6 +7,8 @@ and event lists to their ActionID). Its traps are closed here:
 * its own parsing drops a UTF-8 character split across two reads and crashes on repeated
   `Event:`/`Message:` headers; we parse with `FrameReader` and hand it clean `Message`s;
 * an exception in `data_received` kills the connection; ours never lets one escape;
+* it takes a Response whose Message is "Added ... to queue" (QueueAdd's one answer) for
+  the start of an event list and waits for the rest for ever; `_Action` does not;
 * its `Manager` re-sends unanswered actions with the same ActionID after a reconnect (an
   Originate placed twice) and never checks pings; we do not use `Manager`: unanswered
   actions fail with `AmiUnavailable`, and a watchdog kills a link that stops answering.
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
 
+from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -189,6 +192,18 @@ def _reject_newlines(action: Mapping[str, str | list[str]]) -> None:
                 raise ValueError(f"AMI header {key} must be one line, got {item!r}")
 
 
+class _Action(Action):  # type: ignore[misc]  # panoramisk is untyped
+    """panoramisk's Action, but a Response saying "Added interface to queue" (app_queue's
+    answer to QueueAdd) is the whole answer, not the start of a list."""
+
+    @property
+    def multi(self) -> bool:
+        message = (self.responses[0].message or "").lower()
+        if self.as_list is None and message.startswith("added") and message.endswith("queue"):
+            return False
+        return bool(super().multi)
+
+
 class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
     """One TCP connection. Frames come from `FrameReader`; responses go to panoramisk's
     matching; events go to the client. Nothing raised here reaches asyncio."""
@@ -210,6 +225,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
         # None: panoramisk decides from the first response whether a list follows
         if self.closed:
             raise AmiUnavailable(f"AMI link to {self._client.address} is down")
+        if not isinstance(data, Action) and "Command" not in data:
+            data = _Action(data, as_list=as_list)
         return super().send(data, as_list=as_list)
 
     def data_received(self, data: bytes) -> None:

@@ -150,7 +150,7 @@ class FakeAmi:
             w.close()
         elif name == "originate":
             await self._originate(w, action, aid)
-        elif name in ("queuepause", "queueremove"):
+        elif name in ("queuepause", "queueremove", "queueadd"):
             response, message = self._member_action(name, action)
             w.write(frame_bytes(response, aid, message))
         elif name == "coreshowchannels":
@@ -180,6 +180,19 @@ class FakeAmi:
             paused = (action.get("Paused") or "").lower() in ("true", "yes", "1")
             word = "paused" if paused else "unpaused"
             return (("Response", "Success"), ("Message", f"Interface {word} successfully"))
+        if name == "queueadd":  # manager_add_queue_member
+            if queue not in self.members:
+                return (
+                    ("Response", "Error"),
+                    ("Message", "Unable to add interface to queue: No such queue"),
+                )
+            if interface in self.members[queue]:
+                return (
+                    ("Response", "Error"),
+                    ("Message", "Unable to add interface: Already there"),
+                )
+            self.members[queue][interface] = True  # dynamic
+            return (("Response", "Success"), ("Message", "Added interface to queue"))
         if queue not in self.members:
             return (
                 ("Response", "Error"),

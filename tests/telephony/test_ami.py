@@ -406,6 +406,21 @@ async def test_send_action_returns_the_switch_answer(
     assert sent.get("Reason") == "小休" and (sent.action_id or "").startswith("hotline-")
 
 
+async def test_send_action_queue_add_is_answered_by_its_one_response(
+    fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
+) -> None:
+    """app_queue answers QueueAdd with `Message: Added interface to queue` and nothing more;
+    panoramisk takes that message for the start of a list and waited for the rest."""
+    await up(queue)
+    fake.members = {"kefu": {}}
+    action = {"Action": "QueueAdd", "Queue": "kefu", "Interface": "PJSIP/8002"}
+    reply = await client.send_action(action, timeout_s=2)
+    assert reply.message == "Added interface to queue" and reply.events == ()
+    assert fake.members == {"kefu": {"PJSIP/8002": True}}
+    with pytest.raises(AmiError, match="Already there"):
+        await client.send_action(action, timeout_s=2)
+
+
 async def test_send_action_lists_events(
     fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
 ) -> None:
