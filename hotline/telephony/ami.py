@@ -15,9 +15,10 @@ and event lists to their ActionID). Its traps are closed here:
 
 Everything the switch says goes to ONE `asyncio.Queue`, put there synchronously:
 `(received_at, Frame)` for events, `LinkUp` / `Resync` after each login (the listing of
-channels, queues and channel status; events arriving while it is taken are held and follow
-it), `LinkDown` when the link ends. `OriginateResponse` answers `originate()` and is also
-queued, as it is a call event.
+channels, queues and channel status, taken once the switch says FullyBooted: a switch still
+starting refuses QueueStatus, its app_queue not loaded yet; events arriving meanwhile are
+held and follow it), `LinkDown` when the link ends. `OriginateResponse` answers
+`originate()` and is also queued, as it is a call event.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ _LISTINGS: tuple[tuple[str, str], ...] = (
     ("Status", "channel status"),
 )
 _RESYNC_TIMEOUT = 30.0  # a switch that answers pings but never finishes a listing
+_BOOT_TIMEOUT = 60.0  # a switch that never says FullyBooted: the listing is taken anyway
 _LOGOFF_TIMEOUT = 1.0
 _SCALAR_KEYS = frozenset({"event", "response", "actionid", "commandid", "message", "eventlist"})
 
@@ -314,7 +316,10 @@ class AmiClient:
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
         self.encoding = encoding
+        if only_events is not None:
+            only_events = only_events | {"fullybooted"}  # the listing waits for it
         self.only_events = only_events  # lower-case names; others are dropped unparsed
+        self._booted = asyncio.Event()  # FullyBooted seen in this session
         self._protocol: _Protocol | None = None  # set while logged in
         self._held: list[AmiEvent] | None = None  # events held while the listing is taken
         self._task: asyncio.Task[None] | None = None
@@ -492,6 +497,7 @@ class AmiClient:
         watchdog: asyncio.Task[None] | None = None
         logged_in = False
         self._held = []  # FullyBooted may come in the same read as the Login response
+        self._booted.clear()
         try:
             if not await self._login(protocol):
                 self._held = None
@@ -501,6 +507,7 @@ class AmiClient:
             self._put(LinkUp(_now()))
             log.info("AMI %s: logged in as %r, link up", self.address, self.username)
             watchdog = asyncio.create_task(self._watchdog(protocol), name="ami watchdog")
+            await self._until_booted(protocol)
             frames = await self._listing(protocol)
             self._put(Resync(_now(), frames))
             self._release_held()
@@ -551,6 +558,28 @@ class AmiClient:
             return False
         return True
 
+    async def _until_booted(self, protocol: _Protocol) -> None:
+        """Wait for FullyBooted: sent right after the login by a running switch, at the end
+        of its start by one still loading its modules (which refuses QueueStatus until then)."""
+        if self._booted.is_set():
+            return
+        booted = asyncio.ensure_future(self._booted.wait())
+        either: set[asyncio.Future[Any]] = {booted, protocol.lost}  # wait() cancels neither
+        try:
+            done, _ = await asyncio.wait(
+                either, timeout=_BOOT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            booted.cancel()
+        if protocol.lost.done():
+            raise AmiUnavailable(f"AMI {self.address}: link lost before FullyBooted")
+        if not done:
+            log.warning(
+                "AMI %s: no FullyBooted within %.0f s; taking the listing anyway",
+                self.address,
+                _BOOT_TIMEOUT,
+            )
+
     async def _listing(self, protocol: _Protocol) -> tuple[Frame, ...]:
         out: list[Frame] = []
         for action, what in _LISTINGS:
@@ -594,6 +623,8 @@ class AmiClient:
     # -- the queue -----------------------------------------------------------------------
 
     def _event(self, received_at: datetime, frame: Frame) -> None:
+        if frame.event == "FullyBooted":
+            self._booted.set()
         if self._held is not None:
             self._held.append((received_at, frame))
         else:

@@ -35,7 +35,7 @@ from tests.switch.test_hotline_on_switch import switch_login
 
 T = TypeVar("T")
 QUEUE = "hotline-sip"
-A1, A2 = "PJSIP/1001", "PJSIP/1002"
+A1, A2, A3 = "PJSIP/1001", "PJSIP/1002", "PJSIP/1003"
 SUPER_PHONE = "Local/super@sim-super"
 NOW = datetime.now(UTC)
 
@@ -127,6 +127,22 @@ class Hotline:
         """An action of the test's own, on Hotline's AMI link (answers are parsed there)."""
         return await self.ami.send_action(headers)
 
+    def trail(self, interface: str) -> str:
+        """What the switch said about an agent's phone and the customers' calls (failures)."""
+        keys = ("Channel", "Uniqueid", "Interface", "Device", "State", "Status", "InCall")
+
+        def shown(e: dict[str, str]) -> bool:
+            about = " ".join(e.get(k, "") for k in ("Interface", "Device", "Channel"))
+            if e.get("Event", "").startswith(("Agent", "DeviceState", "QueueMember")):
+                return interface in about
+            return e.get("Event", "").startswith(("QueueCaller", "Hangup"))
+
+        return "\n".join(
+            f"{e.get('Event')} " + " ".join(f"{k}={e[k]}" for k in keys if k in e)
+            for e in self.seen
+            if shown(e)
+        )
+
     def events(self, name: str, **match: str) -> list[dict[str, str]]:
         return [
             e
@@ -168,6 +184,8 @@ async def hotline(asterisk: Asterisk, phones: Phones, tmp_path: Path) -> AsyncIt
                 for iface in (A1, A2):  # leave the members unpaused for the next test
                     with contextlib.suppress(AmiError):
                         await h.action(Action="QueuePause", Interface=iface, Paused="false")
+                with contextlib.suppress(AmiError):  # a dynamic member a test left behind
+                    await h.action(Action="QueueRemove", Queue=QUEUE, Interface=A3)
     h.pstn.close()
 
 
@@ -196,9 +214,21 @@ async def test_an_agent_pauses_with_a_reason_and_the_switch_says_so(hotline: Hot
     assert (r.status_code, r.json()["error"]) == (422, "no_such_queue"), r.text
     r = await hotline.post("chen", "/api/supervision/logout", {"agent": A1, "queue": QUEUE})
     assert (r.status_code, r.json()["error"]) == (409, "member_is_static"), r.text
-    # (a dynamic member logged out for real is left to do: QueueAdd got no answer on the
-    # AMI link in this harness within 10 s; QueueRemove of dynamic members is covered
-    # against the fake switch in tests/telephony/test_supervision.py)
+    # a dynamic member (QueueAdd on Hotline's link) is logged out for real, and Hotline's
+    # live state follows the switch
+    added = await hotline.action(Action="QueueAdd", Queue=QUEUE, Interface=A3, Paused="true")
+    assert added.message == "Added interface to queue", added
+    await eventually(lambda: hotline.agent(A3), 10, "the live state to show 1003 logged in")
+    r = await hotline.post("chen", "/api/supervision/logout", {"agent": A3, "queue": QUEUE})
+    assert r.status_code == 200, r.text
+    reply = await hotline.action(Action="QueueStatus", Queue=QUEUE)
+    assert all(A3 not in (m.get("Location"), m.get("StateInterface")) for m in reply.events)
+
+    async def logged_out() -> bool:
+        a = await hotline.agent(A3)
+        return a is None or a["activity"] == "logged_out"
+
+    await eventually(logged_out, 10, "the live state to show 1003 logged out")
 
 
 @pytest.mark.xfail(
@@ -240,7 +270,10 @@ async def test_ringing_talking_wrapup_available_and_the_waiting_caller(hotline: 
         async def back() -> bool:
             return len(seen) > 1 and seen[-1] == "available" and "wrap_up" in seen
 
-        await eventually(back, 20, f"1001 to be available after wrap-up (seen {seen})")
+        try:
+            await eventually(back, 20, "1001 to be available after wrap-up")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; seen {seen}\n{hotline.trail(A1)}") from None
     finally:
         watcher.cancel()
     i = seen.index("ringing")

@@ -128,6 +128,27 @@ async def test_link_up_then_resync_in_order_then_held_events(
         await c.stop()
 
 
+async def test_a_switch_still_starting_is_listed_once_fully_booted(
+    fake: FakeAmi, queue: asyncio.Queue[AmiItem]
+) -> None:
+    """Hotline logs in while Asterisk loads its modules (a restart): QueueStatus would be
+    refused ("Invalid/unknown command") and the live state keep a stale view; the listing
+    waits for FullyBooted instead."""
+    fake.booted = False
+    c = make_client(fake, queue)
+    await c.start()
+    try:
+        await next_of(queue, LinkUp)
+        await asyncio.sleep(0.3)
+        assert fake.count("QueueStatus") == 0 and queue.empty()
+        await fake.boot()
+        resync = await next_of(queue, Resync)
+        assert "QueueMember" in [f.event for f in resync.frames]
+        await next_event(queue, "FullyBooted")
+    finally:
+        await c.stop()
+
+
 async def test_chinese_name_split_mid_character_arrives_whole(
     fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
 ) -> None:
