@@ -7,15 +7,18 @@ and event lists to their ActionID). Its traps are closed here:
 * its own parsing drops a UTF-8 character split across two reads and crashes on repeated
   `Event:`/`Message:` headers; we parse with `FrameReader` and hand it clean `Message`s;
 * an exception in `data_received` kills the connection; ours never lets one escape;
+* it takes a Response whose Message is "Added ... to queue" (QueueAdd's one answer) for
+  the start of an event list and waits for the rest for ever; `_Action` does not;
 * its `Manager` re-sends unanswered actions with the same ActionID after a reconnect (an
   Originate placed twice) and never checks pings; we do not use `Manager`: unanswered
   actions fail with `AmiUnavailable`, and a watchdog kills a link that stops answering.
 
 Everything the switch says goes to ONE `asyncio.Queue`, put there synchronously:
 `(received_at, Frame)` for events, `LinkUp` / `Resync` after each login (the listing of
-channels, queues and channel status; events arriving while it is taken are held and follow
-it), `LinkDown` when the link ends. `OriginateResponse` answers `originate()` and is also
-queued, as it is a call event.
+channels, queues and channel status, taken once the switch says FullyBooted: a switch still
+starting refuses QueueStatus, its app_queue not loaded yet; events arriving meanwhile are
+held and follow it), `LinkDown` when the link ends. `OriginateResponse` answers
+`originate()` and is also queued, as it is a call event.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
 
+from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -151,6 +155,7 @@ _LISTINGS: tuple[tuple[str, str], ...] = (
     ("Status", "channel status"),
 )
 _RESYNC_TIMEOUT = 30.0  # a switch that answers pings but never finishes a listing
+_BOOT_TIMEOUT = 60.0  # a switch that never says FullyBooted: the listing is taken anyway
 _LOGOFF_TIMEOUT = 1.0
 _SCALAR_KEYS = frozenset({"event", "response", "actionid", "commandid", "message", "eventlist"})
 
@@ -189,6 +194,18 @@ def _reject_newlines(action: Mapping[str, str | list[str]]) -> None:
                 raise ValueError(f"AMI header {key} must be one line, got {item!r}")
 
 
+class _Action(Action):  # type: ignore[misc]  # panoramisk is untyped
+    """panoramisk's Action, but a Response saying "Added interface to queue" (app_queue's
+    answer to QueueAdd) is the whole answer, not the start of a list."""
+
+    @property
+    def multi(self) -> bool:
+        message = (self.responses[0].message or "").lower()
+        if self.as_list is None and message.startswith("added") and message.endswith("queue"):
+            return False
+        return bool(super().multi)
+
+
 class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
     """One TCP connection. Frames come from `FrameReader`; responses go to panoramisk's
     matching; events go to the client. Nothing raised here reaches asyncio."""
@@ -210,6 +227,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
         # None: panoramisk decides from the first response whether a list follows
         if self.closed:
             raise AmiUnavailable(f"AMI link to {self._client.address} is down")
+        if not isinstance(data, Action) and "Command" not in data:
+            data = _Action(data, as_list=as_list)
         return super().send(data, as_list=as_list)
 
     def data_received(self, data: bytes) -> None:
@@ -297,7 +316,10 @@ class AmiClient:
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
         self.encoding = encoding
+        if only_events is not None:
+            only_events = only_events | {"fullybooted"}  # the listing waits for it
         self.only_events = only_events  # lower-case names; others are dropped unparsed
+        self._booted = asyncio.Event()  # FullyBooted seen in this session
         self._protocol: _Protocol | None = None  # set while logged in
         self._held: list[ReceivedFrame] | None = None  # events held while the listing is taken
         self._task: asyncio.Task[None] | None = None
@@ -475,6 +497,7 @@ class AmiClient:
         watchdog: asyncio.Task[None] | None = None
         logged_in = False
         self._held = []  # FullyBooted may come in the same read as the Login response
+        self._booted.clear()
         try:
             if not await self._login(protocol):
                 self._held = None
@@ -484,6 +507,7 @@ class AmiClient:
             self._put(LinkUp(_now()))
             log.info("AMI %s: logged in as %r, link up", self.address, self.username)
             watchdog = asyncio.create_task(self._watchdog(protocol), name="ami watchdog")
+            await self._until_booted(protocol)
             frames = await self._listing(protocol)
             self._put(Resync(_now(), frames))
             self._release_held()
@@ -534,6 +558,28 @@ class AmiClient:
             return False
         return True
 
+    async def _until_booted(self, protocol: _Protocol) -> None:
+        """Wait for FullyBooted: sent right after the login by a running switch, at the end
+        of its start by one still loading its modules (which refuses QueueStatus until then)."""
+        if self._booted.is_set():
+            return
+        booted = asyncio.ensure_future(self._booted.wait())
+        either: set[asyncio.Future[Any]] = {booted, protocol.lost}  # wait() cancels neither
+        try:
+            done, _ = await asyncio.wait(
+                either, timeout=_BOOT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            booted.cancel()
+        if protocol.lost.done():
+            raise AmiUnavailable(f"AMI {self.address}: link lost before FullyBooted")
+        if not done:
+            log.warning(
+                "AMI %s: no FullyBooted within %.0f s; taking the listing anyway",
+                self.address,
+                _BOOT_TIMEOUT,
+            )
+
     async def _listing(self, protocol: _Protocol) -> tuple[Frame, ...]:
         out: list[Frame] = []
         for action, what in _LISTINGS:
@@ -577,6 +623,8 @@ class AmiClient:
     # -- the queue -----------------------------------------------------------------------
 
     def _event(self, received_at: datetime, frame: Frame) -> None:
+        if frame.event == "FullyBooted":
+            self._booted.set()
         if self._held is not None:
             self._held.append((received_at, frame))
         else:

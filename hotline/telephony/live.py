@@ -14,6 +14,9 @@ resets the counters). The rules table is `_RULES`, at the end of this module.
   last call, for the member's or the queue's wrap-up time) > paused (in every queue it is
   in) > unavailable (its device is) > available. `since` moves only when the activity or
   the pause reason changes; each change closes a `Segment` for the history.
+- A queue call ends at AgentComplete, or at the Hangup of its caller or agent leg when that
+  comes first: app_queue sends no AgentComplete when the caller's hang-up races the
+  bridge, and the agent would stay talking for good (a later AgentComplete changes nothing).
 - An event about a member or queue we do not know creates it; nothing raises out of feed.
 - After each login the switch's own QueueStatus listing (`resync`) replaces memberships,
   pauses and waiting callers: members not listed are logged out, callers not listed left.
@@ -319,6 +322,9 @@ class LiveState:
         self._abandoned: dict[str, str] = {}  # uniqueid -> queue: abandon, maybe a timeout
         self._callbacks: set[str] = set()  # uniqueids / linkedids of Hotline's callbacks
         self._rung: dict[str, set[str]] = {}  # caller uniqueid -> interfaces it rang
+        # caller or agent leg uniqueid of a connected call -> (interface, caller, agent leg)
+        self._legs: dict[str, tuple[str, str, str]] = {}
+        self._hung_up: set[str] = set()  # callers whose call a Hangup ended before AgentComplete
         self._day: date | None = None
         self._clock: datetime | None = None
         self.link_up = False
@@ -387,6 +393,7 @@ class LiveState:
         elif day != self._day:
             self._day = day
             midnight = datetime.combine(day, time(0), tzinfo=self._zone)
+            self._hung_up.clear()  # AgentCompletes that never came
             for q in self._queues.values():
                 q.today = DayCounters(day)
                 self._dirty_queues.add(q.name)
@@ -576,6 +583,20 @@ class LiveState:
                 self._dirty_queues.add(q.name)
                 self._out.append(CallerLeft(e.at, q.name, caller.view(), CallerOutcome.LEFT))
         self._forget_offers(e.uniqueid)
+        leg = self._drop_legs(e.uniqueid)
+        m = self._members.get(leg[0]) if leg is not None else None
+        if leg is not None and m is not None:
+            offer = m.calls.pop(leg[1], None)
+            if offer is not None:  # the call is over, whether AgentComplete follows or not
+                self._hung_up.add(leg[1])
+                self._call_ended(m, offer.queue, e.at)
+
+    def _drop_legs(self, uniqueid: str) -> tuple[str, str, str] | None:
+        leg = self._legs.pop(uniqueid, None)
+        if leg is not None:
+            for u in leg[1:]:
+                self._legs.pop(u, None)
+        return leg
 
     # -- agents and calls ------------------------------------------------------------------
 
@@ -614,6 +635,9 @@ class LiveState:
             self._renumber(q)
         offer = m.ringing.pop(e.uniqueid, None) or self._offer(e, caller)
         m.calls[e.uniqueid] = replace(offer, since=e.at)
+        leg = (m.interface, e.uniqueid, e.dest_uniqueid or e.uniqueid)
+        self._legs[e.uniqueid] = self._legs[leg[2]] = leg
+        self._hung_up.discard(e.uniqueid)
         m.wrapup_until = None
         m.answered += 1
         self._forget_offers(e.uniqueid)
@@ -625,11 +649,20 @@ class LiveState:
 
     def _on_complete(self, e: AgentComplete) -> None:
         m = self._member(e.interface, e.member, e.queue, e.at)
+        self._drop_legs(e.uniqueid)
+        if e.uniqueid in self._hung_up:  # ended at its Hangup: wrap-up runs from there
+            self._hung_up.discard(e.uniqueid)
+            return
         m.calls.pop(e.uniqueid, None)
         m.calls.pop(_LISTED + e.queue, None)
+        self._call_ended(m, e.queue, e.at)
+
+    def _call_ended(self, m: _Member, queue: str, at: datetime) -> None:
+        """Wrap-up starts when the member's last call ends."""
+        self._touch(m)
         if not m.calls:
-            wrap = float(m.wrapup_s or 0) or self._wrapup.get(e.queue, self._wrapup_default)
-            m.wrapup_until = e.at + timedelta(seconds=wrap) if wrap > 0 else None
+            wrap = float(m.wrapup_s or 0) or self._wrapup.get(queue, self._wrapup_default)
+            m.wrapup_until = at + timedelta(seconds=wrap) if wrap > 0 else None
 
     # -- the listing -----------------------------------------------------------------------
 

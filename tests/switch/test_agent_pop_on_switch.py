@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,13 +68,31 @@ class SwitchWorld(World):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, asterisk: Asterisk) -> Iterator[World]:
-    asyncio.run(quiet_switch(asterisk))
+    in_thread(lambda: asyncio.run(quiet_switch(asterisk)))
     w = SwitchWorld(tmp_path_factory.mktemp("switch-web"), asterisk=asterisk)
     w.seed()
     w.add_agent("fast", AGENT)
     w.start()
     yield w
     w.stop()
+
+
+def in_thread(work: Callable[[], object], timeout: float = 60) -> None:
+    """Run `work` in a thread of its own: Playwright's sync API (the browser fixture, set up
+    first) keeps an asyncio loop running in the test's thread, so asyncio.run fails here."""
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout)
+    if failed:
+        raise failed[0]
 
 
 def place_call(asterisk: Asterisk, scenario: Scenario) -> dict[str, str]:

@@ -332,9 +332,11 @@ async def test_the_switch_going_down_mid_call_loses_and_doubles_nothing(
     after = await hotline.ended("13800000001")
     assert after.outcome is Outcome.ANSWERED and after.within_rule is True
     records, total = await hotline.c.calls.search(CallFilter(direction=Direction.INBOUND))
-    assert total == 2, [
-        (r.call_id, r.caller_number, r.caller_channel, r.outcome, r.entered_at) for r in records
-    ]
+    assert total == 2, (
+        [(r.call_id, r.caller_number, r.caller_channel, r.outcome, r.entered_at) for r in records],
+        first.call_id,
+        await hotline.explain("13800000002"),
+    )
     assert {r.call_id for r in records} == {first.call_id, after.call_id}
 
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +28,10 @@ from hotline.api import app as app_module
 from hotline.api.users import Role
 from hotline.core.settings import LiveSettings, Settings
 from hotline.telephony.ami import ActionReply, AmiClient, AmiError
+from hotline.telephony.live import Activity
+from hotline.telephony.live_store import LiveStore
+from hotline.telephony.records import CallRecord, Direction
+from hotline.telephony.store import CallFilter, CallStore
 from tests.switch.asterisk import Asterisk
 from tests.switch.scenarios import Scenario, connect_manager, originate, quiet_switch
 from tests.switch.sipp import SipPhone, have_sipp
@@ -35,9 +39,14 @@ from tests.switch.test_hotline_on_switch import switch_login
 
 T = TypeVar("T")
 QUEUE = "hotline-sip"
-A1, A2 = "PJSIP/1001", "PJSIP/1002"
+A1, A2, A3 = "PJSIP/1001", "PJSIP/1002", "PJSIP/1003"
 SUPER_PHONE = "Local/super@sim-super"
 NOW = datetime.now(UTC)
+
+
+def _answered(rec: CallRecord) -> datetime:
+    assert rec.answered_at is not None
+    return rec.answered_at
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:
@@ -84,6 +93,30 @@ class Hotline:
     seen: list[dict[str, str]]
     ami: AmiClient
     tokens: dict[str, str] = field(default_factory=dict)
+    calls: CallStore | None = None
+    states: LiveStore | None = None
+
+    async def talk_stretches(self, interface: str, number: str) -> list[tuple[str, float, float]]:
+        """Issue 12's reconciliation: per ended call from `number` answered by `interface`,
+        (call id, the agent's talking stretch in the state history, the call record's talk
+        time), in seconds."""
+        assert self.calls is not None and self.states is not None
+        records, _ = await self.calls.search(CallFilter(number=number, direction=Direction.INBOUND))
+        rows = await self.states.rows(NOW - timedelta(hours=1), datetime.now(UTC))
+        talking = [
+            r
+            for r in rows
+            if r.interface == interface and r.activity is Activity.TALKING and r.ended_at
+        ]
+        out = []
+        for rec in records:
+            if rec.is_open or rec.answered_at is None or rec.talk_seconds is None:
+                continue
+            stretch = min(talking, key=lambda r: abs(r.started_at - _answered(rec)))
+            assert stretch.ended_at is not None
+            state_s = (stretch.ended_at - stretch.started_at).total_seconds()
+            out.append((rec.call_id, state_s, rec.talk_seconds))
+        return out
 
     async def post(self, who: str, url: str, body: dict[str, Any]) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -127,6 +160,22 @@ class Hotline:
         """An action of the test's own, on Hotline's AMI link (answers are parsed there)."""
         return await self.ami.send_action(headers)
 
+    def trail(self, interface: str) -> str:
+        """What the switch said about an agent's phone and the customers' calls (failures)."""
+        keys = ("Channel", "Uniqueid", "Interface", "Device", "State", "Status", "InCall")
+
+        def shown(e: dict[str, str]) -> bool:
+            about = " ".join(e.get(k, "") for k in ("Interface", "Device", "Channel"))
+            if e.get("Event", "").startswith(("Agent", "DeviceState", "QueueMember")):
+                return interface in about
+            return e.get("Event", "").startswith(("QueueCaller", "Hangup"))
+
+        return "\n".join(
+            f"{e.get('Event')} " + " ".join(f"{k}={e[k]}" for k in keys if k in e)
+            for e in self.seen
+            if shown(e)
+        )
+
     def events(self, name: str, **match: str) -> list[dict[str, str]]:
         return [
             e
@@ -160,7 +209,8 @@ async def hotline(asterisk: Asterisk, phones: Phones, tmp_path: Path) -> AsyncIt
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as client:
             assert container.ami is not None
-            h = Hotline(client, pstn, seen, container.ami, tokens)
+            live = app.state.live.service
+            h = Hotline(client, pstn, seen, container.ami, tokens, container.calls, live.store)
             await eventually(lambda: h.agent(A1), 15, "Hotline to see PJSIP/1001 logged in")
             try:
                 yield h
@@ -168,6 +218,8 @@ async def hotline(asterisk: Asterisk, phones: Phones, tmp_path: Path) -> AsyncIt
                 for iface in (A1, A2):  # leave the members unpaused for the next test
                     with contextlib.suppress(AmiError):
                         await h.action(Action="QueuePause", Interface=iface, Paused="false")
+                with contextlib.suppress(AmiError):  # a dynamic member a test left behind
+                    await h.action(Action="QueueRemove", Queue=QUEUE, Interface=A3)
     h.pstn.close()
 
 
@@ -196,16 +248,23 @@ async def test_an_agent_pauses_with_a_reason_and_the_switch_says_so(hotline: Hot
     assert (r.status_code, r.json()["error"]) == (422, "no_such_queue"), r.text
     r = await hotline.post("chen", "/api/supervision/logout", {"agent": A1, "queue": QUEUE})
     assert (r.status_code, r.json()["error"]) == (409, "member_is_static"), r.text
-    # (a dynamic member logged out for real is left to do: QueueAdd got no answer on the
-    # AMI link in this harness within 10 s; QueueRemove of dynamic members is covered
-    # against the fake switch in tests/telephony/test_supervision.py)
+    # a dynamic member (QueueAdd on Hotline's link) is logged out for real, and Hotline's
+    # live state follows the switch
+    added = await hotline.action(Action="QueueAdd", Queue=QUEUE, Interface=A3, Paused="true")
+    assert added.message == "Added interface to queue", added
+    await eventually(lambda: hotline.agent(A3), 10, "the live state to show 1003 logged in")
+    r = await hotline.post("chen", "/api/supervision/logout", {"agent": A3, "queue": QUEUE})
+    assert r.status_code == 200, r.text
+    reply = await hotline.action(Action="QueueStatus", Queue=QUEUE)
+    assert all(A3 not in (m.get("Location"), m.get("StateInterface")) for m in reply.events)
+
+    async def logged_out() -> bool:
+        a = await hotline.agent(A3)
+        return a is None or a["activity"] == "logged_out"
+
+    await eventually(logged_out, 10, "the live state to show 1003 logged out")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: after the caller hangs up, the live state of PJSIP/1001 stays 'talking' "
-    "(seen available, ringing, talking) within 20 s; wrap-up/available not reached yet",
-)
 async def test_ringing_talking_wrapup_available_and_the_waiting_caller(hotline: Hotline) -> None:
     # only 1001 takes calls: 1002 paused
     r = await hotline.post("chen", "/api/supervision/pause", {"agent": A2, "reason": "培训"})
@@ -240,11 +299,23 @@ async def test_ringing_talking_wrapup_available_and_the_waiting_caller(hotline: 
         async def back() -> bool:
             return len(seen) > 1 and seen[-1] == "available" and "wrap_up" in seen
 
-        await eventually(back, 20, f"1001 to be available after wrap-up (seen {seen})")
+        try:
+            await eventually(back, 20, "1001 to be available after wrap-up")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; seen {seen}\n{hotline.trail(A1)}") from None
     finally:
         watcher.cancel()
     i = seen.index("ringing")
     assert seen[i:] == ["ringing", "talking", "wrap_up", "available"], seen
+    # the agent's talking stretch (AgentConnect to the call's end) is the call record's talk
+    # time within a second, call by call (issue 12)
+    compared = await hotline.talk_stretches(A1, "13800000021")
+    for call_id, state_s, record_s in compared:
+        print(
+            f"talk {call_id}: state {state_s:.3f} s, record {record_s:.3f} s, "
+            f"difference {state_s - record_s:+.3f} s"
+        )
+    assert len(compared) == 1 and all(abs(a - b) < 1 for _, a, b in compared), compared
 
 
 async def test_a_listen_call_reaches_the_supervisor_and_spies_on_the_agent(

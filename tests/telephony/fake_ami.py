@@ -17,6 +17,11 @@ def frame_bytes(*headers: tuple[str, str]) -> bytes:
     return "".join(f"{k}: {v}\r\n" for k, v in headers).encode() + b"\r\n"
 
 
+_FULLY_BOOTED = frame_bytes(
+    ("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")
+)
+
+
 @dataclass
 class _Conn:
     writer: asyncio.StreamWriter
@@ -36,6 +41,8 @@ class FakeAmi:
     originate_outcome: str = "success"
     # queue -> interface -> dynamic?, for QueuePause / QueueRemove (Asterisk 22's answers)
     members: dict[str, dict[str, bool]] = field(default_factory=dict)
+    # False: still starting (no FullyBooted at login, app_queue not loaded) until boot()
+    booted: bool = True
     during_listing: bytes = b""  # pushed in the middle of the CoreShowChannels list
     actions: list[Frame] = field(default_factory=list)
     login_times: list[float] = field(default_factory=list)
@@ -75,6 +82,14 @@ class FakeAmi:
         """Keep the TCP link open but answer nothing more (a half-open link)."""
         for conn in self._conns:
             conn.stalled = True
+
+    async def boot(self) -> None:
+        """The switch finished starting: app_queue answers, FullyBooted goes to every login."""
+        self.booted = True
+        for conn in [c for c in self._conns if c.authed]:
+            conn.writer.write(_FULLY_BOOTED)
+            with contextlib.suppress(ConnectionError):
+                await conn.writer.drain()
 
     def drop(self) -> None:
         for conn in list(self._conns):
@@ -117,13 +132,8 @@ class FakeAmi:
                         ("Response", "Success"), aid, ("Message", "Authentication accepted")
                     )
                 )
-                w.write(
-                    frame_bytes(
-                        ("Event", "FullyBooted"),
-                        ("Privilege", "system,all"),
-                        ("Status", "Fully Booted"),
-                    )
-                )
+                if self.booted:
+                    w.write(_FULLY_BOOTED)
             else:
                 w.write(
                     frame_bytes(("Response", "Error"), aid, ("Message", "Authentication failed"))
@@ -150,7 +160,7 @@ class FakeAmi:
             w.close()
         elif name == "originate":
             await self._originate(w, action, aid)
-        elif name in ("queuepause", "queueremove"):
+        elif name in ("queuepause", "queueremove", "queueadd"):
             response, message = self._member_action(name, action)
             w.write(frame_bytes(response, aid, message))
         elif name == "coreshowchannels":
@@ -162,7 +172,7 @@ class FakeAmi:
                 "CoreShowChannelsComplete",
                 mid=self.during_listing,
             )
-        elif name == "queuestatus":
+        elif name == "queuestatus" and self.booted:
             self._list(w, aid, "Queue status will follow", self.queue_items, "QueueStatusComplete")
         elif name == "status":
             self._list(w, aid, "Channel status will follow", self.statuses, "StatusComplete")
@@ -180,6 +190,19 @@ class FakeAmi:
             paused = (action.get("Paused") or "").lower() in ("true", "yes", "1")
             word = "paused" if paused else "unpaused"
             return (("Response", "Success"), ("Message", f"Interface {word} successfully"))
+        if name == "queueadd":  # manager_add_queue_member
+            if queue not in self.members:
+                return (
+                    ("Response", "Error"),
+                    ("Message", "Unable to add interface to queue: No such queue"),
+                )
+            if interface in self.members[queue]:
+                return (
+                    ("Response", "Error"),
+                    ("Message", "Unable to add interface: Already there"),
+                )
+            self.members[queue][interface] = True  # dynamic
+            return (("Response", "Success"), ("Message", "Added interface to queue"))
         if queue not in self.members:
             return (
                 ("Response", "Error"),

@@ -128,6 +128,27 @@ async def test_link_up_then_resync_in_order_then_held_events(
         await c.stop()
 
 
+async def test_a_switch_still_starting_is_listed_once_fully_booted(
+    fake: FakeAmi, queue: asyncio.Queue[AmiItem]
+) -> None:
+    """Hotline logs in while Asterisk loads its modules (a restart): QueueStatus would be
+    refused ("Invalid/unknown command") and the live state keep a stale view; the listing
+    waits for FullyBooted instead."""
+    fake.booted = False
+    c = make_client(fake, queue)
+    await c.start()
+    try:
+        await next_of(queue, LinkUp)
+        await asyncio.sleep(0.3)
+        assert fake.count("QueueStatus") == 0 and queue.empty()
+        await fake.boot()
+        resync = await next_of(queue, Resync)
+        assert "QueueMember" in [f.event for f in resync.frames]
+        await next_event(queue, "FullyBooted")
+    finally:
+        await c.stop()
+
+
 async def test_chinese_name_split_mid_character_arrives_whole(
     fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
 ) -> None:
@@ -404,6 +425,21 @@ async def test_send_action_returns_the_switch_answer(
     assert reply.message == "Interface paused successfully"
     sent = next(a for a in fake.actions if a.get("Action") == "QueuePause")
     assert sent.get("Reason") == "小休" and (sent.action_id or "").startswith("hotline-")
+
+
+async def test_send_action_queue_add_is_answered_by_its_one_response(
+    fake: FakeAmi, client: AmiClient, queue: asyncio.Queue[AmiItem]
+) -> None:
+    """app_queue answers QueueAdd with `Message: Added interface to queue` and nothing more;
+    panoramisk takes that message for the start of a list and waited for the rest."""
+    await up(queue)
+    fake.members = {"kefu": {}}
+    action = {"Action": "QueueAdd", "Queue": "kefu", "Interface": "PJSIP/8002"}
+    reply = await client.send_action(action, timeout_s=2)
+    assert reply.message == "Added interface to queue" and reply.events == ()
+    assert fake.members == {"kefu": {"PJSIP/8002": True}}
+    with pytest.raises(AmiError, match="Already there"):
+        await client.send_action(action, timeout_s=2)
 
 
 async def test_send_action_lists_events(

@@ -199,6 +199,51 @@ def test_ringing_talking_wrap_up_available() -> None:
     assert segments[0].ended_at - segments[0].started_at == timedelta(seconds=30)
 
 
+def test_a_hangup_ends_the_call_when_app_queue_sends_no_agent_complete() -> None:
+    """The caller's hang-up raced the bridge: AgentConnect, then the legs hang up and
+    app_queue sends no AgentComplete (seen on the test switch, see tests/switch/scenarios.py).
+    The agent must not stay talking: wrap-up runs from the first Hangup."""
+    live = state(wrapup_by_queue={QUEUE: 3})
+    feed(
+        live,
+        member(0, state_interface=AGENT),
+        join(1, "1.1"),
+        agent(ev.AgentCalled, 1, "1.1", dest_uniqueid="1.2"),
+        ev.QueueCallerLeave(t(3), *chan("1.1"), queue=QUEUE),
+        agent(ev.AgentConnect, 3, "1.1", dest_uniqueid="1.2"),
+        ev.DeviceStateChange(t(3), AGENT, DeviceState.INUSE),
+    )
+    assert the_agent(live).activity is Activity.TALKING
+    changes = feed(
+        live,
+        ev.Hangup(t(6), *chan("1.1"), cause=16),
+        ev.Hangup(t(6.01), f"{AGENT}-0001", "1.2", "1.1", cause=16),
+        ev.DeviceStateChange(t(6.02), AGENT, DeviceState.NOT_INUSE),
+    )
+    [talk] = [c.closed for c in changes if isinstance(c, AgentChanged) and c.closed]
+    # talking until the phone is free again (its device state), wrap-up from the Hangup
+    assert (talk.activity, talk.started_at, talk.ended_at) == (Activity.TALKING, t(3), t(6.02))
+    assert (the_agent(live).activity, the_agent(live).wrapup_until) == (Activity.WRAP_UP, t(9))
+    assert activities(live.tick(t(9.5))) == [Activity.AVAILABLE]
+
+
+def test_an_agent_complete_after_the_hangup_changes_nothing() -> None:
+    live = state(wrapup_by_queue={QUEUE: 3})
+    feed(
+        live,
+        member(0),
+        agent(ev.AgentConnect, 3, "1.1", dest_uniqueid="1.2"),
+        ev.Hangup(t(6), f"{AGENT}-0001", "1.2", "1.1", cause=16),
+    )
+    assert the_agent(live).wrapup_until == t(9)
+    assert feed(live, agent(ev.AgentComplete, 6.4, "1.1", talk_time_s=3)) == []
+    assert the_agent(live).wrapup_until == t(9)
+    # the next call of the same caller is followed as usual
+    feed(live, agent(ev.AgentConnect, 20, "1.1", dest_uniqueid="1.3"))
+    feed(live, agent(ev.AgentComplete, 25, "1.1", talk_time_s=5))
+    assert the_agent(live).wrapup_until == t(28)
+
+
 def test_the_members_own_wrapup_time_wins_and_no_wrapup_by_default() -> None:
     live = state()
     feed(live, member(0), agent(ev.AgentConnect, 1, "1.1"), agent(ev.AgentComplete, 5, "1.1"))
