@@ -41,7 +41,7 @@ from hotline.quality.pack import load_pack  # noqa: E402
 from hotline.quality.review import rules_from_pack  # noqa: E402
 from hotline.quality.scoring import score_call  # noqa: E402
 from hotline.quality.store import QualityStore  # noqa: E402
-from hotline.telephony.records import (  # noqa: E402
+from hotline.telephony.model import (  # noqa: E402
     AgentAttempt,
     AttemptResult,
     CallRecord,

@@ -30,7 +30,7 @@ from hotline.core.settings import LiveSettings, Settings
 from hotline.telephony.ami import ActionReply, AmiClient, AmiError
 from hotline.telephony.live import Activity
 from hotline.telephony.live_store import LiveStore
-from hotline.telephony.records import CallRecord, Direction
+from hotline.telephony.model import CallRecord, Direction
 from hotline.telephony.store import CallFilter, CallStore
 from tests.switch.asterisk import Asterisk
 from tests.switch.scenarios import Scenario, connect_manager, originate, quiet_switch
