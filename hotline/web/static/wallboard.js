@@ -3,10 +3,10 @@
 // server's clock, turns figures red past the thresholds the page carries, and goes full
 // screen on request. Nothing here polls: every change arrives on the stream.
 // Rule for cost at a real centre's size (60 queues, 750 agents): a change patches only its
-// own rows, keyed by queue name, caller uniqueid and agent interface, in one animation
-// frame with the other changes that arrived since; tables are built whole only from a
-// snapshot. The timers are the ticker's (wall_ticker.js): one tick a second, text written
-// only when it changes.
+// own rows, keyed by queue name, caller uniqueid and agent interface (writes only, no
+// layout reads, so no layout thrash); tables are built whole only from a snapshot. The
+// timers are the ticker's (wall_ticker.js): one tick a second, text written only when it
+// changes.
 // Per agent, the supervisor's actions on the switch (示忙 with a reason, 恢复, 签出,
 // 监听/耳语/强插 after a confirmation) go to the JSON API; its answer, or its Chinese
 // refusal, is shown next to the agent's row.
@@ -175,12 +175,9 @@ function agentRow(a) {
   return r;
 }
 
-// --- applying changes: at most once per animation frame -----------------------------------
-
-let fresh = false; // a snapshot came: build every table anew
-const dirtyQueues = new Set();
-const dirtyAgents = new Set();
-let planned = false;
+// --- applying changes ----------------------------------------------------------------------
+// A change is patched at once: it only writes (nothing here reads layout), so the browser
+// draws every change that arrived before its next frame in one style and layout pass.
 
 function drawAll() {
   for (const [name, r] of queueRows) {
@@ -203,36 +200,18 @@ function drawAll() {
   fill(agentList, [...agents.values()].map(agentRow));
 }
 
-function flush() {
-  planned = false;
-  if (fresh) {
-    fresh = false;
-    drawAll();
-  } else {
-    for (const name of dirtyQueues) {
-      const q = queues.get(name);
-      const known = queueRows.has(name);
-      const r = queueRow(q);
-      if (!known) place(queueList, r);
-      patchCallers(q);
-    }
-    for (const iface of dirtyAgents) {
-      const known = agentRows.has(iface);
-      const r = agentRow(agents.get(iface));
-      if (known) reorder(agentList, r);
-      else place(agentList, r);
-    }
-  }
-  dirtyQueues.clear();
-  dirtyAgents.clear();
+function patchQueue(q) {
+  const known = queueRows.has(q.queue);
+  const r = queueRow(q);
+  if (!known) place(queueList, r);
+  patchCallers(q);
 }
 
-// A hidden page draws nothing, so it waits for no frame either.
-function plan() {
-  if (planned) return;
-  planned = true;
-  if (document.hidden) setTimeout(flush, 0);
-  else requestAnimationFrame(flush);
+function patchAgent(a) {
+  const known = agentRows.has(a.interface);
+  const r = agentRow(a);
+  if (known) reorder(agentList, r);
+  else place(agentList, r);
 }
 
 function tick() {
@@ -249,18 +228,15 @@ subscribe("snapshot", (snap) => {
   queues = new Map(snap.queues.map((q) => [q.queue, q]));
   agents = new Map(snap.agents.map((a) => [a.interface, a]));
   link(snap.link_up);
-  fresh = true;
-  plan();
+  drawAll();
 });
 subscribe("queue/changed", (q) => {
   queues.set(q.queue, q);
-  dirtyQueues.add(q.queue);
-  plan();
+  patchQueue(q);
 });
 subscribe("agent/state", (a) => {
   agents.set(a.interface, a);
-  dirtyAgents.add(a.interface);
-  plan();
+  patchAgent(a);
 });
 subscribe("live/link", (l) => link(l.up));
 
