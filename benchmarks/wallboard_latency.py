@@ -320,7 +320,7 @@ def report(
         missing += n_pages - len(times)
         dom += [t[0] - at for t in times]
         drawn += [(t[1] or t[0]) - at for t in times]
-        if len(times) == n_pages:
+        if times and len(times) == n_pages:
             all_drawn.append(max((t[1] or t[0]) for t in times) - at)
     base = [(t[1] or t[0]) for e in echoes for t in e.values()]
     no_frame = sum(1 for s in seen for t in s.values() if not t[1])

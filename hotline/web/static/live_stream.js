@@ -4,13 +4,18 @@
 // The browser reconnects by itself after a dropped connection (the server asks for 3 s);
 // when it gives up (the server answered with an error, e.g. while restarting), we open a
 // new stream after a pause. Each new stream starts with a fresh snapshot.
+// Page modules load one after another, and the stream may open (and deliver its snapshot)
+// between two of them: a module asking for "snapshot" after that gets a new stream, so a
+// fresh snapshot, and watch() says the current state at once.
 const URL_ = "/api/live/events";
 const REOPEN_MS = 5000;
 const handlers = new Map();
 const watchers = new Set();
 let source = null;
+let current = null; // the connection's last state, once known
 
 function tell(state) {
+  current = state;
   for (const fn of watchers) fn(state);
 }
 
@@ -42,15 +47,19 @@ function open() {
 }
 
 export function subscribe(topic, fn) {
+  // its snapshot may be gone already: then a new stream, which starts with one
+  const late = topic === "snapshot" && source !== null && source.readyState === EventSource.OPEN;
   if (!handlers.has(topic)) {
     handlers.set(topic, []);
     if (source) attach(topic);
   }
   handlers.get(topic).push(fn);
-  if (!source) open();
+  if (late) source.close();
+  if (!source || late) open();
 }
 
 // fn("open" | "reconnecting" | "closed") whenever the connection changes.
 export function watch(fn) {
   watchers.add(fn);
+  if (current) fn(current);
 }

@@ -2,11 +2,20 @@
 // (a snapshot, then each change), ticks waits and times in state every second against the
 // server's clock, turns figures red past the thresholds the page carries, and goes full
 // screen on request. Nothing here polls: every change arrives on the stream.
+// Rule for cost at a real centre's size (60 queues, 750 agents): a change patches only its
+// own rows, keyed by queue name, caller uniqueid and agent interface (writes only, no
+// layout reads, so no layout thrash); tables are built whole only from a snapshot. The
+// timers are the ticker's (wall_ticker.js): one tick a second, text written only when it
+// changes.
 // Per agent, the supervisor's actions on the switch (示忙 with a reason, 恢复, 签出,
 // 监听/耳语/强插 after a confirmation) go to the JSON API; its answer, or its Chinese
 // refusal, is shown next to the agent's row.
 import { subscribe, watch } from "/static/live_stream.js";
-import { act, SPY_MODES } from "/static/switch_actions.js";
+import { drawActions } from "/static/wall_agent_actions.js";
+import { cell, fill, place, reorder, sortedBody, unplace } from "/static/wall_rows.js";
+import { duration, ticker } from "/static/wall_ticker.js";
+
+export { duration };
 
 const board = document.getElementById("wallboard");
 const limits = {
@@ -16,43 +25,16 @@ const limits = {
   maxRing: Number(board.dataset.maxRing),
 };
 const el = (id) => document.getElementById(id);
+const zh = new Intl.Collator("zh").compare;
 let queues = new Map();
 let agents = new Map();
 let skew = 0; // server clock minus ours, in ms
 
 const now = () => Date.now() + skew;
+const timers = ticker(now);
 
-function since(iso) {
-  return iso ? (now() - Date.parse(iso)) / 1000 : null;
-}
-
-export function duration(seconds) {
-  if (seconds === null || Number.isNaN(seconds)) return "—";
-  const s = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (n) => String(n).padStart(2, "0");
-  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
-}
-
-function cell(row, text, cls) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (cls) td.className = cls;
-  row.append(td);
-  return td;
-}
-
-function ticking(td, iso, limit) {
-  td.dataset.since = iso || "";
-  if (limit) td.dataset.limit = String(limit);
-}
-
-function empty(body, cols, text) {
-  const tr = document.createElement("tr");
-  const td = cell(tr, text, "muted");
-  td.colSpan = cols;
-  body.replaceChildren(tr);
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function within(q) {
@@ -60,60 +42,98 @@ function within(q) {
   return t.answered ? (100 * t.answered_within_rule) / t.answered : null;
 }
 
-function drawQueues() {
-  const body = el("wb-queues");
-  const rows = [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue, "zh"));
-  if (!rows.length) return empty(body, 7, "没有队列");
-  body.replaceChildren(
-    ...rows.map((q) => {
-      const tr = document.createElement("tr");
-      tr.dataset.queue = q.queue;
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = q.queue;
-      tr.append(th);
-      const waiting = cell(tr, String(q.waiting_count), "wb-num");
-      waiting.setAttribute("aria-label", `${q.queue} 排队等待`);
-      waiting.classList.toggle("alarm", q.waiting_count > limits.maxWaiting);
-      const wait = cell(tr, "—", "wb-num");
-      wait.setAttribute("aria-label", `${q.queue} 最长等待`);
-      ticking(wait, q.longest_waiting_since, limits.maxWait);
-      const share = within(q);
-      const pct = cell(tr, share === null ? "—" : `${share.toFixed(1)}%`, "wb-num");
-      pct.classList.toggle("alarm", share !== null && share < limits.minWithin);
-      const t = q.today || {};
-      cell(tr, String(t.answered ?? 0), "wb-num");
-      cell(tr, String(t.abandoned ?? 0), "wb-num");
-      cell(tr, `${q.agents_available} / ${q.agents_logged_in}`, "wb-num");
-      return tr;
-    }),
-  );
+// --- queues, one row each, keyed by name --------------------------------------------------
+
+const queueList = sortedBody("wb-queues", 7, "没有队列", (a, b) => zh(a.name, b.name));
+const queueRows = new Map(); // name -> {name, tr, waiting, wait, pct, answered, abandoned, staff}
+
+function queueRow(q) {
+  let r = queueRows.get(q.queue);
+  if (!r) {
+    const tr = document.createElement("tr");
+    tr.dataset.queue = q.queue;
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = q.queue;
+    tr.append(th);
+    r = { name: q.queue, tr, waiting: cell(tr, "", "wb-num"), wait: cell(tr, "—", "wb-num") };
+    r.waiting.setAttribute("aria-label", `${q.queue} 排队等待`);
+    r.wait.setAttribute("aria-label", `${q.queue} 最长等待`);
+    r.pct = cell(tr, "", "wb-num");
+    r.answered = cell(tr, "", "wb-num");
+    r.abandoned = cell(tr, "", "wb-num");
+    r.staff = cell(tr, "", "wb-num");
+    queueRows.set(q.queue, r);
+  }
+  setText(r.waiting, String(q.waiting_count));
+  r.waiting.classList.toggle("alarm", q.waiting_count > limits.maxWaiting);
+  timers.set(r.wait, q.longest_waiting_since, limits.maxWait);
+  const share = within(q);
+  setText(r.pct, share === null ? "—" : `${share.toFixed(1)}%`);
+  r.pct.classList.toggle("alarm", share !== null && share < limits.minWithin);
+  const t = q.today || {};
+  setText(r.answered, String(t.answered ?? 0));
+  setText(r.abandoned, String(t.abandoned ?? 0));
+  setText(r.staff, `${q.agents_available} / ${q.agents_logged_in}`);
+  return r;
 }
 
-function drawCallers() {
-  const body = el("wb-callers");
-  const rows = [];
-  for (const q of queues.values()) {
-    for (const c of q.waiting || []) rows.push(c);
+// --- waiting callers, one row each, keyed by queue and uniqueid, longest waiting first ---
+
+const callerList = sortedBody("wb-callers", 3, "无排队来电", (a, b) => a.joined - b.joined);
+const callerRows = new Map(); // queue \0 uniqueid -> {key, queue, joined, tr, number, wait}
+
+function callerRow(c) {
+  const key = `${c.queue}\u0000${c.uniqueid}`;
+  let r = callerRows.get(key);
+  if (!r) {
+    const tr = document.createElement("tr");
+    r = { key, queue: c.queue, joined: Date.parse(c.joined_at), tr };
+    cell(tr, c.queue);
+    r.number = cell(tr, "");
+    r.wait = cell(tr, "—", "wb-num");
+    callerRows.set(key, r);
   }
-  rows.sort((a, b) => Date.parse(a.joined_at) - Date.parse(b.joined_at));
-  if (!rows.length) return empty(body, 3, "无排队来电");
-  body.replaceChildren(
-    ...rows.map((c) => {
-      const tr = document.createElement("tr");
-      cell(tr, c.queue);
-      cell(tr, c.caller_number || "未知号码");
-      ticking(cell(tr, "—", "wb-num"), c.joined_at, limits.maxWait);
-      return tr;
-    }),
-  );
+  setText(r.number, c.caller_number || "未知号码");
+  timers.set(r.wait, c.joined_at, limits.maxWait);
+  return r;
 }
+
+function dropCaller(r) {
+  callerRows.delete(r.key);
+  timers.drop(r.wait);
+}
+
+// One queue's callers now: the ones gone leave, the new ones go in by their join time.
+function patchCallers(q) {
+  const keep = new Set();
+  for (const c of q.waiting || []) {
+    const known = callerRows.has(`${c.queue}\u0000${c.uniqueid}`);
+    const r = callerRow(c);
+    keep.add(r);
+    if (!known) place(callerList, r);
+  }
+  for (const r of [...callerRows.values()]) {
+    if (r.queue === q.queue && !keep.has(r)) {
+      dropCaller(r);
+      unplace(callerList, r);
+    }
+  }
+}
+
+// --- agents, one row each, keyed by interface -------------------------------------------
 
 const ORDER = { ringing: 0, talking: 1, wrap_up: 2, available: 3, paused: 4, unavailable: 5, logged_out: 6 };
 
-// One row per agent, kept across redraws: only its cells change, so a reason picked in
-// its picker, or the switch's answer shown next to it, survives the next live change.
-const agentRows = new Map(); // interface -> {tr, th, iface, state, time, queues, acts, note, key}
+const agentList = sortedBody(
+  "wb-agents",
+  6,
+  "没有签入的坐席",
+  (a, b) => a.rank - b.rank || zh(a.member, b.member) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+);
+// Kept across changes and snapshots: only its cells change, so a reason picked in its
+// picker, or the switch's answer shown next to it, survives the next live change.
+const agentRows = new Map(); // interface -> {id, tr, th, iface, state, time, queues, acts, note, key, rank, member}
 
 function agentRow(a) {
   let r = agentRows.get(a.interface);
@@ -122,7 +142,7 @@ function agentRow(a) {
     const th = document.createElement("th");
     th.scope = "row";
     tr.append(th);
-    r = { tr, th, iface: cell(tr, ""), state: cell(tr, ""), time: cell(tr, "—", "wb-num"), queues: cell(tr, "") };
+    r = { tr, th, iface: cell(tr, a.interface), state: cell(tr, ""), time: cell(tr, "—", "wb-num"), queues: cell(tr, "") };
     const td = cell(tr, "", "wb-actions");
     r.acts = document.createElement("span");
     r.note = document.createElement("span");
@@ -133,130 +153,70 @@ function agentRow(a) {
     agentRows.set(a.interface, r);
   }
   const name = a.member || a.interface;
-  r.tr.className = `agent ${a.activity}`;
-  r.tr.setAttribute("aria-label", `坐席 ${name}`);
-  r.th.textContent = name;
-  r.iface.textContent = a.interface;
-  r.state.textContent = a.activity === "paused" && a.pause_reason ? `${a.activity_label}（${a.pause_reason}）` : a.activity_label;
-  r.state.className = `state ${a.activity}`;
-  ticking(r.time, a.since, a.activity === "ringing" ? limits.maxRing : 0);
+  r.rank = ORDER[a.activity] ?? 9;
+  r.member = a.member || "";
+  r.id = a.interface;
+  const cls = `agent ${a.activity}`;
+  if (r.tr.className !== cls) r.tr.className = cls;
+  const label = `坐席 ${name}`;
+  if (r.tr.getAttribute("aria-label") !== label) r.tr.setAttribute("aria-label", label);
+  setText(r.th, name);
+  setText(r.state, a.activity === "paused" && a.pause_reason ? `${a.activity_label}（${a.pause_reason}）` : a.activity_label);
+  const stateCls = `state ${a.activity}`;
+  if (r.state.className !== stateCls) r.state.className = stateCls;
+  timers.set(r.time, a.since, a.activity === "ringing" ? limits.maxRing : 0);
   const queueNames = (a.queues || []).map((m) => m.queue);
-  r.queues.textContent = queueNames.join("、") || "—";
+  setText(r.queues, queueNames.join("、") || "—");
   const key = JSON.stringify([name, Boolean(a.paused), queueNames]);
   if (key !== r.key) {
     r.key = key;
     drawActions(r, a, name, queueNames);
   }
-  return r.tr;
+  return r;
 }
 
-function drawAgents() {
-  const body = el("wb-agents");
-  const rows = [...agents.values()].sort(
-    (a, b) => (ORDER[a.activity] ?? 9) - (ORDER[b.activity] ?? 9) || (a.member || "").localeCompare(b.member || "", "zh"),
-  );
-  if (!rows.length) return empty(body, 6, "没有签入的坐席");
-  const trs = rows.map(agentRow);
-  const same = trs.length === body.children.length && trs.every((tr, i) => body.children[i] === tr);
-  if (!same) body.replaceChildren(...trs); // only when the order changed
-}
+// --- applying changes ----------------------------------------------------------------------
+// A change is patched at once: it only writes (nothing here reads layout), so the browser
+// draws every change that arrived before its next frame in one style and layout pass.
 
-// --- actions on an agent (示忙/恢复, 签出, 监听/耳语/强插) ----------------------------------
-
-const reasons = JSON.parse(board.dataset.pauseReasons || "[]");
-const phone = board.dataset.phone || "";
-
-function button(text, label, onClick, cls) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = text;
-  b.setAttribute("aria-label", label);
-  if (cls) b.className = cls;
-  b.addEventListener("click", onClick);
-  return b;
-}
-
-function say(r, text, failed) {
-  r.note.textContent = text;
-  r.note.classList.toggle("error", Boolean(failed));
-}
-
-async function run(r, busy, path, body, done) {
-  const buttons = [...r.acts.querySelectorAll("button, select")];
-  for (const b of buttons) b.disabled = true;
-  say(r, busy, false);
-  const result = await act(path, body);
-  for (const b of buttons) b.disabled = false;
-  if (result.ok) say(r, done(result.data), false);
-  else say(r, result.message, true);
-}
-
-const OUTCOME_TEXT = (d) => (d && d.detail ? `（交换机：${d.detail}）` : "");
-
-function drawActions(r, a, name, queueNames) {
-  const parts = [];
-  if (a.paused) {
-    parts.push(
-      button("恢复", `恢复 ${name}`, () =>
-        run(r, "正在恢复…", "unpause", { agent: a.interface }, () => `已恢复接听`),
-      ),
-    );
-  } else {
-    const pick = document.createElement("select");
-    pick.setAttribute("aria-label", `示忙原因 ${name}`);
-    for (const reason of reasons) pick.append(new Option(reason, reason));
-    parts.push(
-      pick,
-      button("示忙", `示忙 ${name}`, () =>
-        run(r, "正在示忙…", "pause", { agent: a.interface, reason: pick.value }, () => `已示忙（${pick.value}）`),
-      ),
-    );
+function drawAll() {
+  for (const [name, r] of queueRows) {
+    if (!queues.has(name)) {
+      queueRows.delete(name);
+      timers.drop(r.wait);
+    }
   }
-  for (const q of queueNames) {
-    parts.push(
-      button(queueNames.length > 1 ? `签出 ${q}` : "签出", `签出 ${name} ${q}`, () =>
-        run(r, `正在从 ${q} 签出…`, "logout", { agent: a.interface, queue: q }, (d) => `已从 ${q} 签出${OUTCOME_TEXT(d)}`),
-      "secondary"),
-    );
+  fill(queueList, [...queues.values()].map(queueRow));
+  for (const r of [...callerRows.values()]) dropCaller(r);
+  const callers = [];
+  for (const q of queues.values()) for (const c of q.waiting || []) callers.push(callerRow(c));
+  fill(callerList, callers);
+  for (const [iface, r] of agentRows) {
+    if (!agents.has(iface)) {
+      agentRows.delete(iface);
+      timers.drop(r.time);
+    }
   }
-  for (const [mode, text, what] of SPY_MODES) {
-    parts.push(
-      button(text, `${text} ${name}`, async () => {
-        if (phone && !(await confirmSpy(`${text} ${name}`, `将呼叫您的话机 ${phone}，接听后${what}。`))) return;
-        await run(r, `正在呼叫您的话机 ${phone}，请接听…`, "spy", { agent: a.interface, mode }, () => `${text}已建立：请在您的话机上收听`);
-      }, "secondary"),
-    );
-  }
-  r.acts.replaceChildren(...parts);
+  fill(agentList, [...agents.values()].map(agentRow));
 }
 
-// The confirmation before ringing the supervisor's own phone: true when confirmed.
-function confirmSpy(title, text) {
-  const dialog = el("wb-confirm");
-  el("wb-confirm-title").textContent = `确认${title}？`;
-  el("wb-confirm-text").textContent = text;
-  dialog.returnValue = "";
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-  });
+function patchQueue(q) {
+  const known = queueRows.has(q.queue);
+  const r = queueRow(q);
+  if (!known) place(queueList, r);
+  patchCallers(q);
+}
+
+function patchAgent(a) {
+  const known = agentRows.has(a.interface);
+  const r = agentRow(a);
+  if (known) reorder(agentList, r);
+  else place(agentList, r);
 }
 
 function tick() {
-  for (const td of board.querySelectorAll("[data-since]")) {
-    const s = td.dataset.since ? since(td.dataset.since) : null;
-    td.textContent = duration(s);
-    const limit = Number(td.dataset.limit || 0);
-    td.classList.toggle("alarm", limit > 0 && s !== null && s > limit);
-  }
-  el("wb-clock").textContent = new Date(now()).toLocaleTimeString("zh-CN", { hour12: false });
-}
-
-function draw() {
-  drawQueues();
-  drawCallers();
-  drawAgents();
-  tick();
+  timers.tick();
+  setText(el("wb-clock"), new Date(now()).toLocaleTimeString("zh-CN", { hour12: false }));
 }
 
 function link(up) {
@@ -268,18 +228,15 @@ subscribe("snapshot", (snap) => {
   queues = new Map(snap.queues.map((q) => [q.queue, q]));
   agents = new Map(snap.agents.map((a) => [a.interface, a]));
   link(snap.link_up);
-  draw();
+  drawAll();
 });
 subscribe("queue/changed", (q) => {
   queues.set(q.queue, q);
-  drawQueues();
-  drawCallers();
-  tick();
+  patchQueue(q);
 });
 subscribe("agent/state", (a) => {
   agents.set(a.interface, a);
-  drawAgents();
-  tick();
+  patchAgent(a);
 });
 subscribe("live/link", (l) => link(l.up));
 
@@ -298,4 +255,6 @@ full.addEventListener("click", () => {
 document.addEventListener("fullscreenchange", () => {
   full.textContent = document.fullscreenElement ? "退出全屏" : "全屏";
 });
-setInterval(tick, 1000);
+// One tick a second, drawn in the next frame (none while the page is hidden).
+setInterval(() => requestAnimationFrame(tick), 1000);
+tick();
