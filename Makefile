@@ -59,4 +59,5 @@ bench: install-test test-deps
 	$(BIN)/python benchmarks/live_state.py
 	$(BIN)/python benchmarks/web_pages.py
 	$(BIN)/python benchmarks/wallboard_latency.py
+	$(BIN)/python benchmarks/wallboard_cpu.py
 	$(BIN)/python benchmarks/review_page.py
