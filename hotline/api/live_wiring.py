@@ -45,7 +45,7 @@ def attach_live(
         wrapup_s=conf.wrapup_s,
         wrapup_by_queue=conf.wrapup_by_queue,
     )
-    service = LiveService(state, LiveStore(sessions), bus)
+    service = LiveService(state, LiveStore(sessions), bus, calls=calls.store)
     calls.followers.append(service)
     feed = LiveFeed()
     bus.subscribe("", feed.handle)

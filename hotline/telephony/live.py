@@ -24,7 +24,9 @@ resets the counters). The rules table is `_RULES`, at the end of this module.
   (AgentConnect), answered within the ring rule (from the first agent rung in the visit),
   abandoned (QueueCallerAbandon, moved to timed out when the Queue() app then reports
   QUEUESTATUS=TIMEOUT, or the caller joins again), callbacks (joins of a call Hotline
-  originated: HOTLINE_CALLBACK_ID).
+  originated: HOTLINE_CALLBACK_ID). After a restart `seed_today` takes them from the stored
+  calls: each counter becomes the larger of the stored count and the live one, so a call
+  counted both ways is never counted twice.
 """
 
 from __future__ import annotations
@@ -171,6 +173,9 @@ class DayCounters:
     abandoned: int = 0
     timed_out: int = 0
     callbacks: int = 0
+
+
+DAY_COUNTERS = ("offered", "answered", "answered_within", "abandoned", "timed_out", "callbacks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +379,29 @@ class LiveState:
             self._resync(listing, at)
         except Exception:
             logger.debug("listing partly skipped", exc_info=True)
+        return self._flush(at)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The hotline's zone: its local day is the counters' day."""
+        return self._zone
+
+    def seed_today(self, at: datetime, counts: Mapping[str, DayCounters]) -> list[LiveChange]:
+        """Today's counters per queue from the stored calls (after a restart). Counters of
+        another day than `at`'s local day are ignored; each counter of today becomes the
+        larger of the seeded and the live value."""
+        try:
+            self._advance(at)
+            for name, seed in counts.items():
+                if seed.day != self._day:
+                    continue
+                q = self._queue(name)
+                now = q.today
+                best = {f: max(getattr(now, f), getattr(seed, f)) for f in DAY_COUNTERS}
+                q.today = replace(now, **best)
+                self._dirty_queues.add(name)
+        except Exception:
+            logger.debug("live counters not seeded at %s", at, exc_info=True)
         return self._flush(at)
 
     def snapshot(self) -> LiveSnapshot:

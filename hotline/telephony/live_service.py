@@ -1,6 +1,7 @@
 """The live service: feeds the pure live state from the call consumer, stores each agent's
 stretches and publishes every change. Rule: it is fed only by the one ordered AMI consumer
-(and its own clock tick), and a change is stored before it is published.
+(and its own clock tick), and a change is stored before it is published. On start, today's
+queue counters are seeded from the stored calls, so a restart does not zero them.
 
 Topics: `agent/state`, `queue/changed`, `queue/caller_joined`, `queue/caller_left` and
 `live/link` (the AMI link as the live state sees it); MQTT mirrors the bus.
@@ -12,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError
 
@@ -26,6 +28,7 @@ from hotline.telephony.live import (
     AgentView,
     CallerJoined,
     CallerLeft,
+    DayCounters,
     LiveChange,
     LiveSnapshot,
     LiveState,
@@ -43,6 +46,12 @@ QUEUE_CHANGED = "queue/changed"
 CALLER_JOINED = "queue/caller_joined"
 CALLER_LEFT = "queue/caller_left"
 LINK = "live/link"
+
+
+class TodaysCalls(Protocol):
+    """Today's counters per queue from the stored calls (`CallStore`)."""
+
+    async def queue_day_counts(self, day: date, zone: ZoneInfo) -> dict[str, DayCounters]: ...
 
 
 def _offer(o: Offer) -> dict[str, Any]:
@@ -146,9 +155,11 @@ class LiveService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tick_s: float = 1.0,
+        calls: TodaysCalls | None = None,
     ) -> None:
         self.state = state
         self.store = store
+        self.calls = calls
         self.bus = bus
         self.clock = clock
         self.tick_s = tick_s
@@ -206,10 +217,17 @@ class LiveService:
                 delay = min(delay * 2, 30.0)
 
     async def start(self) -> None:
-        """Close the stretches left open by the last run, then let the clock tick."""
+        """Close the stretches left open by the last run, seed today's counters from the
+        stored calls, then let the clock tick."""
         closed = await self.store.close_open(self.clock())
         if closed:
             log.info("closed %d agent state(s) left open by the last run", closed)
+        if self.calls is not None:
+            now = self.clock()
+            zone = self.state.timezone
+            counts = await self.calls.queue_day_counts(now.astimezone(zone).date(), zone)
+            self._pending += self.state.seed_today(now, counts)
+            await self.commit()
         if self._task is None:
             self._task = asyncio.create_task(self._tick_forever(), name="live-tick")
 

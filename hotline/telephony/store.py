@@ -10,16 +10,18 @@ import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import Table, case, func, or_, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.telephony.callback_store import CallbackRow
+from hotline.telephony.live import DAY_COUNTERS, DayCounters
 from hotline.telephony.model import (
     AgentAttempt,
     AttemptResult,
@@ -156,6 +158,31 @@ class StatsRow:
 _ANSWERED = (Outcome.ANSWERED.value, Outcome.DROPPED.value)
 
 
+def day_counts(
+    records: Iterable[CallRecord], day: date, start: datetime, end: datetime
+) -> dict[str, DayCounters]:
+    """Per queue, the visits that joined it in [start, end), counted as the live state
+    counts them: offered, answered (connect) and within the ring rule, abandoned (a verdict
+    still pending counts as abandoned, as QueueCallerAbandon does live), timed out, and
+    callbacks (visits of a call Hotline originated)."""
+    counts: dict[str, dict[str, int]] = {}
+    for record in records:
+        callback = int(record.direction is Direction.CALLBACK)
+        for v in record.visits:
+            if not start <= v.joined_at < end:
+                continue
+            n = counts.setdefault(v.queue, dict.fromkeys(DAY_COUNTERS, 0))
+            connect = v.result == "connect"
+            pending = v.result is None and v.hold_s is not None
+            n["offered"] += 1
+            n["answered"] += int(connect)
+            n["answered_within"] += int(connect and record.within_rule is True)
+            n["abandoned"] += int(v.result == "abandon" or pending)
+            n["timed_out"] += int(v.result == "timeout")
+            n["callbacks"] += callback
+    return {queue: DayCounters(day, **n) for queue, n in counts.items()}
+
+
 class CallStore:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], path_map: dict[str, str] | None = None
@@ -187,6 +214,22 @@ class CallStore:
         async with self._sessions() as session:
             result = await session.scalars(select(CallRow.detail).where(CallRow.ended_at.is_(None)))
             return [record_from_json(d) for d in result]
+
+    async def queue_day_counts(self, day: date, zone: ZoneInfo) -> dict[str, DayCounters]:
+        """Today's counters per queue for the local `day` (see `day_counts`), from the calls
+        that entered since the day before and had not ended before the day began."""
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        c = CallRow
+        since, first = (start - timedelta(days=1)).astimezone(UTC), start.astimezone(UTC)
+        stmt = select(c.detail).where(
+            c.entered_at >= since,
+            c.entered_at < end.astimezone(UTC),
+            or_(c.ended_at.is_(None), c.ended_at >= first),
+        )
+        async with self._sessions() as session:
+            details = list(await session.scalars(stmt))
+        return day_counts((record_from_json(d) for d in details), day, start, end)
 
     async def get(self, call_id: str) -> CallRecord | None:
         async with self._sessions() as session:

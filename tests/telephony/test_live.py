@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from hotline.telephony import events as ev
@@ -13,6 +14,7 @@ from hotline.telephony.live import (
     CallerJoined,
     CallerLeft,
     CallerOutcome,
+    DayCounters,
     LinkChanged,
     LiveChange,
     LiveState,
@@ -401,3 +403,26 @@ def test_a_bad_event_never_raises() -> None:
     weird = ev.MemberStatus(t(0), MemberChange.PAUSE, "", "", "")
     feed(live, weird, member(1))
     assert the_agent(live).activity is Activity.AVAILABLE
+
+
+def test_todays_counters_are_seeded_from_the_stored_calls_after_a_restart() -> None:
+    live = state()
+    feed(live, member(0))
+    live.feed(ev.QueueCallerJoin(t(1), *chan("1.1"), queue=QUEUE, position=1))  # counted live
+    today = date(2026, 3, 2)
+    stored = DayCounters(today, offered=5, answered=3, answered_within=2, abandoned=1)
+    changes = live.seed_today(
+        t(2),
+        {
+            QUEUE: stored,
+            "other": DayCounters(today, offered=2, callbacks=1),
+            "yesterday": DayCounters(date(2026, 3, 1), offered=9),
+        },
+    )
+    queues = {c.queue.queue: c.queue.today for c in changes if isinstance(c, QueueChanged)}
+    assert queues == {QUEUE: stored, "other": DayCounters(today, offered=2, callbacks=1)}
+    assert the_queue(live).today == stored
+    # a live counter already higher than the stored one stays
+    live.feed(ev.QueueCallerJoin(t(3), *chan("1.2"), queue=QUEUE, position=2))
+    live.seed_today(t(4), {QUEUE: DayCounters(today, offered=1, timed_out=1)})
+    assert the_queue(live).today == replace(stored, offered=6, timed_out=1)

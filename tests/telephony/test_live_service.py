@@ -4,7 +4,7 @@ stored (SQLite and PostgreSQL) and every change on the bus, agents' rings before
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 from alembic.autogenerate import compare_metadata
@@ -16,7 +16,7 @@ from hotline.core import db
 from hotline.core.bus import Bus, Message
 from hotline.telephony.ami import LinkDown, LinkUp, Resync
 from hotline.telephony.frames import Frame, read_stream
-from hotline.telephony.live import Activity, LiveState
+from hotline.telephony.live import Activity, DayCounters, LiveState
 from hotline.telephony.live_service import LiveService
 from hotline.telephony.live_store import LiveStore
 from hotline.telephony.model import RingRule
@@ -24,6 +24,7 @@ from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.tracker import CallTracker
 from tests.conftest import DATA
+from tests.factories import T0, abandoned_call, answered_call
 
 BASE = datetime(2026, 9, 25, 2, 0, tzinfo=UTC)
 
@@ -140,3 +141,40 @@ async def test_pause_link_down_and_the_listing_after_it(engine: AsyncEngine) -> 
     rows = await again.store.rows(BASE, BASE + timedelta(hours=1))
     assert all(r.ended_at is not None for r in rows)
     await again.stop()
+
+
+async def test_a_restart_seeds_todays_queue_counters_from_the_stored_calls(
+    engine: AsyncEngine,
+) -> None:
+    sessions = db.session_factory(engine)
+    store = CallStore(sessions)
+    await store.save(
+        [
+            answered_call("1.1", ring_s=4.0),
+            answered_call("1.2", ring_s=20.0, at=T0 + timedelta(minutes=1)),
+            abandoned_call("1.3", at=T0 + timedelta(minutes=2)),
+            answered_call("1.4", ring_s=4.0, at=T0 - timedelta(days=1)),  # yesterday
+        ]
+    )
+    bus = Bus()
+    seen: list[Message] = []
+
+    async def keep(m: Message) -> None:
+        seen.append(m)
+
+    bus.subscribe("queue/changed", keep)
+    live = LiveService(
+        LiveState(RingRule(), "Asia/Shanghai"),
+        LiveStore(sessions),
+        bus,
+        clock=lambda: T0 + timedelta(hours=1),
+        tick_s=3600,
+        calls=store,
+    )
+    await live.start()
+    [queue] = live.snapshot().queues
+    day = date(2026, 11, 23)
+    expected = DayCounters(day, offered=3, answered=2, answered_within=1, abandoned=1)
+    assert (queue.queue, queue.today) == ("hotline", expected)
+    assert [m.payload["today"]["offered"] for m in seen] == [3]
+    await live.stop()

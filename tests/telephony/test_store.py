@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.core import db
 from hotline.telephony.callback_store import CallbackStore
-from hotline.telephony.model import Outcome
+from hotline.telephony.live import DayCounters
+from hotline.telephony.model import Direction, Outcome, QueueVisit
 from hotline.telephony.paths import map_path
 from hotline.telephony.store import (
     CallFilter,
@@ -144,3 +146,43 @@ async def test_a_call_gets_one_callback_ever(engine: AsyncEngine) -> None:
     opened = await cbs.open_attempt(first.id)
     assert opened is not None and opened.action_id == "a-1"
     assert await cbs.due(T0 + timedelta(hours=1)) == []
+
+
+async def test_todays_queue_counters_count_the_visits_that_joined_since_local_midnight(
+    engine: AsyncEngine,
+) -> None:
+    store = CallStore(db.session_factory(engine))
+    day, zone = date(2026, 11, 23), ZoneInfo("Asia/Shanghai")  # T0 is 10:00 there
+    timeout = QueueVisit("hotline", T0, 1, T0 + timedelta(seconds=60), "timeout", 60)
+    joined_again = replace(
+        answered_call("1.4", ring_s=20.0, at=T0 + timedelta(minutes=2)),  # late
+        visits=(timeout, answered_call("1.4", ring_s=20.0).visits[0]),
+        direction=Direction.CALLBACK,
+    )
+    waiting = replace(
+        abandoned_call("1.6", at=T0 + timedelta(minutes=5)),
+        queue="billing",
+        visits=(QueueVisit("billing", T0 + timedelta(minutes=5)),),
+        ended_at=None,
+        outcome=Outcome.IN_PROGRESS,
+    )
+    await store.save(
+        [
+            answered_call("1.1", ring_s=4.0),
+            answered_call("1.2", ring_s=4.0, at=T0 - timedelta(days=1)),  # yesterday
+            answered_call("1.3", ring_s=4.0, at=datetime(2026, 11, 22, 15, 59, tzinfo=UTC)),
+            # entered at 23:59:59, joined the queue after midnight: today's
+            answered_call("1.7", ring_s=4.0, at=datetime(2026, 11, 22, 15, 59, 59, tzinfo=UTC)),
+            joined_again,
+            abandoned_call("1.5"),
+            waiting,
+        ]
+    )
+    counts = await store.queue_day_counts(day, zone)
+    assert counts == {
+        "hotline": DayCounters(
+            day, offered=5, answered=3, answered_within=2, abandoned=1, timed_out=1, callbacks=2
+        ),
+        "billing": DayCounters(day, offered=1),
+    }
+    assert await store.queue_day_counts(date(2026, 11, 21), zone) == {}
