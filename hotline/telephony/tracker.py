@@ -20,6 +20,7 @@ How a call is followed (the rules table is `_RULES`, at the end of this module):
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -66,6 +67,7 @@ from hotline.telephony.model import (
 )
 
 logger = logging.getLogger(__name__)
+ENDED_KEPT = 100_000  # ids of ended calls remembered against a Linkedid reused by the switch
 
 # AgentComplete Reason -> who ended the conversation.
 REASON_HANGUP_BY = {"caller": HangupBy.CALLER, "agent": HangupBy.AGENT, "transfer": HangupBy.SYSTEM}
@@ -154,6 +156,11 @@ class CallTracker:
         self._calls: dict[str, _Call] = {}  # call_id -> open call
         self._channels: dict[str, str] = {}  # uniqueid -> call_id, fixed when first seen
         self._logins: set[str] = set()  # Linkedids of agent login sessions (not calls)
+        # A switch restarted within the same second hands out the same Uniqueids again: an
+        # open call is found by its Linkedid here when its call_id had to differ, and the
+        # ids of ended calls are remembered so a reused Linkedid never overwrites a record
+        self._by_linkedid: dict[str, str] = {}  # Linkedid -> call_id, where they differ
+        self._ended: OrderedDict[str, None] = OrderedDict()
 
     # -- public API ------------------------------------------------------------------------
 
@@ -177,6 +184,8 @@ class CallTracker:
             call.unseen = {record.caller_uniqueid}
             self._calls[record.call_id] = call
             self._channels[record.caller_uniqueid] = record.call_id
+            if record.linkedid and record.linkedid != record.call_id:
+                self._by_linkedid[record.linkedid] = record.call_id
 
     def link_down(self, at: datetime) -> None:
         logger.debug("AMI link down at %s: %d open calls unconfirmed", at, len(self._calls))
@@ -235,10 +244,26 @@ class CallTracker:
         call_id = self._channels.get(uniqueid)
         if call_id is not None:
             return self._calls.get(call_id)
-        call = self._calls.get(linkedid) if linkedid else None
+        call = self._open_by_linkedid(linkedid) if linkedid else None
         if call is not None:  # a channel whose Newchannel we missed (restore, resync)
             self._attach(call, uniqueid)
         return call
+
+    def _open_by_linkedid(self, linkedid: str) -> _Call | None:
+        return self._calls.get(self._by_linkedid.get(linkedid, linkedid))
+
+    def _fresh_id(self, linkedid: str) -> str:
+        """The call_id of a new call: its Linkedid, unless an ended call already had that id
+        (the switch restarted and counts again): then `<linkedid>~2`, `~3`, …"""
+        if linkedid not in self._ended and linkedid not in self._calls:
+            return linkedid
+        n = 2
+        while f"{linkedid}~{n}" in self._ended or f"{linkedid}~{n}" in self._calls:
+            n += 1
+        call_id = f"{linkedid}~{n}"
+        logger.warning("Linkedid %s seen again (switch restarted?): call %s", linkedid, call_id)
+        self._by_linkedid[linkedid] = call_id
+        return call_id
 
     def _attach(self, call: _Call, uniqueid: str) -> None:
         if uniqueid not in self._channels:
@@ -262,7 +287,7 @@ class CallTracker:
             return []
         if e.uniqueid == e.linkedid:
             record = CallRecord(
-                call_id=e.uniqueid,
+                call_id=self._fresh_id(e.uniqueid),
                 linkedid=e.uniqueid,
                 caller_uniqueid=e.uniqueid,
                 caller_channel=e.channel,
@@ -275,7 +300,7 @@ class CallTracker:
             self._calls[record.call_id] = call
             self._channels[e.uniqueid] = record.call_id
             return self._emit(CallEventKind.ENTERED, call, e.at)
-        parent = self._calls.get(e.linkedid or "")
+        parent = self._open_by_linkedid(e.linkedid or "")
         if parent is not None:
             self._attach(parent, e.uniqueid)
             parent.last_at = max(parent.last_at, e.at)
@@ -483,7 +508,7 @@ class CallTracker:
         del self._calls[call.record.call_id]
         for uniqueid in [u for u, c in self._channels.items() if c == call.record.call_id]:
             del self._channels[uniqueid]
-        self._logins.add(call.record.call_id)
+        self._logins.add(call.record.linkedid or call.record.call_id)
         return self._emit(CallEventKind.DISCARDED, call, e.at)  # undo its ENTERED
 
     def _on_varset(self, call: _Call, e: VarSet) -> list[CallEvent]:
@@ -607,6 +632,13 @@ class CallTracker:
         self._calls.pop(call.record.call_id, None)
         for uniqueid in [u for u, c in self._channels.items() if c == call.record.call_id]:
             del self._channels[uniqueid]
+        linkedid = call.record.linkedid or call.record.call_id
+        if self._by_linkedid.get(linkedid) == call.record.call_id:
+            del self._by_linkedid[linkedid]
+        for ended in {linkedid, call.record.call_id}:
+            self._ended[ended] = None
+        while len(self._ended) > ENDED_KEPT:
+            self._ended.popitem(last=False)
 
     # -- resync ----------------------------------------------------------------------------
 
@@ -632,7 +664,7 @@ class CallTracker:
         for key, chans in unknown.items():
             root = next((c for c in chans if c.uniqueid == key), chans[0])
             record = CallRecord(
-                call_id=key,
+                call_id=self._fresh_id(key),
                 linkedid=key,
                 caller_uniqueid=root.uniqueid,
                 caller_channel=root.channel,
@@ -642,7 +674,7 @@ class CallTracker:
                 dialled=_exten(root.exten),
             )
             call = _Call(record, set(), at)
-            self._calls[key] = call
+            self._calls[record.call_id] = call
             for c in chans:
                 self._attach(call, c.uniqueid)
             out += self._emit(CallEventKind.ENTERED, call, at)

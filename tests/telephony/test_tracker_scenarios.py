@@ -17,6 +17,7 @@ import pytest
 from hotline.telephony.callbacks import CallbackPlan, CallbackPolicy, plan_callback
 from hotline.telephony.model import AttemptResult, CallEventKind, HangupBy, Outcome
 from tests.telephony.scenario import ScenarioError, at, frames, play
+from tests.telephony.traces import tracker
 
 K = CallEventKind
 
@@ -416,3 +417,38 @@ def test_rows_get_the_headers_app_queue_would_have_sent() -> None:
 def test_table_mistakes_name_their_line(table: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         frames(table)
+
+
+def test_a_linkedid_handed_out_again_after_a_switch_restart_is_a_new_call() -> None:
+    """A switch killed and started again within the same second counts its Uniqueids from
+    0 again (seen on the test switch): the second call gets an id of its own, so its record
+    never overwrites the first one's."""
+    t = tracker()
+    first = play(
+        """
+        t    | event      | channel                 | uniqueid | linkedid | extras
+        0    | Newchannel | Local/138@sim-pstn-01;1 | 17.4     |          | CallerIDNum=13800000002
+        0.4  | Hangup     | Local/138@sim-pstn-01;1 |          |          | Cause=16
+    """,
+        into=t,
+    )
+    second = play(
+        """
+        t    | event           | channel                 | uniqueid | linkedid | extras
+        0.5  | Newchannel      | Local/138@sim-pstn-02;1 | 17.4     |          | CallerIDNum=13800000001
+        0.6  | QueueCallerJoin | Local/138@sim-pstn-02;1 |          |          | Queue=support
+        0.7  | Newchannel      | PJSIP/8001-02           | 17.5     | 17.4     |
+        0.7  | AgentCalled     | Local/138@sim-pstn-02;1 |          |          | Interface=PJSIP/8001
+        2.7  | AgentConnect    | Local/138@sim-pstn-02;1 |          |          | Interface=PJSIP/8001
+        9.7  | Hangup          | PJSIP/8001-02           |          |          |
+        9.7  | Hangup          | Local/138@sim-pstn-02;1 |          |          |
+    """,
+        into=t,
+    )
+    assert first.record.call_id == "17.4"
+    assert second.record.call_id == "17.4~2" and second.record.linkedid == "17.4"
+    assert second.record.caller_number == "13800000001"
+    assert second.record.outcome is Outcome.ANSWERED and second.record.agent_channel == (
+        "PJSIP/8001-02"
+    )
+    assert t.open_calls() == []
