@@ -63,9 +63,10 @@ class AudioInfo:
 # --- running the tools -----------------------------------------------------------------------
 
 
-async def _run(args: Sequence[str], timeout_s: float = TIMEOUT_S) -> tuple[int, str, str]:
+async def _start(args: Sequence[str]) -> asyncio.subprocess.Process:
+    """Start a tool with its output piped; its failures to start become our errors."""
     try:
-        proc = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -82,6 +83,10 @@ async def _run(args: Sequence[str], timeout_s: float = TIMEOUT_S) -> tuple[int, 
             f"无法启动 {args[0]} (could not start it: {exc.strerror})",
             transient=exc.errno in _TRANSIENT_ERRNOS,
         ) from exc
+
+
+async def _run(args: Sequence[str], timeout_s: float = TIMEOUT_S) -> tuple[int, str, str]:
+    proc = await _start(args)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     except TimeoutError as exc:
@@ -322,22 +327,7 @@ async def stream_pcm(
     args = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(src)]
     args += ["-map", "0:a:0", "-vn", "-f", "s16le", "-acodec", "pcm_s16le"]
     args += ["-ar", str(rate), "-ac", str(channels), "pipe:1"]
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except FileNotFoundError as exc:
-        raise AudioError(
-            f"找不到 {FFMPEG} (program not installed: run `make system-deps`)"
-        ) from exc
-    except OSError as exc:
-        raise AudioError(
-            f"无法启动 {FFMPEG} (could not start it: {exc.strerror})",
-            transient=exc.errno in _TRANSIENT_ERRNOS,
-        ) from exc
+    proc = await _start(args)
     assert proc.stdout is not None and proc.stderr is not None
     stderr_task = asyncio.ensure_future(proc.stderr.read())
     frame = 2 * channels
