@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.api.live_feed import LiveFeed
+from hotline.api.live_feed import LiveFeed, View, stream
 from hotline.core.bus import Bus
 from hotline.core.settings import Settings
 from hotline.telephony.live import LiveState
@@ -27,6 +29,19 @@ class Live:
     feed: LiveFeed
     heartbeat_s: float
     timezone: str
+
+    def events(self, request: Request, view: View) -> StreamingResponse:
+        """The Server-Sent Events response of one open page or client, as `view` sees it."""
+        body = stream(
+            self.feed,
+            view,
+            self.service.snapshot,
+            lambda: datetime.now(UTC),
+            request.is_disconnected,
+            self.heartbeat_s,
+        )
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 
 def attach_live(

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from hotline.api.deps import AnyUser, Live
-from hotline.api.live_feed import View, stream
+from hotline.api.live_feed import View
 from hotline.core.bus import Message
 
 router = APIRouter(include_in_schema=False)
@@ -63,13 +62,4 @@ class WorkspaceView(View):
 @router.get("/workspace/events")
 async def workspace_events(request: Request, user: AnyUser, live: Live) -> StreamingResponse:
     """Server-Sent Events for the open workspace page (EventSource reconnects by itself)."""
-    body = stream(
-        live.feed,
-        WorkspaceView(user),
-        live.service.snapshot,
-        lambda: datetime.now(UTC),
-        request.is_disconnected,
-        live.heartbeat_s,
-    )
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return live.events(request, WorkspaceView(user))

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from hotline.api.deps import AnyUser, Live, Supervisor
-from hotline.api.live_feed import View, stream
+from hotline.api.live_feed import View
 from hotline.api.routes.common import XLSX, download
 from hotline.core.periods import Period
 from hotline.telephony.live_reports import report_json, report_title, report_xlsx, summarize
@@ -32,16 +32,7 @@ async def snapshot(user: AnyUser, live: Live) -> dict[str, Any]:
 async def events(request: Request, user: AnyUser, live: Live) -> StreamingResponse:
     """Server-Sent Events: first `snapshot`, then `agent/state`, `queue/*`, `call/*`,
     `live/link` as they happen (each with an `id:`), a comment every 15 s."""
-    body = stream(
-        live.feed,
-        View(user),
-        live.service.snapshot,
-        lambda: datetime.now(UTC),
-        request.is_disconnected,
-        live.heartbeat_s,
-    )
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return live.events(request, View(user))
 
 
 @router.get("/reports", response_model=None)
