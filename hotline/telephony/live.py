@@ -32,7 +32,7 @@ resets the counters). The rules table is `_RULES`, at the end of this module.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -850,11 +850,6 @@ class LiveState:
         del self._members[m.interface]
         for interfaces in self._devices.values():
             interfaces.discard(m.interface)
-
-
-def changes_of(state: LiveState, events: Iterable[AmiEvent]) -> list[LiveChange]:
-    """Feed `events` in order and return every change (tests, benchmarks)."""
-    return [c for e in events for c in state.feed(e)]
 
 
 _Rule = Callable[[LiveState, Any], None]
