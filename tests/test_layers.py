@@ -11,7 +11,18 @@ from pathlib import Path
 import hotline
 
 ROOT = Path(hotline.__file__).parent
-ORDER = ["core", "telephony", "recording", "asr", "quality", "tickets", "api", "web"]
+ORDER = [
+    "core",
+    "telephony",
+    "recording",
+    "asr",
+    "quality",
+    "customers",
+    "knowledge",
+    "tickets",
+    "api",
+    "web",
+]
 RANK = {name: i for i, name in enumerate(ORDER)}
 # web is the top: its pages call the API's route functions, so that who may see or do what
 # is written once (in api/routes). api never imports web, except where the app is composed:

@@ -24,9 +24,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api.desk_wiring import attach_desk
 from hotline.api.live_wiring import attach_live
 from hotline.api.routes import calls as calls_routes
+from hotline.api.routes import customers as customers_routes
 from hotline.api.routes import jobs as jobs_routes
+from hotline.api.routes import knowledge as knowledge_routes
 from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
@@ -465,6 +468,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # -- supervision (issue 12): pause / unpause / log out / listen, whisper, barge -------
     attach_supervision(app, c.settings, SupervisionStore(c.sessions), c.ami)
     app.include_router(supervision_routes.router)
+
+    # -- the agent's desk (issue 16): customer file, identity check, knowledge, notices --
+    attach_desk(app, c.settings, c.sessions)
+    app.include_router(customers_routes.router)
+    app.include_router(knowledge_routes.router)
 
     # --- web workspace (branch web): sign-in, pages at /, static files -----------------
     from hotline.web.install import install as install_web

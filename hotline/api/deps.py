@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
+from hotline.api.desk_wiring import DeskParts
 from hotline.api.live_wiring import Live as LiveParts
 from hotline.asr.store import TranscriptStore
 from hotline.core.bus import Bus as EventBus
@@ -42,6 +43,7 @@ __all__ = [
     "CallbackRecords",
     "Callbacks",
     "Calls",
+    "Desk",
     "Inspector",
     "Jobs",
     "Quality",
@@ -129,7 +131,14 @@ def supervision(request: Request) -> SupervisionService:
     return service
 
 
+def desk(request: Request) -> DeskParts:
+    """Customer file, identity check, knowledge, notices (api/desk_wiring.py)."""
+    parts: DeskParts = request.app.state.desk
+    return parts
+
+
 Calls = Annotated[CallStore, Depends(calls)]
+Desk = Annotated[DeskParts, Depends(desk)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
 Recordings = Annotated[RecordingStore, Depends(recordings)]
