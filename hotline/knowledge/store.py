@@ -237,6 +237,7 @@ class KnowledgeBase:
                     select(VersionRow).where(
                         VersionRow.article_id == article_id,
                         VersionRow.state == VersionState.PUBLISHED.value,
+                        VersionRow.id != row.id,
                     )
                 )
                 for o in old:
