@@ -9,8 +9,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,20 +47,6 @@ class AuditEntry:
     detail: str | None
 
 
-def _customer(row: CustomerRow, phones: Sequence[str]) -> Customer:
-    return Customer(
-        row.id,
-        row.account_no,
-        row.name,
-        row.address,
-        tuple(phones),
-        row.district,
-        row.street,
-        row.created_at,
-        row.updated_at,
-    )
-
-
 def _identity(row: IdentityRow) -> IdentityCheck:
     return IdentityCheck(
         row.id,
@@ -87,23 +74,40 @@ class CustomerStore:
 
     # --- reading --------------------------------------------------------------------------
 
-    async def _load(self, session: AsyncSession, rows: Sequence[CustomerRow]) -> list[Customer]:
-        if not rows:
-            return []
-        phones: dict[int, list[str]] = {r.id: [] for r in rows}
-        found = await session.execute(
-            select(PhoneRow.customer_id, PhoneRow.number)
-            .where(PhoneRow.customer_id.in_(list(phones)))
-            .order_by(PhoneRow.customer_id, PhoneRow.number)
+    async def _fetch(self, where: ColumnElement[bool], limit: int = MAX_LOOKUP) -> list[Customer]:
+        """Customers matching `where` with all their numbers, by 户号, in one statement."""
+        c, p = CustomerRow, PhoneRow
+        ids = select(c.id).where(where).order_by(c.account_no).limit(limit).scalar_subquery()
+        stmt = (
+            select(
+                c.id,
+                c.account_no,
+                c.name,
+                c.address,
+                c.district,
+                c.street,
+                c.created_at,
+                c.updated_at,
+                p.number,
+            )
+            .outerjoin(p, p.customer_id == c.id)
+            .where(c.id.in_(ids))
+            .order_by(c.account_no, p.number)
         )
-        for cid, number in found.all():
-            phones[cid].append(number)
-        return [_customer(r, phones[r.id]) for r in rows]
+        found: dict[int, tuple[Any, list[str]]] = {}
+        async with self._sessions() as session:
+            for row in (await session.execute(stmt)).all():
+                _, numbers = found.setdefault(row[0], (row, []))
+                if row.number is not None:
+                    numbers.append(row.number)
+        return [
+            Customer(r[0], r[1], r[2], r[3], tuple(n), r[4], r[5], r[6], r[7])
+            for r, n in found.values()
+        ]
 
     async def get(self, customer_id: int) -> Customer | None:
-        async with self._sessions() as session:
-            row = await session.get(CustomerRow, customer_id)
-            return (await self._load(session, [row]))[0] if row else None
+        found = await self._fetch(CustomerRow.id == customer_id)
+        return found[0] if found else None
 
     async def require(self, customer_id: int) -> Customer:
         found = await self.get(customer_id)
@@ -112,40 +116,26 @@ class CustomerStore:
         return found
 
     async def by_account(self, account_no: str) -> Customer | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(CustomerRow).where(CustomerRow.account_no == account_key(account_no))
-            )
-            return (await self._load(session, [row]))[0] if row else None
+        found = await self._fetch(CustomerRow.account_no == account_key(account_no))
+        return found[0] if found else None
 
     async def by_accounts(self, accounts: Sequence[str]) -> list[Customer]:
+        """Customers by 户号, in the order the numbers are given."""
         keys = [account_key(a) for a in accounts][:MAX_LOOKUP]
         if not keys:
             return []
-        async with self._sessions() as session:
-            rows = list(
-                await session.scalars(select(CustomerRow).where(CustomerRow.account_no.in_(keys)))
-            )
-            order = {k: i for i, k in enumerate(keys)}
-            rows.sort(key=lambda r: order[r.account_no])
-            return await self._load(session, rows)
+        order = {k: i for i, k in enumerate(keys)}
+        found = await self._fetch(CustomerRow.account_no.in_(keys))
+        return sorted(found, key=lambda x: order[x.account_no])
 
     async def by_number(self, number: str) -> list[Customer]:
         """Every customer with this phone number (several may share one), by 户号."""
         key = phone_key(number)
         if not key:
             return []
-        async with self._sessions() as session:
-            rows = list(
-                await session.scalars(
-                    select(CustomerRow)
-                    .join(PhoneRow, PhoneRow.customer_id == CustomerRow.id)
-                    .where(PhoneRow.number == key)
-                    .order_by(CustomerRow.account_no)
-                    .limit(MAX_LOOKUP)
-                )
-            )
-            return await self._load(session, rows)
+        return await self._fetch(
+            CustomerRow.id.in_(select(PhoneRow.customer_id).where(PhoneRow.number == key))
+        )
 
     async def find(self, q: str, *, limit: int = 20) -> list[Customer]:
         """By 户号 or phone number (exact), else by a part of the name or address."""
@@ -155,21 +145,13 @@ class CustomerStore:
         exact = await self.by_accounts([q]) + await self.by_number(q)
         if exact:
             return list({c.id: c for c in exact}.values())[:limit]
-        async with self._sessions() as session:
-            rows = list(
-                await session.scalars(
-                    select(CustomerRow)
-                    .where(
-                        or_(
-                            CustomerRow.name.contains(q, autoescape=True),
-                            CustomerRow.address.contains(q, autoescape=True),
-                        )
-                    )
-                    .order_by(CustomerRow.account_no)
-                    .limit(limit)
-                )
-            )
-            return await self._load(session, rows)
+        return await self._fetch(
+            or_(
+                CustomerRow.name.contains(q, autoescape=True),
+                CustomerRow.address.contains(q, autoescape=True),
+            ),
+            limit,
+        )
 
     async def count(self) -> int:
         async with self._sessions() as session:
