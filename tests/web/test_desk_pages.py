@@ -1,0 +1,84 @@
+"""The agent's desk in a real Chromium: a caller from a street under an outage notice pops
+with the notice's wording at once, their file shows masked until the agent records the
+identity check, and then the account (address, numbers) appears; the notices page lists the
+notice in force."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+
+from hotline.api.app import Container
+from hotline.customers.model import CustomerIn
+from hotline.knowledge.notices import Area, NoticeIn, NoticeKind
+from tests.web.conftest import open_signed_in
+from tests.web.test_agent_workspace import connected, on_server, publish_like_the_call_service
+from tests.web.world import World
+
+WORDING = "因文三路燃气管道抢修暂停供气，预计今天18时前恢复，恢复前请关闭燃气阀门。"
+
+
+def seed_desk(world: World) -> None:
+    server = world._server
+    assert server is not None
+    desk = server.config.app.state.desk
+
+    async def work(_: Container) -> None:
+        now = datetime.now(UTC)
+        await desk.customers.create(
+            CustomerIn.make("100001", "张三", "西湖区文三路1号", ["13500135000"], "西湖区"),
+            actor="chen",
+            at=now,
+        )
+        await desk.notices.publish(
+            NoticeIn(
+                NoticeKind.GAS,
+                "文三路停气",
+                WORDING,
+                Area.make([], ["文三路"], []),
+                now - timedelta(minutes=5),
+                now + timedelta(hours=6),
+            ),
+            actor="chen",
+            now=now,
+        )
+
+    on_server(world, work)
+
+
+def test_the_agent_sees_the_notice_and_the_file_after_the_identity_check(
+    page: Page, world: World
+) -> None:
+    seed_desk(world)
+    open_signed_in(page, "wang", "/workspace")
+    expect(page.get_by_role("status").filter(has_text="已连接，等待来电")).to_be_visible()
+    publish_like_the_call_service(world, "answered", connected("8.1", "13500135000"))
+
+    pop = page.get_by_role("region", name="来电弹屏")
+    notice = pop.get_by_role("alert", name="停气停水通知")
+    expect(notice).to_contain_text("【停气】文三路停气")
+    expect(notice).to_contain_text(WORDING)
+    desk = pop.get_by_role("region", name="客户档案")
+    expect(desk.get_by_text("户号 100001 · 张*")).to_be_visible()
+    expect(desk.get_by_text("西湖区文三路1号")).to_have_count(0)  # not before the check
+
+    check = desk.get_by_role("form", name="身份核实")
+    check.get_by_role("checkbox", name="姓名").check()
+    check.get_by_role("button", name="核实通过").click()
+    expect(desk.get_by_text("已记录：身份未能核实，不能透露账户信息")).to_be_visible()
+    expect(desk.get_by_text("西湖区文三路1号")).to_have_count(0)  # one detail is not enough
+
+    check = desk.get_by_role("form", name="身份核实")
+    check.get_by_role("checkbox", name="姓名").check()
+    check.get_by_role("checkbox", name="地址").check()
+    check.get_by_role("button", name="核实通过").click()
+    expect(desk.get_by_role("status").filter(has_text="身份核实通过")).to_be_visible()
+    account = desk.get_by_role("definition").filter(has_text="西湖区文三路1号")
+    expect(account).to_be_visible()
+    expect(desk.get_by_text("13500135000")).to_be_visible()
+
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="停气停水通知").click()
+    expect(page.get_by_role("heading", name="生效中（1）")).to_be_visible()
+    expect(page.get_by_text(WORDING)).to_be_visible()
+    expect(page.get_by_role("heading", name="发布通知")).to_have_count(0)  # agents do not publish
