@@ -61,9 +61,9 @@ class CustomerDesk:
         by_spoken = await self.store.by_accounts(spoken_accounts(customer_said))
         by_number = await self.store.by_number(caller_number) if caller_number else []
         found = candidates(by_number, by_spoken)
-        if link is None or (not link.confirmed and link.customer_id is None):
+        if link is None or not link.confirmed:
             pick = _only(found)
-            if pick is not None:
+            if pick is not None and (link is None or link.customer_id != pick.customer.id):
                 link = await self.store.set_link(
                     call_id, pick.customer.id, pick.source, confirmed=False, by=None, at=_now()
                 )

@@ -370,11 +370,12 @@ class KnowledgeBase:
         return [Suggestion(_version(rows[vid]), round(s, 3), m) for s, vid, m in ranked]
 
     async def search(self, q: str, now: datetime, *, limit: int = 10) -> list[Suggestion]:
+        """What a person typed: one shared sound pair is enough (ranked by rarity)."""
         if not q.strip():
             raise InvalidInput("搜索内容为空：请输入客户的问题或关键词 (empty query)")
         if len(q) > 500:
             raise InvalidInput("搜索内容过长：最多500字 (at most 500 characters)")
-        return await self.suggest([q], now, limit=limit)
+        return await self.suggest([q], now, limit=limit, min_matched=1)
 
     async def published(self, version_ids: Sequence[int]) -> list[ArticleVersion]:
         async with self._sessions() as session:

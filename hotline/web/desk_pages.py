@@ -142,6 +142,18 @@ async def notices_in_force(request: Request, user: AnyUser, desk: Desk) -> Respo
 # --- 知识库 ----------------------------------------------------------------------------------
 
 
+@router.get("/workspace/knowledge")
+async def knowledge_on_pop(
+    request: Request,
+    user: AnyUser,
+    desk: Desk,
+    q: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """What the agent types during the call (the customer's words): the answers, inline."""
+    found = await knowledge_routes.search_articles(user, desk, q) if q.strip() else []
+    return page(request, "desk/knowledge_hits.html", {"q": q, "found": found})
+
+
 @router.get("/knowledge")
 async def knowledge_page(
     request: Request,

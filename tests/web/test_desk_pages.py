@@ -1,7 +1,7 @@
 """The agent's desk in a real Chromium: a caller from a street under an outage notice pops
 with the notice's wording at once, their file shows masked until the agent records the
-identity check, and then the account (address, numbers) appears; the notices page lists the
-notice in force."""
+identity check, and then the account (address, numbers) appears; the agent looks up the
+answer to the caller's question on the pop; the notices page lists the notice in force."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import Page, expect
 
 from hotline.api.app import Container
+from hotline.core.roles import Role
 from hotline.customers.model import CustomerIn
+from hotline.knowledge.model import Action, ArticleIn
 from hotline.knowledge.notices import Area, NoticeIn, NoticeKind
 from tests.web.conftest import open_signed_in
 from tests.web.test_agent_workspace import connected, on_server, publish_like_the_call_service
@@ -43,6 +45,25 @@ def seed_desk(world: World) -> None:
             actor="chen",
             now=now,
         )
+        kb = desk.knowledge
+        v = await kb.draft(
+            ArticleIn(
+                "缴费",
+                "IC卡燃气表余额不足",
+                "余额用完后燃气表自动关阀，请充值后插卡恢复用气。",
+                ("欠费", "充值", "插卡"),
+                now - timedelta(days=1),
+                None,
+            ),
+            author="zhao",
+            now=now,
+        )
+        for action, who, role in [
+            (Action.SUBMIT, "zhao", Role.INSPECTOR),
+            (Action.APPROVE, "chen", Role.SUPERVISOR),
+            (Action.PUBLISH, "chen", Role.SUPERVISOR),
+        ]:
+            await kb.act(v.article_id, 1, action, actor=who, role=role, now=now)
 
     on_server(world, work)
 
@@ -77,6 +98,14 @@ def test_the_agent_sees_the_notice_and_the_file_after_the_identity_check(
     account = desk.get_by_role("definition").filter(has_text="西湖区文三路1号")
     expect(account).to_be_visible()
     expect(desk.get_by_text("13500135000")).to_be_visible()
+
+    # the customer asks about their card: the agent looks the answer up on the pop
+    search = desk.get_by_role("search", name="通话中查知识库")
+    search.get_by_label("客户的问题").fill("卡里没钱了 要冲值")
+    search.get_by_role("button", name="查口径").click()
+    hits = desk.get_by_role("list", name="知识库搜索结果")
+    expect(hits).to_contain_text("IC卡燃气表余额不足")
+    expect(hits).to_contain_text("请充值后插卡恢复用气")
 
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="停气停水通知").click()
     expect(page.get_by_role("heading", name="生效中（1）")).to_be_visible()
