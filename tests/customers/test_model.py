@@ -81,3 +81,18 @@ def test_the_policy_says_which_details_count() -> None:
 
 def test_the_name_is_masked_before_the_check() -> None:
     assert masked_name("张三丰") == "张**" and masked_name("李") == "李*"
+
+
+def test_a_check_counts_only_for_the_customer_it_was_made_for() -> None:
+    from hotline.customers.desk import CallCustomer
+    from hotline.customers.model import IdentityCheck
+    from tests.customers.factories import T0
+
+    zhang, shop = customer(1, "100001"), customer(2, "100002")
+    passed_for_shop = IdentityCheck(1, "1.1", shop.id, "wang", T0, True, ("name", "address"), None)
+    failed_for_zhang = IdentityCheck(2, "1.1", zhang.id, "wang", T0, False, ("name",), None)
+    # the agent corrected the link to 张三 after checking the shop's owner: not verified
+    state = CallCustomer("1.1", None, zhang, (), (passed_for_shop, failed_for_zhang))
+    assert not state.verified
+    assert CallCustomer("1.1", None, shop, (), (passed_for_shop,)).verified
+    assert not CallCustomer("1.1", None, None, (), (passed_for_shop,)).verified
