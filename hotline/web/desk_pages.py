@@ -6,6 +6,7 @@ same dependencies, so who may see or do what is decided once, in api/routes.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
@@ -27,7 +28,7 @@ from hotline.core.errors import HotlineError, InvalidInput
 from hotline.core.roles import Role
 from hotline.customers.importer import ImportStatus
 from hotline.knowledge.notices import KIND_LABELS, NoticeKind
-from hotline.web.render import page
+from hotline.web.render import page, timezone
 
 router = APIRouter(include_in_schema=False)
 
@@ -246,10 +247,6 @@ async def publish_notice(
 
 def _local_time(request: Request, value: str) -> str | None:
     """A datetime-local form value (the hotline's local time) as ISO with its zone."""
-    from datetime import datetime
-
-    from hotline.web.render import timezone
-
     if not value.strip():
         return None
     return datetime.fromisoformat(value).replace(tzinfo=timezone(request)).isoformat()

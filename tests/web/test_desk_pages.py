@@ -111,3 +111,42 @@ def test_the_agent_sees_the_notice_and_the_file_after_the_identity_check(
     expect(page.get_by_role("heading", name="生效中（1）")).to_be_visible()
     expect(page.get_by_text(WORDING)).to_be_visible()
     expect(page.get_by_role("heading", name="发布通知")).to_have_count(0)  # agents do not publish
+
+
+def test_a_supervisor_publishes_a_notice_and_one_covering_nobody_is_refused(
+    page: Page, world: World
+) -> None:
+    server = world._server
+    assert server is not None
+    desk = server.config.app.state.desk
+    on_server(
+        world,
+        lambda _: desk.customers.create(
+            CustomerIn.make("100077", "李四", "拱墅区莫干山路7号", ["13500135077"]),
+            actor="chen",
+            at=datetime.now(UTC),
+        ),
+    )
+    open_signed_in(page, "chen", "/notices")
+    form = page.get_by_role("main")
+    form.get_by_label("类型").select_option(label="停水")
+    form.get_by_label("标题").fill("余杭区停水")
+    form.get_by_label("答复口径").fill("余杭区管网检修停水，预计明早6时恢复。")
+    form.get_by_label("预计恢复时间").fill(
+        (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    form.get_by_label("影响区县（逗号或换行分隔）").fill("余杭区")
+    form.get_by_role("button", name="发布通知").click()
+    expect(page.get_by_role("alert").filter(has_text="影响范围内没有任何客户档案")).to_be_visible()
+
+    form.get_by_label("标题").fill("莫干山路停气")
+    form.get_by_label("答复口径").fill("莫干山路管道抢修，预计明早6时恢复。")
+    form.get_by_label("预计恢复时间").fill(
+        (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    form.get_by_label("影响区县（逗号或换行分隔）").fill("")
+    form.get_by_label("影响街道/小区").fill("莫干山路")
+    form.get_by_role("button", name="发布通知").click()
+    expect(page.get_by_role("status").filter(has_text="通知已发布，影响 1 户")).to_be_visible()
+    history = page.get_by_role("table", name="历史通知")
+    expect(history.get_by_role("row").filter(has_text="莫干山路停气")).to_contain_text("生效中")
