@@ -31,6 +31,7 @@ from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import supervision as supervision_routes
+from hotline.api.routes import surveys as surveys_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
@@ -67,6 +68,7 @@ from hotline.telephony.model import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision_store import SupervisionStore
+from hotline.telephony.survey_store import SurveyStore
 from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
@@ -89,6 +91,7 @@ class Container:
     callback_store: CallbackStore
     call_service: CallService
     callbacks: CallbackService
+    surveys: SurveyStore
     queue: asyncio.Queue[QueueItem]
     recordings: RecordingStore
     archive_root: Path
@@ -171,7 +174,9 @@ def build(settings: Settings) -> Container:
     bus = Bus()
     rules = settings.rules
     tracker = CallTracker(
-        RingRule(rules.ring_period_s, rules.max_rings), frozenset(rules.abnormal_causes)
+        RingRule(rules.ring_period_s, rules.max_rings),
+        frozenset(rules.abnormal_causes),
+        survey_off=frozenset(settings.survey.off_queues),
     )
     calls = CallStore(sessions, settings.recording.path_map)
     queue: asyncio.Queue[QueueItem] = asyncio.Queue()
@@ -253,7 +258,9 @@ def build(settings: Settings) -> Container:
         jobs,
     )
 
+    surveys = SurveyStore(sessions, bus)
     after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive.on_call_ended]
+    after_call.append(surveys.on_call_ended)
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
     after_call.append(tickets.on_call_ended)
@@ -295,6 +302,7 @@ def build(settings: Settings) -> Container:
         callback_store=callback_store,
         call_service=call_service,
         callbacks=callbacks,
+        surveys=surveys,
         queue=queue,
         recordings=recordings,
         archive_root=settings.archive_root,
@@ -457,6 +465,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
+    app.include_router(surveys_routes.router)
 
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)
