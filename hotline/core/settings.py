@@ -165,7 +165,7 @@ class SurveySettings(BaseModel):
     off_queues: tuple[str, ...] = Field(
         (),
         description="queues without a survey (also HOTLINE_SURVEY_OFF in the dialplan); "
-        'env: a JSON list, e.g. \'["vip"]\'',
+        "env: a JSON list, e.g. '[\"vip\"]'",
     )
 
 

@@ -17,8 +17,8 @@ Simulator (test-only dialplan, appended to deploy/asterisk/extensions.conf):
   the `;2` half (in sim-pstn) answers, plays a 440 Hz tone (the customer's voice) and
   hangs up after `SIM_HANGUP_AFTER` seconds with cause `SIM_HANGUP_CAUSE` (default: stays
   until the other side hangs up, cause 16), or, with `SIM_SURVEY_KEY`, presses that key
-  (SendDTMF) `SIM_SURVEY_AFTER` seconds after answering (the post-call survey); the `;1` half is the customer call that runs
-  the real hotline-inbound dialplan.
+  (SendDTMF) `SIM_SURVEY_AFTER` seconds after answering (the post-call survey); the `;1`
+  half is the customer call that runs the real hotline-inbound dialplan.
 * `sim-agent` are the queue members: `Local/pickup-<N>@sim-agent` answers after N
   seconds, plays 1000 Hz (the agent's voice), and hangs up after `SIM_AGENT_TALK`
   seconds with cause `SIM_AGENT_HANGUP_CAUSE` (default: stays, 16);

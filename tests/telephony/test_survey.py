@@ -58,7 +58,9 @@ def test_a_caller_who_hangs_up_during_the_prompt_is_unrated() -> None:
 
 
 def test_no_valid_key_twice_is_unrated_and_a_later_key_does_not_change_a_first_answer() -> None:
-    none = play(TALK + "    76 | UserEvent | PJSIP/pstn-01 | | | UserEvent=HotlineSurvey Result=none\n")
+    none = play(
+        TALK + "    76 | UserEvent | PJSIP/pstn-01 | | | UserEvent=HotlineSurvey Result=none\n"
+    )
     assert none.open_calls[0].survey_result is S.UNRATED  # known before the caller is gone
     twice = play(
         TALK
@@ -78,7 +80,11 @@ def test_a_call_without_survey_events_has_no_survey() -> None:
 
 def test_a_queue_whose_survey_is_off_records_none_even_if_the_dialplan_asks() -> None:
     off = CallTracker(RingRule(), ABNORMAL, survey_off=frozenset({"support"}))
-    rec = play(TALK + "    70 | UserEvent | PJSIP/pstn-01 | | | UserEvent=HotlineSurvey Result=3\n    72 | Hangup | PJSIP/pstn-01 | | |\n", into=off).record
+    rec = play(
+        TALK
+        + "    70 | UserEvent | PJSIP/pstn-01 | | | UserEvent=HotlineSurvey Result=3\n    72 | Hangup | PJSIP/pstn-01 | | |\n",
+        into=off,
+    ).record
     assert rec.survey_result is None
 
 
@@ -94,8 +100,17 @@ def test_a_survey_before_any_agent_answered_is_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("header", "result"),
-    [("1", S.SATISFIED), (" 2 ", S.BASIC), ("3", S.UNSATISFIED), ("none", S.UNRATED),
-     ("9", S.UNRATED), ("", S.UNRATED), (None, S.UNRATED), ("offered", None), ("OFFERED", None)],
+    [
+        ("1", S.SATISFIED),
+        (" 2 ", S.BASIC),
+        ("3", S.UNSATISFIED),
+        ("none", S.UNRATED),
+        ("9", S.UNRATED),
+        ("", S.UNRATED),
+        (None, S.UNRATED),
+        ("offered", None),
+        ("OFFERED", None),
+    ],
 )
 def test_what_a_result_header_means(header: str | None, result: SurveyResult | None) -> None:
     assert read_result(header) is result
@@ -103,8 +118,11 @@ def test_what_a_result_header_means(header: str | None, result: SurveyResult | N
 
 def test_rates_per_agent_participation_and_satisfaction() -> None:
     counts = [
-        ("王芳", S.SATISFIED, 6), ("王芳", S.BASIC, 2), ("王芳", S.UNSATISFIED, 2),
-        ("王芳", S.UNRATED, 10), ("李强", S.UNRATED, 3),
+        ("王芳", S.SATISFIED, 6),
+        ("王芳", S.BASIC, 2),
+        ("王芳", S.UNSATISFIED, 2),
+        ("王芳", S.UNRATED, 10),
+        ("李强", S.UNRATED, 3),
     ]
     wang, li = rates(counts)[1], rates(counts)[0]
     assert (wang.key, wang.offered, wang.rated, wang.unrated) == ("王芳", 20, 10, 10)
@@ -122,7 +140,9 @@ def test_the_survey_is_off_only_for_the_listed_queues() -> None:
 def test_the_report_as_json_and_as_a_workbook() -> None:
     p = Period.of(PeriodKind.DAY, datetime(2026, 3, 2).date(), "Asia/Shanghai")
     total = SurveyRates(None, 4, 1, 1, 1)
-    report = SurveyReport(p, total, [SurveyRates("王芳", 4, 1, 1, 1)], [SurveyRates("support", 4, 1, 1, 1)])
+    report = SurveyReport(
+        p, total, [SurveyRates("王芳", 4, 1, 1, 1)], [SurveyRates("support", 4, 1, 1, 1)]
+    )
     body = report_json(report)
     assert body["title"] == "来电满意度日报 2026年3月2日"
     assert body["total"]["participation_pct"] == 75.0 and body["total"]["satisfaction_pct"] == 66.7
