@@ -231,3 +231,18 @@ def test_an_unsatisfied_caller_shows_on_the_call_and_in_the_satisfaction_report(
     unhappy.get_by_role("link", name="查看通话").click()
     expect(page.get_by_role("heading", name="通话详情")).to_be_visible()
     expect(page.get_by_role("definition").filter(has_text="不满意")).to_be_visible()
+
+
+def test_a_callers_unsatisfied_verdict_is_announced_on_an_open_page(
+    page: Page, world: World
+) -> None:
+    before = stream_clients(world)
+    open_signed_in(page, "chen", "/callbacks")
+    wait_for_stream(world, before + 1)
+    payload = {"call_id": "1.2", "caller_number": "13900139000", "agent_member": "PJSIP/1002"}
+    publish(world, "alert/survey_unsatisfied", payload)
+    banner = page.get_by_role("alert").filter(has_text="客户不满意")
+    expect(banner).to_contain_text("13900139000")
+    expect(banner).to_contain_text("PJSIP/1002")
+    banner.get_by_role("link", name="查看通话 1.2").click()
+    expect(page).to_have_url(re.compile("/calls/1.2$"))
