@@ -129,6 +129,11 @@ exten => noanswer,1,NoOp(sim agent never answers)
 exten => _spare.,1,NoOp(spare member ${EXTEN} rung: a test queue ran out of real members)
  same => n,Wait(3600)
 
+[sim-survey-off]
+; the trunk of a hotline whose [globals] turn the survey off for two queues (a comma list)
+exten => _X.,1,Set(HOTLINE_SURVEY_OFF=vip,hotline-fast)
+ same => n,Goto(hotline-inbound,${EXTEN},1)
+
 [sim-super]
 ; 班长话机 / the supervisor's phone for spy calls: Local/super@sim-super answers at once
 exten => super,1,NoOp(sim supervisor phone answers)

@@ -26,6 +26,23 @@ HANGS_UP = Scenario(
     ("HOTLINE_QUEUE=hotline-fast", "__SIM_AGENT_TALK=2", "SIM_HANGUP_AFTER=7"),
 )
 
+# nobody presses anything: asked twice (1 s each here), then Result: none
+SILENT = Scenario(
+    "survey_silent",
+    "13800000023",
+    "陈三",
+    ("HOTLINE_QUEUE=hotline-fast", "__SIM_AGENT_TALK=2", "HOTLINE_SURVEY_TIMEOUT=1"),
+)
+# the queue's survey is turned off in the dialplan: sim-survey-off sets HOTLINE_SURVEY_OFF to
+# "vip,hotline-fast" (an Originate Variable cannot carry a comma) and goes on to the inbound
+OFF = Scenario(
+    "survey_off",
+    "13800000024",
+    "褚四",
+    ("HOTLINE_QUEUE=hotline-fast", "__SIM_AGENT_TALK=2"),
+    context="sim-survey-off",
+)
+
 
 async def test_a_caller_rates_the_agent_unsatisfied_and_another_hangs_up_unrated(
     hotline: Hotline,  # noqa: F811
@@ -43,8 +60,9 @@ async def test_a_caller_rates_the_agent_unsatisfied_and_another_hangs_up_unrated
     assert unhappy.survey_result is SurveyResult.UNSATISFIED
     assert unhappy.survey_offered_at is not None and unhappy.ended_at is not None
     assert unhappy.answered_at < unhappy.survey_offered_at < unhappy.ended_at  # type: ignore[operator]
-    kept = await hotline.c.surveys.get(unhappy.call_id)
-    assert kept is not None and kept.label == "不满意" and kept.agent_member == "agent-fast"
+    # the record is saved first, then the after-call hooks run: the survey row follows
+    kept = await eventually(lambda: hotline.c.surveys.get(unhappy.call_id), 5, "the survey row")
+    assert kept.label == "不满意" and kept.agent_member == "agent-fast"
     assert kept.queue == "hotline-fast"
     alert = await eventually(lambda: asyncio.sleep(0, alerts), 5, "the 不满意 alert")
     assert [a.payload["call_id"] for a in alert] == [unhappy.call_id]
@@ -52,7 +70,29 @@ async def test_a_caller_rates_the_agent_unsatisfied_and_another_hangs_up_unrated
 
     gone = await hotline.ended("13800000022")
     assert gone.outcome is Outcome.ANSWERED and gone.survey_result is SurveyResult.UNRATED
-    assert (await hotline.c.surveys.get(gone.call_id)).label == "未评价"  # type: ignore[union-attr]
+    kept_gone = await eventually(lambda: hotline.c.surveys.get(gone.call_id), 5, "its row")
+    assert kept_gone.label == "未评价"
     assert len(alerts) == 1  # 未评价 raises nothing
     sent = [e.get("Result") for e in hotline.user_events("HotlineSurvey")]
     assert sorted(sent) == ["3", "offered", "offered"]  # the one who hung up sent no key
+
+
+async def test_no_key_is_unrated_after_the_second_prompt_and_an_off_queue_is_not_asked(
+    hotline: Hotline,  # noqa: F811
+) -> None:
+    await asyncio.gather(hotline.call(SILENT), hotline.call(OFF))
+    silent = await hotline.ended("13800000023")
+    assert silent.survey_result is SurveyResult.UNRATED
+    sent = [
+        e for e in hotline.user_events("HotlineSurvey") if e.get("CallerIDNum") == "13800000023"
+    ]
+    assert [e.get("Result") for e in sent] == ["offered", "none"]
+    asked_for = float(sent[1]["Timestamp"]) - float(sent[0]["Timestamp"])
+    assert asked_for >= 2.0  # two prompts of the 1 s timeout each (plus the beeps)
+
+    off = await hotline.ended("13800000024")
+    assert off.outcome is Outcome.ANSWERED and off.survey_result is None
+    assert await hotline.c.surveys.get(off.call_id) is None
+    assert not [
+        e for e in hotline.user_events("HotlineSurvey") if e.get("CallerIDNum") == "13800000024"
+    ]
