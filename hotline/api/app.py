@@ -43,7 +43,7 @@ from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
 from hotline.core import db
-from hotline.core.bus import Bus
+from hotline.core.bus import Bus, Message
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
 from hotline.core.mqtt import MqttPublisher
@@ -68,6 +68,7 @@ from hotline.telephony.model import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision_store import SupervisionStore
+from hotline.telephony.survey import ALERT_TOPIC
 from hotline.telephony.survey_store import SurveyStore
 from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
@@ -168,6 +169,18 @@ def make_ticket_service(
     )
 
 
+def survey_complaints(tickets: TicketService) -> Callable[[Message], Awaitable[None]]:
+    """alert/survey_unsatisfied -> a level-3 complaint ticket (HOTLINE_SURVEY__UNSATISFIED)."""
+
+    async def handle(m: Message) -> None:
+        p = m.payload
+        rated = p.get("agent_member") or p.get("agent_interface")
+        at = p.get("offered_at") or m.at
+        await tickets.on_survey_unsatisfied(str(p["call_id"]), p.get("caller_number"), rated, at)
+
+    return handle
+
+
 def build(settings: Settings) -> Container:
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
@@ -259,6 +272,8 @@ def build(settings: Settings) -> Container:
     )
 
     surveys = SurveyStore(sessions, bus)
+    if settings.survey.unsatisfied == "ticket":  # 不满意 -> a complaint for the supervisor
+        bus.subscribe(ALERT_TOPIC, survey_complaints(tickets))
     after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive.on_call_ended]
     after_call.append(surveys.on_call_ended)
     if cb.enabled:

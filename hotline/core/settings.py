@@ -167,6 +167,12 @@ class SurveySettings(BaseModel):
         description="queues without a survey (also HOTLINE_SURVEY_OFF in the dialplan); "
         "env: a JSON list, e.g. '[\"vip\"]'",
     )
+    unsatisfied: str = Field(
+        "list",
+        pattern="^(list|ticket)$",
+        description="a 不满意 goes to the supervisor's list (list), or also opens a level-3 "
+        "complaint ticket (ticket)",
+    )
 
 
 class WebSettings(BaseModel):

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import openpyxl
+import pytest
 
 from hotline.core.bus import Message
 from hotline.telephony.model import SurveyResult
@@ -89,3 +90,32 @@ async def test_a_day_of_surveys(api: Api) -> None:
     assert (await api.get("wang", "/api/surveys")).status_code == 403
     bad = await api.get("boss", "/api/surveys", result="great")
     assert bad.status_code == 422 and "message" in bad.json()
+
+
+@pytest.fixture
+def unsatisfied_opens_a_ticket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_SURVEY__UNSATISFIED", "ticket")
+
+
+async def test_a_hotline_whose_policy_opens_a_complaint_for_each_unsatisfied_caller(
+    unsatisfied_opens_a_ticket: None, api: Api
+) -> None:
+    c = api.container
+    assert c.settings.survey.unsatisfied == "ticket"
+    unhappy = surveyed("2.1", S.UNSATISFIED, "PJSIP/1001", "hotline", 0)
+    fine = surveyed("2.2", S.SATISFIED, "PJSIP/1001", "hotline", 5)
+    await c.calls.save([unhappy, fine])
+    for call in (unhappy, fine, unhappy):  # the same call twice: one complaint
+        await c.surveys.on_call_ended(call)
+        await c.tickets.on_call_ended(call)  # the call's own draft, as after every call
+
+    found = (await api.get("boss", "/api/tickets", category="complaint")).json()
+    assert found["total"] == 1, found
+    t = found["items"][0]
+    assert t["call_id"] == "2.1" and t["caller_number"] == unhappy.caller_number
+    assert t["topic"] == "服务态度" and t["complaint_level"] == 3 and "不满意" in t["summary"]
+    assert "PJSIP/1001" in t["summary"] and t["agent"] is None  # named, not its owner
+    # the call's own draft is still the one found by the call
+    own = await c.tickets.store.by_call("2.1")
+    assert own is not None and own.ticket.category is None and own.id != t["id"]
+    assert (await api.get("boss", "/api/tickets")).json()["total"] == 3  # two drafts + it
