@@ -613,6 +613,8 @@ class CallTracker:
         last = record.visits[-1].result if record.visits else None
         if answered:
             causes = {record.hangup_cause, call.agent_cause}
+            if record.survey_offered_at is not None:  # the talk was over: a line lost
+                causes = {call.agent_cause}  # during the survey drops no conversation
             outcome = Outcome.DROPPED if causes & self._abnormal else Outcome.ANSWERED
             by = record.hangup_by or call.request_party or call.first_hangup_party
         elif last == "abandon":

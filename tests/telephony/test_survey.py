@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 from hotline.core.periods import Period, PeriodKind
-from hotline.telephony.model import CallEventKind, HangupBy, RingRule, SurveyResult
+from hotline.telephony.callbacks import CallbackPolicy, plan_callback
+from hotline.telephony.model import CallEventKind, HangupBy, Outcome, RingRule, SurveyResult
 from hotline.telephony.survey import SurveyRates, rates, read_result, surveyed
 from hotline.telephony.survey_reports import SurveyReport, report_json, report_xlsx
 from hotline.telephony.tracker import CallTracker
@@ -55,6 +56,14 @@ def test_a_caller_who_presses_3_after_the_agent_hung_up_is_unsatisfied() -> None
 def test_a_caller_who_hangs_up_during_the_prompt_is_unrated() -> None:
     rec = play(TALK + "    68   | Hangup | PJSIP/pstn-01 | | |\n").record
     assert rec.survey_result is S.UNRATED and rec.survey_offered_at == at(65.1)
+
+
+def test_a_line_lost_during_the_survey_is_no_dropped_call() -> None:
+    """断线应主动呼出 is about a conversation cut short; this one was over."""
+    rec = play(TALK + "    68   | Hangup | PJSIP/pstn-01 | | | Cause=38\n").record
+    assert rec.outcome is Outcome.ANSWERED and rec.hangup_cause == 38
+    assert rec.survey_result is S.UNRATED
+    assert isinstance(plan_callback(CallbackPolicy(), rec), str)  # a reason, no callback
 
 
 def test_no_valid_key_twice_is_unrated_and_a_later_key_does_not_change_a_first_answer() -> None:
