@@ -8,7 +8,6 @@ counts rows per key and result.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -22,7 +21,6 @@ from hotline.core.db import Base, UtcDateTime
 from hotline.telephony.model import CallRecord, SurveyResult
 from hotline.telephony.survey import ALERT_TOPIC, LABELS, SurveyRates, rates
 
-log = logging.getLogger(__name__)
 GroupBy = Literal["agent", "queue", "all"]
 
 
