@@ -195,6 +195,7 @@ class PhraseSpec:
     review_needs: str = ""  # a review span must hear one of these characters (by sound, in
     # its place); in the review tier every negation must be heard, whatever the length
     review_only: bool = False  # found only by the review tier (never a strict span)
+    ambiguous: bool = False  # has innocent uses too: the scorer puts every hit up for review
 
     @property
     def reviewable(self) -> bool:

@@ -22,6 +22,7 @@ from hotline.asr.transcript import normalize
 from hotline.quality.model import CallInput, Hit, Score
 from hotline.quality.pack import load_pack
 from hotline.quality.scoring import score_call
+from hotline.telephony.model import RingRule
 from tests.quality.corpus import RULES, Call, Occurrence, generate
 
 CALLS = 300
@@ -153,7 +154,7 @@ def table(tallies: dict[str, Tally], examples: int = 6) -> str:
 def run(n: int = CALLS) -> tuple[list[Call], dict[str, Tally]]:
     pack = load_pack()
     calls = generate(n, seed=SEED)
-    scores = [score_call(CallInput.from_dict(c.data), pack) for c in calls]
+    scores = [score_call(CallInput.from_dict(c.data), pack, ring=RingRule()) for c in calls]
     return calls, evaluate(calls, scores)
 
 

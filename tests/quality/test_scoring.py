@@ -12,8 +12,10 @@ from hotline.core.errors import InvalidInput
 from hotline.quality.model import CallInput, Score
 from hotline.quality.pack import load_pack
 from hotline.quality.scoring import score_call, score_json
+from hotline.telephony.model import RingRule
 
 PACK = load_pack()
+RING = RingRule()  # the settings default: 3 rings of 5 s
 GREETING = "您好 燃气 客服 中心 幺零 两三 号 为您 服务 请问 有 什么 可以 帮您"
 CLOSING = "请问 您 还有 其他 问题 吗"
 GOODBYE = "感谢 您的 来电 再见"
@@ -63,7 +65,7 @@ def model_call(*middle: dict[str, Any]) -> dict[str, Any]:
 
 
 def score(data: dict[str, Any]) -> Score:
-    return score_call(CallInput.from_dict(data), PACK)
+    return score_call(CallInput.from_dict(data), PACK, ring=RING)
 
 
 def hits(result: Score, rule: str) -> list[Any]:
@@ -74,7 +76,7 @@ def test_a_model_agents_call_scores_100() -> None:
     result = score(model_call())
     assert result.hits == ()
     assert (result.score, result.band, result.instant_fail) == (100.0, "优秀", False)
-    assert result.pack == "zh-CN-default@1"
+    assert result.pack == "zh-CN-default@2"
 
 
 def test_the_agent_saying_wo_ye_mei_banfa_twice_gets_two_hits_with_their_times() -> None:
@@ -206,14 +208,14 @@ def test_a_mixed_recording_puts_every_agent_hit_up_for_review() -> None:
     mixed = CallInput(
         data.call_id, data.agent_number, 18.2, data.agent + data.customer, (), mixed=True
     )
-    result = score_call(mixed, PACK)
+    result = score_call(mixed, PACK, ring=RING)
     assert all(h.needs_review for h in result.hits if h.channel == "agent")
     assert [h.rule for h in result.hits if not h.needs_review] == ["answer_late"]
     assert result.score == 90.0
 
 
 def test_score_json_reads_the_call_and_writes_the_stable_shape() -> None:
-    out = score_json(model_call(said("我 也 没 办法", 25.0)), PACK)
+    out = score_json(model_call(said("我 也 没 办法", 25.0)), PACK, ring=RING)
     assert out["call_id"] == "call-1" and out["score"] == 85.0 and out["band"] == "良好"
     assert out["hits"] == [
         {
@@ -228,7 +230,7 @@ def test_score_json_reads_the_call_and_writes_the_stable_shape() -> None:
         }
     ]
     with pytest.raises(InvalidInput, match="call_id"):
-        score_json({"channels": {}}, PACK)
+        score_json({"channels": {}}, PACK, ring=RING)
 
 
 def test_a_pause_inside_one_long_utterance_is_silence_only_if_nobody_else_speaks() -> None:
