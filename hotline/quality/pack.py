@@ -86,6 +86,9 @@ class _PhraseRule(_Rule):
     extra_edits: int = Field(0, ge=0, le=3)
     # this rule's own edits-by-length table instead of matching.max_edits
     max_edits: tuple[EditStep, ...] | None = None
+    # this rule's own matching.protect_below_len: negations must be heard in its phrases
+    # shorter than this (不归我们管 is not 归我们管)
+    protect_below_len: int | None = Field(None, ge=2)
 
 
 AGENT_NUMBER_PLACE = "{工号}"
@@ -559,6 +562,7 @@ def _specs(config: PackFile) -> list[PhraseSpec]:
                     table,
                     *_review_tier(rule, p),
                     ambiguous=p.ambiguous,
+                    protect_below_len=rule.protect_below_len or 0,
                 )
                 for p in phrases
             ]
