@@ -377,8 +377,10 @@ AGENT_NEAR_MISS = (
 )
 # a customer who talks on: the agent cuts in (抢话) or only says 嗯 over it (no 抢话)
 LONG_CUSTOMER = (
-    "我 跟 你 说 ， 我 家 那个 表 上个月 还 好好 的 ， 这个月 突然 就 不 走 了 ， 你们 是 不 是 搞 错 了",
-    "我 今天 早上 八点 就 打 过 电话 了 ， 当时 说 两 个 小时 内 来 人 ， 到 现在 都 中午 了 还 没 人",
+    "我 跟 你 说 ， 我 家 那个 表 上个月 还 好好 的 ， 这个月 突然 就 不 走 了 ， "
+    "你们 是 不 是 搞 错 了",
+    "我 今天 早上 八点 就 打 过 电话 了 ， 当时 说 两 个 小时 内 来 人 ， "
+    "到 现在 都 中午 了 还 没 人",
     "我们 楼 里 好几 家 都 这样 ， 物业 说 找 你们 ， 你们 又 说 找 物业 ， 到底 谁 管",
     "上次 来 修 的 师傅 说 是 管子 老化 了 ， 要 换 ， 可是 换 了 以后 还是 有 味道",
 )
@@ -1138,7 +1140,9 @@ def make_call(seed: int, index: int = 0, cer: float = 0.25, hotline: str | None 
     if plan.cut_goodbye:  # the channel ends mid-word: only the first character is heard
         last = channels["agent"][-1]["result"][-1]
         if len(last["word"]) >= 2:
-            last["end"] = round(last["start"] + (last["end"] - last["start"]) / len(last["word"]), 3)
+            last["end"] = round(
+                last["start"] + (last["end"] - last["start"]) / len(last["word"]), 3
+            )
             last["word"] = last["word"][0]
             words_ = channels["agent"][-1]["result"]
             channels["agent"][-1]["text"] = " ".join(w["word"] for w in words_)

@@ -9,7 +9,8 @@ How hits are counted (a hit counts whether or not it needs review):
 - politeness per missing item: a call missing 「您」 and 「再见」 wants two hits;
 - every other rule per call: it fired or it did not.
 
-Run `.venv/bin/python -m tests.quality.test_accuracy [N]` for the table without asserting.
+Run `.venv/bin/python -m tests.quality.test_accuracy [N]` for the table without asserting
+(per rule: precision, recall, true/false hits, misses; then recall per 忌语 and insult).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Tally:
     tolerated: int = 0  # hits on a tolerated occurrence
     misses: list[str] = field(default_factory=list)
     false: list[str] = field(default_factory=list)
+    # per labelled phrase (forbidden and abusive): [occurrences found, occurrences said]
+    by_phrase: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -85,6 +88,9 @@ def _occurrence_tally(tally: Tally, call: Call, rule: str, hits: list[Hit]) -> N
                 f" conf {h.conf:.2f}: {_said_at(call, h.channel, h.start, h.end)}"
             )
     for i, o in enumerate(labels):
+        counts = tally.by_phrase.setdefault(o.phrase, [0, 0])
+        counts[0] += i in matched
+        counts[1] += 1
         if i not in matched:
             tally.fn += 1
             tally.misses.append(
@@ -141,6 +147,12 @@ def table(tallies: dict[str, Tally], examples: int = 6) -> str:
         rows.append(
             f"{rule:24} {t.precision:6.3f} {t.recall:6.3f} {t.tp:5} {t.fp:4} {t.fn:4}  "
             f"{notes}{flag}"
+        )
+    for rule in PER_OCCURRENCE:
+        found = sorted(tallies[rule].by_phrase.items(), key=lambda kv: kv[1][0] / kv[1][1])
+        rows.append(
+            f"\n{rule} recall per phrase (found/said): "
+            + ", ".join(f"{p} {f}/{n}" for p, (f, n) in found)
         )
     for rule, t in tallies.items():
         if t.precision < TARGET or t.recall < TARGET:

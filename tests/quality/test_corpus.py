@@ -119,8 +119,9 @@ def test_labels_are_read_off_the_true_speech(calls: list[Call]) -> None:
     for call in calls:
         agent = "".join(u.text for u in call.truth if u.channel == "agent")
         said = sum(agent.count(p) for p in FORBIDDEN)
+        polite = agent.replace("你", "您")  # a rude agent says 你 in the innocent words too
         innocent = sum(
-            agent.count(w) for p, words in INNOCENT.items() if p in FORBIDDEN for w in words
+            polite.count(w) for p, words in INNOCENT.items() if p in FORBIDDEN for w in words
         )
         assert said == len(call.labels.forbidden) + len(call.labels.tolerated) + innocent
         for o in call.labels.forbidden:

@@ -131,3 +131,61 @@ def test_review_settings_that_could_never_match_are_refused(tmp_path: Path) -> N
 
     with pytest.raises(InvalidInput, match=r"review_needs '病' not in the phrase"):
         load_pack(copy_of_default(tmp_path, stray_need))
+
+
+def test_a_deployment_names_a_shipped_pack_or_gives_a_file() -> None:
+    assert load_pack("highway").label == "highway@1"
+    assert load_pack(Path("wuhan-gas")).label == "wuhan-gas@1"  # as the Path setting holds it
+    assert load_pack(default_pack_path()).label == load_pack(None).label == "zh-CN-default@2"
+    with pytest.raises(InvalidInput) as exc:
+        load_pack("railway")
+    assert "railway" in exc.value.message
+    assert "zh-CN, bank, highway, transport-group, wuhan-gas" in exc.value.message
+
+
+def test_a_hotline_pack_extends_a_shipped_one_and_changes_only_what_it_writes(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "own.yaml"
+    own.write_text(
+        "extends: highway\nid: my-highway\nversion: 3\norganisation: 某某高速\n"
+        "rules:\n  forbidden_phrase:\n    phrases: [我不知道, 自己去查]\n"
+        "  politeness:\n    words: [请, 您, 谢谢]\n",
+        encoding="utf-8",
+    )
+    pack = load_pack(own)
+    base = load_pack("highway")
+    assert pack.label == "my-highway@3" and pack.config.organisation == "某某高速"
+    assert pack.rules.forbidden_phrase and base.rules.forbidden_phrase
+    assert [p.text for p in pack.rules.forbidden_phrase.phrases] == ["我不知道", "自己去查"]
+    # what it did not write comes from the pack it extends
+    assert pack.rules.forbidden_phrase.deduct == base.rules.forbidden_phrase.deduct
+    assert pack.rules.greeting_missing == base.rules.greeting_missing
+    assert pack.rules.politeness and [w.word for w in pack.rules.politeness.words] == [
+        "请", "您", "谢谢",
+    ]  # fmt: skip
+    own.write_text("extends: railway\nid: x\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="extends: 'railway' is not a shipped pack"):
+        load_pack(own)
+
+
+def test_a_pack_that_still_sets_the_ring_limit_is_told_where_it_lives(tmp_path: Path) -> None:
+    def edit(data: dict) -> None:  # type: ignore[type-arg]
+        data["rules"]["answer_late"]["max_rings"] = 4
+
+    with pytest.raises(InvalidInput, match=r"answer_late.*\[rules\] ring_period_s and max_rings"):
+        load_pack(copy_of_default(tmp_path, edit))
+
+
+def test_a_greeting_script_names_the_agent_number_place_at_most_once(tmp_path: Path) -> None:
+    def edit(data: dict) -> None:  # type: ignore[type-arg]
+        data["rules"]["greeting_missing"]["scripts"] = ["您好{工号}号{工号}"]
+
+    with pytest.raises(InvalidInput, match=r"greeting_missing.*\{工号\} at most once"):
+        load_pack(copy_of_default(tmp_path, edit))
+
+
+def test_the_speech_rate_band_is_one_setting_around_the_regulations_figure() -> None:
+    band = load_pack().config.speech_rate
+    assert (band.target_per_min, band.low, band.high, band.min_speech_s) == (120, 90, 150, 10)
+    assert load_pack("highway").config.speech_rate.high == 145

@@ -116,7 +116,9 @@ def test_the_transport_groups_ten_characters_are_each_required() -> None:
     missing = [h.evidence for h in score(conversation(lines), pack).hits if h.rule == "politeness"]
     assert missing == ["缺少「谢谢」", "缺少「对不起」"]
     # the gas company's 三要 does not ask for them
-    assert not [h for h in score(conversation(lines), load_pack("zh-CN")).hits if h.rule == "politeness"]
+    assert not [
+        h for h in score(conversation(lines), load_pack("zh-CN")).hits if h.rule == "politeness"
+    ]
 
 
 def _chunks(phrase: str) -> list[str]:
