@@ -306,14 +306,16 @@ def interruptions(
     than `tolerance_s` (a short 嗯 / 好 over the customer is no interruption). Each as (the
     agent's start, the end of the talking over)."""
     found = []
+    talking = [(c.words[0].start, c.words[-1].end) for c in customer if c.words]
+    talking.sort()
     for a in agent:
         if not a.words:
             continue
         t = a.words[0].start
-        for c in customer:
-            if not c.words or c.words[0].start >= t or c.words[-1].end <= t:
-                continue
-            over = min(a.words[-1].end, c.words[-1].end) - t
+        for start, end in talking:  # in order of start: none after the agent's start counts
+            if start >= t:
+                break
+            over = min(a.words[-1].end, end) - t
             if over > tolerance_s:
                 found.append((t, t + over))
                 break

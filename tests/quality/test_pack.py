@@ -189,3 +189,11 @@ def test_the_speech_rate_band_is_one_setting_around_the_regulations_figure() -> 
     band = load_pack().config.speech_rate
     assert (band.target_per_min, band.low, band.high, band.min_speech_s) == (120, 90, 150, 10)
     assert load_pack("highway").config.speech_rate.high == 145
+
+
+def test_the_deploy_sample_names_a_shipped_pack() -> None:
+    import tomllib
+
+    sample = Path(__file__).resolve().parents[2] / "deploy" / "hotline.toml"
+    settings = tomllib.loads(sample.read_text(encoding="utf-8"))
+    assert load_pack(settings["quality"]["pack"]).label == "zh-CN-default@2"
