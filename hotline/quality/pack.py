@@ -356,6 +356,9 @@ class Pack:
     opening: PhraseSet = field(repr=False, compare=False)  # searched in the greeting window
     closing: PhraseSet = field(repr=False, compare=False)  # in the closing window
     anywhere: PhraseSet = field(repr=False, compare=False)  # on the whole agent side
+    # the greeting scripts' parts, searched in the greeting window only when the greeting's
+    # parts fall short (most greetings pass on their parts: the long scripts cost time)
+    scripts: PhraseSet = field(repr=False, compare=False)
     # (group, phrase) of the phrases whose every hit needs review
     ambiguous: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False)
     # sound keys of each required word and of each goodbye (for words cut short at the end)
@@ -470,9 +473,14 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
     )
     tolerance = tolerance_of(config.matching)
     specs = _specs(config)
-    opening = [s for s in specs if s.group.startswith(("greeting_missing.", "organisation"))]
+    scripts = [s for s in specs if s.group.startswith("greeting_missing.script")]
+    opening = [
+        s
+        for s in specs
+        if s.group.startswith(("greeting_missing.", "organisation")) and s not in scripts
+    ]
     closing = [s for s in specs if s.group.startswith("closing_missing.")]
-    anywhere = [s for s in specs if s not in opening and s not in closing]
+    anywhere = [s for s in specs if s not in opening and s not in closing and s not in scripts]
     words = config.rules.politeness.words if config.rules.politeness else ()
     return Pack(
         config,
@@ -481,6 +489,7 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
         PhraseSet(opening, sound, tolerance, presence=True),
         PhraseSet(closing, sound, tolerance, presence=True),
         PhraseSet(anywhere, sound, tolerance),
+        PhraseSet(scripts, sound, tolerance, presence=True),
         frozenset((s.group, s.text) for s in specs if s.ambiguous),
         tuple(sound.keys(_chars_of(w.word)) for w in words),
         tuple(

@@ -185,14 +185,16 @@ class _Context:
 
 def _greeting(ctx: _Context, rule: GreetingMissing) -> list[Hit]:
     window = ctx.after_pickup(rule.window_s)
-    for i, script in enumerate(rule.scripts):  # the regulation's own wording, said whole
-        parts = script_parts(script)
-        if all(ctx.found(script_group(i, j), window) for j in range(len(parts))):
-            return []
     groups = ("greeting_missing.salutations", "organisation", "greeting_missing.help_offers")
     parts_heard = sum(bool(ctx.found(group, window)) for group in groups)
     if parts_heard >= rule.min_parts:
         return []
+    if rule.scripts and window:  # the regulation's own wording, said whole
+        doc = Doc.of([ctx.agent[i].normalized for i in window], ctx.pack.sound)
+        heard = {span.group for span in ctx.pack.scripts.find(doc)}
+        for i, script in enumerate(rule.scripts):
+            if all(script_group(i, j) in heard for j in range(len(script_parts(script)))):
+                return []
     utts = [ctx.agent[i] for i in window]
     evidence = " ".join(u.normalized for u in utts if u.normalized) or NO_OPENING
     start, end = ctx.opening_extent(utts, rule.window_s)
