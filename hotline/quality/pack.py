@@ -182,6 +182,18 @@ class RequiredWord(_Model):
 class Politeness(_PhraseRule):
     words: tuple[RequiredWord, ...] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_form(cls, data: Any) -> Any:
+        old = {"please", "please_sounds", "honorific", "honorific_lookalikes", "goodbyes"}
+        if isinstance(data, Mapping) and old & set(data):
+            raise ValueError(
+                "必说文明用语改为 words 列表 (please / honorific / goodbyes are now one list "
+                "`words`, each {word, heard_as, lookalikes}): see the politeness rule of the "
+                "shipped zh-CN.yaml"
+            )
+        return data
+
     @field_validator("words", mode="before")
     @classmethod
     def _words(cls, value: Any) -> Any:
@@ -190,11 +202,25 @@ class Politeness(_PhraseRule):
         return value
 
 
-class SpeechRateFast(_Rule):
+class _SpeechRateRule(_Rule):
+    """Only the deduction: the band is the pack's `speech_rate` section, one for both."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _band_elsewhere(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and {"max_per_min", "min_per_min", "min_speech_s"} & set(data):
+            raise ValueError(
+                "语速范围改在 speech_rate 中设置 (max_per_min / min_per_min / min_speech_s moved "
+                "to the pack's speech_rate section: target_per_min, band_per_min, min_speech_s)"
+            )
+        return data
+
+
+class SpeechRateFast(_SpeechRateRule):
     pass
 
 
-class SpeechRateSlow(_Rule):
+class SpeechRateSlow(_SpeechRateRule):
     pass
 
 

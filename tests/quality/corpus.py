@@ -1157,6 +1157,13 @@ def make_call(seed: int, index: int = 0, cer: float = 0.25, hotline: str | None 
     return Call(data, labels, tuple(lay.utts))
 
 
+def heard(words: list[str], seed: str, cer: float, rate: float = 120.0) -> dict[str, Any]:
+    """One agent line (its words) said from 10 s at `rate` characters a minute, as this
+    module's recogniser returns it (a Vosk result), the same for the same seed."""
+    _, times = _timed(_Turn("agent", words), 10.0, rate)
+    return _Asr(random.Random(seed), cer, traditional=False).recognize(words, times)
+
+
 def generate(n: int, seed: int = 20240601, cer: float = 0.25) -> list[Call]:
     """`n` calls of 3–5 minutes over the gas, water, bank and bus hotlines."""
     return [make_call(seed, i, cer) for i in range(n)]

@@ -197,3 +197,18 @@ def test_the_deploy_sample_names_a_shipped_pack() -> None:
     sample = Path(__file__).resolve().parents[2] / "deploy" / "hotline.toml"
     settings = tomllib.loads(sample.read_text(encoding="utf-8"))
     assert load_pack(settings["quality"]["pack"]).label == "zh-CN-default@2"
+
+
+def test_a_copy_of_the_old_pack_is_told_where_its_settings_moved(tmp_path: Path) -> None:
+    def old_politeness(data: dict) -> None:  # type: ignore[type-arg]
+        data["rules"]["politeness"] = {"deduct": 5, "please": ["请"], "honorific": ["您"],
+                                       "goodbyes": ["再见"]}  # fmt: skip
+
+    with pytest.raises(InvalidInput, match=r"politeness.*one list `words`"):
+        load_pack(copy_of_default(tmp_path, old_politeness))
+
+    def old_rate(data: dict) -> None:  # type: ignore[type-arg]
+        data["rules"]["speech_rate_fast"]["max_per_min"] = 180
+
+    with pytest.raises(InvalidInput, match=r"speech_rate_fast.*speech_rate section"):
+        load_pack(copy_of_default(tmp_path, old_rate))

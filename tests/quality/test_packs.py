@@ -4,7 +4,6 @@ heard through the labelled corpus's recogniser noise."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from hotline.quality.model import CallInput, Score
 from hotline.quality.pack import Pack, load_pack, shipped_packs
 from hotline.quality.scoring import score_call
 from hotline.telephony.model import RingRule
-from tests.quality.corpus import _Asr, _timed, _Turn
+from tests.quality.corpus import heard
 from tests.quality.test_scoring import said
 
 RING = RingRule()
@@ -134,11 +133,9 @@ CER = 0.25  # the labelled corpus's error rate
 def caught(pack: Pack, phrase: str, seed: int, cer: float) -> bool:
     """The phrase said by the agent inside a line, heard by the corpus's recogniser: a
     forbidden_phrase hit (deducted or for review) on it."""
-    words = ["好", "的", *_chunks(phrase), "啊"]
-    _, times = _timed(_Turn("agent", words), 10.0, 120.0)
-    heard = _Asr(random.Random(f"{pack.label}/{phrase}/{seed}"), cer, False).recognize(words, times)
+    line = heard(["好", "的", *_chunks(phrase), "啊"], f"{pack.label}/{phrase}/{seed}", cer)
     data = {"call_id": "x", "agent_number": None, "ring_seconds": 1.0,
-            "channels": {"agent": [heard], "customer": []}}  # fmt: skip
+            "channels": {"agent": [line], "customer": []}}  # fmt: skip
     return any(h.rule == "forbidden_phrase" for h in score(data, pack).hits)
 
 
