@@ -166,3 +166,25 @@ def test_the_packs_together_list_at_least_32_forbidden_phrases_each_its_own() ->
     assert lists["zh-CN"] == union  # the default catches every 忌语 any regulation lists
     others = [lists[n] for n in shipped_packs() if n != "zh-CN"]
     assert len(set(others)) == len(others)  # each regulation its own list
+
+
+# the 服务忌语 as the seed regulations and the common hotline lists write them
+SEED_FORBIDDEN = (
+    "我不知道", "这不关我的事", "有意见找领导去", "你问我，我问谁", "不行就是不行，这是规定",
+    "我也没办法", "你自己先查清楚", "你到底想怎么样", "不是告诉你了吗", "你听清楚了没有",
+    "我们就是这样规定的", "你去投诉吧", "现在才说，早干什么去了", "没看我正忙着吗", "急什么",
+    "这个我不管", "谁告诉你的找谁去", "我就这态度", "你怎么这么啰嗦", "听不懂吗",
+    "下班了明天再来", "这是电脑算的不会错", "不清楚", "没有办法", "自己看", "打错了",
+    "你找别人吧", "快点说", "有完没完", "这事不归我们管", "我说了你也不懂", "着什么急",
+    "下班了明天再打", "这个我管不了", "你找别人去", "爱找谁找谁", "你听不懂吗",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("phrase", SEED_FORBIDDEN)
+def test_every_seed_forbidden_phrase_is_caught_by_the_default_pack(phrase: str) -> None:
+    line = heard(["这个", *_chunks(phrase), "啊"], "clean", 0.0)
+    data = {"call_id": "x", "agent_number": None, "ring_seconds": 1.0,
+            "channels": {"agent": [line], "customer": []}}  # fmt: skip
+    (hit,) = [h for h in score(data, load_pack()).hits if h.rule == "forbidden_phrase"]
+    # deducted, or (a phrase with innocent uses) put up for review
+    assert hit.deduction == 15.0 or (hit.needs_review and "待复核" in hit.evidence)
