@@ -286,9 +286,19 @@ class Matching(_Model):
     fold_initials: dict[str, str] = {"zh": "z", "ch": "c", "sh": "s", "n": "l", "r": "l", "f": "h"}
     fold_finals: dict[str, str] = {"ing": "in", "eng": "en", "ang": "an"}
     same_sound: dict[str, str] = {"您": "你", "幺": "一", "两": "二"}
-    # a word the recogniser cut short at the very end of the agent's channel (再见 heard
-    # as 再 closing the last utterance) counts as said, for required words and goodbyes
-    cut_words_at_end: bool = True
+    # words the recogniser may cut short at the very end of the agent's channel (再见 heard
+    # as 再 closing the last utterance): at least their first half there counts as the
+    # word said, for required words and the closing's goodbyes; () = whole words only
+    cut_words_at_end: tuple[str, ...] = ("再见", "再会", "谢谢")
+
+    @field_validator("cut_words_at_end")
+    @classmethod
+    def _cut_words(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        short = [w for w in words if phrase_length(w) < 2]
+        if short:
+            raise ValueError(f"{short}: a word cut short needs two characters or more, e.g. 再见")
+        return words
+
     digit_sounds: dict[str, tuple[str, ...]] = {
         "0": ("ling", "dong"),
         "1": ("yi", "yao"),
@@ -387,9 +397,6 @@ class Pack:
     scripts: PhraseSet = field(repr=False, compare=False)
     # (group, phrase) of the phrases whose every hit needs review
     ambiguous: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False)
-    # sound keys of each required word and of each goodbye (for words cut short at the end)
-    word_keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    goodbye_keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -507,7 +514,6 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
     ]
     closing = [s for s in specs if s.group.startswith("closing_missing.")]
     anywhere = [s for s in specs if s not in opening and s not in closing and s not in scripts]
-    words = config.rules.politeness.words if config.rules.politeness else ()
     return Pack(
         config,
         source,
@@ -517,16 +523,7 @@ def pack_from_dict(raw: Any, source: str = "<pack>") -> Pack:
         PhraseSet(anywhere, sound, tolerance),
         PhraseSet(scripts, sound, tolerance, presence=True),
         frozenset((s.group, s.text) for s in specs if s.ambiguous),
-        tuple(sound.keys(_chars_of(w.word)) for w in words),
-        tuple(
-            sound.keys(_chars_of(g.text))
-            for g in (config.rules.closing_missing.goodbyes if config.rules.closing_missing else ())
-        ),
     )
-
-
-def _chars_of(text: str) -> str:
-    return "".join(c for c in text if not c.isspace() and c.isalnum())
 
 
 def tolerance_of(matching: Matching) -> Tolerance:

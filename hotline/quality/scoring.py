@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from hotline.asr.transcript import Utterance
+from hotline.asr.transcript import Utterance, normalize
 from hotline.quality.match import Doc, Span, digit_runs, number_heard
 from hotline.quality.model import AGENT, CallInput, Hit, Score
 from hotline.quality.pack import (
@@ -169,11 +169,13 @@ class _Context:
             return self.hit(rule_id, deduct, AGENT, start, end, evidence, conf, ambiguous=True)
         return self.hit(rule_id, deduct, AGENT, start, end, span.text, conf)
 
-    def cut_at_end(self, word_keys: str) -> bool:
-        """The word's beginning (at least half of it) closes the agent's last utterance:
-        the recogniser cut the channel's last word short (再见 heard as 再)."""
-        if not self.pack.config.matching.cut_words_at_end or len(word_keys) < 2 or not self.agent:
+    def cut_at_end(self, word: str) -> bool:
+        """The word is one the pack lets be cut short (`matching.cut_words_at_end`) and its
+        beginning (at least half of it) closes the agent's last utterance: the recogniser
+        cut the channel's last word (再见 heard as 再)."""
+        if word not in self.pack.config.matching.cut_words_at_end or not self.agent:
             return False
+        word_keys = self.pack.sound.keys(normalize(word))
         last = self.doc.keys_of(len(self.agent) - 1)
         return any(
             last.endswith(word_keys[:k]) for k in range((len(word_keys) + 1) // 2, len(word_keys))
@@ -227,7 +229,7 @@ def _closing(ctx: _Context, rule: ClosingMissing) -> list[Hit]:
     window = [i for i, u in enumerate(ctx.agent) if u.end >= last - rule.window_s]
     if ctx.found("closing_missing.checks", window) or ctx.found("closing_missing.goodbyes", window):
         return []
-    if any(ctx.cut_at_end(keys) for keys in ctx.pack.goodbye_keys):
+    if rule.goodbyes and any(ctx.cut_at_end(g.text) for g in rule.goodbyes):
         return []
     utts = [ctx.agent[i] for i in window]
     evidence = " ".join(u.normalized for u in utts if u.normalized) or NO_CLOSING
@@ -254,7 +256,7 @@ def _politeness(ctx: _Context, rule: Politeness) -> list[Hit]:
     conf = ctx.agent_conf
     hits = []
     for i, word in enumerate(rule.words):
-        if ctx.found(word_group(i)) or ctx.cut_at_end(ctx.pack.word_keys[i]):
+        if ctx.found(word_group(i)) or ctx.cut_at_end(word.word):
             continue
         lookalike = ctx.found(lookalike_group(i))
         if lookalike:

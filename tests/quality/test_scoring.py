@@ -382,7 +382,7 @@ def test_a_goodbye_the_recogniser_cut_at_the_end_of_the_channel_counts_as_said()
     assert [h.evidence for h in hits(score(data), "politeness")] == ["缺少「再见」"]
 
     # a pack that wants the whole word says so
-    strict = load_pack_with(lambda raw: raw["matching"].update(cut_words_at_end=False))
+    strict = load_pack_with(lambda raw: raw["matching"].update(cut_words_at_end=[]))
     data["channels"]["agent"][-1] = said("感谢 您的 来电 再", 68.0)
     result = score_call(CallInput.from_dict(data), strict, ring=RING)
     assert [h.evidence for h in hits(result, "politeness")] == ["缺少「再见」"]
