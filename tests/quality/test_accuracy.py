@@ -19,9 +19,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import yaml
+
 from hotline.asr.transcript import normalize
 from hotline.quality.model import CallInput, Hit, Score
-from hotline.quality.pack import load_pack
+from hotline.quality.pack import Pack, load_pack
 from hotline.quality.scoring import score_call
 from hotline.telephony.model import RingRule
 from tests.quality.corpus import RULES, Call, Occurrence, generate
@@ -181,3 +183,28 @@ def test_every_rule_of_the_default_pack_is_precise_and_complete_on_noisy_calls()
 if __name__ == "__main__":
     _, result = run(int(sys.argv[1]) if len(sys.argv) > 1 else CALLS)
     print(table(result, examples=20))
+
+
+def test_goodbyes_cut_at_the_channels_end_would_be_false_hits_if_whole_words_were_required() -> (
+    None
+):
+    from hotline.quality.pack import default_pack_path, pack_from_dict
+
+    calls = [c for c in generate(CALLS, seed=SEED) if "cut_goodbye" in c.labels.cases]
+    assert len(calls) >= 10
+    raw = yaml.safe_load(default_pack_path().read_text(encoding="utf-8"))
+    raw["matching"]["cut_words_at_end"] = []
+    whole_words = pack_from_dict(raw)
+    ring = RingRule()
+
+    def false_goodbyes(pack: Pack) -> int:
+        scores = [score_call(CallInput.from_dict(c.data), pack, ring=ring) for c in calls]
+        return sum(
+            1
+            for c, s in zip(calls, scores, strict=True)
+            for h in s.hits
+            if h.evidence == "缺少「再见」" and "再见" not in c.labels.politeness_missing
+        )
+
+    assert false_goodbyes(whole_words) >= 10  # the recogniser's cut is common enough to matter
+    assert false_goodbyes(load_pack()) <= 2  # only the goodbyes the recogniser lost entirely
