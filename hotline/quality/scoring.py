@@ -305,23 +305,29 @@ def _rate(ctx: _Context) -> list[Hit]:
 def interruptions(
     agent: Sequence[Utterance], customer: Sequence[Utterance], tolerance_s: float
 ) -> list[tuple[float, float]]:
-    """Where the agent cut in (抢话): an agent utterance starting while a customer utterance
-    is under way (the customer's first word began before it), with both speaking on for more
-    than `tolerance_s` (a short 嗯 / 好 over the customer is no interruption). Each as (the
-    agent's start, the end of the talking over)."""
+    """Where the agent cut in (抢话): an agent utterance whose first word starts inside a
+    customer utterance already under way (the customer's first word began before it), and
+    the customer's words sound for more than `tolerance_s` while the agent talks (a short
+    嗯 / 好 over the customer, or a start in the customer's pause before the last words, is
+    none). Each as (the agent's start, the end of the talking over)."""
     found = []
-    talking = [(c.words[0].start, c.words[-1].end) for c in customer if c.words]
-    talking.sort()
+    talking = sorted((c.words[0].start, c.words[-1].end, c) for c in customer if c.words)
     for a in agent:
         if not a.words:
             continue
-        t = a.words[0].start
-        for start, end in talking:  # in order of start: none after the agent's start counts
+        t, a_end = a.words[0].start, a.words[-1].end
+        for start, end, c in talking:  # in order of start: none after the agent's start counts
             if start >= t:
                 break
-            over = min(a.words[-1].end, end) - t
+            if end <= t:
+                continue
+            over = sum(
+                max(0.0, min(w.end, a_end) - max(w.start, t))
+                for w in c.words
+                if w.end > t and w.start < a_end
+            )
             if over > tolerance_s:
-                found.append((t, t + over))
+                found.append((t, min(a_end, end)))
                 break
     return found
 
@@ -332,9 +338,12 @@ def _interruptions(ctx: _Context, rule: Interruption) -> list[Hit]:
     found = interruptions(ctx.agent, ctx.call.customer, rule.tolerance_s)
     if len(found) <= rule.max_per_call:
         return []
-    times = "、".join(f"{t:.1f} 秒（重叠 {e - t:.1f} 秒）" for t, e in found[:5])
+    times = "、".join(f"{t:.1f}–{e:.1f} 秒" for t, e in found[:5])
     more = "等" if len(found) > 5 else ""
-    evidence = f"抢话 {len(found)} 次（允许 {rule.max_per_call} 次）：{times}{more}"
+    evidence = (
+        f"抢话 {len(found)} 次（允许 {rule.max_per_call} 次，客户仍在说话时坐席开口、同时说话超过 "
+        f"{rule.tolerance_s:g} 秒）：{times}{more}"
+    )
     start, end = found[0]
     return [ctx.hit("interruption", rule.deduct, AGENT, start, end, evidence, 1.0)]
 

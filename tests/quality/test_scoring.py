@@ -329,7 +329,9 @@ def test_cutting_in_on_the_customer_twice_is_an_interruption_once_is_allowed() -
     data["channels"]["agent"].insert(3, said("好的 我 一起 登记", 48.0))
     (hit,) = hits(score(data), "interruption")
     assert (hit.channel, hit.start, hit.deduction) == ("agent", 27.0, 5.0)
-    assert hit.evidence.startswith("抢话 2 次（允许 1 次）：27.0 秒（重叠 3.5 秒）、48.0 秒")
+    assert hit.evidence.startswith(
+        "抢话 2 次（允许 1 次，客户仍在说话时坐席开口、同时说话超过 1 秒）：27.0–30.5 秒、48.0–"
+    )
 
 
 def test_a_short_backchannel_or_a_quick_turn_over_the_customer_is_no_interruption() -> None:
@@ -429,3 +431,19 @@ def test_near_misses_that_mean_the_opposite_do_not_fire() -> None:
         "不 着急 您 慢慢 说",
     ):
         assert hits(score(model_call(said(line, 25.0))), "forbidden_phrase") == [], line
+
+
+def test_speaking_in_the_customers_pause_is_no_interruption_talking_over_words_is() -> None:
+    from hotline.quality.scoring import interruptions
+
+    customer = said("我家 燃气 表 上个月 还 好好 的", 20.0)
+    customer["result"].append({"word": "对吧", "start": 28.0, "end": 28.6, "conf": 0.9})
+    customer["text"] += " 对吧"  # words until 26.6 s, a pause, then 对吧 at 28 s
+    pause = CallInput.from_dict(
+        call([said("好的 我 帮您 查 一下 上个月 的 读数", 25.8)], [customer])
+    )
+    assert interruptions(pause.agent, pause.customer, 1.0) == []  # 0.6 s of 对吧 under it
+    early = CallInput.from_dict(
+        call([said("好的 我 帮您 查 一下 上个月 的 读数", 23.0)], [customer])
+    )
+    assert interruptions(early.agent, early.customer, 1.0) == [(23.0, 28.6)]
