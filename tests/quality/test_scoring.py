@@ -440,7 +440,7 @@ def test_speaking_in_the_customers_pause_is_no_interruption_talking_over_words_i
     customer["result"].append({"word": "对吧", "start": 28.0, "end": 28.6, "conf": 0.9})
     customer["text"] += " 对吧"  # words until 26.6 s, a pause, then 对吧 at 28 s
     pause = CallInput.from_dict(
-        call([said("好的 我 帮您 查 一下 上个月 的 读数", 25.8)], [customer])
+        call([said("好的 我 帮您 查 一下 上个月 的 读数", 26.8)], [customer])
     )
     assert interruptions(pause.agent, pause.customer, 1.0) == []  # 0.6 s of 对吧 under it
     early = CallInput.from_dict(
