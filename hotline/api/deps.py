@@ -29,6 +29,7 @@ from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.model import RingRule
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision import SupervisionService
+from hotline.telephony.survey_store import SurveyStore
 from hotline.tickets.service import TicketService
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ __all__ = [
     "Settings",
     "Supervision",
     "Supervisor",
+    "Surveys",
     "Tickets",
     "Timezone",
     "Transcripts",
@@ -77,6 +79,10 @@ def callback_records(request: Request) -> CallbackStore:
 
 def callbacks(request: Request) -> CallbackService:
     return container(request).callbacks
+
+
+def surveys(request: Request) -> SurveyStore:
+    return container(request).surveys
 
 
 def recordings(request: Request) -> RecordingStore:
@@ -141,6 +147,7 @@ Calls = Annotated[CallStore, Depends(calls)]
 Desk = Annotated[DeskParts, Depends(desk)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
+Surveys = Annotated[SurveyStore, Depends(surveys)]
 Recordings = Annotated[RecordingStore, Depends(recordings)]
 ArchiveRoot = Annotated[Path, Depends(archive_root)]
 Transcripts = Annotated[TranscriptStore, Depends(transcripts)]
