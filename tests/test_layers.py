@@ -1,7 +1,8 @@
 """The dependency direction core <- telephony <- recording <- asr <- quality <- customers <-
-knowledge <- tickets <- api <- web: a package imports only from packages to its left (read with `ast`, every module,
-`if TYPE_CHECKING:` imports included), so there is no import cycle between packages. The
-one way back is named in MOUNTS: the composition root mounts the web workspace."""
+knowledge <- tickets <- api <- web: a package imports only from packages to its left (read
+with `ast`, every module, `if TYPE_CHECKING:` imports included), so there is no import cycle
+between packages. The one way back is named in MOUNTS: the composition root mounts the web
+workspace."""
 
 from __future__ import annotations
 
