@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
@@ -471,4 +472,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     install_web(app)
     # --- end web workspace -------------------------------------------------------------
+    # outermost: a body over the limit is refused before anything reads it (issue 13)
+    app.add_middleware(BodyLimit, max_bytes=c.settings.security.max_body_bytes)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from hotline.api.limits import SaneTime
 from hotline.api.schemas import Out
 from hotline.tickets.lifecycle import ACTION_LABELS, HISTORY_LABELS, allowed
 from hotline.tickets.model import (
@@ -177,7 +178,7 @@ class SplitIn(BaseModel):
 
 class ExtensionIn(BaseModel):
     step: str = Field(description="dispatch, contact, done or reply")
-    new_due: datetime = Field(description="the new deadline (no zone = local time)")
+    new_due: SaneTime = Field(description="the new deadline (no zone = local time)")
     reason: str = Field(min_length=1, max_length=2000)
     unit: str | None = Field(None, max_length=128, description="the unit asking")
 

@@ -165,6 +165,33 @@ class WebSettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    """Issue 13: limits, tokens, personal data, the 抽查 key."""
+
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="request bodies over this are refused (413) unread"
+    )
+    token_days: float = Field(
+        90.0, ge=0, description="a new API token expires after this many days; 0 = never"
+    )
+    whole_pii_roles: tuple[str, ...] = Field(
+        ("supervisor", "admin"),
+        description="roles that see phone numbers, 户号, ID numbers and addresses whole; "
+        "the others see them masked (138****1234)",
+    )
+    sample_key: str = Field(
+        "",
+        description="secret key of the 抽查 sample (keyed hash); unset = one generated at "
+        "install in data_dir/sample.key",
+    )
+    anonymise_after_years: float = Field(
+        0.0,
+        ge=0,
+        description="tickets, call rows and quality evidence older than this lose their "
+        "personal data (numbers, 户号, addresses, ID numbers); 0 = keep",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -191,6 +218,7 @@ class Settings(BaseSettings):
     tickets: TicketSettings = TicketSettings()
     live: LiveSettings = LiveSettings()
     web: WebSettings = WebSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @field_validator("database_url")
     @classmethod

@@ -54,7 +54,7 @@ async def list_calls(
         Literal["inbound", "callback", "all"],
         Query(description="customer calls (inbound, the default), callback legs, or all"),
     ] = "inbound",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
     f = _filter(
@@ -127,7 +127,7 @@ async def list_callbacks(
     user: Supervisor,
     store: CallbackRecords,
     status: Status | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[CallbackOut]:
     found = await store.find(status=status, offset=offset, limit=limit)

@@ -97,7 +97,7 @@ async def list_scores(
     queue: Annotated[str | None, Query(max_length=128, description="the team (queue)")] = None,
     band: Annotated[str | None, Query(max_length=32, description="e.g. 不合格")] = None,
     status: ReviewStatus | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ScoredCallOut]:
     since, until = time_range(tz, since, until)
@@ -291,7 +291,7 @@ async def list_appeals(
     user: AnyUser,
     store: Quality,
     state: AppealState | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AppealOut]:
     items = await store.appeals(state=state, only_agent=own_scope(user), offset=offset, limit=limit)

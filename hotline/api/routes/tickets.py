@@ -70,7 +70,7 @@ async def list_tickets(
     caller: Annotated[str | None, Query(max_length=64, description="number or part")] = None,
     since: Annotated[datetime | None, Query(description="created from (no zone = local)")] = None,
     until: Annotated[datetime | None, Query(description="created until, exclusive")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> s.TicketListOut:
     since, until = time_range(tz, since, until)

@@ -69,7 +69,7 @@ async def search_transcripts(
     ] = None,
     until: Annotated[datetime | None, Query(description="calls until, exclusive")] = None,
     agent: Annotated[str | None, Query(max_length=128, description="the recording's agent")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SearchOut:
     since, until = time_range(tz, since, until)
