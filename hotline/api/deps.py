@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
+from hotline.api.audit import Auditor
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
 from hotline.api.live_wiring import Live as LiveParts
 from hotline.asr.store import TranscriptStore
@@ -38,6 +39,7 @@ __all__ = [
     "Agent",
     "AnyUser",
     "ArchiveRoot",
+    "Audit",
     "Bus",
     "CallbackRecords",
     "Callbacks",
@@ -63,6 +65,11 @@ def container(request: Request) -> Container:
     """The composition root's container of this app (see app.create_app)."""
     c: Container = request.app.state.container
     return c
+
+
+def auditor(request: Request) -> Auditor:
+    """The audit trail of this request: entries name its client address."""
+    return Auditor(container(request).recordings, request.client.host if request.client else None)
 
 
 def calls(request: Request) -> CallStore:
@@ -129,6 +136,7 @@ def supervision(request: Request) -> SupervisionService:
     return service
 
 
+Audit = Annotated[Auditor, Depends(auditor)]
 Calls = Annotated[CallStore, Depends(calls)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Tickets, Timezone
+from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Tickets, Timezone, auditor
 from hotline.api.quality_schemas import ReportOut
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import live as live_routes
@@ -120,7 +120,7 @@ async def service_level(
 @router.get("/reports/quality")
 async def quality(request: Request, user: Supervisor, store: Quality, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
-    r = await quality_routes.report(user, store, tz, period=p.kind, day=p.first)
+    r = await quality_routes.report(user, store, tz, auditor(request), period=p.kind, day=p.first)
     assert isinstance(r, ReportOut)
     charts = [
         bar_chart("各坐席平均分", [(g.name, g.average) for g in r.agents], top=100, bad=_low_score),
@@ -143,7 +143,7 @@ def _low_score(v: float) -> bool:
 async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
     r = await ticket_report_routes.ticket_report(
-        user, service, tz, period=q.period, day=p.first.isoformat()
+        user, service, tz, auditor(request), period=q.period, day=p.first.isoformat()
     )
     assert isinstance(r, dict)
     charts = [
@@ -162,7 +162,9 @@ async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Time
 @router.get("/reports/agents")
 async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
-    r = await live_routes.reports(user, live, period=q.period, day=p.first.isoformat())
+    r = await live_routes.reports(
+        user, live, auditor(request), period=q.period, day=p.first.isoformat()
+    )
     assert isinstance(r, dict)
     rows = r["agents"]
     charts = [

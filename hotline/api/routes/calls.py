@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import (
     AnyUser,
+    Audit,
     CallbackRecords,
     Callbacks,
     Calls,
@@ -143,14 +145,18 @@ async def get_callback(user: Supervisor, store: CallbackRecords, callback_id: in
 
 
 @router.post("/callbacks/{callback_id}/cancel", response_model=CallbackOut, tags=["callbacks"])
-async def cancel_callback(user: Supervisor, callbacks: Callbacks, callback_id: int) -> CallbackOut:
+async def cancel_callback(
+    user: Supervisor, callbacks: Callbacks, audit: Audit, callback_id: int
+) -> CallbackOut:
     cb = await callbacks.cancel(callback_id, by=user.name)
+    await audit(user, AuditAction.CALLBACK_CANCEL, detail=f"callback={callback_id}")
     return CallbackOut.model_validate(cb)
 
 
 @router.post("/callbacks/{callback_id}/retrigger", response_model=CallbackOut, tags=["callbacks"])
 async def retrigger_callback(
-    user: Supervisor, callbacks: Callbacks, callback_id: int
+    user: Supervisor, callbacks: Callbacks, audit: Audit, callback_id: int
 ) -> CallbackOut:
     cb = await callbacks.retrigger(callback_id, by=user.name)
+    await audit(user, AuditAction.CALLBACK_RETRIGGER, detail=f"callback={callback_id}")
     return CallbackOut.model_validate(cb)

@@ -11,8 +11,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import (
     AnyUser,
+    Audit,
     Inspector,
     Quality,
     Settings,
@@ -117,9 +119,17 @@ async def list_scores(
 
 @router.get("/scores/{call_id}", response_model=ScoreDetailOut)
 async def get_score(
-    user: AnyUser, store: Quality, transcripts: Transcripts, call_id: str
+    user: AnyUser, store: Quality, transcripts: Transcripts, audit: Audit, call_id: str
 ) -> ScoreDetailOut:
-    return await _out(transcripts, await _visible(store, user, call_id))
+    """One scored call: its hits with their evidence (what was said); the read is audited."""
+    detail = await _visible(store, user, call_id)
+    await audit(
+        user,
+        AuditAction.SCORE_DETAIL,
+        recording_id=detail.call.recording_id,
+        detail=f"call={call_id}",
+    )
+    return await _out(transcripts, detail)
 
 
 @router.get("/review-queue", response_model=QueueOut)
@@ -314,6 +324,7 @@ async def report(
     user: Supervisor,
     store: Quality,
     tz: Timezone,
+    audit: Audit,
     period: PeriodKind = PeriodKind.DAY,
     day: Annotated[date | None, Query(alias="date", description="a day in the period")] = None,
     format: Literal["json", "xlsx"] = "json",
@@ -326,6 +337,7 @@ async def report(
     if format == "xlsx":
         title = reports.report_title(r)
         ascii_name = f"quality-{period.value}-{p.key}.xlsx"
+        await audit(user, AuditAction.EXPORT, detail=f"{ascii_name}: {title}")
         return download(reports.to_xlsx(r), XLSX, ascii_name, title + ".xlsx")
     return ReportOut(
         title=reports.report_title(r),

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hotline.api.deps import Settings, Supervisor, Tickets, Timezone
+from hotline.api.audit import Action as AuditAction
+from hotline.api.deps import Audit, Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
@@ -76,9 +77,10 @@ def _report_json(r: TicketReport) -> dict[str, Any]:
 
 @router.get("/ticket-reports", response_model=None)
 async def ticket_report(
-    _: Supervisor,
+    user: Supervisor,
     service: Tickets,
     tz: Timezone,
+    audit: Audit,
     period: Literal["day", "week", "month"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -93,15 +95,17 @@ async def ticket_report(
     report = summarize(tickets, p, now)
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
+        await audit(user, AuditAction.EXPORT, detail=f"tickets-{period}-{p.first}.xlsx: {name}")
         return download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report)
 
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)
 async def transfer_slip(
-    _: Supervisor,
+    user: Supervisor,
     service: Tickets,
     settings: Settings,
+    audit: Audit,
     ticket_id: int,
     format: Literal["pdf", "xlsx"] = "pdf",
     complainant: Annotated[str, Query(max_length=64, description="投诉人 as printed")] = "",
@@ -132,6 +136,7 @@ async def transfer_slip(
         agent=f"工号 {number}" if number else None,
     )
     name = f"投诉转接单-{t.id}"
+    await audit(user, AuditAction.SLIP, detail=f"ticket={t.id}; format={format}")
     if format == "xlsx":
         body = slip_xlsx(slip, organisation=organisation)
         return download(body, XLSX, f"transfer-slip-{t.id}.xlsx", name + ".xlsx")
