@@ -35,6 +35,7 @@ from hotline.api.routes import supervision as supervision_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
+from hotline.api.routes import users as users_routes
 from hotline.api.stages import active_handlers, stage_table
 from hotline.api.supervision_wiring import attach_supervision
 from hotline.api.users import UserStore
@@ -292,7 +293,7 @@ def build(settings: Settings) -> Container:
         sessions=sessions,
         bus=bus,
         calls=calls,
-        users=UserStore(sessions),
+        users=UserStore(sessions, settings.token_ttl),
         callback_store=callback_store,
         call_service=call_service,
         callbacks=callbacks,
@@ -458,6 +459,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
+    app.include_router(users_routes.router)
 
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)

@@ -101,8 +101,8 @@ async def current_user(
             401,
             detail={
                 "error": "invalid_token",
-                "message": "令牌无效或已吊销 (this token is unknown or revoked; "
-                "ask an admin for a new one)",
+                "message": "令牌无效、已过期或已吊销，或该用户已停用 (this token is unknown, "
+                "expired or revoked, or its user is disabled): ask an admin for a new one",
             },
             headers={"WWW-Authenticate": "Bearer"},
         )

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from hotline.api.audit import Auditor
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
 from hotline.api.live_wiring import Live as LiveParts
+from hotline.api.users import UserStore
 from hotline.asr.store import TranscriptStore
 from hotline.core.bus import Bus as EventBus
 from hotline.core.jobs import JobQueue
@@ -55,6 +56,7 @@ __all__ = [
     "Tickets",
     "Timezone",
     "Transcripts",
+    "Users",
     "Wiring",
     "current_user",
     "require",
@@ -70,6 +72,10 @@ def container(request: Request) -> Container:
 def auditor(request: Request) -> Auditor:
     """The audit trail of this request: entries name its client address."""
     return Auditor(container(request).recordings, request.client.host if request.client else None)
+
+
+def users(request: Request) -> UserStore:
+    return container(request).users
 
 
 def calls(request: Request) -> CallStore:
@@ -138,6 +144,7 @@ def supervision(request: Request) -> SupervisionService:
 
 Audit = Annotated[Auditor, Depends(auditor)]
 Calls = Annotated[CallStore, Depends(calls)]
+Users = Annotated[UserStore, Depends(users)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
 Recordings = Annotated[RecordingStore, Depends(recordings)]

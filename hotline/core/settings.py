@@ -9,7 +9,7 @@ Every setting has an embedded default (SQLite under ./data, no broker, AMI off),
 from __future__ import annotations
 
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -226,6 +226,12 @@ class Settings(BaseSettings):
         if v and v.startswith(("postgres://", "postgresql://")):
             return "postgresql+asyncpg://" + v.split("://", 1)[1]
         return v
+
+    @property
+    def token_ttl(self) -> timedelta | None:
+        """How long a new API token lives (None: forever)."""
+        days = self.security.token_days
+        return timedelta(days=days) if days else None
 
     @property
     def archive_root(self) -> Path:
