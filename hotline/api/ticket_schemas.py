@@ -71,6 +71,7 @@ class TicketBrief(Out):
 
 
 class TicketOut(TicketBrief):
+    version: int = Field(description='send it back as If-Match: "<version>" with an edit')
     recording_id: int | None
     caller_number: str | None
     agent: str | None  # first-contact owner (首问负责)
@@ -231,6 +232,7 @@ def ticket_out(rec: TicketRecord) -> TicketOut:
     ext = rec.extension
     return TicketOut(
         **brief(t).model_dump(),
+        version=rec.version,
         recording_id=t.recording_id,
         caller_number=t.caller_number,
         agent=t.agent,

@@ -15,6 +15,7 @@ from typing import Any
 
 from hotline.asr.transcript import Transcript
 from hotline.core.bus import Bus
+from hotline.core.errors import VersionConflict
 from hotline.telephony.ami import Originator
 from hotline.telephony.dialler import Dialler, DialPlan
 from hotline.telephony.model import CallRecord
@@ -77,9 +78,25 @@ class TicketService:
     # --- people's actions -----------------------------------------------------------------
 
     async def edit(
-        self, ticket_id: int, changes: Mapping[str, Any], *, actor: str, role: Role | str
+        self,
+        ticket_id: int,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        role: Role | str,
+        expected_version: int | None = None,
     ) -> TicketRecord:
+        await self._expect(ticket_id, expected_version)
         return await self.actions.edit(ticket_id, changes, actor=actor, role=role)
+
+    async def _expect(self, ticket_id: int, version: int | None) -> None:
+        """VersionConflict unless the ticket is still at `version` (None: any); the store's
+        own compare-and-set then guards the change against a writer in between."""
+        if version is None:
+            return
+        current = await self.store.get(ticket_id)
+        if current is not None and current.version != version:
+            raise VersionConflict(f"工单 {ticket_id} ", current.version)
 
     async def act(
         self,
@@ -90,7 +107,9 @@ class TicketService:
         role: Role | str,
         reason: str | None = None,
         data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
     ) -> TicketRecord:
+        await self._expect(ticket_id, expected_version)
         return await self.actions.act(
             ticket_id, action, actor=actor, role=role, reason=reason, data=data
         )

@@ -44,6 +44,10 @@ class Api:
     async def act(self, who: str, tid: int, action: str, **body: Any) -> httpx.Response:
         return await self.post(who, f"/api/tickets/{tid}/actions/{action}", body)
 
+    async def act_as(self, who: str, tid: int, action: str, if_match: str) -> httpx.Response:
+        url = f"/api/tickets/{tid}/actions/{action}"
+        return await self.client.post(url, json={}, headers={"If-Match": if_match, **self._h(who)})
+
 
 @pytest.fixture
 async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
