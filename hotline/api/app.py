@@ -43,9 +43,16 @@ from hotline.asr.service import TranscriptionService
 from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
-from hotline.core import db
+from hotline.core import db, keys
 from hotline.core.bus import Bus
-from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
+from hotline.core.errors import (
+    Conflict,
+    HotlineError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Unavailable,
+)
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.pipeline import Pipeline
@@ -168,6 +175,8 @@ def make_ticket_service(
 
 
 def build(settings: Settings) -> Container:
+    # the 抽查 key: configured, or generated at install and kept in data_dir (issue 13)
+    settings.security.sample_key = keys.sample_key(settings.security.sample_key, settings.data_dir)
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
     bus = Bus()
@@ -384,7 +393,7 @@ async def stop(c: Container) -> None:
     await c.engine.dispose()
 
 
-STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503}
+STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503, NotAllowed: 403}
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:

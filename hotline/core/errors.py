@@ -31,6 +31,13 @@ class Conflict(HotlineError):
     error_id = "conflict"
 
 
+class NotAllowed(HotlineError):
+    """Allowed for the role, but not for this person on this thing (separation of duties:
+    their own appeal, a complaint against them, their own ticket's satisfaction)."""
+
+    error_id = "not_allowed"
+
+
 class VersionConflict(Conflict):
     """An edit or decision made on a version that is no longer the current one: someone else
     changed it in between (compare-and-set failed). Nothing was changed."""

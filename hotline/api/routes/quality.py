@@ -42,7 +42,7 @@ from hotline.api.routes.common import XLSX, Since, Until, download, own_scope, t
 from hotline.api.schemas import UtteranceOut
 from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
-from hotline.core.errors import NotFound, VersionConflict
+from hotline.core.errors import NotAllowed, NotFound, VersionConflict
 from hotline.core.periods import Period, PeriodKind
 from hotline.quality import reports, review
 from hotline.quality.records import ScoreDetail
@@ -178,7 +178,9 @@ async def review_queue(
     candidates = [c for c, _ in pairs]
     by_id = {c.call_id: (c, call) for c, call in pairs}
     entries = review.review_queue(
-        candidates, review.sample(candidates, p.key, percent), low_below=low_below
+        candidates,
+        review.sample(candidates, p.key, percent, seed=settings.security.sample_key),
+        low_below=low_below,
     )
     return QueueOut(
         period=p.key,
@@ -349,7 +351,16 @@ async def _decide_appeal(
     v: Versioned | None = None,
 ) -> AppealOut:
     """同意 / 驳回 on the version of the call's score the inspector read (If-Match: the
-    score's ETag)."""
+    score's ETag); never by the appellant or the agent whose call it is."""
+    found = await store.get_appeal(appeal_id)
+    if found is not None and review.decides_own(
+        found.opened_by, found.agent, user.name, user.agent
+    ):
+        raise NotAllowed(
+            f"不能处理自己的申诉（申诉 {appeal_id}），请由其他质检员处理 (an appeal on your own "
+            "call is decided by another inspector)",
+            error_id="own_appeal",
+        )
     try:
         a = await store.move_appeal(
             appeal_id,

@@ -21,6 +21,7 @@ from hotline.api.routes.common import local, own_scope, time_range
 from hotline.api.users import User
 from hotline.core.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from hotline.tickets import lifecycle
+from hotline.tickets.duties import Actor
 from hotline.tickets.lifecycle import Action, ActionRefused
 from hotline.tickets.model import Category, State
 from hotline.tickets.records import TicketFilter, TicketRecord
@@ -46,6 +47,11 @@ async def _visible(service: TicketService, user: User, ticket_id: int) -> Ticket
             "see; agents see the tickets of their own calls; list them with GET /api/tickets)"
         )
     return rec
+
+
+def _party(user: User) -> Actor:
+    """Who is acting, for the separation of duties (tickets.duties)."""
+    return Actor(user.name, user.agent)
 
 
 def _action(name: str) -> Action:
@@ -207,6 +213,7 @@ async def act(
             reason=body.reason,
             data=data,
             expected_version=version,
+            party=_party(user),
         ),
     )
 
@@ -273,6 +280,7 @@ async def record_followup(
         note=body.note,
         actor=user.name,
         role=user.role,
+        party=_party(user),
     )
     return await _detail(service, rec)
 
