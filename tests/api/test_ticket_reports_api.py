@@ -101,7 +101,7 @@ async def test_the_transfer_slip_is_dated_by_the_first_dispatch_to_its_unit(api:
     await api.act("boss", tid, "reply", reason="已关阀检修")
     api.clock.now = T0 + timedelta(days=3)  # Thursday: 不满意 reopens it
     r = await api.post(
-        "wang",
+        "boss",
         f"/api/tickets/{tid}/followups",
         {"result": "reached", "satisfaction": "unsatisfied"},
     )
