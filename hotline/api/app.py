@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import hotline
 from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
+from hotline.api.masking import MaskPersonalData
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import live as live_routes
@@ -43,8 +44,8 @@ from hotline.asr.service import TranscriptionService
 from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
-from hotline.core import db, keys
-from hotline.core.bus import Bus
+from hotline.core import db, keys, pii
+from hotline.core.bus import Bus, Message
 from hotline.core.errors import (
     Conflict,
     HotlineError,
@@ -174,6 +175,20 @@ def make_ticket_service(
     )
 
 
+def masked_for_mqtt(
+    mqtt: MqttPublisher, whole_roles: tuple[str, ...]
+) -> Callable[[Message], Awaitable[None]]:
+    """MQTT subscribers are no user: payloads go out with personal data masked, unless the
+    pseudo-role "mqtt" is among security.whole_pii_roles (issue 13)."""
+    if pii.sees_whole("mqtt", whole_roles):
+        return mqtt.handle
+
+    async def handle(m: Message) -> None:
+        await mqtt.handle(Message(m.topic, pii.mask_tree(m.payload), m.at))
+
+    return handle
+
+
 def build(settings: Settings) -> Container:
     # the 抽查 key: configured, or generated at install and kept in data_dir (issue 13)
     settings.security.sample_key = keys.sample_key(settings.security.sample_key, settings.data_dir)
@@ -295,7 +310,7 @@ def build(settings: Settings) -> Container:
             username=m.username,
             password=m.password,
         )
-        bus.subscribe("", mqtt.handle)
+        bus.subscribe("", masked_for_mqtt(mqtt, settings.security.whole_pii_roles))
     return Container(
         settings=settings,
         engine=engine,
@@ -483,6 +498,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     install_web(app)
     # --- end web workspace -------------------------------------------------------------
+    # personal data masked by role in every JSON answer (issue 13)
+    app.add_middleware(MaskPersonalData, whole_roles=c.settings.security.whole_pii_roles)
     # outermost: a body over the limit is refused before anything reads it (issue 13)
     app.add_middleware(BodyLimit, max_bytes=c.settings.security.max_body_bytes)
     return app

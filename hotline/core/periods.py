@@ -23,7 +23,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 # the years a hotline's records and reports can be about; outside them a date is a typo
 FIRST_YEAR = 1970
-LAST_YEAR = 2200
+LAST_YEAR = 2999
 
 
 def check_year(day: date) -> None:

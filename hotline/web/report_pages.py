@@ -15,7 +15,17 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Tickets, Timezone, auditor
+from hotline.api.deps import (
+    Calls,
+    Live,
+    Quality,
+    Rule,
+    Settings,
+    Supervisor,
+    Tickets,
+    Timezone,
+    auditor,
+)
 from hotline.api.quality_schemas import ReportOut
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import live as live_routes
@@ -140,10 +150,12 @@ def _low_score(v: float) -> bool:
 
 
 @router.get("/reports/tickets")
-async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Timezone) -> Response:
+async def tickets(
+    request: Request, user: Supervisor, service: Tickets, tz: Timezone, settings: Settings
+) -> Response:
     q, p, errors = _period(request, tz)
     r = await ticket_report_routes.ticket_report(
-        user, service, tz, auditor(request), period=q.period, day=p.first.isoformat()
+        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
     )
     assert isinstance(r, dict)
     charts = [

@@ -90,7 +90,8 @@ async def test_the_whole_lifecycle_with_roles(api: Api) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == "draft" and body["category"] == "emergency" and body["urgent"]
-    assert body["agent"] == "PJSIP/1001" and body["caller_number"] == "13800138000"
+    # an agent sees the caller's number masked (issue 13: security.whole_pii_roles)
+    assert body["agent"] == "PJSIP/1001" and body["caller_number"] == "138****8000"
     assert body["evidence"][0]["text"] == "燃气泄漏" and body["fields"]
     assert body["allowed_actions"] == ["confirm", "close_out_of_scope", "set_exposure"]
     assert (await api.get("li", url)).status_code == 404

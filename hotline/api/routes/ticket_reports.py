@@ -6,7 +6,7 @@ from `tickets.forms`, both pure — this module only fetches the tickets and pic
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import Audit, Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
+from hotline.core import pii, sheets
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.quality.model import agent_number_from
@@ -81,6 +82,7 @@ async def ticket_report(
     service: Tickets,
     tz: Timezone,
     audit: Audit,
+    settings: Settings,
     period: Literal["day", "week", "month"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -96,7 +98,10 @@ async def ticket_report(
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
         await audit(user, AuditAction.EXPORT, detail=f"tickets-{period}-{p.first}.xlsx: {name}")
-        return download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
+        body = report_xlsx(report)
+        if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
+            body = sheets.map_text(body, pii.mask_text)
+        return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report)
 
 
@@ -135,6 +140,10 @@ async def transfer_slip(
         transferred_at=min(dispatches, default=None),
         agent=f"工号 {number}" if number else None,
     )
+    if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
+        slip = replace(
+            slip, contact=pii.mask_text(slip.contact), content=pii.mask_text(slip.content)
+        )
     name = f"投诉转接单-{t.id}"
     await audit(user, AuditAction.SLIP, detail=f"ticket={t.id}; format={format}")
     if format == "xlsx":
