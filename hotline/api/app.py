@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api import privacy
 from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
 from hotline.api.masking import MaskPersonalData
@@ -369,6 +370,16 @@ async def start(c: Container) -> None:
             name="retention-purge",
         )
     )
+    years = c.settings.security.anonymise_after_years
+    if years > 0:
+        c.tasks.append(
+            asyncio.create_task(
+                privacy.anonymise_forever(
+                    c.sessions, years, interval_s=c.settings.recording.purge_interval_h * 3600
+                ),
+                name="anonymise",
+            )
+        )
     c.tasks.append(asyncio.create_task(c.tickets.run(), name="tickets"))
     if c.ami is not None:
         await c.ami.start()

@@ -54,6 +54,8 @@ _DIGITS = re.compile(
 
 def mask_phone(value: str) -> str:
     """138****8000; a landline 0755****1234; a short service number (95598) stays."""
+    if "*" in value:
+        return value  # masked already
     digits = re.sub(r"\D", "", value)
     if len(digits) < 7:
         return value
@@ -65,12 +67,16 @@ def mask_phone(value: str) -> str:
 def mask_account(value: str) -> str:
     """户号 / 账号: only the last four shown."""
     v = value.strip()
+    if "*" in v:
+        return v
     return "*" * max(len(v) - 4, 4) + v[-4:] if len(v) > 4 else "****"
 
 
 def mask_id(value: str) -> str:
     """身份证号: the first three and the last four shown."""
     v = value.strip()
+    if "*" in v:
+        return v
     return v[:3] + "*" * max(len(v) - 7, 4) + v[-4:] if len(v) > 7 else "****"
 
 
@@ -78,6 +84,8 @@ def mask_address(value: str) -> str:
     """The start of the address (its street or district, up to a third of it, at most six
     characters), the rest hidden."""
     v = value.strip()
+    if v.endswith("****"):
+        return v
     keep = min(6, max(1, len(v) // 3)) if len(v) > 2 else 0
     return v[:keep] + "****"
 
@@ -123,6 +131,19 @@ def mask_tree(data: Any) -> Any:
         else:
             out[key] = mask_tree(value)
     return out
+
+
+def mask_json_text(text: str | None) -> str | None:
+    """A JSON document (as stored in a Text column) with `mask_tree` applied."""
+    if not text:
+        return text
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return mask_text(text)
+    return json.dumps(mask_tree(data), ensure_ascii=False)
 
 
 def sees_whole(role: str, whole_roles: Iterable[str]) -> bool:

@@ -73,3 +73,14 @@ def test_who_sees_it_whole_is_a_setting() -> None:
     assert pii.sees_whole("supervisor", ("supervisor", "admin"))
     assert not pii.sees_whole("agent", ("supervisor", "admin"))
     assert pii.sees_whole("agent", ("agent",))
+
+
+def test_masking_twice_changes_nothing_more() -> None:
+    for f, v in [
+        (pii.mask_phone, "13800138000"),
+        (pii.mask_account, "0012345678"),
+        (pii.mask_id, "110101199003071234"),
+        (pii.mask_address, "幸福路12号3单元501"),
+        (pii.mask_text, "电话13800138000，户号0012345678"),
+    ]:
+        assert f(f(v)) == f(v)
