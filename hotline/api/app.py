@@ -21,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
@@ -456,6 +457,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "error": "invalid_input",
             "message": f"请求参数有误，请按提示修改后重试 ({problems})",
             "problems": jsonable_encoder(exc.errors()),
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # a number (an id in the path, an offset) too large for the database's integers
+        body = {
+            "error": "invalid_input",
+            "message": "请求参数有误：数值超出范围，请检查编号或数字后重试 "
+            "(a number in the request "
+            "is out of range)",
         }
         return JSONResponse(body, status_code=422)
 
