@@ -4,7 +4,7 @@ sit next to the English identifiers."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +38,7 @@ class EvidenceIO(BaseModel):
 
 class FieldIO(BaseModel):
     kind: FieldKind
-    value: str
+    value: str = Field(max_length=500)
     evidence: EvidenceIO
 
 
@@ -159,7 +159,7 @@ class TicketListOut(Out):
 
 class TicketPatch(BaseModel):
     category: Category | None = None
-    fields: list[FieldIO] | None = None
+    fields: list[FieldIO] | None = Field(None, max_length=50, description="at most 50")
     summary: str | None = Field(None, max_length=2000)
     unit: str | None = Field(None, max_length=128)
     complaint_level: int | None = Field(None, ge=1, le=3)
@@ -174,11 +174,13 @@ class ActionIn(BaseModel):
 
 
 class SplitIn(BaseModel):
-    units: list[str] = Field(min_length=2, description="one ticket per unit; the first stays")
+    units: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=2, max_length=20, description="one ticket per unit (2 to 20); the first stays"
+    )
 
 
 class ExtensionIn(BaseModel):
-    step: str = Field(description="dispatch, contact, done or reply")
+    step: str = Field(max_length=16, description="dispatch, contact, done or reply")
     new_due: SaneTime = Field(description="the new deadline (no zone = local time)")
     reason: str = Field(min_length=1, max_length=2000)
     unit: str | None = Field(None, max_length=128, description="the unit asking")
@@ -189,7 +191,7 @@ class ApproveIn(BaseModel):
 
 
 class FollowupIn(BaseModel):
-    result: str = Field(description="reached or unreachable")
+    result: str = Field(max_length=16, description="reached or unreachable")
     satisfaction: Satisfaction | None = None
     note: str | None = Field(None, max_length=2000)
 

@@ -82,3 +82,14 @@ async def test_year_9999_is_a_422_in_chinese(api: Api, url: str, params: dict[st
 def test_a_period_in_year_9999_is_refused_with_what_to_do() -> None:
     with pytest.raises(InvalidInput, match="年份须在"):
         Period.of(PeriodKind.MONTH, date(9999, 12, 31))
+
+
+async def test_lists_and_fields_have_sizes(api: Api) -> None:
+    h = {"Authorization": f"Bearer {api.tokens['chen']}"}
+    r = await api.client.post("/api/tickets/1/split", json={"units": ["单位"] * 21}, headers=h)
+    assert r.status_code == 422 and "units" in r.json()["message"]
+    many = [{"kind": "phone", "value": "1", "evidence": {"text": "x"}}] * 51
+    r = await api.client.patch("/api/tickets/1", json={"fields": many}, headers=h)
+    assert r.status_code == 422
+    r = await api.client.patch("/api/tickets/1", json={"summary": "长" * 2001}, headers=h)
+    assert r.status_code == 422
