@@ -133,6 +133,15 @@ def mask_tree(data: Any) -> Any:
     return out
 
 
+def unmask(sent: str, originals: Iterable[str], mask: Callable[[str], str]) -> str:
+    """What a client sent back, with a value it was only shown masked restored: if `sent`
+    is the masked form of one of `originals`, that original, else `sent` itself (so
+    editing a masked record never overwrites the data with its mask)."""
+    if "*" not in sent:
+        return sent
+    return next((o for o in originals if o != sent and mask(o) == sent), sent)
+
+
 def mask_json_text(text: str | None) -> str | None:
     """A JSON document (as stored in a Text column) with `mask_tree` applied."""
     if not text:

@@ -9,6 +9,7 @@ move 409 with the allowed ones named.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from hotline.api.deps import AnyUser, Tickets, Timezone
 from hotline.api.etag import IfMatch, Versioned, conflict, expected
 from hotline.api.routes.common import local, own_scope, time_range
 from hotline.api.users import User
+from hotline.core import pii
 from hotline.core.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from hotline.tickets import lifecycle
 from hotline.tickets.duties import Actor
@@ -161,10 +163,24 @@ async def _versioned(
 async def edit_ticket(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.TicketPatch, v: IfMatch = None
 ) -> s.TicketDetailOut:
-    await _visible(service, user, ticket_id)
+    current = (await _visible(service, user, ticket_id)).ticket
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if body.fields is not None:
-        changes["fields"] = [s.field_in(f) for f in body.fields]
+        # a value the user was shown masked (api/masking.py) and sent back: keep the real one
+        given = [s.field_in(f) for f in body.fields]
+        changes["fields"] = [
+            replace(
+                f,
+                value=pii.unmask(
+                    f.value,
+                    [o.value for o in current.fields if o.kind == f.kind],
+                    pii.BY_KIND.get(f.kind.value, pii.mask_text),
+                ),
+            )
+            for f in given
+        ]
+    if changes.get("summary"):
+        changes["summary"] = pii.unmask(changes["summary"], [current.summary], pii.mask_text)
     if not changes:
         raise InvalidInput("没有要修改的内容 (nothing to change: send at least one field)")
     return await _versioned(
