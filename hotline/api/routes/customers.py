@@ -47,6 +47,8 @@ from hotline.customers.importer import template_csv
 
 router = APIRouter(prefix="/api", tags=["customers"])
 MAX_UPLOAD = 512 * 1024 * 1024
+# where a customer file is uploaded (API and page): the body limit lets these be large
+UPLOAD_PATHS = ("/api/customers/imports", "/customers/imports")
 
 
 def _data(body: CustomerIn) -> model.CustomerIn:
