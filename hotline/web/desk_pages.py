@@ -199,6 +199,7 @@ async def _notices(
         {
             "in_force": in_force,
             "history": history,
+            "can_publish": user.at_least(Role.SUPERVISOR),
             "kinds": KIND_LABELS,
             "message": message,
             "error": error,
