@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from hotline.api.deps import (
     AnyUser,
+    Audit,
     Calls,
     Desk,
     Recordings,
@@ -41,6 +42,7 @@ async def _call_customer(
     recordings: Recordings,
     transcripts: Transcripts,
     tickets: Tickets,
+    audit: Audit,
     call_id: str,
     message: str | None = None,
     error: str | None = None,
@@ -50,7 +52,7 @@ async def _call_customer(
     )
     account = None
     if state.verified:
-        account = await customers_routes.call_account(user, calls, desk, tickets, call_id)
+        account = await customers_routes.call_account(user, calls, desk, tickets, audit, call_id)
     suggestions = await knowledge_routes.call_suggestions(
         user, calls, desk, recordings, transcripts, call_id
     )
@@ -76,11 +78,12 @@ async def call_customer(
     recordings: Recordings,
     transcripts: Transcripts,
     tickets: Tickets,
+    audit: Audit,
     call_id: str,
 ) -> Response:
     """The caller's file on the pop: notices first, then who it is and the check."""
     return await _call_customer(
-        request, user, calls, desk, recordings, transcripts, tickets, call_id
+        request, user, calls, desk, recordings, transcripts, tickets, audit, call_id
     )
 
 
@@ -93,6 +96,7 @@ async def link_customer(
     recordings: Recordings,
     transcripts: Transcripts,
     tickets: Tickets,
+    audit: Audit,
     call_id: str,
     customer_id: Annotated[str, Form()] = "",
 ) -> Response:
@@ -100,7 +104,7 @@ async def link_customer(
     await customers_routes.link_customer(user, calls, desk, call_id, LinkIn(customer_id=chosen))
     message = "已确认来电客户" if chosen else "已记录：来电人不在客户档案中"
     return await _call_customer(
-        request, user, calls, desk, recordings, transcripts, tickets, call_id, message
+        request, user, calls, desk, recordings, transcripts, tickets, audit, call_id, message
     )
 
 
@@ -113,6 +117,7 @@ async def check_identity(
     recordings: Recordings,
     transcripts: Transcripts,
     tickets: Tickets,
+    audit: Audit,
     call_id: str,
     confirmed: Annotated[list[str] | None, Form()] = None,
     outcome: Annotated[str, Form()] = "checked",
@@ -120,7 +125,7 @@ async def check_identity(
     body = IdentityIn(confirmed=confirmed or [], could_not=outcome == "could_not")
     message = error = None
     try:
-        check = await customers_routes.check_identity(user, calls, desk, call_id, body)
+        check = await customers_routes.check_identity(user, calls, desk, audit, call_id, body)
         message = (
             "身份核实通过，已显示账户信息"
             if check.passed
@@ -129,7 +134,7 @@ async def check_identity(
     except InvalidInput as exc:
         error = exc.message
     return await _call_customer(
-        request, user, calls, desk, recordings, transcripts, tickets, call_id, message, error
+        request, user, calls, desk, recordings, transcripts, tickets, audit, call_id, message, error
     )
 
 

@@ -153,7 +153,7 @@ TABLE: dict[str, str] = {
     # only through their own call (404 for others), the account only after the identity check
     "GET /api/customers": "401 403 403 422 422",
     "POST /api/customers": "401 403 403 422 422",
-    "GET /api/customers/audit": "401 403 403 200 200",
+    "GET /api/customer-audit": "401 403 403 200 200",
     "GET /api/customers/import-template.csv": "401 403 403 200 200",
     "POST /api/customers/imports": "401 403 403 422 422",
     "GET /api/customers/imports": "401 403 403 200 200",

@@ -90,7 +90,7 @@ async def test_supervisors_keep_the_file_and_agents_and_inspectors_may_not(api: 
     assert [c["account_no"] for c in r.json()] == ["100001"]
     assert (await api.call("chen", "DELETE", f"/api/customers/{zhang['id']}")).status_code == 204
     assert (await api.call("chen", "GET", f"/api/customers/{zhang['id']}")).status_code == 404
-    audit = (await api.call("chen", "GET", "/api/customers/audit")).json()
+    audit = (await api.call("chen", "GET", "/api/customer-audit")).json()
     assert [a["action"] for a in audit][:3] == ["delete", "search", "update"]
 
 
@@ -179,9 +179,7 @@ async def test_identity_is_checked_before_the_account_is_shown(api: Api) -> None
     )
     history = (await api.call("wang", "GET", "/api/calls/1.1/customer/account")).json()["history"]
     assert [c["call_id"] for c in history["calls"]] == ["0.9"]
-    audit = (
-        await api.call("chen", "GET", "/api/customers/audit", params={"call_id": "1.1"})
-    ).json()
+    audit = (await api.call("chen", "GET", "/api/customer-audit", params={"call_id": "1.1"})).json()
     assert [a["action"] for a in audit] == [
         "view_account",
         "view_account",
@@ -191,6 +189,14 @@ async def test_identity_is_checked_before_the_account_is_shown(api: Api) -> None
         "link_found",
     ]
     assert audit[2]["actor"] == "wang" and audit[2]["detail"] == "name,address"
+    # and in the service's one audit trail, with where from (issue 13's log)
+    trail = await api.container.recordings.audit_log(action="identity_check")
+    assert [(e.actor, e.detail) for e in reversed(trail)] == [
+        ("wang", f"call=1.1 customer={zhang['id']} failed: name"),
+        ("wang", f"call=1.1 customer={zhang['id']} passed: name,address"),
+    ]
+    shown = await api.container.recordings.audit_log(action="customer_account")
+    assert len(shown) == 2 and shown[0].remote is not None
 
 
 async def test_a_notice_reaches_the_caller_in_the_area_and_not_one_outside(api: Api) -> None:

@@ -10,8 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 
+from hotline.api.audit import Action
 from hotline.api.deps import (
     AnyUser,
+    Audit,
     Calls,
     Desk,
     Recordings,
@@ -80,7 +82,7 @@ async def create_customer(user: Supervisor, desk: Desk, body: CustomerIn) -> Cus
     return _out(await desk.customers.create(_data(body), actor=user.name, at=_now()))
 
 
-@router.get("/customers/audit", tags=["audit"])
+@router.get("/customer-audit", tags=["audit"])
 async def customer_audit(
     user: Supervisor,
     desk: Desk,
@@ -156,10 +158,11 @@ async def import_rejects(
 
 @router.get("/customers/{customer_id}", response_model=AccountOut)
 async def get_customer(
-    user: Supervisor, desk: Desk, tickets: Tickets, calls: Calls, customer_id: int
+    user: Supervisor, desk: Desk, tickets: Tickets, calls: Calls, audit: Audit, customer_id: int
 ) -> AccountOut:
     customer = await desk.customers.require(customer_id)
     await desk.customers.audit(user.name, "view", _now(), customer_id=customer_id)
+    await audit(user, Action.CUSTOMER_ACCOUNT, detail=f"customer={customer.account_no}")
     history = await customer_history(customer, desk.customers, tickets, calls)
     return AccountOut(customer=_out(customer), history=history)
 
@@ -247,19 +250,26 @@ async def link_customer(
 
 @router.post("/calls/{call_id}/identity", response_model=IdentityOut, status_code=201)
 async def check_identity(
-    user: AnyUser, calls: Calls, desk: Desk, call_id: str, body: IdentityIn
+    user: AnyUser, calls: Calls, desk: Desk, audit: Audit, call_id: str, body: IdentityIn
 ) -> IdentityOut:
     """Record that the caller confirmed the reserved details (which ones), or could not."""
     await _on_call(user, calls, call_id, act=True)
     check = await desk.desk.check_identity(
         call_id, agent=user.name, confirmed=body.confirmed, could_not=body.could_not, note=body.note
     )
+    outcome = "passed" if check.passed else "failed"
+    await audit(
+        user,
+        Action.IDENTITY_CHECK,
+        detail=f"call={call_id} customer={check.customer_id} {outcome}: "
+        + (",".join(check.confirmed) or "-"),
+    )
     return IdentityOut.model_validate(check)
 
 
 @router.get("/calls/{call_id}/customer/account", response_model=AccountOut)
 async def call_account(
-    user: AnyUser, calls: Calls, desk: Desk, tickets: Tickets, call_id: str
+    user: AnyUser, calls: Calls, desk: Desk, tickets: Tickets, audit: Audit, call_id: str
 ) -> AccountOut:
     """The caller's full file and history: only after the identity check of this call."""
     await _on_call(user, calls, call_id, act=True)
@@ -267,6 +277,7 @@ async def call_account(
         customer = await desk.desk.account(call_id, agent=user.name)
     except IdentityRequired as exc:
         raise HTTPException(403, detail={"error": exc.error_id, "message": exc.message}) from exc
+    await audit(user, Action.CUSTOMER_ACCOUNT, detail=f"call={call_id} customer={customer.id}")
     history = await customer_history(customer, desk.customers, tickets, calls, exclude_call=call_id)
     return AccountOut(customer=_out(customer), history=history)
 
