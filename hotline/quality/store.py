@@ -65,9 +65,12 @@ def _fmt(score: float | None) -> str | None:
 
 
 def _newest() -> Any:
-    """Only each call's newest score row: a re-score with another pack is a new row."""
+    """Only each call's newest score row: a re-score with another pack is a new row. Asked
+    per row (no newer row of the same call: one probe of the (call_id, id) index), not by
+    grouping every score of every call."""
     other = aliased(ScoreRow)
-    return ScoreRow.id.in_(select(func.max(other.id)).group_by(other.call_id))
+    newer = select(other.id).where(other.call_id == ScoreRow.call_id, other.id > ScoreRow.id)
+    return ~newer.exists()
 
 
 class QualityStore:
@@ -256,22 +259,24 @@ class QualityStore:
         ]
 
     async def period_details(self, since: datetime, until: datetime) -> list[ScoreDetail]:
-        """Every scored call of [since, until) with its hits: what reports aggregate."""
+        """Every scored call of [since, until) with its hits: what reports aggregate. The
+        hits are read by joining the same selection, never by a list of ids (a month holds
+        more scores than a statement may bind parameters)."""
+        period = [_newest(), *self._filters(since, until, None)]
         async with self._sessions() as session:
             rows = list(
                 await session.scalars(
-                    select(ScoreRow)
-                    .where(_newest(), *self._filters(since, until, None))
-                    .order_by(ScoreRow.call_started_at, ScoreRow.id)
+                    select(ScoreRow).where(*period).order_by(ScoreRow.call_started_at, ScoreRow.id)
                 )
             )
-            ids = [r.id for r in rows]
-            hits: dict[int, list[HitRecord]] = {i: [] for i in ids}
-            if ids:
-                for h in await session.scalars(
-                    select(HitRow).where(HitRow.score_id.in_(ids)).order_by(HitRow.start_s)
-                ):
-                    hits[h.score_id].append(to_hit(h))
+            hits: dict[int, list[HitRecord]] = {r.id: [] for r in rows}
+            for h in await session.scalars(
+                select(HitRow)
+                .join(ScoreRow, ScoreRow.id == HitRow.score_id)
+                .where(*period)
+                .order_by(HitRow.score_id, HitRow.start_s)
+            ):
+                hits[h.score_id].append(to_hit(h))
         return [ScoreDetail(to_call(r), tuple(hits[r.id]), (), (), ()) for r in rows]
 
     # --- the inspector's actions ---------------------------------------------------------
