@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -46,7 +46,7 @@ from hotline.quality.records import (
 )
 from hotline.quality.review import AppealAction, AppealState, ReviewRules, ReviewStatus, Verdict
 from hotline.quality.tables import AppealRow, CommentRow, HitRow, ScoreRow
-from hotline.telephony.view import call_answered_by, calls_answered_by
+from hotline.telephony.view import call_answered_by, owned_by
 
 SYSTEM = "system"  # the actor of the pipeline's own changes
 
@@ -214,8 +214,7 @@ class QualityStore:
         if until:
             where.append(ScoreRow.call_started_at < until)
         if only_agent is not None:
-            theirs = calls_answered_by(only_agent)
-            where.append(or_(ScoreRow.agent == only_agent, ScoreRow.call_id.in_(theirs)))
+            where.append(owned_by(only_agent, ScoreRow.id, ScoreRow.agent, ScoreRow.call_id))
         return where
 
     async def belongs_to(self, call: ScoredCall, agent: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
@@ -13,7 +13,14 @@ from hotline.core.db import Base, UtcDateTime
 
 class ScoreRow(Base):
     __tablename__ = "quality_scores"
-    __table_args__ = (UniqueConstraint("call_id", "pack"),)
+    __table_args__ = (
+        UniqueConstraint("call_id", "pack"),
+        # the newest row per call, lists by time and by agent or band (migration 0010)
+        Index("ix_quality_scores_call_id_id", "call_id", "id"),
+        Index("ix_quality_scores_call_started_at_id", "call_started_at", "id"),
+        Index("ix_quality_scores_agent_started_at", "agent", "call_started_at"),
+        Index("ix_quality_scores_band_started_at", "band", "call_started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
-from hotline.telephony.view import call_answered_by, calls_answered_by
+from hotline.telephony.view import call_answered_by, owned_by
 
 
 class Status(StrEnum):
@@ -46,6 +47,10 @@ class Layout(StrEnum):
 
 class RecordingRow(Base):
     __tablename__ = "recordings"
+    __table_args__ = (  # newest first, and an agent's own (migration 0010)
+        Index("ix_recordings_started_at_id", "started_at", "id"),
+        Index("ix_recordings_agent_started_at", "agent", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -298,8 +303,7 @@ class RecordingStore:
         if f.agent:
             where.append(r.agent == f.agent)
         if f.only_agent is not None:  # the member name or the interface, as for calls
-            theirs = calls_answered_by(f.only_agent)
-            where.append((r.agent == f.only_agent) | r.call_id.in_(theirs))
+            where.append(owned_by(f.only_agent, r.id, r.agent, r.call_id))
         if f.queue:
             where.append(r.queue == f.queue)
         if f.call_id:

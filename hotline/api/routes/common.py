@@ -18,6 +18,13 @@ from hotline.recording.store import Recording, RecordingStore
 
 Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
 Until = Annotated[datetime | None, Query(description="until, exclusive")]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=400,
+        description="the previous page's next_cursor: the page after it, fast at any depth",
+    ),
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
