@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.core.errors import InvalidInput
@@ -73,7 +73,9 @@ def after(time_col: Any, key_col: Any, cursor: str | None, key_type: type = str)
             "翻页游标无效 (the cursor's row key is not valid: pass next_cursor unchanged)",
             error_id="bad_cursor",
         ) from exc
-    return [tuple_(time_col, key_col) < (c.at, key)]
+    # typed literals: the time is bound as the column stores it (SQLite: naive UTC text)
+    bound = tuple_(literal(c.at, time_col.type), literal(key, key_col.type))
+    return [tuple_(time_col, key_col) < bound]
 
 
 async def capped_count(session: AsyncSession, rows: Select[Any], cap: int) -> tuple[int, bool]:
