@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, case, false, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -256,6 +256,83 @@ class QualityStore:
             )
             for r, n in rows
         ]
+
+    async def review_queue(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        period_key: str,
+        percent: float,
+        low_below: float,
+        limit: int,
+        seed: str = "hotline",
+    ) -> list[tuple[ScoredCall, int, tuple[review.QueueReason, ...]]]:
+        """The review queue of [since, until) computed by the database: the same entries, in
+        the same order, as `review.review_queue(candidates, review.sample(...))` (the pure
+        rule), each with its pending needs-review hits and reasons, at most `limit`. The
+        抽查 sample is ranked per agent by the same keyed sha256 in SQL (a window)."""
+        s = ScoreRow
+        pending = (
+            select(func.count())
+            .where(
+                HitRow.score_id == s.id,
+                HitRow.verdict == Verdict.PENDING.value,
+                HitRow.needs_review.is_(True),
+            )
+            .correlate(s)
+            .scalar_subquery()
+        )
+        async with self._sessions() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            key = literal(f"{seed}|{period_key}|", String()) + s.call_id
+            digest = (
+                func.encode(func.sha256(func.convert_to(key, "UTF8")), "hex")
+                if postgres
+                else func.sha256_hex(key)
+            )
+            cand = (
+                select(
+                    s.id.label("sid"),
+                    pending.label("pending"),
+                    func.row_number().over(partition_by=s.agent, order_by=digest).label("rn"),
+                    func.count().over(partition_by=s.agent).label("n"),
+                )
+                .where(_newest(), *self._filters(since, until, None))
+                .subquery()
+            )
+            # rank r is sampled when r <= max(1, ceil(n * percent / 100 - 1e-9))
+            sampled = (
+                or_(cand.c.rn == 1, (cand.c.rn - 1) * 100.0 < cand.c.n * percent - 1e-7)
+                if percent > 0
+                else false()
+            )
+            stmt = (
+                select(s, cand.c.pending, case((sampled, 1), else_=0))
+                .join(cand, cand.c.sid == s.id)
+                .where(
+                    s.status != ReviewStatus.FINALISED.value,
+                    or_(cand.c.pending > 0, s.score < low_below, sampled),
+                )
+                .order_by(
+                    case((cand.c.pending > 0, 0), else_=1), s.score, s.call_started_at, s.call_id
+                )
+                .limit(limit)
+            )
+            rows = (await session.execute(stmt)).all()
+        out = []
+        for row, n, picked in rows:
+            reasons = [
+                reason
+                for reason, on in (
+                    (review.QueueReason.NEEDS_REVIEW, n > 0),
+                    (review.QueueReason.LOW_SCORE, row.score < low_below),
+                    (review.QueueReason.SAMPLE, bool(picked)),
+                )
+                if on
+            ]
+            out.append((to_call(row), int(n), tuple(reasons)))
+        return out
 
     async def period_details(self, since: datetime, until: datetime) -> list[ScoreDetail]:
         """Every scored call of [since, until) with its hits: what reports aggregate. The

@@ -40,7 +40,7 @@ from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period, PeriodKind
-from hotline.quality import reports, review
+from hotline.quality import reports
 from hotline.quality.records import ScoreDetail
 from hotline.quality.review import AppealAction, AppealState, ReviewStatus, Verdict
 from hotline.quality.store import QualityStore
@@ -138,11 +138,8 @@ async def review_queue(
     p = Period.from_key(period, tz) if period else Period.of(PeriodKind.WEEK, datetime.now(UTC), tz)
     since, until = p.bounds()
     percent = settings.quality.sample_percent
-    pairs = await store.candidates(since, until)
-    candidates = [c for c, _ in pairs]
-    by_id = {c.call_id: (c, call) for c, call in pairs}
-    entries = review.review_queue(
-        candidates, review.sample(candidates, p.key, percent), low_below=low_below
+    entries = await store.review_queue(
+        since, until, period_key=p.key, percent=percent, low_below=low_below, limit=limit
     )
     return QueueOut(
         period=p.key,
@@ -151,11 +148,11 @@ async def review_queue(
         sample_percent=percent,
         items=[
             QueueItemOut(
-                call=ScoredCallOut.model_validate(by_id[e.call_id][1]),
-                pending_review=by_id[e.call_id][0].pending_review,
-                reasons=[r.value for r in e.reasons],
+                call=ScoredCallOut.model_validate(call),
+                pending_review=pending,
+                reasons=[r.value for r in reasons],
             )
-            for e in entries[:limit]
+            for call, pending, reasons in entries
         ],
     )
 
