@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from hotline.core.errors import Conflict, InvalidInput, NotFound
-from hotline.quality import review, txn
+from hotline.core.periods import Period
+from hotline.quality import reports, review, txn
 from hotline.quality.model import Score
 from hotline.quality.records import (
     Appeal,
@@ -354,6 +355,96 @@ class QualityStore:
             ):
                 hits[h.score_id].append(to_hit(h))
         return [ScoreDetail(to_call(r), tuple(hits[r.id]), (), (), ()) for r in rows]
+
+    async def report(self, period: Period, now: datetime) -> reports.Report:
+        """The period's report (hotline.quality.reports) aggregated by the database: group
+        counts, averages and rule hits by GROUP BY, the worst calls by ORDER BY … LIMIT; only
+        the few worst calls' hits are read. Equal to `build_report` over `period_details`."""
+        since, until = period.bounds()
+        s, h = ScoreRow, HitRow
+        period_where = [_newest(), *self._filters(since, until, None)]
+        finalised = s.status == ReviewStatus.FINALISED.value
+        effective = case((finalised & s.final_score.is_not(None), s.final_score), else_=s.score)
+        stands = or_(
+            (h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False),
+            h.verdict == Verdict.CONFIRMED.value,
+        )
+        scored = select(s.id).where(*period_where).subquery()
+
+        async def groups(session: AsyncSession, key: Any) -> dict[str | None, list[Any]]:
+            stmt = (
+                select(
+                    key,
+                    func.count(),
+                    func.sum(case((finalised, 1), else_=0)),
+                    func.sum(effective),
+                    func.sum(case((s.within_rule.is_not(None), 1), else_=0)),
+                    func.sum(case((s.within_rule.is_(True), 1), else_=0)),
+                )
+                .where(*period_where)
+                .group_by(key)
+            )
+            return {r[0]: list(r[1:]) for r in await session.execute(stmt)}
+
+        async def group_hits(session: AsyncSession, key: Any) -> list[Any]:
+            stmt = (
+                select(key, h.rule, func.count())
+                .select_from(h)
+                .join(s, s.id == h.score_id)
+                .join(scored, scored.c.id == s.id)
+                .where(stands)
+                .group_by(key, h.rule)
+            )
+            return list((await session.execute(stmt)).all())
+
+        async with self._sessions() as session:
+            agents = await groups(session, s.agent)
+            teams = await groups(session, s.queue)
+            agent_hits = await group_hits(session, s.agent)
+            team_hits = await group_hits(session, s.queue)
+            rule_rows = (
+                await session.execute(
+                    select(
+                        h.rule,
+                        func.count(),
+                        func.sum(case((h.verdict == Verdict.CONFIRMED.value, 1), else_=0)),
+                        func.count(func.distinct(h.score_id)),
+                    )
+                    .join(scored, scored.c.id == h.score_id)
+                    .where(stands)
+                    .group_by(h.rule)
+                )
+            ).all()
+            worst_rows = list(
+                await session.scalars(
+                    select(s)
+                    .where(*period_where)
+                    .order_by(effective, s.call_started_at, s.call_id)
+                    .limit(reports.WORST)
+                )
+            )
+            worst_hits: dict[int, list[HitRow]] = {r.id: [] for r in worst_rows}
+            if worst_rows:  # at most WORST ids: a bounded list
+                for hit in await session.scalars(
+                    select(h).where(h.score_id.in_(list(worst_hits))).order_by(h.start_s)
+                ):
+                    worst_hits[hit.score_id].append(hit)
+        worst = [
+            reports.report_call(
+                ScoreDetail(to_call(r), tuple(to_hit(x) for x in worst_hits[r.id]), (), (), ())
+            )
+            for r in worst_rows
+        ]
+        return reports.report_from_totals(
+            period,
+            now,
+            agents=agents,
+            teams=teams,
+            agent_hits=agent_hits,
+            team_hits=team_hits,
+            rules=[tuple(r) for r in rule_rows],
+            worst=worst,
+        )
 
     # --- the inspector's actions ---------------------------------------------------------
 
