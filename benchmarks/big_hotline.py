@@ -49,6 +49,7 @@ from benchmarks.web_pages import (  # noqa: E402
     wait_settled,
 )
 from hotline.core import db  # noqa: E402
+from hotline.core.paging import Cursor  # noqa: E402
 
 LIST_AIM_MS, REPORT_AIM_MS, RSS_AIM_MB = 50.0, 500.0, 500.0
 
@@ -60,15 +61,16 @@ class Route:
     role: str = "chen"  # the supervisor; "wang" is the agent
 
 
-def routes(loaded: Loaded, calls: int) -> list[Route]:
-    month = f"{loaded.last_at - timedelta(days=20):%Y-%m}"
+def routes(loaded: Loaded, calls: int, deep_cursor: str) -> list[Route]:
+    month = f"{loaded.last_at - timedelta(days=20):%Y-%m}"  # a whole month of data
     since = f"{loaded.last_at - timedelta(days=30):%Y-%m-%dT%H:%M:%S}"
     deep = min(200_000, calls // 5)
-    day = f"{loaded.last_at - timedelta(days=2):%Y-%m-%d}"
+    day = f"{loaded.last_at - timedelta(days=20):%Y-%m-%d}"  # in that month
     return [
         Route("/api/calls", "list"),
         Route("/api/calls?within_rule=false", "list"),
         Route(f"/api/calls?offset={deep}", "list"),
+        Route(f"/api/calls?cursor={deep_cursor}", "list"),  # the same depth by keyset
         Route(f"/api/calls?agent={iface(loaded.sample_agent)}", "list"),
         Route(f"/api/calls/{loaded.sample_call}", "list"),
         Route("/api/recordings", "list"),
@@ -98,6 +100,27 @@ async def _users(loaded: Loaded) -> None:
         await engine.dispose()
     if not known:
         await add_users(loaded)
+
+
+async def _deep_cursor(url: str, depth: int) -> str:
+    """The keyset cursor after `depth` calls of the newest-first list."""
+    engine = db.make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            at, call_id = (
+                await conn.execute(
+                    text(
+                        "SELECT entered_at, call_id FROM calls WHERE direction = 'inbound'"
+                        " ORDER BY entered_at DESC, call_id DESC"
+                        f" LIMIT 1 OFFSET {max(0, depth - 1)}"
+                    )
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return Cursor(at if at.tzinfo else at.replace(tzinfo=UTC), call_id).encode()
 
 
 async def _sample_of(url: str) -> Loaded:
@@ -216,7 +239,9 @@ def main() -> None:
                 head += f" {'p50 ×8':>8} {'p95 ×8':>8} {'p99 ×8':>8}  aim ms"
                 print(head, flush=True)
                 misses = 0
-                for route in routes(loaded, loaded.calls):
+                depth = min(200_000, loaded.calls // 5)
+                cursor = asyncio.run(_deep_cursor(loaded.url, depth))
+                for route in routes(loaded, loaded.calls, cursor):
                     if args.only and args.only not in route.path:
                         continue
                     fetch(clients[route.role], route.path)  # warm-up
