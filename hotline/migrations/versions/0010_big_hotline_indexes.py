@@ -4,7 +4,9 @@ The calls list is ordered newest first, so each filter is indexed together with 
 start (an ordered index scan reads only the page); the calls still in progress (read at
 every start) have a partial index; each call's newest score is found by (call_id, id); on
 PostgreSQL, caller numbers are found by a part (LIKE '%…%') with pg_trgm when the database
-has it (a trusted extension: the database owner may create it).
+has it (a trusted extension: the database owner may create it). The service-level report
+reads a covering index of the calls' start and the columns it groups and sums (PostgreSQL:
+INCLUDE; SQLite: a composite index), not the wide rows with their JSON.
 
 Revision ID: w17_0010_big_hotline
 Revises: supervision_0006_actions
@@ -34,6 +36,9 @@ BTREE = (  # name, table, columns
     ("ix_quality_scores_agent_started_at", "quality_scores", ("agent", "call_started_at")),
     ("ix_quality_scores_band_started_at", "quality_scores", ("band", "call_started_at")),
 )
+# the service-level report (GROUP BY queue or agent over a month) reads only this index
+STATS_INDEX = "ix_calls_service_level"
+STATS_COLUMNS = ("direction", "queue", "agent_member", "outcome", "within_rule", "wait_seconds")
 TRIGRAM = (  # name, table, column: LIKE '%part%' on PostgreSQL with pg_trgm
     ("ix_calls_caller_number_trgm", "calls", "caller_number"),
     ("ix_recordings_caller_number_trgm", "recordings", "caller_number"),
@@ -65,6 +70,15 @@ def upgrade() -> None:
         postgresql_where=sa.text("ended_at IS NULL"),
         sqlite_where=sa.text("ended_at IS NULL"),
     )
+    if bind.dialect.name == "postgresql":  # a covering index: the key, then the columns
+        op.create_index(
+            STATS_INDEX,
+            "calls",
+            ["entered_at"],
+            postgresql_include=[*STATS_COLUMNS, "call_id"],
+        )
+    else:  # SQLite has no INCLUDE: a composite index covers as well
+        op.create_index(STATS_INDEX, "calls", ["entered_at", *STATS_COLUMNS, "call_id"])
     if bind.dialect.name == "postgresql" and _has_trgm(bind):
         for name, table, column in TRIGRAM:
             op.execute(f"CREATE INDEX {name} ON {table} USING gin ({column} gin_trgm_ops)")
@@ -75,6 +89,7 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         for name, _table, _column in TRIGRAM:
             op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index(STATS_INDEX, "calls")
     op.drop_index("ix_calls_open", "calls")
     for name, table, _columns in reversed(BTREE):
         op.drop_index(name, table)
