@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from hotline.core import paging
 from hotline.core.errors import Conflict, InvalidInput, NotFound
 from hotline.core.periods import Period
 from hotline.quality import reports, review, txn
@@ -188,10 +189,13 @@ class QualityStore:
         only_agent: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        cursor: str | None = None,
     ) -> list[ScoredCall]:
         """Scored calls, newest call first. `only_agent` is the role check: an agent's own
-        calls, by the score's agent or the call's member name or interface."""
-        stmt = select(ScoreRow).where(_newest(), *self._filters(since, until, only_agent))
+        calls, by the score's agent or the call's member name or interface. `cursor`
+        (`next_cursor(last of the previous page)`) starts after that page, at any depth."""
+        keyset = paging.after(ScoreRow.call_started_at, ScoreRow.id, cursor, int)
+        stmt = select(ScoreRow).where(_newest(), *self._filters(since, until, only_agent), *keyset)
         if agent:
             stmt = stmt.where(ScoreRow.agent == agent)
         if queue:
@@ -204,6 +208,11 @@ class QualityStore:
         async with self._sessions() as session:
             rows = await session.scalars(stmt.offset(offset).limit(limit))
             return [to_call(r) for r in rows]
+
+    @staticmethod
+    def next_cursor(last: ScoredCall) -> str:
+        """The cursor of the page after the one that ended with `last`."""
+        return paging.Cursor(last.call_started_at, str(last.id)).encode()
 
     @staticmethod
     def _filters(

@@ -1,4 +1,4 @@
-"""Lists page by cursor: walking every page of a list with `next_cursor` gives each row once,
+"""Lists page by cursor: walking every page of a list (calls, recordings, quality scores) with `next_cursor` gives each row once,
 in the same order as one long page, and the total is counted only up to a cap."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import pytest
 from benchmarks.million_calls import iface, load_url
 from hotline.core import db, paging
 from hotline.core.errors import InvalidInput
+from hotline.quality.store import QualityStore
 from hotline.recording.store import RecordingFilter, RecordingStore
 from hotline.telephony.store import CallFilter, CallStore
 
@@ -47,6 +48,17 @@ async def test_walking_the_calls_and_recordings_by_cursor_sees_each_row_once(
         mine = (await store.page(RecordingFilter(only_agent=agent), limit=500)).items
         theirs = [r.id for r in all_recordings if r.agent == agent]
         assert [r.id for r in mine] == theirs and theirs
+
+        quality = QualityStore(sessions)
+        scores = await quality.list_scores(limit=500)
+        walked_scores, cursor = [], None
+        while True:
+            page_of_scores = await quality.list_scores(limit=13, cursor=cursor)
+            walked_scores += [c.id for c in page_of_scores]
+            if len(page_of_scores) < 13:
+                break
+            cursor = quality.next_cursor(page_of_scores[-1])
+        assert walked_scores == [c.id for c in scores] and len(scores) > 13 * 3
 
         monkeypatch.setattr(paging, "COUNT_CAP", 100)
         capped = await calls.page(CallFilter(), limit=10)

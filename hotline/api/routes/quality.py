@@ -35,7 +35,15 @@ from hotline.api.quality_schemas import (
     VerdictIn,
     WorstOut,
 )
-from hotline.api.routes.common import XLSX, Since, Until, download, own_scope, time_range
+from hotline.api.routes.common import (
+    XLSX,
+    PageCursor,
+    Since,
+    Until,
+    download,
+    own_scope,
+    time_range,
+)
 from hotline.api.schemas import UtteranceOut
 from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
@@ -100,7 +108,10 @@ async def list_scores(
     status: ReviewStatus | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: PageCursor = None,
+    response: Response = None,  # type: ignore[assignment]  # FastAPI fills it in
 ) -> list[ScoredCallOut]:
+    """A full page sends the next page's cursor in the `X-Next-Cursor` header."""
     since, until = time_range(tz, since, until)
     calls = await store.list_scores(
         agent=agent,
@@ -112,7 +123,10 @@ async def list_scores(
         only_agent=own_scope(user),
         offset=offset,
         limit=limit,
+        cursor=cursor,
     )
+    if response is not None and len(calls) == limit:
+        response.headers["X-Next-Cursor"] = store.next_cursor(calls[-1])
     return [ScoredCallOut.model_validate(c) for c in calls]
 
 
