@@ -283,24 +283,18 @@ class QualityStore:
         rule), each with its pending needs-review hits and reasons, at most `limit`. The
         抽查 sample is ranked per agent by the same keyed sha256 in SQL (a window)."""
         s = ScoreRow
-        pending = (
-            select(func.count())
-            .where(
-                HitRow.score_id == s.id,
-                HitRow.verdict == Verdict.PENDING.value,
-                HitRow.needs_review.is_(True),
-            )
-            .correlate(s)
-            .scalar_subquery()
+        pending_hits = (
+            select(HitRow.score_id, func.count().label("n"))
+            .where(HitRow.verdict == Verdict.PENDING.value, HitRow.needs_review.is_(True))
+            .group_by(HitRow.score_id)
+            .subquery()
         )
+        pending = func.coalesce(pending_hits.c.n, 0)
         async with self._sessions() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
             key = literal(f"{seed}|{period_key}|", String()) + s.call_id
-            digest = (
-                func.encode(func.sha256(func.convert_to(key, "UTF8")), "hex")
-                if postgres
-                else func.sha256_hex(key)
-            )
+            # the digest's bytes sort as its hex text does (and need no collation)
+            digest = func.sha256(func.convert_to(key, "UTF8")) if postgres else func.sha256_hex(key)
             cand = (
                 select(
                     s.id.label("sid"),
@@ -308,6 +302,7 @@ class QualityStore:
                     func.row_number().over(partition_by=s.agent, order_by=digest).label("rn"),
                     func.count().over(partition_by=s.agent).label("n"),
                 )
+                .outerjoin(pending_hits, pending_hits.c.score_id == s.id)
                 .where(_newest(), *self._filters(since, until, None))
                 .subquery()
             )
