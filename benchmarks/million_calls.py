@@ -582,6 +582,7 @@ class _Gen:
                 done_at + timedelta(days=2) if final else None,
                 done_at,
                 done_at,
+                True,  # latest: one pack, so each call's only row is its newest
             )
         )
         for h in hits:

@@ -27,10 +27,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, false, func, literal, or_, select
+from sqlalchemy import String, case, false, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from hotline.core import paging
 from hotline.core.errors import Conflict, InvalidInput, NotFound
@@ -67,12 +66,10 @@ def _fmt(score: float | None) -> str | None:
 
 
 def _newest() -> Any:
-    """Only each call's newest score row: a re-score with another pack is a new row. Asked
-    per row (no newer row of the same call: one probe of the (call_id, id) index), not by
-    grouping every score of every call."""
-    other = aliased(ScoreRow)
-    newer = select(other.id).where(other.call_id == ScoreRow.call_id, other.id > ScoreRow.id)
-    return ~newer.exists()
+    """Only each call's newest score row: a re-score with another pack is a new row, and
+    `save_score` moves the `latest` flag to it (migration 0011), so no query has to find
+    the newest row of every call."""
+    return ScoreRow.latest == True  # noqa: E712  (`IS true` would not use the column plainly)
 
 
 class QualityStore:
@@ -145,6 +142,12 @@ class QualityStore:
                     if before is None:
                         row.score, row.band, row.updated_at = score.score, score.band, now
                     await session.flush()
+                    if before is None:  # a new row (another pack): the call's newest now
+                        await session.execute(
+                            update(ScoreRow)
+                            .where(ScoreRow.call_id == call_id, ScoreRow.id < row.id)
+                            .values(latest=False)
+                        )
                     await txn.merge_hits(session, row, score, self.rules)
                     await txn.rescore(session, row, self.rules, now)
                     txn.log(

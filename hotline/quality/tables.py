@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
@@ -35,6 +45,8 @@ class ScoreRow(Base):
     auto_band: Mapped[str] = mapped_column(String(32))
     instant_fail: Mapped[bool] = mapped_column(Boolean)  # the scorer's
     score: Mapped[float] = mapped_column(Float, index=True)  # current: from the verdicts
+    # the call's newest row (highest id); older packs' rows stay for audit (migration 0011)
+    latest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     band: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     final_score: Mapped[float | None] = mapped_column(Float)
