@@ -1,5 +1,6 @@
-"""Lists page by cursor: walking every page of a list (calls, recordings, quality scores) with `next_cursor` gives each row once,
-in the same order as one long page, and the total is counted only up to a cap."""
+"""Lists page by cursor: walking every page of a list (calls, recordings, quality scores)
+with its next cursor gives each row once, in the same order as one long page, and the
+total is counted only up to a cap."""
 
 from __future__ import annotations
 
