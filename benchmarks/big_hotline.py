@@ -188,7 +188,8 @@ def run_route(
         return [s for batch in pool.map(one, range(workers)) for s in batch]
 
 
-def line(route: Route, one: list[Sample], eight: list[Sample]) -> tuple[str, bool]:
+def line(route: Route, one: list[Sample], eight: list[Sample], base: float) -> tuple[str, bool]:
+    """One row of the table; `base` is /api/health's p50 of the same run (ms)."""
     aim = LIST_AIM_MS if route.kind == "list" else REPORT_AIM_MS
     bad = [s.status for s in one + eight if s.status != 200]
     ms1, ms8 = [s.ms for s in one], [s.ms for s in eight]
@@ -236,13 +237,15 @@ def main() -> None:
                 rss0 = peak.mb("VmRSS")
                 clients = {name: sign_in(base, name) for name in ("chen", "wang")}
                 health = run_route(clients, Route("/api/health", "list"), 20, 1, 30)
+                base = statistics.median(s.ms for s in health)
                 print(
                     f"\n{loaded.calls:,} calls at {loaded.url.split('@')[-1]}; baseline"
                     f" /api/health p50 {statistics.median(s.ms for s in health):.1f} ms;"
                     f" service RSS after start {rss0:.0f} MB\n"
                 )
                 head = f"{'route':62} {'n':>3} {'p50':>8} {'p95':>8} {'p99':>8}"
-                head += f" {'p50 ×8':>8} {'p95 ×8':>8} {'p99 ×8':>8}  aim ms  verdict  peak RSS"
+                head += f" {'p50 ×8':>8} {'p95 ×8':>8} {'p99 ×8':>8}"
+                head += "  aim ms  verdict  peak RSS  p50/base"
                 print(head, flush=True)
                 misses = 0
                 worst_peak = peak.mb("VmHWM")
@@ -257,11 +260,12 @@ def main() -> None:
                     fetch(clients[route.role], route.path)  # warm-up
                     one = run_route(clients, route, args.requests, 1, args.budget_s)
                     eight = run_route(clients, route, args.requests8, 8, args.budget_s)
-                    text_, ok = line(route, one, eight)
+                    text_, ok = line(route, one, eight, base)
                     misses += not ok
                     route_peak = peak.mb("VmHWM")
                     worst_peak = max(worst_peak, route_peak)
-                    print(f"{text_}  {route_peak:5.0f} MB", flush=True)
+                    ratio = statistics.median(s.ms for s in one) / base
+                    print(f"{text_}  {route_peak:5.0f} MB  {ratio:7.0f}x", flush=True)
                 print(
                     f"\nservice peak RSS {worst_peak:.0f} MB (aim < {RSS_AIM_MB:.0f});"
                     f" routes missing their aim: {misses}"
