@@ -25,7 +25,7 @@ class ScoreRow(Base):
     __tablename__ = "quality_scores"
     __table_args__ = (
         UniqueConstraint("call_id", "pack"),
-        # the newest row per call, lists by time and by agent or band (migration 0010)
+        # the newest row per call, lists by time and by agent or band (migration 0012)
         Index("ix_quality_scores_call_id_id", "call_id", "id"),
         Index("ix_quality_scores_call_started_at_id", "call_started_at", "id"),
         Index("ix_quality_scores_agent_started_at", "agent", "call_started_at"),
@@ -45,7 +45,7 @@ class ScoreRow(Base):
     auto_band: Mapped[str] = mapped_column(String(32))
     instant_fail: Mapped[bool] = mapped_column(Boolean)  # the scorer's
     score: Mapped[float] = mapped_column(Float, index=True)  # current: from the verdicts
-    # the call's newest row (highest id); older packs' rows stay for audit (migration 0011)
+    # the call's newest row (highest id); older packs' rows stay for audit (migration 0013)
     latest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     band: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -54,6 +54,8 @@ class ScoreRow(Base):
     finalised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # compare-and-set: every review decision bumps it (409 for one made on an older one)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class HitRow(Base):

@@ -48,7 +48,7 @@ class Layout(StrEnum):
 
 class RecordingRow(Base):
     __tablename__ = "recordings"
-    __table_args__ = (  # newest first, and an agent's own (migration 0010)
+    __table_args__ = (  # newest first, and an agent's own (migration 0012)
         Index("ix_recordings_started_at_id", "started_at", "id"),
         Index("ix_recordings_agent_started_at", "agent", "started_at"),
     )
@@ -377,6 +377,20 @@ class RecordingStore:
                     remote=remote,
                     detail=detail,
                 )
+            )
+
+    async def audit_all(
+        self, entries: Sequence[tuple[str, str, int | None, str | None, str | None]], at: datetime
+    ) -> None:
+        """Several entries (actor, action, recording id, remote, detail) in one transaction."""
+        if not entries:
+            return
+        async with self._sessions() as session, session.begin():
+            session.add_all(
+                AuditRow(
+                    at=at, actor=actor, action=action, recording_id=rid, remote=remote, detail=d
+                )
+                for actor, action, rid, remote, d in entries
             )
 
     async def audit_log(

@@ -17,7 +17,7 @@ from hotline.core.db import Base, UtcDateTime
 
 class CallRow(Base):
     __tablename__ = "calls"
-    __table_args__ = (  # each list filter with the newest-first order (migration 0010)
+    __table_args__ = (  # each list filter with the newest-first order (migration 0012)
         Index("ix_calls_entered_at_call_id", "entered_at", "call_id"),
         Index("ix_calls_within_rule_entered_at", "within_rule", "entered_at"),
         Index("ix_calls_agent_member_entered_at", "agent_member", "entered_at"),

@@ -9,7 +9,7 @@ reads a covering index of the calls' start and the columns it groups and sums (P
 INCLUDE; SQLite: a composite index), not the wide rows with their JSON.
 
 Revision ID: w17_0010_big_hotline
-Revises: supervision_0006_actions
+Revises: w13sec_0010_security
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w17_0010_big_hotline"
-down_revision = "supervision_0006_actions"
+down_revision = "w13sec_0010_security"
 branch_labels = None
 depends_on = None
 
