@@ -583,6 +583,7 @@ class _Gen:
                 done_at + timedelta(days=2) if final else None,
                 done_at,
                 done_at,
+                1,  # version (the ETag of the review)
                 True,  # latest: one pack, so each call's only row is its newest
             )
         )
