@@ -1,8 +1,8 @@
 """the agent's desk (issue 16): customers, their numbers, imports, call links, identity
 checks, the customer audit; knowledge articles with versions and search grams; notices
 
-Revision ID: w16_0012_customer_desk
-Revises: w13sec_0010_security
+Revision ID: w16_0014_customer_desk
+Revises: w17_0011_latest_score
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "w16_0012_customer_desk"
-down_revision = "w13sec_0010_security"
+revision = "w16_0014_customer_desk"
+down_revision = "w17_0011_latest_score"
 branch_labels = None
 depends_on = None
 
