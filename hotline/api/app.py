@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -165,6 +165,15 @@ def make_ticket_service(
     )
 
 
+def wait_policy(settings: Settings) -> RetryPolicy:
+    """The job queue's retry policy with the waiting limits a person set."""
+    return RetryPolicy(
+        wait_backoff_s=settings.jobs_wait_backoff_min * 60,
+        wait_max_backoff_s=settings.jobs_wait_max_backoff_min * 60,
+        wait_limit_s=settings.jobs_wait_limit_h * 3600,
+    )
+
+
 def build(settings: Settings) -> Container:
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
@@ -225,10 +234,12 @@ def build(settings: Settings) -> Container:
     )
     # the pipeline after a call: one retry scheduler (the job queue's), the archive stage
     # with the recording settings' max_attempts
+    waits = wait_policy(settings)
     jobs = make_job_queue(
         settings.db_url,
         sessions,
-        retry_by_stage={ARCHIVE: RetryPolicy(max_attempts=settings.recording.max_attempts)},
+        retry=waits,
+        retry_by_stage={ARCHIVE: replace(waits, max_attempts=settings.recording.max_attempts)},
     )
     pack = load_pack(settings.quality.pack)
     quality = QualityStore(sessions, rules_from_pack(pack))

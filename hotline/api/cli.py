@@ -441,9 +441,31 @@ def jobs_stats() -> None:
 
 
 @jobs_app.command("retry")
-def jobs_retry(job_id: int) -> None:
-    """Put a parked (failed) job back in the queue; an archive job's recording too."""
-    from hotline.api.stages import retry_job
+def jobs_retry(
+    job_id: Annotated[int | None, typer.Argument(help="one job; unset = all that match")] = None,
+    stage: Annotated[str | None, typer.Option(help="archive, transcribe, …; unset = all")] = None,
+    state: Annotated[
+        str, typer.Option(help="failed (parked: fresh attempts) or pending (waiting: run now)")
+    ] = "failed",
+) -> None:
+    """Put a parked (failed) job back in the queue, an archive job's recording too; without
+    a JOB_ID, every job of --stage in --state (e.g. after an outage was fixed)."""
+    from hotline.api.stages import retry_job, retry_jobs
+    from hotline.core.jobs import JobState
+
+    if job_id is None:
+        try:
+            wanted = JobState(state)
+        except ValueError:
+            typer.echo(f"error: state must be failed or pending, not {state!r}", err=True)
+            raise typer.Exit(2) from None
+
+        async def bulk(c: Any) -> int:
+            return await retry_jobs(c, "cli", stage=stage, state=wanted)
+
+        n = _with_container(bulk)
+        typer.echo(f"{n} job(s) queued again")
+        return
 
     async def work(c: Any) -> bool:
         return await retry_job(c, job_id, "cli")

@@ -181,6 +181,19 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(
         0, ge=0, description="pipeline jobs run at once by this process; 0 = 2 x cores"
     )
+    jobs_wait_backoff_min: float = Field(
+        1.0,
+        gt=0,
+        description="a waiting job (input not ready, disk full, database away) "
+        "looks again after this, then after as long as it has waited",
+    )
+    jobs_wait_max_backoff_min: float = Field(15.0, gt=0, description="longest wait between looks")
+    jobs_wait_limit_h: float = Field(
+        72.0, gt=0, description="a job that has waited this long is parked (retry it by hand)"
+    )
+    jobs_sweep_min: float = Field(
+        5.0, gt=0, description="re-queue pending recordings with no live job this often"
+    )
     ami: AmiSettings = AmiSettings()
     mqtt: MqttSettings = MqttSettings()
     rules: RuleSettings = RuleSettings()

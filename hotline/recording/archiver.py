@@ -61,7 +61,12 @@ class Ffmpeg:
 
 
 class _NotYet(Exception):
-    """The switch has not written the file yet: look again soon, it is no attempt."""
+    """The switch has not written the file yet, or its recording folder is away (an NFS
+    mount dropped): look again soon, it is no attempt."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def sha256_file(path: Path, *, fsync: bool = False) -> str:
@@ -231,8 +236,9 @@ class ArchiveService:
         last = self._last(rec, last_try)
         try:
             return await self._archive(rec, partial)
-        except _NotYet:
-            pass  # not written yet: no attempt, the row stays as it is
+        except _NotYet as exc:  # not written yet: no attempt, the row stays pending
+            if exc.reason and exc.reason != rec.reason:
+                await self.store.update(rec.id, reason=exc.reason)
         except DiskFull as exc:
             await self._disk_full(rec, exc.message)
         except AudioError as exc:
@@ -320,6 +326,13 @@ class ArchiveService:
         present = {k: Path(v) for k, v in rec.sources.items() if Path(v).is_file()}
         if present:
             return present
+        folders = {Path(v).parent for v in rec.sources.values()}
+        if folders and not any(f.is_dir() for f in folders):
+            shown = ", ".join(sorted(str(f) for f in folders))
+            raise _NotYet(
+                f"交换机录音目录不可用，等待恢复 (the switch's recording folder {shown} is "
+                "missing: a dropped mount? waiting for it)"
+            )
         waited = (self._clock() - rec.created_at).total_seconds()
         if waited < self._wait_for_file_s:
             raise _NotYet()

@@ -275,14 +275,15 @@ async def set_retention(
 
 
 async def retry(store: RecordingStore, recording_id: int, actor: str, now: datetime) -> Recording:
-    """Send a failed recording back to the archiver: pending, attempts 0, due now."""
+    """Send a failed or pending (stuck, waiting) recording back to the archiver: pending,
+    attempts 0, due now."""
     r = await store.get(recording_id)
     if r is None:
         raise NotFound(f"没有编号为 {recording_id} 的录音 (no recording {recording_id})")
-    if r.status is not Status.FAILED:
+    if r.status not in (Status.FAILED, Status.PENDING):
         raise Conflict(
-            f"只有失败的录音可以重试，录音 {recording_id} 的状态是 {r.status.value} "
-            f"(only failed recordings can be retried; this one is {r.status.value})",
+            f"只有失败或待归档的录音可以重试，录音 {recording_id} 的状态是 {r.status.value} "
+            f"(only failed or pending recordings can be retried; this one is {r.status.value})",
             error_id="not_failed",
         )
     await store.update(
@@ -293,6 +294,6 @@ async def retry(store: RecordingStore, recording_id: int, actor: str, now: datet
         action="retry",
         recording_id=recording_id,
         at=now,
-        detail=f"failed -> pending; was: {r.reason}",
+        detail=f"{r.status.value} -> pending; was: {r.reason}",
     )
     return await _live(store, recording_id)

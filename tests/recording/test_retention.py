@@ -204,14 +204,18 @@ async def test_holds_and_deadlines_are_changed_with_a_reason_and_audited(
         await retention.set_hold(store, r.id, True, "太晚了", "admin", NOW)
 
 
-async def test_a_failed_recording_is_retried_and_nothing_else(
+async def test_a_failed_or_pending_recording_is_retried_and_nothing_else(
     store: RecordingStore, root: Path
 ) -> None:
     r = await archived(store, root, "1.1")
-    with pytest.raises(Conflict, match="only failed"):
+    with pytest.raises(Conflict, match="only failed or pending"):
         await retention.retry(store, r.id, "chen", NOW)
     await store.update(r.id, status=Status.FAILED, reason="文件为空", attempts=5)
     again = await retention.retry(store, r.id, "chen", NOW)
     assert again.status is Status.PENDING and again.attempts == 0
     assert again.reason is None and again.next_attempt_at == NOW
     assert [e.action for e in await store.audit_log(recording_id=r.id)] == ["retry"]
+    await store.update(r.id, attempts=3, reason="磁盘已满")  # stuck pending: accepted too
+    again = await retention.retry(store, r.id, "chen", NOW)
+    assert again.status is Status.PENDING and again.attempts == 0
+    assert [e.action for e in await store.audit_log(recording_id=r.id)] == ["retry", "retry"]
