@@ -20,10 +20,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api import health as health_routes
 from hotline.api.live_wiring import attach_live
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
@@ -45,9 +45,11 @@ from hotline.core import db
 from hotline.core.bus import Bus
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
+from hotline.core.leader import Leadership, instance_name
+from hotline.core.loops import Loops, every
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.pipeline import Pipeline
-from hotline.core.settings import Settings
+from hotline.core.settings import Settings, refuse_placeholder_secret
 from hotline.quality.pack import Pack, load_pack
 from hotline.quality.review import rules_from_pack
 from hotline.quality.stage import ScoreStage
@@ -101,9 +103,11 @@ class Container:
     tickets: TicketService
     archive: ArchiveStage
     pipeline: Pipeline
+    leadership: Leadership
+    instance: str
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    loops: Loops = field(default_factory=Loops)
     jobs_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -112,12 +116,18 @@ class Container:
 
 
 def make_archiver(
-    settings: Settings, recordings: RecordingStore, bus: Bus, *, delete_source: bool | None = None
+    settings: Settings,
+    recordings: RecordingStore,
+    bus: Bus,
+    *,
+    delete_source: bool | None = None,
+    instance: str | None = None,
 ) -> ArchiveService:
     conf = settings.recording
     return ArchiveService(
         recordings,
         bus,
+        instance=instance or instance_name(),
         root=settings.archive_root,
         path_map=conf.path_map,
         codec=conf.codec,
@@ -175,6 +185,8 @@ def wait_policy(settings: Settings) -> RetryPolicy:
 
 
 def build(settings: Settings) -> Container:
+    refuse_placeholder_secret(settings)
+    instance = instance_name()
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
     bus = Bus()
@@ -221,7 +233,7 @@ def build(settings: Settings) -> Container:
         ami,
     )
     recordings = RecordingStore(sessions)
-    archiver = make_archiver(settings, recordings, bus)
+    archiver = make_archiver(settings, recordings, bus, instance=instance)
     transcripts = TranscriptStore(sessions, str(settings.asr.pipeline_version))
     transcription = TranscriptionService(
         transcripts,
@@ -291,7 +303,7 @@ def build(settings: Settings) -> Container:
             m.host,
             m.port,
             prefix=m.topic_prefix,
-            client_id=m.client_id,
+            client_id=f"{m.client_id}-{instance}",  # unique: a broker kicks a twin off
             username=m.username,
             password=m.password,
         )
@@ -318,47 +330,55 @@ def build(settings: Settings) -> Container:
         tickets=tickets,
         archive=archive,
         pipeline=pipeline,
+        leadership=Leadership(engine),
+        instance=instance,
         ami=ami,
         mqtt=mqtt,
     )
 
 
 async def start(c: Container) -> None:
+    """Start every background loop, each supervised (restarted with backoff when it dies);
+    the ones that must run once across instances only while this instance leads."""
     await db.migrate(c.engine)
     await c.call_service.restore()
     if c.mqtt is not None:
         c.mqtt.start()
     else:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
-    c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
+    loops, lead = c.loops, c.leadership
+    loops.start("call-consumer", lambda: c.call_service.run(c.queue))
     handlers = active_handlers(c)
     cores = os.cpu_count() or 1
     await c.archive.resume()
-    c.tasks.append(
-        asyncio.create_task(
-            c.jobs.run_worker(
-                handlers, concurrency=c.settings.jobs_concurrency or 2 * cores, stop=c.jobs_stop
-            ),
-            name="pipeline-worker",
-        )
+    loops.start(
+        "pipeline-worker",
+        lambda: c.jobs.run_worker(
+            handlers, concurrency=c.settings.jobs_concurrency or 2 * cores, stop=c.jobs_stop
+        ),
     )
-    c.tasks.append(
-        asyncio.create_task(
-            retention.purge_forever(
+    loops.start(
+        "archive-sweep",
+        lambda: every(c.settings.jobs_sweep_min * 60, c.archive.sweep, "archive sweep"),
+    )
+    loops.start("leader", lead.run)
+    loops.start(
+        "retention-purge",
+        lambda: lead.while_leading(
+            lambda: retention.purge_forever(
                 c.recordings,
                 c.archive_root,
                 interval_s=c.settings.recording.purge_interval_h * 3600,
                 timezone=c.settings.timezone,
                 on_purged=c.transcripts.delete,
-            ),
-            name="retention-purge",
-        )
+            )
+        ),
     )
-    c.tasks.append(asyncio.create_task(c.tickets.run(), name="tickets"))
+    loops.start("tickets", lambda: lead.while_leading(c.tickets.run))
     if c.ami is not None:
         await c.ami.start()
         if c.settings.callback.enabled:
-            c.tasks.append(asyncio.create_task(c.callbacks.run(), name="callbacks"))
+            loops.start("callbacks", lambda: lead.while_leading(c.callbacks.run))
     else:
         log.info(
             "AMI disabled: no switch configured (set HOTLINE_AMI__HOST, HOTLINE_AMI__USERNAME "
@@ -367,6 +387,7 @@ async def start(c: Container) -> None:
 
 
 async def stop(c: Container) -> None:
+    c.loops.stopping()
     if c.ami is not None:
         await c.ami.stop()
     # let the consumer save what the switch already sent
@@ -375,17 +396,12 @@ async def stop(c: Container) -> None:
             await c.queue.join()
     await c.callbacks.stop()
     c.jobs_stop.set()  # running jobs finish; the rest stays queued for next time
-    worker = next((t for t in c.tasks if t.get_name() == "pipeline-worker"), None)
+    worker = c.loops.task("pipeline-worker")
     if worker is not None:
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError, Exception):
             async with asyncio.timeout(10):
                 await asyncio.shield(worker)
-    for task in c.tasks:
-        task.cancel()
-    for task in c.tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    c.tasks.clear()
+    await c.loops.stop()
     c.transcription.close(wait=False)
     await c.jobs.close()
     if c.mqtt is not None:
@@ -442,25 +458,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    @app.get("/api/health", tags=["health"])
-    async def health() -> dict[str, object]:
-        try:
-            async with c.sessions() as session:
-                await session.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:
-            database = f"unavailable: {exc}"
-        ami = "disabled" if c.ami is None else ("connected" if c.ami.connected else "connecting")
-        mqtt = "disabled" if c.mqtt is None else ("connected" if c.mqtt.connected else "connecting")
-        return {
-            "status": "ok" if database == "ok" else "degraded",
-            "database": database,
-            "ami": ami,
-            "mqtt": mqtt,
-            "open_calls": len(c.call_service.tracker.open_calls()),
-            "queued_events": c.queue.qsize(),
-        }
-
+    app.include_router(health_routes.router)
     app.include_router(calls_routes.router)
     app.include_router(recordings_routes.router)
     app.include_router(transcripts_routes.router)

@@ -97,8 +97,13 @@ def serve(
         "database: %s",
         settings.db_url.split("@")[-1] if "@" in settings.db_url else settings.db_url,
     )
+    try:
+        service = create_app(settings)
+    except HotlineError as exc:  # e.g. the placeholder AMI secret
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
     uvicorn.run(
-        create_app(settings),
+        service,
         host=host or settings.http_host,
         port=port or settings.http_port,
         log_level=settings.log_level.lower(),

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hotline.core.errors import InvalidInput
+
 # Q.850 causes that mean the line broke rather than someone hanging up on purpose.
 DEFAULT_ABNORMAL_CAUSES = (27, 34, 38, 41, 42, 44, 47, 102, 127)
 
@@ -34,6 +36,23 @@ class AmiSettings(BaseModel):
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
     end_unknown_after_s: float = 4 * 3600.0
+
+
+PLACEHOLDER_AMI_SECRETS = frozenset({"change-me-hotline", "change-me", "changeme"})
+
+
+def refuse_placeholder_secret(settings: Settings) -> None:
+    """The shipped sample secret is public: refuse to connect to a switch with it."""
+    ami = settings.ami
+    if ami.host and ami.secret.strip().lower() in PLACEHOLDER_AMI_SECRETS:
+        raise InvalidInput(
+            "AMI 密码仍是示例值 change-me-hotline，任何人都能用它控制交换机：请在 Asterisk 的 "
+            "manager.conf 中为 hotline 用户设置新的 secret，并把同一个值设为 "
+            "HOTLINE_AMI__SECRET（或配置文件 [ami] secret） "
+            "(the AMI secret is the shipped placeholder; set a new one in manager.conf and "
+            "HOTLINE_AMI__SECRET)",
+            error_id="placeholder_ami_secret",
+        )
 
 
 class MqttSettings(BaseModel):

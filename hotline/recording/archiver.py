@@ -19,6 +19,8 @@ import errno
 import hashlib
 import logging
 import os
+import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +39,7 @@ from hotline.telephony.paths import map_path
 log = logging.getLogger(__name__)
 
 PARTIAL_DIR = ".partial"
+STALE_PARTIAL_S = 24 * 3600.0  # a half-written file untouched this long has no owner
 _PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ELOOP}
 
 
@@ -89,6 +92,7 @@ class ArchiveService:
         store: RecordingStore,
         bus: Bus,
         *,
+        instance: str = "local",
         root: Path,
         path_map: dict[str, str],
         codec: str = "opus",
@@ -106,6 +110,7 @@ class ArchiveService:
     ) -> None:
         self.store = store
         self.bus = bus
+        self.instance = instance
         self.root = root
         self.timezone = timezone
         self._path_map = path_map
@@ -177,16 +182,26 @@ class ArchiveService:
 
     # --- the work --------------------------------------------------------------------------
 
+    @property
+    def partial_dir(self) -> Path:
+        """This instance's own folder for half-written files (`.partial/<instance>`)."""
+        return self.root / PARTIAL_DIR / self.instance
+
     async def recover(self) -> int:
-        """Remove half-written files a crash left behind (run once at start, before any
-        worker; not while another process archives into the same root)."""
+        """Remove half-written files a crash left behind: only those of instances that are
+        gone (same host, process not alive; or untouched for a day), never another live
+        instance's. Returns how many files were removed."""
         partial = self.root / PARTIAL_DIR
         removed = 0
         if partial.is_dir():
             for p in partial.iterdir():
-                if p.name.endswith(".partial"):
-                    p.unlink(missing_ok=True)
-                    removed += 1
+                if p.is_file() and p.name.endswith(".partial"):  # before per-instance folders
+                    if time.time() - p.stat().st_mtime > STALE_PARTIAL_S:
+                        p.unlink(missing_ok=True)
+                        removed += 1
+                elif p.is_dir() and p.name != self.instance and _gone(p):
+                    removed += sum(1 for f in p.iterdir() if f.is_file())
+                    shutil.rmtree(p, ignore_errors=True)
         if removed:
             log.warning("removed %d unfinished archive file(s) from %s", removed, partial)
         return removed
@@ -232,7 +247,7 @@ class ArchiveService:
         """Try to archive one recording once; returns its row as it stands afterwards (see
         the module). `last_try`: a transient error fails the row; None: when this is the
         row's `max_attempts`-th attempt (the importer's way; a job passes its own)."""
-        partial = self.root / PARTIAL_DIR / f"{rec.id}-{uuid.uuid4().hex[:8]}.partial"
+        partial = self.partial_dir / f"{rec.id}-{uuid.uuid4().hex[:8]}.partial"
         last = self._last(rec, last_try)
         try:
             return await self._archive(rec, partial)
@@ -440,6 +455,23 @@ class ArchiveService:
                     },
                 )
             )
+
+
+def _gone(folder: Path) -> bool:
+    """Whether the instance that owns this `.partial/<host>-<pid>-<rand>` folder is gone."""
+    host, _, rest = folder.name.rpartition("-")[0].rpartition("-")
+    pid = int(rest) if rest.isdigit() else None
+    if host == socket.gethostname() and pid is not None:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    try:
+        return time.time() - folder.stat().st_mtime > STALE_PARTIAL_S
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.core.bus import Bus, Message
+from hotline.core.jobs import is_waiting
 from hotline.telephony import events
 from hotline.telephony.ami import LinkDown, LinkUp, Resync
 from hotline.telephony.frames import Frame
@@ -217,10 +218,29 @@ class CallService:
                     log.exception("call event work failed for call %s", event.record.call_id)
             if event.kind is CallEventKind.ENDED:
                 for hook in self.on_ended:
-                    try:
-                        await hook(event.record)
-                    except Exception:
-                        log.exception("after-call work failed for call %s", event.record.call_id)
+                    await self._after_call(hook, event.record)
+
+    async def _after_call(
+        self, hook: Callable[[CallRecord], Awaitable[object]], record: CallRecord
+    ) -> None:
+        """Run one after-call hook (its recording, callback, ticket): while the database is
+        away it is tried again (a call's work is never dropped for an outage); another
+        error is logged and the next hook runs."""
+        delay = 0.5
+        while True:
+            try:
+                await hook(record)
+                return
+            except Exception as exc:
+                if not is_waiting(exc):
+                    log.exception("after-call work failed for call %s", record.call_id)
+                    return
+                self.counters.db_retries += 1
+                log.error(
+                    "after-call work for call %s waits for the database: %s", record.call_id, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _write(self, work: Callable[[], Awaitable[None]], count: int) -> None:
         delay = 0.5
@@ -229,7 +249,8 @@ class CallService:
                 await work()
                 self.counters.saved += count
                 return
-            except (DBAPIError, OSError) as exc:  # the database is away: hold the batch
+            except (SQLAlchemyError, OSError) as exc:  # the database is away (a lost or
+                # refused connection, a pool timeout, any database error): hold the batch
                 self.counters.db_retries += 1
                 log.error("database unavailable, retrying in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)
