@@ -217,8 +217,19 @@ class CallService:
                 except Exception:
                     log.exception("call event work failed for call %s", event.record.call_id)
             if event.kind is CallEventKind.ENDED:
-                for hook in self.on_ended:
-                    await self._after_call(hook, event.record)
+                await self.after_call(event.record)
+
+    async def ended(self, record: CallRecord) -> None:
+        """Store a call that ended and run its after-call work, as the consumer does for
+        the calls it follows (e.g. a call replayed from a switch's CDR)."""
+        await self._write(lambda: self.store.save([record], delete=set()), 1)
+        await self.after_call(record)
+
+    async def after_call(self, record: CallRecord) -> None:
+        """The work after a stored call ended (its recording, callback, ticket), each hook
+        in turn (see `_after_call`)."""
+        for hook in self.on_ended:
+            await self._after_call(hook, record)
 
     async def _after_call(
         self, hook: Callable[[CallRecord], Awaitable[object]], record: CallRecord
