@@ -281,8 +281,13 @@ class ArchiveService:
         await self._settle(present)
         chosen, layout, info, note = await self._choose(present)
         partial.parent.mkdir(parents=True, exist_ok=True)
+        _check_room(partial.parent)
         await self._audio.transcode(chosen, partial, codec=self._codec, bitrate_kbps=self._bitrate)
-        out = await self._audio.probe(partial)
+        try:
+            out = await self._audio.probe(partial)
+        except AudioError:
+            _check_room(partial.parent)  # an encoder may end "well" with nothing written
+            raise
         tolerance = max(0.5, 0.02 * info.duration_s)
         if abs(out.duration_s - info.duration_s) > tolerance:
             raise AudioError(
@@ -455,6 +460,19 @@ class ArchiveService:
                     },
                 )
             )
+
+
+MIN_ROOM_BYTES = 1024 * 1024  # less free space than this on the archive disk is "full"
+
+
+def _check_room(folder: Path) -> None:
+    """DiskFull when the archive disk has (next to) no room left."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < MIN_ROOM_BYTES:
+        raise DiskFull(f"磁盘已满 (disk full: {free} bytes free on the archive disk)")
 
 
 def _gone(folder: Path) -> bool:
