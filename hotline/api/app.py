@@ -342,11 +342,11 @@ async def start(c: Container) -> None:
     the ones that must run once across instances only while this instance leads."""
     await db.migrate(c.engine)
     await c.call_service.restore()
+    loops, lead = c.loops, c.leadership
     if c.mqtt is not None:
-        c.mqtt.start()
+        loops.start("mqtt-publisher", c.mqtt.run)
     else:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
-    loops, lead = c.loops, c.leadership
     loops.start("call-consumer", lambda: c.call_service.run(c.queue))
     handlers = active_handlers(c)
     cores = os.cpu_count() or 1
@@ -401,11 +401,11 @@ async def stop(c: Container) -> None:
         with contextlib.suppress(TimeoutError, Exception):
             async with asyncio.timeout(10):
                 await asyncio.shield(worker)
+    if c.mqtt is not None:
+        await c.mqtt.drain()
     await c.loops.stop()
     c.transcription.close(wait=False)
     await c.jobs.close()
-    if c.mqtt is not None:
-        await c.mqtt.stop()
     await c.engine.dispose()
 
 
