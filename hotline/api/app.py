@@ -251,6 +251,7 @@ def build(settings: Settings) -> Container:
         settings.db_url,
         sessions,
         retry=waits,
+        lease_s=settings.jobs_lease_s,
         retry_by_stage={ARCHIVE: replace(waits, max_attempts=settings.recording.max_attempts)},
     )
     pack = load_pack(settings.quality.pack)

@@ -750,8 +750,13 @@ def make_job_queue(
     db_url: str, sessions: async_sessionmaker[AsyncSession], **options: Any
 ) -> JobQueue:
     """PostgreSQL: procrastinate (worker processes on any host); otherwise the `jobs` table."""
+    lease_s = options.pop("lease_s", None)
     if db_url.startswith(("postgresql", "postgres")):
         from hotline.core.jobs_procrastinate import ProcrastinateJobQueue
 
+        if lease_s is not None:
+            options.update(stall_s=lease_s, heartbeat_s=max(0.5, lease_s / 3))
         return ProcrastinateJobQueue(db_url, **options)
+    if lease_s is not None:
+        options["lease_s"] = lease_s
     return SqlJobQueue(sessions, **options)

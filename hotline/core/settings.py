@@ -210,6 +210,9 @@ class Settings(BaseSettings):
     jobs_wait_limit_h: float = Field(
         72.0, gt=0, description="a job that has waited this long is parked (retry it by hand)"
     )
+    jobs_lease_s: float = Field(
+        60.0, gt=0, description="a running job whose worker is silent this long is taken back"
+    )
     jobs_sweep_min: float = Field(
         5.0, gt=0, description="re-queue pending recordings with no live job this often"
     )
