@@ -41,6 +41,7 @@ def serve(tmp: Path, name: str, db_url: str, switch: FakeAmi) -> Instance:
         "HOTLINE_AMI__USERNAME": switch.username,
         "HOTLINE_AMI__SECRET": switch.secret,
         "HOTLINE_CALLBACK__DELAY_S": "0",
+        "HOTLINE_CALLBACK__RETRY_INTERVAL_MIN": "0.01",  # a failed try is re-dialled at once
         "HOTLINE_CALLBACK__QUIET_START": "00:00",
         "HOTLINE_CALLBACK__QUIET_END": "00:00",
         "HOTLINE_LOG_LEVEL": "WARNING",
@@ -65,7 +66,7 @@ async def health(port: int) -> dict[str, object] | None:
 async def test_two_instances_on_one_database_dial_each_callback_once(
     tmp_path: Path, pg_url: str
 ) -> None:
-    switch = FakeAmi()  # answers every Originate with success
+    switch = FakeAmi(originate_outcome="hold")  # customers ringing: no answer yet
     await switch.start()
     engine = db.make_engine(pg_url)
     await db.migrate(engine)
