@@ -252,6 +252,7 @@ def build(settings: Settings) -> Container:
         sessions,
         retry=waits,
         lease_s=settings.jobs_lease_s,
+        **({"poll_s": settings.jobs_poll_s} if settings.jobs_poll_s else {}),
         retry_by_stage={ARCHIVE: replace(waits, max_attempts=settings.recording.max_attempts)},
     )
     pack = load_pack(settings.quality.pack)

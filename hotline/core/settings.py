@@ -213,6 +213,12 @@ class Settings(BaseSettings):
     jobs_lease_s: float = Field(
         60.0, gt=0, description="a running job whose worker is silent this long is taken back"
     )
+    jobs_poll_s: float | None = Field(
+        None,
+        gt=0,
+        description="how often an idle worker looks for jobs; unset = 1 s "
+        "(SQLite) / 5 s (PostgreSQL, which also wakes workers at once with NOTIFY)",
+    )
     jobs_sweep_min: float = Field(
         5.0, gt=0, description="re-queue pending recordings with no live job this often"
     )

@@ -125,6 +125,7 @@ def settings(tmp_path: Path, db_url: str, **overrides: Any) -> Settings:
         jobs_wait_backoff_min=0.3 / 60,  # 0.3 s
         jobs_wait_max_backoff_min=1.0 / 60,  # 1 s
         jobs_concurrency=4,
+        jobs_poll_s=0.2,
         jobs_lease_s=3.0,  # a silent worker's jobs are taken back after 3 s (60 s in production)
     )
     base.update(overrides)
