@@ -86,3 +86,43 @@ async def test_the_ami_link_cut_during_an_originate_loses_no_callback(
         f"duplicates {len(action_ids) - len(set(action_ids))} |"
     )
     assert redialled == 3
+
+
+async def test_the_ami_link_cut_during_a_followup_dial_closes_it_and_followups_go_on(
+    engine: AsyncEngine,
+) -> None:
+    from tests.tickets.test_service import T0, handled_and_replied, make
+
+    switch = FakeAmi(originate_outcome="hold")
+    await switch.start()
+    ami = AmiClient(
+        "127.0.0.1",
+        switch.port,
+        switch.username,
+        switch.secret,
+        queue=asyncio.Queue(),
+        ping_interval=0.2,
+        ping_timeout=0.2,
+        reconnect_min=0.1,
+        reconnect_max=0.4,
+    )
+    await ami.start()
+    try:
+        w = make(engine, ami)  # type: ignore[arg-type]
+        tid = await handled_and_replied(w)
+        await until(lambda: ami.connected)
+        w.clock.now = T0 + timedelta(hours=2)
+        dial = asyncio.create_task(w.service.dial_due())
+        await until(lambda: switch.count("Originate") == 1)
+        switch.drop()  # the link is cut while the customer's phone rings
+        assert await asyncio.wait_for(dial, 5) == 1
+        [cut] = await w.service.store.followups(tid)
+        assert cut.result == "unreachable" and cut.finished_at is not None  # closed
+        await until(lambda: ami.connected)
+        switch.originate_outcome = "failure"
+        w.clock.now = T0 + timedelta(hours=4)
+        assert await w.service.dial_due() == 1  # 回访 goes on: the next attempt is dialled
+        assert [a.result for a in await w.service.store.followups(tid)] == ["unreachable"] * 2
+    finally:
+        await ami.stop()
+        await switch.close()
