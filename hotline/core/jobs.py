@@ -119,8 +119,12 @@ def is_waiting(exc: BaseException) -> bool:
     lost connection, a refused one, a pool timeout) or a full disk."""
     if isinstance(exc, (Waiting, *_DB_AWAY)):
         return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        orig = exc.orig
+        if exc.connection_invalidated or (
+            isinstance(orig, BaseException) and orig is not exc and is_waiting(orig)
+        ):
+            return True
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
     kind = type(exc)
