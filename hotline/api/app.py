@@ -20,20 +20,26 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
 from hotline.api import health as health_routes
+from hotline.api import privacy
+from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
+from hotline.api.masking import MaskPersonalData
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import supervision as supervision_routes
+from hotline.api.routes import surveys as surveys_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
+from hotline.api.routes import users as users_routes
 from hotline.api.stages import active_handlers, stage_table
 from hotline.api.supervision_wiring import attach_supervision
 from hotline.api.users import UserStore
@@ -41,9 +47,16 @@ from hotline.asr.service import TranscriptionService
 from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
-from hotline.core import db
-from hotline.core.bus import Bus
-from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
+from hotline.core import db, keys, pii
+from hotline.core.bus import Bus, Message
+from hotline.core.errors import (
+    Conflict,
+    HotlineError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Unavailable,
+)
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
 from hotline.core.leader import Leadership, instance_name
 from hotline.core.loops import Loops, every
@@ -69,6 +82,8 @@ from hotline.telephony.model import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision_store import SupervisionStore
+from hotline.telephony.survey import ALERT_TOPIC
+from hotline.telephony.survey_store import SurveyStore
 from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
@@ -91,6 +106,7 @@ class Container:
     callback_store: CallbackStore
     call_service: CallService
     callbacks: CallbackService
+    surveys: SurveyStore
     queue: asyncio.Queue[QueueItem]
     recordings: RecordingStore
     archive_root: Path
@@ -184,15 +200,45 @@ def wait_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+def survey_complaints(tickets: TicketService) -> Callable[[Message], Awaitable[None]]:
+    """alert/survey_unsatisfied -> a level-3 complaint ticket (HOTLINE_SURVEY__UNSATISFIED)."""
+
+    async def handle(m: Message) -> None:
+        p = m.payload
+        rated = p.get("agent_member") or p.get("agent_interface")
+        at = p.get("offered_at") or m.at
+        await tickets.on_survey_unsatisfied(str(p["call_id"]), p.get("caller_number"), rated, at)
+
+    return handle
+
+
+def masked_for_mqtt(
+    mqtt: MqttPublisher, whole_roles: tuple[str, ...]
+) -> Callable[[Message], Awaitable[None]]:
+    """MQTT subscribers are no user: payloads go out with personal data masked, unless the
+    pseudo-role "mqtt" is among security.whole_pii_roles (issue 13)."""
+    if pii.sees_whole("mqtt", whole_roles):
+        return mqtt.handle
+
+    async def handle(m: Message) -> None:
+        await mqtt.handle(Message(m.topic, pii.mask_tree(m.payload), m.at))
+
+    return handle
+
+
 def build(settings: Settings) -> Container:
     refuse_placeholder_secret(settings)
     instance = instance_name()
+    # the 抽查 key: configured, or generated at install and kept in data_dir (issue 13)
+    settings.security.sample_key = keys.sample_key(settings.security.sample_key, settings.data_dir)
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
     bus = Bus()
     rules = settings.rules
     tracker = CallTracker(
-        RingRule(rules.ring_period_s, rules.max_rings), frozenset(rules.abnormal_causes)
+        RingRule(rules.ring_period_s, rules.max_rings),
+        frozenset(rules.abnormal_causes),
+        survey_off=frozenset(settings.survey.off_queues),
     )
     calls = CallStore(sessions, settings.recording.path_map)
     queue: asyncio.Queue[QueueItem] = asyncio.Queue()
@@ -279,7 +325,11 @@ def build(settings: Settings) -> Container:
         jobs,
     )
 
+    surveys = SurveyStore(sessions, bus)
+    if settings.survey.unsatisfied == "ticket":  # 不满意 -> a complaint for the supervisor
+        bus.subscribe(ALERT_TOPIC, survey_complaints(tickets))
     after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive.on_call_ended]
+    after_call.append(surveys.on_call_ended)
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
     after_call.append(tickets.on_call_ended)
@@ -310,17 +360,18 @@ def build(settings: Settings) -> Container:
             username=m.username,
             password=m.password,
         )
-        bus.subscribe("", mqtt.handle)
+        bus.subscribe("", masked_for_mqtt(mqtt, settings.security.whole_pii_roles))
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
         bus=bus,
         calls=calls,
-        users=UserStore(sessions),
+        users=UserStore(sessions, settings.token_ttl),
         callback_store=callback_store,
         call_service=call_service,
         callbacks=callbacks,
+        surveys=surveys,
         queue=queue,
         recordings=recordings,
         archive_root=settings.archive_root,
@@ -377,6 +428,16 @@ async def start(c: Container) -> None:
             )
         ),
     )
+    years = c.settings.security.anonymise_after_years
+    if years > 0:
+        loops.start(
+            "anonymise",
+            lambda: lead.while_leading(
+                lambda: privacy.anonymise_forever(
+                    c.sessions, years, interval_s=c.settings.recording.purge_interval_h * 3600
+                )
+            ),
+        )
     loops.start("tickets", lambda: lead.while_leading(c.tickets.run))
     if c.ami is not None:
         await c.ami.start()
@@ -412,7 +473,7 @@ async def stop(c: Container) -> None:
     await c.engine.dispose()
 
 
-STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503}
+STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503, NotAllowed: 403}
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -452,6 +513,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         }
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # a number (an id in the path, an offset) too large for the database's integers
+        body = {
+            "error": "invalid_input",
+            "message": "请求参数有误：数值超出范围，请检查编号或数字后重试 "
+            "(a number in the request "
+            "is out of range)",
+        }
+        return JSONResponse(body, status_code=422)
+
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
         body = (
@@ -469,6 +542,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
+    app.include_router(surveys_routes.router)
+    app.include_router(users_routes.router)
 
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)
@@ -483,4 +558,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     install_web(app)
     # --- end web workspace -------------------------------------------------------------
+    # personal data masked by role in every JSON answer (issue 13)
+    app.add_middleware(MaskPersonalData, whole_roles=c.settings.security.whole_pii_roles)
+    # outermost: a body over the limit is refused before anything reads it (issue 13)
+    app.add_middleware(BodyLimit, max_bytes=c.settings.security.max_body_bytes)
     return app

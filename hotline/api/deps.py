@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
+from hotline.api.audit import Auditor
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
 from hotline.api.live_wiring import Live as LiveParts
+from hotline.api.users import UserStore
 from hotline.asr.store import TranscriptStore
 from hotline.core.bus import Bus as EventBus
 from hotline.core.jobs import JobQueue
@@ -28,6 +30,7 @@ from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.model import RingRule
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision import SupervisionService
+from hotline.telephony.survey_store import SurveyStore
 from hotline.tickets.service import TicketService
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ __all__ = [
     "Agent",
     "AnyUser",
     "ArchiveRoot",
+    "Audit",
     "Bus",
     "CallbackRecords",
     "Callbacks",
@@ -50,9 +54,11 @@ __all__ = [
     "Settings",
     "Supervision",
     "Supervisor",
+    "Surveys",
     "Tickets",
     "Timezone",
     "Transcripts",
+    "Users",
     "Wiring",
     "current_user",
     "require",
@@ -65,6 +71,15 @@ def container(request: Request) -> Container:
     return c
 
 
+def auditor(request: Request) -> Auditor:
+    """The audit trail of this request: entries name its client address."""
+    return Auditor(container(request).recordings, request.client.host if request.client else None)
+
+
+def users(request: Request) -> UserStore:
+    return container(request).users
+
+
 def calls(request: Request) -> CallStore:
     return container(request).calls
 
@@ -75,6 +90,10 @@ def callback_records(request: Request) -> CallbackStore:
 
 def callbacks(request: Request) -> CallbackService:
     return container(request).callbacks
+
+
+def surveys(request: Request) -> SurveyStore:
+    return container(request).surveys
 
 
 def recordings(request: Request) -> RecordingStore:
@@ -129,9 +148,12 @@ def supervision(request: Request) -> SupervisionService:
     return service
 
 
+Audit = Annotated[Auditor, Depends(auditor)]
 Calls = Annotated[CallStore, Depends(calls)]
+Users = Annotated[UserStore, Depends(users)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
+Surveys = Annotated[SurveyStore, Depends(surveys)]
 Recordings = Annotated[RecordingStore, Depends(recordings)]
 ArchiveRoot = Annotated[Path, Depends(archive_root)]
 Transcripts = Annotated[TranscriptStore, Depends(transcripts)]

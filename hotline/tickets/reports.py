@@ -12,13 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from hotline.core import sheets
 from hotline.core.periods import REPORT_LABELS, Period
 from hotline.tickets.model import (
     CATEGORY_LABELS,
@@ -255,9 +255,7 @@ def report_xlsx(report: TicketReport) -> bytes:
         ],
         [10, 14, 18, 20, 16, 48, 10, 8],
     )
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheets.to_bytes(wb)
 
 
 def _pair(label: str, value: Cell) -> list[Cell]:

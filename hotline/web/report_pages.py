@@ -15,13 +15,26 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Tickets, Timezone
+from hotline.api.deps import (
+    Calls,
+    Live,
+    Quality,
+    Rule,
+    Settings,
+    Supervisor,
+    Surveys,
+    Tickets,
+    Timezone,
+    auditor,
+)
 from hotline.api.quality_schemas import ReportOut
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
+from hotline.api.routes import surveys as survey_routes
 from hotline.api.routes import ticket_reports as ticket_report_routes
 from hotline.core.periods import Period, PeriodKind
+from hotline.telephony.model import SurveyResult
 from hotline.web.charts import bar_chart
 from hotline.web.forms import parse_query
 from hotline.web.render import page
@@ -33,9 +46,11 @@ KINDS = {
     "quality": "质检",
     "tickets": "工单",
     "agents": "坐席状态",
+    "satisfaction": "满意度",
 }
 PERIODS = {"day": "日报", "week": "周报", "month": "月报"}
 LOW_WITHIN_PCT = 80.0  # a queue or agent below this is drawn red
+LOW_SATISFIED_PCT = 80.0  # 满意率 below this is drawn red
 
 
 def _pct(v: float) -> str:
@@ -120,7 +135,7 @@ async def service_level(
 @router.get("/reports/quality")
 async def quality(request: Request, user: Supervisor, store: Quality, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
-    r = await quality_routes.report(user, store, tz, period=p.kind, day=p.first)
+    r = await quality_routes.report(user, store, tz, auditor(request), period=p.kind, day=p.first)
     assert isinstance(r, ReportOut)
     charts = [
         bar_chart("各坐席平均分", [(g.name, g.average) for g in r.agents], top=100, bad=_low_score),
@@ -140,10 +155,12 @@ def _low_score(v: float) -> bool:
 
 
 @router.get("/reports/tickets")
-async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Timezone) -> Response:
+async def tickets(
+    request: Request, user: Supervisor, service: Tickets, tz: Timezone, settings: Settings
+) -> Response:
     q, p, errors = _period(request, tz)
     r = await ticket_report_routes.ticket_report(
-        user, service, tz, period=q.period, day=p.first.isoformat()
+        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
     )
     assert isinstance(r, dict)
     charts = [
@@ -162,7 +179,9 @@ async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Time
 @router.get("/reports/agents")
 async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
-    r = await live_routes.reports(user, live, period=q.period, day=p.first.isoformat())
+    r = await live_routes.reports(
+        user, live, auditor(request), period=q.period, day=p.first.isoformat()
+    )
     assert isinstance(r, dict)
     rows = r["agents"]
     charts = [
@@ -192,3 +211,47 @@ async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -
     context = _context(request, "agents", q, p)
     context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/live/reports?")
     return page(request, "supervisor/report_agents.html", context)
+
+
+@router.get("/reports/satisfaction")
+async def satisfaction(
+    request: Request,
+    user: Supervisor,
+    surveys: Surveys,
+    service: Tickets,
+    tz: Timezone,
+    settings: Settings,
+) -> Response:
+    """The callers' own survey (参评率 / 满意率, and the 不满意 to follow up) beside the
+    回访 satisfaction of tickets: two figures, two tables, never added together."""
+    q, p, errors = _period(request, tz)
+    r = await survey_routes.survey_report(
+        user, surveys, tz, auditor(request), period=q.period, day=p.first.isoformat()
+    )
+    tickets = await ticket_report_routes.ticket_report(
+        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
+    )
+    assert isinstance(r, dict) and isinstance(tickets, dict)
+    unhappy = await survey_routes.list_surveys(
+        user, surveys, tz, p.start_utc, p.end_utc, result=SurveyResult.UNSATISFIED
+    )
+    charts = [
+        bar_chart(
+            "各坐席满意率",
+            [(a["key"] or "未知", a["satisfaction_pct"]) for a in r["agents"]],
+            fmt=_pct,
+            top=100,
+            bad=lambda v: v < LOW_SATISFIED_PCT,
+        ),
+    ]
+    context = _context(request, "satisfaction", q, p)
+    context.update(
+        errors=errors,
+        r=r,
+        unhappy=unhappy,
+        followup=tickets["satisfaction"],
+        charts=charts,
+        low=LOW_SATISFIED_PCT,
+        xlsx_url="/api/survey-reports?",
+    )
+    return page(request, "supervisor/report_satisfaction.html", context)

@@ -6,15 +6,17 @@ from `tickets.forms`, both pure — this module only fetches the tickets and pic
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hotline.api.deps import Settings, Supervisor, Tickets, Timezone
+from hotline.api.audit import Action as AuditAction
+from hotline.api.deps import Audit, Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
+from hotline.core import pii, sheets
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.quality.model import agent_number_from
@@ -76,9 +78,11 @@ def _report_json(r: TicketReport) -> dict[str, Any]:
 
 @router.get("/ticket-reports", response_model=None)
 async def ticket_report(
-    _: Supervisor,
+    user: Supervisor,
     service: Tickets,
     tz: Timezone,
+    audit: Audit,
+    settings: Settings,
     period: Literal["day", "week", "month"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -93,15 +97,20 @@ async def ticket_report(
     report = summarize(tickets, p, now)
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
-        return download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
+        await audit(user, AuditAction.EXPORT, detail=f"tickets-{period}-{p.first}.xlsx: {name}")
+        body = report_xlsx(report)
+        if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
+            body = sheets.map_text(body, pii.mask_text)
+        return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report)
 
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)
 async def transfer_slip(
-    _: Supervisor,
+    user: Supervisor,
     service: Tickets,
     settings: Settings,
+    audit: Audit,
     ticket_id: int,
     format: Literal["pdf", "xlsx"] = "pdf",
     complainant: Annotated[str, Query(max_length=64, description="投诉人 as printed")] = "",
@@ -131,7 +140,12 @@ async def transfer_slip(
         transferred_at=min(dispatches, default=None),
         agent=f"工号 {number}" if number else None,
     )
+    if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
+        slip = replace(
+            slip, contact=pii.mask_text(slip.contact), content=pii.mask_text(slip.content)
+        )
     name = f"投诉转接单-{t.id}"
+    await audit(user, AuditAction.SLIP, detail=f"ticket={t.id}; format={format}")
     if format == "xlsx":
         body = slip_xlsx(slip, organisation=organisation)
         return download(body, XLSX, f"transfer-slip-{t.id}.xlsx", name + ".xlsx")
