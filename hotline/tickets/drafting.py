@@ -231,7 +231,7 @@ class Drafting:
         if category is not Category.COMPLAINT:
             return None
         t = current.ticket
-        base = t.complaint_level or ComplaintLevel.MINOR
+        base = t.complaint_level or self.sla.base_level
         if topic is None or t.caller_number is None:
             return ComplaintLevel.MAJOR if current.exposure else base
         since = self.clock() - timedelta(days=self.sla.level2_window_days)

@@ -35,6 +35,29 @@ CATEGORY_LABELS: dict[Category, str] = {
 }
 
 
+class Source(StrEnum):
+    """How the matter reached the hotline (来源)."""
+
+    PHONE = "phone"  # a call to the hotline
+    GOVERNMENT = "government"  # 12345 or another government transfer (督办件), with its number
+    WECHAT = "wechat"  # WeChat message
+    WEB = "web"  # web message / online form
+    LETTER = "letter"  # 来信
+    VISIT = "visit"  # 来访
+    FOLLOWUP = "followup"  # a new request raised during a 回访
+
+
+SOURCE_LABELS: dict[Source, str] = {
+    Source.PHONE: "热线电话",
+    Source.GOVERNMENT: "政府转办（12345）",
+    Source.WECHAT: "微信",
+    Source.WEB: "网站留言",
+    Source.LETTER: "来信",
+    Source.VISIT: "来访",
+    Source.FOLLOWUP: "回访中提出",
+}
+
+
 class State(StrEnum):
     DRAFT = "draft"  # 草稿: drafted from the call, the agent has not confirmed it
     ACCEPTED = "accepted"  # 受理
