@@ -19,7 +19,8 @@ from hotline.tickets import lifecycle, sla
 from hotline.tickets.calendar import CalendarUnknown
 from hotline.tickets.drafting import Drafting, payload
 from hotline.tickets.lifecycle import Action, Role
-from hotline.tickets.model import Category, ComplaintLevel, Deadlines
+from hotline.tickets.model import CATEGORY_LABELS, Category, ComplaintLevel, Deadlines
+from hotline.tickets.policy import HotlinePolicy
 from hotline.tickets.records import TicketRecord
 from hotline.tickets.store import TicketStore
 
@@ -33,12 +34,14 @@ class Actions:
         *,
         sla_policy: sla.SlaPolicy,
         clock: Callable[[], datetime],
+        policy: HotlinePolicy | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.drafting = drafting
         self.sla = sla_policy
         self.clock = clock
+        self.policy = policy
 
     async def edit(
         self, ticket_id: int, changes: Mapping[str, Any], *, actor: str, role: Role | str
@@ -80,6 +83,8 @@ class Actions:
         current = await self.store.require(ticket_id)
         t, now = current.ticket, self.clock()
         data = dict(data or {})
+        if self.policy is not None and Action(action) is Action.DISPATCH:
+            lifecycle.check_role(Action.DISPATCH, role, self.policy.min_role(Action.DISPATCH))
         act = lifecycle.step(  # refuse an illegal move before anything else
             t.state,
             action,
@@ -99,6 +104,15 @@ class Actions:
                     "PATCH /api/tickets/{id} with category)"
                 )
             deadlines = await dl(t.id, t.category, t.complaint_level, t.created_at)
+        elif act is Action.RESOLVE_ON_SPOT:
+            self._check_on_spot(t.category)
+        elif act is Action.DISPATCH and t.category is not None:
+            rule = self.sla.spans(t.category, t.complaint_level)
+            if rule.clock is sla.Clock.DISPATCH:  # the unit's clock starts now
+                unit = await dl(t.id, t.category, t.complaint_level, t.created_at, now)
+                deadlines = replace(
+                    t.deadlines, contact_by=unit.contact_by, done_by=unit.done_by
+                )
         elif act is Action.REPLY:
             try:
                 reply_by: datetime | None = sla.reply_deadline(self.sla, now)
@@ -108,12 +122,13 @@ class Actions:
             deadlines = replace(t.deadlines, reply_by=reply_by)
         elif act is Action.REOPEN and t.category is not None:
             # 不满意重办: the second handling gets the category's time again, from now
-            again = await dl(t.id, t.category, t.complaint_level, now)
+            again = await dl(t.id, t.category, t.complaint_level, now, now)
             deadlines = replace(again, dispatch_by=t.deadlines.dispatch_by, reply_by=None)
         elif act is Action.REQUEST_EXTENSION:
             new_due = data.get("new_due")
             if isinstance(new_due, datetime) and isinstance(data.get("step"), str):
                 sla.extend(t.deadlines, data["step"], new_due, now)  # refuse what cannot pass
+                self._check_lead(t.deadlines, data["step"], now)
         elif act is Action.APPROVE_EXTENSION and current.extension is not None:
             ext = current.extension  # asked in time: approving it later still counts
             deadlines = sla.extend(t.deadlines, ext.step, ext.new_due, ext.at)
@@ -142,6 +157,32 @@ class Actions:
             Message("ticket/changed", payload(record, action=str(act), by=actor))
         )
         return record
+
+    def _check_on_spot(self, category: Category | None) -> None:
+        allowed = self.policy.on_spot if self.policy else frozenset({Category.CONSULT})
+        if category not in allowed:
+            names = "、".join(CATEGORY_LABELS[c] for c in sorted(allowed)) or "无"
+            got = CATEGORY_LABELS[category] if category else "未分类"
+            raise InvalidInput(
+                f"「{got}」工单不能即时办结，只有{names}可以 (only these categories may be "
+                "closed on the spot under this hotline's policy; dispatch it instead, or set "
+                "the category first)",
+                error_id="not_on_spot",
+            )
+
+    def _check_lead(self, deadlines: Deadlines, step: str, now: datetime) -> None:
+        """004: a 延期 is asked at least `extension_lead` before the deadline."""
+        lead = self.policy.extension_lead if self.policy else None
+        due = getattr(deadlines, f"{step}_by", None)
+        if lead is None or lead.amount == 0 or due is None:
+            return
+        if self.sla.due(lead, now) > due:
+            raise InvalidInput(
+                f"延期须在时限前至少{lead.label}申请 (an extension must be asked at least "
+                f"{lead} before the deadline {due.isoformat()}; it is too late to ask now: "
+                "finish the step, or ask a supervisor)",
+                error_id="extension_too_late",
+            )
 
     async def split(
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str

@@ -262,8 +262,11 @@ class Drafting:
         category: Category,
         level: ComplaintLevel | None,
         start: datetime,
+        unit_clock_at: datetime | None = None,
     ) -> Deadlines:
-        found, unknown = sla.deadlines_known(self.sla, category, level, start)
+        found, unknown = sla.deadlines_known(
+            self.sla, category, level, start, unit_clock_at=unit_clock_at
+        )
         await self.calendar_gap(ticket_id, unknown)
         return found
 

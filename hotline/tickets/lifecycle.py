@@ -7,8 +7,11 @@ not theirs to dispatch), 不满意重办 (回访 不满意 reopens it for a seco
 不属于受理范围 close straight from the draft, and the actions that change no state
 (延期 request and approval, media/legal exposure).
 
-There is no "unit" role: the responsible units act through a supervisor (or admin) who
-records the unit's name. The service's own moves (an unreachable 回访) act as `system`.
+即时办结: a consultation, query or praise answered during the call is closed in one step
+from the draft (or accepted ticket) with the answer given: no dispatch, no deadline.
+Who may 派发 is the policy's (agents by default, as 002 says; `need` in `check_role`).
+The responsible units act through a supervisor (or admin) who records the unit's name.
+The service's own moves (an unreachable 回访) act as `system`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from hotline.tickets.model import STATE_LABELS, Satisfaction, State
 class Action(StrEnum):
     CONFIRM = "confirm"  # the agent confirms the draft: 受理
     CLOSE_OUT_OF_SCOPE = "close_out_of_scope"  # 不属于受理范围, with a reason
+    RESOLVE_ON_SPOT = "resolve_on_spot"  # 即时办结: answered during the call, with the answer
     DISPATCH = "dispatch"  # 派发 to a responsible unit
     START = "start"  # the unit starts handling: 处理中
     RETURN = "return"  # 回退: the unit returns a ticket that is not theirs, with a reason
@@ -41,6 +45,7 @@ class Action(StrEnum):
 ACTION_LABELS: dict[Action, str] = {
     Action.CONFIRM: "确认受理",
     Action.CLOSE_OUT_OF_SCOPE: "不属于受理范围办结",
+    Action.RESOLVE_ON_SPOT: "即时办结",
     Action.DISPATCH: "派发",
     Action.START: "开始处理",
     Action.RETURN: "回退",
@@ -79,6 +84,8 @@ TABLE: dict[tuple[State, Action], State] = {
     (S.DRAFT, A.CONFIRM): S.ACCEPTED,
     (S.DRAFT, A.CLOSE_OUT_OF_SCOPE): S.CLOSED,
     (S.ACCEPTED, A.CLOSE_OUT_OF_SCOPE): S.CLOSED,
+    (S.DRAFT, A.RESOLVE_ON_SPOT): S.CLOSED,
+    (S.ACCEPTED, A.RESOLVE_ON_SPOT): S.CLOSED,
     (S.ACCEPTED, A.DISPATCH): S.DISPATCHED,
     (S.DISPATCHED, A.START): S.IN_PROGRESS,
     (S.DISPATCHED, A.RETURN): S.ACCEPTED,
@@ -95,7 +102,8 @@ TABLE: dict[tuple[State, Action], State] = {
 MIN_ROLE: dict[Action, Role] = {
     A.CONFIRM: Role.AGENT,
     A.CLOSE_OUT_OF_SCOPE: Role.AGENT,
-    A.DISPATCH: Role.SUPERVISOR,
+    A.RESOLVE_ON_SPOT: Role.AGENT,
+    A.DISPATCH: Role.AGENT,  # 002: the first-contact agent dispatches; a policy may say supervisor
     A.START: Role.SUPERVISOR,  # on the unit's behalf
     A.RETURN: Role.SUPERVISOR,  # on the unit's behalf
     A.REPLY: Role.SUPERVISOR,  # on the unit's behalf
@@ -109,7 +117,7 @@ MIN_ROLE: dict[Action, Role] = {
 
 NEEDS_REASON = frozenset({A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE})
 NEEDS_UNIT = frozenset({A.DISPATCH})
-NEEDS_TEXT = frozenset({A.REPLY})  # the unit's answer, in `reason`
+NEEDS_TEXT = frozenset({A.REPLY, A.RESOLVE_ON_SPOT})  # the answer given, in `reason`
 
 
 def allowed(state: State) -> tuple[Action, ...]:
@@ -155,8 +163,9 @@ class Move:
     unreachable: bool = False
 
 
-def check_role(action: Action, role: Role | str) -> None:
-    need = MIN_ROLE[action]
+def check_role(action: Action, role: Role | str, need: Role | None = None) -> None:
+    """Refuse an actor below the action's role (`need` overrides the table: the policy's)."""
+    need = need or MIN_ROLE[action]
     have = Role(role)
     if RANK[have] < RANK[need]:
         raise ActionRefused(
@@ -196,8 +205,8 @@ def step(
         )
     if act in NEEDS_TEXT and reason is None:
         raise InvalidInput(
-            f"「{ACTION_LABELS[act]}」须填写承办单位的答复 (action {act.value} needs the "
-            "unit's answer in `reason`)"
+            f"「{ACTION_LABELS[act]}」须填写答复内容 (action {act.value} needs the answer "
+            "given in `reason`)"
         )
     unit = (unit or "").strip() or None
     if act in NEEDS_UNIT and unit is None:

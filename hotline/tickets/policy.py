@@ -43,6 +43,7 @@ from hotline.core.roles import Role
 from hotline.core.yamlfile import read_yaml
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.followup import FollowupPolicy
+from hotline.tickets.lifecycle import MIN_ROLE, Action
 from hotline.tickets.model import CATEGORY_LABELS, Category, ComplaintLevel, Source
 from hotline.tickets.sla import CategoryRule, Clock, LevelRule, SlaPolicy
 from hotline.tickets.spans import SPAN_HELP, BusinessHours, Span
@@ -135,8 +136,27 @@ class HotlinePolicy:
     complaint_opinion: Span | None = None
     verification: Verification = field(default_factory=Verification)
 
+    def min_role(self, action: Action) -> Role:
+        """Who may take `action` under this policy (派发: `dispatch_role`)."""
+        return self.dispatch_role if action is Action.DISPATCH else MIN_ROLE[action]
+
     def level_name(self, level: ComplaintLevel | None) -> str:
         return self.sla.level_rule(level).name
+
+    @classmethod
+    def of(cls, sla: SlaPolicy, followup: FollowupPolicy) -> HotlinePolicy:
+        """The settings' numbers (no policy file): the gas company's 管理办法 otherwise."""
+        return cls(
+            name="燃气公司客服热线管理办法",
+            source="settings",
+            sla=sla,
+            followup=followup,
+            followup_rules=FollowupRules(
+                categories=frozenset(Category) - {Category.CONSULT, Category.PRAISE},
+                sources=frozenset(Source),
+                manual_sources=frozenset(),
+            ),
+        )
 
 
 class _Reader:

@@ -24,6 +24,7 @@ from hotline.tickets.drafting import Drafting, RecordingLookup
 from hotline.tickets.followup import FollowupPolicy
 from hotline.tickets.followups import Followups
 from hotline.tickets.lifecycle import Action, Role
+from hotline.tickets.policy import HotlinePolicy
 from hotline.tickets.records import TicketRecord
 from hotline.tickets.store import TicketStore
 from hotline.tickets.watch import Watch
@@ -46,15 +47,19 @@ class TicketService:
         dialplan: DialPlan = FOLLOWUP_DIALPLAN,
         overdue_check_s: float = 60.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        policy: HotlinePolicy | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
+        self.policy = policy or HotlinePolicy.of(sla_policy, followup_policy)
         self.clock = clock  # the parts read it through `_now`, so it can be replaced later
         clock = self._now
         self.drafting = Drafting(
             store, bus, sla_policy=sla_policy, pack=pack, recordings=recordings, clock=clock
         )
-        self.actions = Actions(store, bus, self.drafting, sla_policy=sla_policy, clock=clock)
+        self.actions = Actions(
+            store, bus, self.drafting, sla_policy=sla_policy, clock=clock, policy=self.policy
+        )
         self.followups = Followups(
             store, self.actions, Dialler(originator, dialplan), policy=followup_policy, clock=clock
         )

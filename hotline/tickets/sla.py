@@ -305,3 +305,21 @@ def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidInput(f"时间缺少时区 ({name} needs a time zone: pass an aware datetime)")
     return value.astimezone(UTC)
+
+
+def next_deadline(
+    deadlines: Deadlines,
+    reached: Mapping[str, datetime | None],
+    marked: tuple[str, ...] | list[str] | frozenset[str] = (),
+) -> datetime | None:
+    """The earliest due time the deadline watch must look at: of the steps not yet reached
+    and not yet marked overdue. None when nothing is left to watch (the ticket's indexed
+    `next_deadline`, queried `WHERE next_deadline <= now`)."""
+    pending = [
+        due
+        for step in STEPS
+        if (due := _due(deadlines, step)) is not None
+        and reached.get(step) is None
+        and step not in marked
+    ]
+    return min(pending) if pending else None

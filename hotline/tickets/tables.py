@@ -65,6 +65,18 @@ class TicketRow(Base):
     close_reason: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # 0010_ticket_policy: what the watch queries, the channel, 即时办结, 回访 wishes, 投诉 judged
+    next_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    source: Mapped[str] = mapped_column(String(16), default="phone", index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64))  # 12345 工单号, letter no. …
+    on_spot: Mapped[bool] = mapped_column(Boolean, default=False)  # 即时办结 (一次解决)
+    followup_declined: Mapped[bool] = mapped_column(Boolean, default=False)  # 不需要回访
+    followup_booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 预约回访时间
+    complaint_validity: Mapped[str | None] = mapped_column(String(16))  # valid/invalid/special
+    complaint_reason: Mapped[str | None] = mapped_column(Text)
+    complained_unit: Mapped[str | None] = mapped_column(String(128))  # 被投诉单位
+    complained_agent: Mapped[str | None] = mapped_column(String(128))  # 被投诉人员
+    opinion_by: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 处理意见 due (有效投诉)
 
 
 class TicketEventRow(Base):

@@ -22,6 +22,7 @@ from hotline.tickets.model import Satisfaction, State
 # what each action needs to be complete
 ARGS: dict[Action, dict[str, object]] = {
     Action.CLOSE_OUT_OF_SCOPE: {"reason": "咨询电信业务"},
+    Action.RESOLVE_ON_SPOT: {"reason": "已告知营业厅地址和营业时间"},
     Action.DISPATCH: {"unit": "抢修中心"},
     Action.RETURN: {"reason": "不属于本单位"},
     Action.REPLY: {"reason": "已更换阀门"},
