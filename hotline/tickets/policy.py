@@ -189,7 +189,7 @@ class _Reader:
             line = self.lines.get(at)
         where = f"{self.path}:{line or 1}"
         name = ".".join(str(p) for p in at) or "(top)"
-        return PolicyError(f"工单规则文件 {where} ({name})：{problem}；{fix}")
+        return PolicyError(f"工单规则文件 {where} ({name})：{problem}；应改为：{fix}")
 
     def span(self, value: Any, at: tuple[Any, ...]) -> Span:
         found = Span.parse(str(value)) if isinstance(value, str | int | float) else None
@@ -282,7 +282,9 @@ def load_policy(
             raise r.fail(("business_hours",), "下班时间早于上班时间", '写成 "08:30-17:30"')
         bh = BusinessHours(start, end)
     rules: dict[Category, CategoryRule] = {}
-    cats = r.mapping(data.get("categories"), ("categories",), {c.value for c in Category})
+    cats = data.get("categories") or {}
+    if not isinstance(cats, dict):
+        raise r.fail(("categories",), "应为键值表", "每个分类一行，如 repair: {dispatch: 5min}")
     for key, value in cats.items():
         at = ("categories", key)
         cat = r.category(key, at)
