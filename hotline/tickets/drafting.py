@@ -76,7 +76,9 @@ class Drafting:
         pack: Callable[[], classify.ClassifyPack],
         recordings: RecordingLookup | None,
         clock: Callable[[], datetime],
+        on_spot: frozenset[Category] = frozenset(),
     ) -> None:
+        self.on_spot = on_spot  # categories the policy lets the agent close on the spot
         self.store = store
         self.bus = bus
         self.sla = sla_policy
@@ -178,6 +180,8 @@ class Drafting:
         summary, summary_ev = extract.summarize(words)
         level = await self.level(current, reading.category, reading.topic)
         deadlines, unknown = sla.deadlines_known(self.sla, reading.category, level, t.created_at)
+        if reading.category in self.on_spot:  # likely answered during the call: no clock
+            deadlines, unknown = Deadlines(), ()  # until the agent confirms it for a unit
         refined = await self.store.refine(
             t.id,
             now=self.clock(),

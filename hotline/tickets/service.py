@@ -55,7 +55,13 @@ class TicketService:
         self.clock = clock  # the parts read it through `_now`, so it can be replaced later
         clock = self._now
         self.drafting = Drafting(
-            store, bus, sla_policy=sla_policy, pack=pack, recordings=recordings, clock=clock
+            store,
+            bus,
+            sla_policy=sla_policy,
+            pack=pack,
+            recordings=recordings,
+            clock=clock,
+            on_spot=self.policy.on_spot,
         )
         self.actions = Actions(
             store, bus, self.drafting, sla_policy=sla_policy, clock=clock, policy=self.policy
