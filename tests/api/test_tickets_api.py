@@ -88,16 +88,21 @@ async def test_the_whole_lifecycle_with_roles(api: Api) -> None:
     assert body["state"] == "draft" and body["category"] == "emergency" and body["urgent"]
     assert body["agent"] == "PJSIP/1001" and body["caller_number"] == "13800138000"
     assert body["evidence"][0]["text"] == "燃气泄漏" and body["fields"]
-    assert body["allowed_actions"] == ["confirm", "close_out_of_scope", "set_exposure"]
+    assert body["allowed_actions"] == [
+        "confirm",
+        "close_out_of_scope",
+        "resolve_on_spot",
+        "set_exposure",
+    ]
     assert (await api.get("li", url)).status_code == 404
     assert (await api.get("li", "/api/tickets")).json()["total"] == 0
     assert (await api.get("wang", "/api/tickets")).json()["total"] == 1
 
-    # the agent edits and confirms the draft; dispatching is not theirs to do
+    # the agent edits and confirms the draft; a draft is not dispatched before it is confirmed
     r = await api.client.patch(url, json={"summary": "幸福路12号燃气泄漏"}, headers=api._h("wang"))
     assert r.status_code == 200 and r.json()["summary"] == "幸福路12号燃气泄漏", r.text
     r = await api.act("wang", tid, "dispatch", unit="抢修中心")
-    assert r.status_code == 403 and "supervisor" in r.json()["message"]
+    assert r.status_code == 409 and "confirm" in r.json()["message"]
     r = await api.act("wang", tid, "confirm")
     assert r.status_code == 200 and r.json()["state"] == "accepted", r.text
     r = await api.act("wang", tid, "confirm")

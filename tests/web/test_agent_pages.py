@@ -107,7 +107,8 @@ async def test_an_agent_edits_and_confirms_and_a_second_confirm_is_the_apis_409(
     tid = await drafted(site)
     page = text(await site.get("wang", f"/tickets/{tid}"))
     assert "核对并修改工单" in page and "燃气泄漏" in page
-    assert ">确认受理</button>" in page and ">派发</button>" not in page  # dispatch: supervisor
+    assert ">确认受理</button>" in page and ">派发</button>" not in page  # confirm first
+    assert ">即时办结</button>" in page
     assert "依据：" in page and "录音尚未归档" in page  # no recording yet: nothing to hear
 
     r = await site.post("wang", f"/tickets/{tid}/edit", {"summary": "", "category": "repair"})
@@ -136,12 +137,14 @@ async def test_another_agents_ticket_is_the_apis_404_and_actions_need_the_role(
     r = await site.post("li", f"/tickets/{tid}/actions/confirm")
     assert r.status_code == 404
     await site.post("wang", f"/tickets/{tid}/actions/confirm")
-    r = await site.post("wang", f"/tickets/{tid}/actions/dispatch", {"unit": "抢修中心"})
-    assert r.status_code == 403
-    r = await site.post("boss", f"/tickets/{tid}/actions/dispatch", {"unit": ""})
+    r = await site.post("wang", f"/tickets/{tid}/actions/start")
+    assert r.status_code == 403  # the unit's step: not an agent's
+    r = await site.post("wang", f"/tickets/{tid}/actions/dispatch", {"unit": ""})
     assert r.status_code == 422 and 'id="a-dispatch-unit-error"' in r.text
-    r = await site.post("boss", f"/tickets/{tid}/actions/dispatch", {"unit": "抢修中心"})
-    assert r.status_code == 200 and "已派发" in r.text and ">开始处理</button>" in r.text
+    r = await site.post("wang", f"/tickets/{tid}/actions/dispatch", {"unit": "抢修中心"})
+    assert r.status_code == 200 and "已派发" in r.text  # 002: the first-contact agent dispatches
+    r = await site.post("boss", f"/tickets/{tid}/actions/start")
+    assert r.status_code == 200 and "回复" in r.text
 
 
 async def test_followup_list_dial_and_a_manual_result(site: Site) -> None:

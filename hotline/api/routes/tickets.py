@@ -1,8 +1,9 @@
 """Tickets (工单) over HTTP: list, read, edit a draft, lifecycle actions, split, 延期, 回访.
 
 Rule: an agent sees and acts on only the tickets they own (首问负责: the agent who took the
-call); supervisors and admins see all and act for the responsible units (there is no unit
-role: the unit's name is recorded). An action below the actor's role is 403, an illegal
+call), dispatches them (unless the policy says supervisors do) and closes a consultation
+on the spot (即时办结); supervisors and admins see all and act for the responsible units
+(the unit's name is recorded). An action below the actor's role is 403, an illegal
 move 409 with the allowed ones named.
 """
 
@@ -27,9 +28,10 @@ from hotline.tickets.service import TicketService
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
 
-def _allow(user: User, action: Action) -> None:
+def _allow(user: User, action: Action, service: TicketService | None = None) -> None:
+    need = service.policy.min_role(action) if service is not None else None
     try:
-        lifecycle.check_role(action, user.role)
+        lifecycle.check_role(action, user.role, need)
     except ActionRefused as exc:
         raise HTTPException(403, detail={"error": exc.error_id, "message": exc.message}) from None
 
@@ -146,7 +148,7 @@ async def act(
             "延期请用 POST /api/tickets/{id}/extension 及 /extension/approve (use the extension "
             "endpoints for 延期)"
         )
-    _allow(user, act_)
+    _allow(user, act_, service)
     await _visible(service, user, ticket_id)
     data: dict[str, Any] = {}
     if body.unit:
