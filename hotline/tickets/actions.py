@@ -156,7 +156,23 @@ class Actions:
         await self.bus.publish(
             Message("ticket/changed", payload(record, action=str(act), by=actor))
         )
+        if act is Action.REPLY:
+            record = await self._close_without_followup(record)
         return record
+
+    async def _close_without_followup(self, record: TicketRecord) -> TicketRecord:
+        """After the reply: a ticket that gets no 回访 (the customer declined it, or the
+        policy does not ask for one for its category and source) is closed at once."""
+        if self.policy is None:
+            return record
+        t = record.ticket
+        rules = self.policy.followup_rules
+        if rules.wanted(t.category, t.source, record.followup_declined):
+            return record
+        reason = "客户不需要回访" if record.followup_declined else "按规定该类工单无需回访"
+        return await self.act(
+            t.id, Action.CLOSE_NO_FOLLOWUP, actor="system", role=Role.SYSTEM, reason=reason
+        )
 
     def _check_on_spot(self, category: Category | None) -> None:
         allowed = self.policy.on_spot if self.policy else frozenset({Category.CONSULT})

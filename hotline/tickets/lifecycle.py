@@ -36,6 +36,7 @@ class Action(StrEnum):
     REPLY = "reply"  # the unit's answer: 已回复
     FOLLOW_UP = "follow_up"  # the 回访 starts
     CLOSE = "close"  # 办结: satisfied / basically satisfied, or 回访 unreachable
+    CLOSE_NO_FOLLOWUP = "close_no_followup"  # 办结 without 回访: declined, or not in the policy
     REOPEN = "reopen"  # 不满意重办: back to the unit for a second handling
     REQUEST_EXTENSION = "request_extension"  # 延期 asked by the unit (before the deadline)
     APPROVE_EXTENSION = "approve_extension"  # 延期 approved: the deadline moves
@@ -52,6 +53,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.REPLY: "回复",
     Action.FOLLOW_UP: "开始回访",
     Action.CLOSE: "办结",
+    Action.CLOSE_NO_FOLLOWUP: "办结（无需回访）",
     Action.REOPEN: "不满意重办",
     Action.REQUEST_EXTENSION: "申请延期",
     Action.APPROVE_EXTENSION: "批准延期",
@@ -61,6 +63,9 @@ ACTION_LABELS: dict[Action, str] = {
 HISTORY_LABELS: dict[str, str] = {
     **{a.value: label for a, label in ACTION_LABELS.items()},
     "draft": "来电结束，生成工单草稿",
+    "create": "登记工单",
+    "raised_new": "回访中提出新诉求，已另立工单",
+    "judge": "投诉认定",
     "refine": "按录音转写补全草稿",
     "edit": "修改工单内容",
     "suggest_split": "建议按承办单位拆分",
@@ -93,6 +98,7 @@ TABLE: dict[tuple[State, Action], State] = {
     (S.IN_PROGRESS, A.REPLY): S.REPLIED,
     (S.REPLIED, A.FOLLOW_UP): S.FOLLOW_UP,
     (S.FOLLOW_UP, A.CLOSE): S.CLOSED,
+    (S.REPLIED, A.CLOSE_NO_FOLLOWUP): S.CLOSED,
     (S.FOLLOW_UP, A.REOPEN): S.DISPATCHED,
     **{(s, A.REQUEST_EXTENSION): s for s in _HANDLING},
     **{(s, A.APPROVE_EXTENSION): s for s in _HANDLING},
@@ -109,13 +115,16 @@ MIN_ROLE: dict[Action, Role] = {
     A.REPLY: Role.SUPERVISOR,  # on the unit's behalf
     A.FOLLOW_UP: Role.AGENT,
     A.CLOSE: Role.AGENT,
+    A.CLOSE_NO_FOLLOWUP: Role.AGENT,
     A.REOPEN: Role.AGENT,
     A.REQUEST_EXTENSION: Role.SUPERVISOR,  # on the unit's behalf
     A.APPROVE_EXTENSION: Role.SUPERVISOR,
     A.SET_EXPOSURE: Role.SUPERVISOR,
 }
 
-NEEDS_REASON = frozenset({A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE})
+NEEDS_REASON = frozenset(
+    {A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE, A.CLOSE_NO_FOLLOWUP}
+)
 NEEDS_UNIT = frozenset({A.DISPATCH})
 NEEDS_TEXT = frozenset({A.REPLY, A.RESOLVE_ON_SPOT})  # the answer given, in `reason`
 

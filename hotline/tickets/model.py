@@ -94,6 +94,21 @@ LEVEL_LABELS: dict[ComplaintLevel, str] = {
 }
 
 
+class Validity(StrEnum):
+    """A complaint judged (投诉认定)."""
+
+    VALID = "valid"  # 有效投诉
+    INVALID = "invalid"  # 无效投诉
+    SPECIAL = "special"  # 特殊 (e.g. caused by a force majeure or a third party)
+
+
+VALIDITY_LABELS: dict[Validity, str] = {
+    Validity.VALID: "有效投诉",
+    Validity.INVALID: "无效投诉",
+    Validity.SPECIAL: "特殊投诉",
+}
+
+
 class Satisfaction(StrEnum):
     SATISFIED = "satisfied"  # 满意
     BASICALLY = "basically"  # 基本满意
@@ -168,3 +183,6 @@ class Ticket:
     reopened: int = 0  # times reopened by 不满意重办
     close_reason: str | None = None  # e.g. 不属于受理范围: …
     parent_id: int | None = None  # split from this ticket (one call, several units)
+    source: Source = Source.PHONE  # the channel it came by
+    source_ref: str | None = None  # the transfer's or letter's own number (12345 工单号 …)
+    on_spot: bool = False  # 即时办结: answered during the call (一次解决)

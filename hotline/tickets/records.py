@@ -19,8 +19,10 @@ from hotline.tickets.model import (
     Field,
     FieldKind,
     Satisfaction,
+    Source,
     State,
     Ticket,
+    Validity,
 )
 from hotline.tickets.tables import TicketEventRow, TicketFollowupRow, TicketRow
 
@@ -36,6 +38,17 @@ class Extension:
     reason: str
     by: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A complaint judged: valid or not, why, against whom, and the opinion's deadline."""
+
+    validity: Validity
+    reason: str
+    unit: str | None  # 被投诉单位
+    agent: str | None  # 被投诉人员
+    opinion_by: datetime | None  # 处理意见 due (004: 5 working days for a valid one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,9 @@ class TicketRecord:
     overdue_steps: tuple[str, ...]
     extension: Extension | None
     updated_at: datetime
+    followup_declined: bool = False  # the customer said 不需要回访
+    followup_booked_at: datetime | None = None  # the 回访 time the customer booked
+    judgement: Judgement | None = None  # a complaint judged 有效/无效/特殊
 
     @property
     def id(self) -> int:
@@ -189,6 +205,9 @@ def ticket_from_row(row: TicketRow) -> Ticket:
         reopened=row.reopened,
         close_reason=row.close_reason,
         parent_id=row.parent_id,
+        source=Source(row.source or Source.PHONE.value),
+        source_ref=row.source_ref,
+        on_spot=bool(row.on_spot),
     )
 
 
@@ -217,6 +236,17 @@ def record_from_row(row: TicketRow) -> TicketRecord:
         if ext
         else None,
         updated_at=row.updated_at,
+        followup_declined=bool(row.followup_declined),
+        followup_booked_at=row.followup_booked_at,
+        judgement=Judgement(
+            Validity(row.complaint_validity),
+            row.complaint_reason or "",
+            row.complained_unit,
+            row.complained_agent,
+            row.opinion_by,
+        )
+        if row.complaint_validity
+        else None,
     )
 
 

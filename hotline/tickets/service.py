@@ -3,8 +3,9 @@
 Rule: it only wires and forwards. Each reason to change lives in its own part:
 `drafting` (a draft per answered call, refined from the transcript; levels, urgent and
 calendar alerts), `actions` (people's edits, lifecycle moves, extensions, splits),
-`followups` (回访, dialled through the telephony `Dialler`) and `watch` (overdue
-deadlines and due 回访, in a loop).
+`followups` (回访, dialled through the telephony `Dialler`), `intake` (tickets from every
+other channel) and `watch` (overdue deadlines and due 回访, in a loop), all under one
+`HotlinePolicy` (tickets/policy.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hotline.tickets.actions import Actions
 from hotline.tickets.drafting import Drafting, RecordingLookup
 from hotline.tickets.followup import FollowupPolicy
 from hotline.tickets.followups import Followups
+from hotline.tickets.intake import Intake
 from hotline.tickets.lifecycle import Action, Role
 from hotline.tickets.policy import HotlinePolicy
 from hotline.tickets.records import TicketRecord
@@ -67,8 +69,14 @@ class TicketService:
             store, bus, self.drafting, sla_policy=sla_policy, clock=clock, policy=self.policy
         )
         self.followups = Followups(
-            store, self.actions, Dialler(originator, dialplan), policy=followup_policy, clock=clock
+            store,
+            self.actions,
+            Dialler(originator, dialplan),
+            policy=followup_policy,
+            clock=clock,
+            rules=self.policy.followup_rules,
         )
+        self.intake = Intake(store, bus, self.drafting, policy=self.policy, clock=clock)
         self.watch = Watch(store, bus, self.followups, interval_s=overdue_check_s, clock=clock)
 
     def _now(self) -> datetime:
@@ -86,6 +94,10 @@ class TicketService:
         return await self.drafting.on_call_transcript(call_id, transcript)
 
     # --- people's actions -----------------------------------------------------------------
+
+    async def create(self, **kw: Any) -> TicketRecord:
+        """A ticket from any channel (see `Intake.create`)."""
+        return await self.intake.create(**kw)
 
     async def edit(
         self, ticket_id: int, changes: Mapping[str, Any], *, actor: str, role: Role | str

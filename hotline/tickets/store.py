@@ -36,6 +36,7 @@ from hotline.tickets.model import (
     Evidence,
     Field,
     Satisfaction,
+    Source,
     State,
 )
 from hotline.tickets.queries import TicketQueries
@@ -103,6 +104,66 @@ class TicketStore(TicketQueries, FollowupStore):
                 raise
             return existing, False
         return record_from_row(row), True
+
+    async def create(
+        self,
+        *,
+        source: Source,
+        source_ref: str | None,
+        caller_number: str | None,
+        agent: str | None,
+        category: Category,
+        summary: str,
+        unit: str | None,
+        urgent: bool,
+        complaint_level: ComplaintLevel | None,
+        deadlines: Deadlines,
+        created_at: datetime,
+        followup_declined: bool,
+        followup_booked_at: datetime | None,
+        actor: str,
+        role: Role | str,
+        now: datetime,
+        detail: Mapping[str, Any],
+    ) -> TicketRecord:
+        """A ticket entered by a person (or a system through the API) from any channel:
+        accepted at once, with its source, its deadlines and a history row."""
+        row = TicketRow(
+            source=source.value,
+            source_ref=source_ref,
+            caller_number=caller_number,
+            agent=agent,
+            state=State.ACCEPTED.value,
+            category=category.value,
+            urgent=urgent,
+            complaint_level=int(complaint_level) if complaint_level else None,
+            unit=unit,
+            summary=summary,
+            fields="[]",
+            evidence="{}",
+            edited=True,
+            exposure=False,
+            created_at=created_at,
+            updated_at=now,
+            overdue=False,
+            overdue_steps="",
+            reopened=0,
+            version=1,
+            on_spot=False,
+            followup_declined=followup_declined,
+            followup_booked_at=followup_booked_at,
+            next_deadline=sla.next_deadline(deadlines, {}),
+            **deadline_values(deadlines),
+        )
+        async with self._sessions() as session, session.begin():
+            session.add(row)
+            await session.flush()
+            session.add(
+                self._event(
+                    row.id, now, actor, role, "create", None, State.ACCEPTED, detail=detail
+                )
+            )
+        return record_from_row(row)
 
     async def link_recording(self, ticket_id: int, recording_id: int) -> bool:
         """The call's recording, once known, whatever the ticket's state; a link already
@@ -346,7 +407,11 @@ class TicketStore(TicketQueries, FollowupStore):
                 satisfaction=move.satisfaction.value if move.satisfaction else None,
                 close_reason=move.reason,
             )
+        elif act is Action.CLOSE_NO_FOLLOWUP:
+            values.update(closed_at=now, close_reason=move.reason)
         elif act is Action.REOPEN:
+            if data.get("unit"):  # 不满意 escalated to the policy's department
+                values["unit"] = data["unit"]
             values.update(
                 satisfaction=Satisfaction.UNSATISFIED.value,
                 reopened=t.reopened + 1,

@@ -27,6 +27,7 @@ ARGS: dict[Action, dict[str, object]] = {
     Action.RETURN: {"reason": "不属于本单位"},
     Action.REPLY: {"reason": "已更换阀门"},
     Action.CLOSE: {"satisfaction": "satisfied"},
+    Action.CLOSE_NO_FOLLOWUP: {"reason": "客户不需要回访"},
     Action.REQUEST_EXTENSION: {"reason": "等待配件"},
     Action.SET_EXPOSURE: {"reason": "媒体报道"},
 }
