@@ -120,6 +120,8 @@ class TicketQueries:
             where.append(c.state == f.state.value)
         if f.category:
             where.append(c.category == f.category.value)
+        if f.source:
+            where.append(c.source == f.source.value)
         if f.unit:
             where.append(c.unit == f.unit)
         if f.agent:

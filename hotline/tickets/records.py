@@ -143,6 +143,7 @@ class TicketFilter:
     since: datetime | None = None  # created from
     until: datetime | None = None  # created until, exclusive
     only_agent: str | None = None  # an agent's own tickets (role agent)
+    source: Source | None = None  # the channel
 
 
 # --- row -> record, JSON ----------------------------------------------------------------
