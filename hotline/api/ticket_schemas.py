@@ -12,7 +12,10 @@ from hotline.api.schemas import Out
 from hotline.tickets.lifecycle import ACTION_LABELS, HISTORY_LABELS, allowed
 from hotline.tickets.model import (
     CATEGORY_LABELS,
+    SOURCE_LABELS,
     STATE_LABELS,
+    VALIDITY_LABELS,
+    Source,
     Category,
     Deadlines,
     Evidence,
@@ -56,6 +59,15 @@ class ExtensionOut(Out):
     at: datetime
 
 
+class JudgementOut(Out):
+    validity: str  # valid / invalid / special
+    validity_label: str
+    reason: str
+    unit: str | None  # 被投诉单位
+    agent: str | None  # 被投诉人员
+    opinion_by: datetime | None
+
+
 class TicketBrief(Out):
     id: int
     call_id: str | None
@@ -94,6 +106,13 @@ class TicketOut(TicketBrief):
     exposure: bool
     extension: ExtensionOut | None
     parent_id: int | None
+    source: str
+    source_label: str
+    source_ref: str | None
+    on_spot: bool  # 即时办结 (一次解决)
+    followup_declined: bool
+    followup_booked_at: datetime | None
+    judgement: JudgementOut | None
     allowed_actions: list[str]
     allowed_labels: list[str]
 
@@ -169,6 +188,24 @@ class ActionIn(BaseModel):
     reason: str | None = Field(None, max_length=2000, description="why; the unit's answer")
     unit: str | None = Field(None, max_length=128, description="dispatch: the unit")
     satisfaction: Satisfaction | None = None
+
+
+class TicketIn(BaseModel):
+    """A ticket from a channel other than an answered call (by hand or by another system)."""
+
+    source: Source = Field(description="government (12345), wechat, web, letter, visit, followup, phone")
+    source_ref: str | None = Field(None, max_length=64, description="the transfer's own number")
+    category: Category
+    summary: str = Field(min_length=1, max_length=4000, description="what the customer asks")
+    caller_number: str | None = Field(None, max_length=64)
+    unit: str | None = Field(None, max_length=128)
+    urgent: bool = False
+    complaint_level: int | None = Field(None, ge=1, le=3)
+    received_at: datetime | None = Field(None, description="when it was received (no zone = local)")
+    due: datetime | None = Field(None, description="a transfer's own deadline (no zone = local)")
+    followup_declined: bool = Field(False, description="the customer said 不需要回访")
+    followup_booked_at: datetime | None = Field(None, description="回访 time the customer booked")
+    raised_from: int | None = Field(None, description="source followup: the ticket followed up")
 
 
 class SplitIn(BaseModel):
@@ -258,6 +295,22 @@ def ticket_out(rec: TicketRecord) -> TicketOut:
         if ext
         else None,
         parent_id=t.parent_id,
+        source=t.source.value,
+        source_label=SOURCE_LABELS[t.source],
+        source_ref=t.source_ref,
+        on_spot=t.on_spot,
+        followup_declined=rec.followup_declined,
+        followup_booked_at=rec.followup_booked_at,
+        judgement=JudgementOut(
+            validity=j.validity.value,
+            validity_label=VALIDITY_LABELS[j.validity],
+            reason=j.reason,
+            unit=j.unit,
+            agent=j.agent,
+            opinion_by=j.opinion_by,
+        )
+        if (j := rec.judgement)
+        else None,
         allowed_actions=[a.value for a in actions],
         allowed_labels=[ACTION_LABELS[a] for a in actions],
     )

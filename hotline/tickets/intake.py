@@ -62,7 +62,10 @@ class Intake:
         followup_declined: bool = False,
         followup_booked_at: datetime | None = None,
         raised_from: int | None = None,
+        owner: str | None = None,
     ) -> TicketRecord:
+        """`owner`: the first-contact agent (their queue member or interface; default the
+        actor), who sees the ticket among their own."""
         now = self.clock()
         src = _source(source)
         cat = _category(category)
@@ -109,7 +112,7 @@ class Intake:
             source=src,
             source_ref=source_ref,
             caller_number=(caller_number or "").strip() or None,
-            agent=actor,
+            agent=owner or actor,
             category=cat,
             summary=summary,
             unit=(unit or "").strip() or None,

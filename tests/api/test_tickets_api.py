@@ -255,3 +255,28 @@ async def test_an_agent_named_by_member_name_sees_the_tickets_of_their_calls(api
     # a supervisor filtering by the member name finds it too
     by_member = (await api.get("boss", "/api/tickets", agent="1003")).json()
     assert [t["id"] for t in by_member["items"]] == [rec.id]
+
+
+async def test_a_12345_transfer_entered_through_the_api(api: Api) -> None:
+    body = {
+        "source": "government",
+        "source_ref": "12345-0042",
+        "category": "repair",
+        "summary": "市民反映幸福路燃气管道漏气",
+        "received_at": "2024-11-25T09:30:00",
+        "due": "2024-11-27T17:00:00",
+    }
+    r = await api.post("wang", "/api/tickets", body)
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert (t["source"], t["source_label"], t["source_ref"]) == (
+        "government",
+        "政府转办（12345）",
+        "12345-0042",
+    )
+    assert t["state"] == "accepted" and t["deadlines"]["done_by"] == "2024-11-27T17:00:00+08:00"
+    assert (await api.get("wang", f"/api/tickets/{t['id']}")).status_code == 200  # theirs
+    listed = (await api.get("boss", "/api/tickets?source=government")).json()
+    assert [x["id"] for x in listed["items"]] == [t["id"]]
+    r = await api.post("wang", "/api/tickets", {**body, "source_ref": None})
+    assert r.status_code == 422 and "转办单号" in r.json()["message"]

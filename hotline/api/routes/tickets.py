@@ -21,7 +21,7 @@ from hotline.api.users import User
 from hotline.core.errors import InvalidInput, NotFound
 from hotline.tickets import lifecycle
 from hotline.tickets.lifecycle import Action, ActionRefused
-from hotline.tickets.model import Category, State
+from hotline.tickets.model import Category, Source, State
 from hotline.tickets.records import TicketFilter, TicketRecord
 from hotline.tickets.service import TicketService
 
@@ -65,6 +65,7 @@ async def list_tickets(
     tz: Timezone,
     state: State | None = None,
     category: Category | None = None,
+    source: Source | None = None,
     unit: Annotated[str | None, Query(max_length=128)] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
     overdue: bool | None = None,
@@ -79,6 +80,7 @@ async def list_tickets(
     f = TicketFilter(
         state=state,
         category=category,
+        source=source,
         unit=unit,
         agent=agent,
         overdue=overdue,
@@ -92,6 +94,21 @@ async def list_tickets(
     return s.TicketListOut(
         items=[s.ticket_out(r) for r in items], total=total, offset=offset, limit=limit
     )
+
+
+@router.post("", response_model=s.TicketDetailOut, status_code=201)
+async def create_ticket(
+    user: AnyUser, service: Tickets, tz: Timezone, body: s.TicketIn
+) -> s.TicketDetailOut:
+    """A ticket from a 12345 transfer, a WeChat or web message, a letter, a visit or a 回访;
+    the one who enters it owns it (首问负责)."""
+    fields = body.model_dump()
+    for key in ("received_at", "due", "followup_booked_at"):
+        if fields[key] is not None:
+            fields[key] = local(tz, fields[key])
+    owner = user.agent or user.name
+    rec = await service.create(**fields, actor=user.name, role=user.role, owner=owner)
+    return await _detail(service, rec)
 
 
 async def _followups(service: TicketService, rec: TicketRecord) -> s.FollowupsOut:
