@@ -16,6 +16,7 @@ from hotline.tickets.model import (
     STATE_LABELS,
     VALIDITY_LABELS,
     Source,
+    Validity,
     Category,
     Deadlines,
     Evidence,
@@ -206,6 +207,13 @@ class TicketIn(BaseModel):
     followup_declined: bool = Field(False, description="the customer said 不需要回访")
     followup_booked_at: datetime | None = Field(None, description="回访 time the customer booked")
     raised_from: int | None = Field(None, description="source followup: the ticket followed up")
+
+
+class JudgeIn(BaseModel):
+    validity: Validity = Field(description="valid 有效, invalid 无效 or special 特殊")
+    reason: str = Field(min_length=1, max_length=2000)
+    unit: str | None = Field(None, max_length=128, description="被投诉单位")
+    agent: str | None = Field(None, max_length=128, description="被投诉人员")
 
 
 class SplitIn(BaseModel):

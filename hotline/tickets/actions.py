@@ -19,7 +19,13 @@ from hotline.tickets import lifecycle, sla
 from hotline.tickets.calendar import CalendarUnknown
 from hotline.tickets.drafting import Drafting, payload
 from hotline.tickets.lifecycle import Action, Role
-from hotline.tickets.model import CATEGORY_LABELS, Category, ComplaintLevel, Deadlines
+from hotline.tickets.model import (
+    CATEGORY_LABELS,
+    Category,
+    ComplaintLevel,
+    Deadlines,
+    Validity,
+)
 from hotline.tickets.policy import HotlinePolicy
 from hotline.tickets.records import TicketRecord
 from hotline.tickets.store import TicketStore
@@ -173,6 +179,70 @@ class Actions:
         return await self.act(
             t.id, Action.CLOSE_NO_FOLLOWUP, actor="system", role=Role.SYSTEM, reason=reason
         )
+
+    async def judge(
+        self,
+        ticket_id: int,
+        validity: Validity | str,
+        *,
+        reason: str,
+        unit: str | None = None,
+        agent: str | None = None,
+        actor: str,
+        role: Role | str,
+    ) -> TicketRecord:
+        """投诉认定: 有效 / 无效 / 特殊 with the reason and the party complained about (a unit
+        and/or an agent); a valid complaint's handling opinion is due within the policy's
+        `complaint_opinion` (004: 5 working days). A supervisor's call; judged again, the
+        last judgement stands and the history keeps each."""
+        lifecycle.check_role(Action.APPROVE_EXTENSION, role)  # supervisors and up
+        try:
+            v = Validity(validity)
+        except ValueError:
+            raise InvalidInput(
+                f"投诉认定结果 {validity!r} 无效 (validity must be valid 有效, invalid 无效 or "
+                "special 特殊)"
+            ) from None
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("投诉认定须填写理由 (a judgement needs its reason)")
+        unit = (unit or "").strip() or None
+        agent = (agent or "").strip() or None
+        if v is Validity.VALID and unit is None and agent is None:
+            raise InvalidInput(
+                "有效投诉须指明被投诉的单位或人员 (a valid complaint names the unit and/or the "
+                "agent complained about)"
+            )
+        current = await self.store.require(ticket_id)
+        if current.ticket.category is not Category.COMPLAINT:
+            raise InvalidInput(
+                "只有投诉工单可以认定 (only a complaint can be judged: set the category to 投诉 "
+                "first)",
+                error_id="not_a_complaint",
+            )
+        now = self.clock()
+        span = self.policy.complaint_opinion if self.policy else None
+        opinion_by = None
+        if v is Validity.VALID and span is not None:
+            try:
+                opinion_by = self.sla.due(span, now)
+            except CalendarUnknown as exc:
+                await self.drafting.calendar_gap(ticket_id, (exc,))
+        record = await self.store.judge(
+            current,
+            {
+                "complaint_validity": v.value,
+                "complaint_reason": reason,
+                "complained_unit": unit,
+                "complained_agent": agent,
+                "opinion_by": opinion_by,
+            },
+            actor=actor,
+            role=role,
+            now=now,
+        )
+        await self.bus.publish(Message("ticket/changed", payload(record, action="judge", by=actor)))
+        return record
 
     def _check_on_spot(self, category: Category | None) -> None:
         allowed = self.policy.on_spot if self.policy else frozenset({Category.CONSULT})

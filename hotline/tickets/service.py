@@ -118,6 +118,10 @@ class TicketService:
             ticket_id, action, actor=actor, role=role, reason=reason, data=data
         )
 
+    async def judge(self, ticket_id: int, validity: str, **kw: Any) -> TicketRecord:
+        """投诉认定 (see `Actions.judge`)."""
+        return await self.actions.judge(ticket_id, validity, **kw)
+
     async def split(
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str
     ) -> list[TicketRecord]:

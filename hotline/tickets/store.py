@@ -590,6 +590,38 @@ class TicketStore(TicketQueries, FollowupStore):
                 )
         return [await self.require(i) for i in (ticket_id, *(c.id for c in children))]
 
+    # --- complaints judged ------------------------------------------------------------------
+
+    async def judge(
+        self,
+        current: TicketRecord,
+        values: Mapping[str, Any],
+        *,
+        actor: str,
+        role: Role | str,
+        now: datetime,
+    ) -> TicketRecord:
+        """Store a complaint's judgement (validity, reason, party complained about, opinion
+        deadline), compare-and-set, with its history row."""
+        t = current.ticket
+        changes = {**values, "updated_at": now, "version": current.version + 1}
+        await self._cas(
+            current,
+            changes,
+            self._event(
+                t.id,
+                now,
+                actor,
+                role,
+                "judge",
+                t.state,
+                t.state,
+                reason=values.get("complaint_reason"),
+                detail={k: v for k, v in values.items() if k != "complaint_reason"},
+            ),
+        )
+        return await self.require(t.id)
+
     # --- overdue --------------------------------------------------------------------------
 
     async def mark_due(self, now: datetime, *, limit: int = 500) -> list[Overdue]:

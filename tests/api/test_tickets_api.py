@@ -280,3 +280,15 @@ async def test_a_12345_transfer_entered_through_the_api(api: Api) -> None:
     assert [x["id"] for x in listed["items"]] == [t["id"]]
     r = await api.post("wang", "/api/tickets", {**body, "source_ref": None})
     assert r.status_code == 422 and "转办单号" in r.json()["message"]
+
+
+async def test_a_supervisor_judges_a_complaint(api: Api) -> None:
+    body = {"source": "visit", "category": "complaint", "summary": "营业员推诿"}
+    tid = (await api.post("wang", "/api/tickets", body)).json()["id"]
+    judgement = {"validity": "valid", "reason": "监控属实", "unit": "营业厅", "agent": "李四"}
+    assert (await api.post("wang", f"/api/tickets/{tid}/judgement", judgement)).status_code == 403
+    r = await api.post("boss", f"/api/tickets/{tid}/judgement", judgement)
+    assert r.status_code == 200, r.text
+    j = r.json()["judgement"]
+    assert (j["validity_label"], j["unit"], j["agent"]) == ("有效投诉", "营业厅", "李四")
+    assert r.json()["history"][-1]["label"] == "投诉认定"

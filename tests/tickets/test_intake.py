@@ -176,3 +176,39 @@ async def test_transport_group_unsatisfied_goes_to_the_named_department(
     last = (await w.service.store.history(rec.id))[-1]
     assert last.action == "reopen" and last.detail["escalated_to"] == "服务质量监督部"
     assert again.ticket.category is Category.COMPLAINT
+
+
+async def test_a_complaint_is_judged_valid_against_a_unit_and_an_agent(
+    engine: AsyncEngine,
+) -> None:
+    w = world(engine, "wuhan-gas")
+    rec = await w.service.create(
+        source="phone", category="complaint", summary="抄表员态度差", actor="wang", role=Role.AGENT
+    )
+    with pytest.raises(Exception, match="supervisor"):
+        await w.service.judge(rec.id, "valid", reason="x", unit="抄表班", actor="wang", role=Role.AGENT)
+    with pytest.raises(InvalidInput, match="被投诉"):
+        await w.service.judge(rec.id, "valid", reason="录音属实", actor="boss", role=Role.SUPERVISOR)
+    judged = await w.service.judge(
+        rec.id,
+        "valid",
+        reason="录音属实，抄表员使用服务忌语",
+        unit="抄表班",
+        agent="张三",
+        actor="boss",
+        role=Role.SUPERVISOR,
+    )
+    j = judged.judgement
+    assert j is not None and (j.unit, j.agent) == ("抄表班", "张三")
+    # 004: the handling opinion within 5 working days (Friday 15:00 -> the next Friday)
+    assert j.opinion_by == datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    again = await w.service.judge(
+        rec.id, "invalid", reason="复核：客户误解", actor="boss", role=Role.SUPERVISOR
+    )
+    assert again.judgement is not None and again.judgement.opinion_by is None
+    assert [e.action for e in await w.service.store.history(rec.id)].count("judge") == 2
+    other = await w.service.create(
+        source="phone", category="repair", summary="x", actor="wang", role=Role.AGENT
+    )
+    with pytest.raises(InvalidInput, match="只有投诉"):
+        await w.service.judge(other.id, "special", reason="x", actor="boss", role=Role.SUPERVISOR)

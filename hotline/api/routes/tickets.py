@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from hotline.api import ticket_schemas as s
-from hotline.api.deps import AnyUser, Tickets, Timezone
+from hotline.api.deps import AnyUser, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import local, own_scope, time_range
 from hotline.api.users import User
 from hotline.core.errors import InvalidInput, NotFound
@@ -174,6 +174,23 @@ async def act(
         data["satisfaction"] = body.satisfaction.value
     rec = await service.act(
         ticket_id, act_, actor=user.name, role=user.role, reason=body.reason, data=data
+    )
+    return await _detail(service, rec)
+
+
+@router.post("/{ticket_id}/judgement", response_model=s.TicketDetailOut)
+async def judge(
+    user: Supervisor, service: Tickets, ticket_id: int, body: s.JudgeIn
+) -> s.TicketDetailOut:
+    """投诉认定: 有效/无效/特殊, the reason and the party complained about."""
+    rec = await service.judge(
+        ticket_id,
+        body.validity.value,
+        reason=body.reason,
+        unit=body.unit,
+        agent=body.agent,
+        actor=user.name,
+        role=user.role,
     )
     return await _detail(service, rec)
 
