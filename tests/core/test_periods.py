@@ -127,7 +127,7 @@ def test_a_key_that_cannot_be_read_says_which_forms_to_give(text: str) -> None:
     ("kind", "day", "expected"),
     [
         ("decade", "2026-11-23", "use day, week, month, quarter"),
-        ("Week", "2026-11-23", "use day, week or month"),
+        ("Week", "2026-11-23", "use day, week, month, quarter"),
         ("week", "23/11/2026", "give YYYY-MM-DD"),
         ("week", "2026-W54", "give YYYY-MM-DD"),
         ("week", "2026-11", "give YYYY-MM-DD"),  # a month is no day of a week
