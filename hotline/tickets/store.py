@@ -40,6 +40,7 @@ from hotline.tickets.model import (
     State,
 )
 from hotline.tickets.queries import TicketQueries
+from hotline.tickets.report_queries import TicketReports
 from hotline.tickets.records import (
     TicketRecord,
     deadline_values,
@@ -54,7 +55,7 @@ _EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent
 _REQUIRED = {"fields", "summary", "urgent"}  # editable, but never null
 
 
-class TicketStore(TicketQueries, FollowupStore):
+class TicketStore(TicketQueries, TicketReports, FollowupStore):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 

@@ -1,7 +1,8 @@
-"""Ticket summaries (日报 / 周报 / 月报) and the 投诉转接单, as JSON, XLSX and PDF.
+"""Ticket summaries (日报 / 周报 / 月报 / 季报 / 年报) and the 投诉转接单, as JSON, XLSX and PDF.
 
-Rule: supervisors and admins only; the figures come from `tickets.reports` and the forms
-from `tickets.forms`, both pure — this module only fetches the tickets and picks a format.
+Rule: supervisors and admins only; the figures are aggregated by the database
+(`tickets.report_queries`), the forms come from `tickets.forms` — this module only asks
+for them and picks a format.
 """
 
 from __future__ import annotations
@@ -21,19 +22,24 @@ from hotline.quality.model import agent_number_from
 from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
 from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import CATEGORY_LABELS
-from hotline.tickets.records import TicketFilter
+from hotline.tickets.report_queries import AssessRow
 from hotline.tickets.reports import (
     SATISFACTION_LABELS,
     TicketReport,
     report_title,
     report_xlsx,
-    summarize,
 )
 
 router = APIRouter(prefix="/api", tags=["ticket reports"])
 
 
-def _report_json(r: TicketReport) -> dict[str, Any]:
+def _assess_json(rows: list[AssessRow]) -> list[dict[str, Any]]:
+    return [asdict(x) for x in rows]
+
+
+def _report_json(
+    r: TicketReport, units: list[AssessRow] | None = None, agents: list[AssessRow] | None = None
+) -> dict[str, Any]:
     return {
         "title": report_title(r.period),
         "period": r.period.kind.value,
@@ -45,6 +51,16 @@ def _report_json(r: TicketReport) -> dict[str, Any]:
         "overdue": r.overdue,
         "urgent": r.urgent,
         "reopened": r.reopened,
+        "on_spot": r.on_spot,
+        "first_contact_rate": r.first_contact_rate,
+        "by_source": [
+            {**asdict(row), "source": row.source.value, "label": row.label}
+            for row in r.by_source
+        ],
+        "assessment": {
+            "units": _assess_json(units or []),
+            "agents": _assess_json(agents or []),
+        },
         "by_category": [
             {
                 **asdict(row),
@@ -79,22 +95,26 @@ async def ticket_report(
     _: Supervisor,
     service: Tickets,
     tz: Timezone,
-    period: Literal["day", "week", "month"] = "day",
+    period: Literal["day", "week", "month", "quarter", "year"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
     ] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> dict[str, Any] | Response:
-    """日报 / 周报 / 月报: tickets by category and unit, overdue, level-1/2 complaints, 热点,
-    satisfaction, reopened; `format=xlsx` downloads the workbook."""
+    """日报 / 周报 / 月报 / 季报 / 年报: tickets by category, source and unit, overdue,
+    level-1/2 complaints, 热点, satisfaction, reopened, 一次解决, and the 考核 table by unit
+    and by agent, all computed by the database; `format=xlsx` downloads the workbook."""
     now = datetime.now(UTC)
     p = Period.parse(period, day or now, tz)  # default: today in the hotline's zone
-    tickets = await service.store.tickets(TicketFilter(since=p.start_utc, until=p.end_utc))
-    report = summarize(tickets, p, now)
+    store = service.store
+    report = await store.period_report(p, now)
+    units = await store.assessment(p, "unit")
+    agents = await store.assessment(p, "agent")
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
-        return download(report_xlsx(report), XLSX, f"tickets-{period}-{p.first}.xlsx", name)
-    return _report_json(report)
+        body = report_xlsx(report, units, agents)
+        return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
+    return _report_json(report, units, agents)
 
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)
