@@ -15,14 +15,14 @@ from hotline.tickets.model import (
     SOURCE_LABELS,
     STATE_LABELS,
     VALIDITY_LABELS,
-    Source,
-    Validity,
     Category,
     Deadlines,
     Evidence,
     FieldKind,
     Satisfaction,
+    Source,
     Ticket,
+    Validity,
 )
 from hotline.tickets.model import Field as TicketField
 from hotline.tickets.records import (
@@ -194,7 +194,9 @@ class ActionIn(BaseModel):
 class TicketIn(BaseModel):
     """A ticket from a channel other than an answered call (by hand or by another system)."""
 
-    source: Source = Field(description="government (12345), wechat, web, letter, visit, followup, phone")
+    source: Source = Field(
+        description="government (12345), wechat, web, letter, visit, followup, phone"
+    )
     source_ref: str | None = Field(None, max_length=64, description="the transfer's own number")
     category: Category
     summary: str = Field(min_length=1, max_length=4000, description="what the customer asks")

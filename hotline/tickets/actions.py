@@ -116,9 +116,7 @@ class Actions:
             rule = self.sla.spans(t.category, t.complaint_level)
             if rule.clock is sla.Clock.DISPATCH:  # the unit's clock starts now
                 unit = await dl(t.id, t.category, t.complaint_level, t.created_at, now)
-                deadlines = replace(
-                    t.deadlines, contact_by=unit.contact_by, done_by=unit.done_by
-                )
+                deadlines = replace(t.deadlines, contact_by=unit.contact_by, done_by=unit.done_by)
         elif act is Action.REPLY:
             try:
                 reply_by: datetime | None = sla.reply_deadline(self.sla, now)

@@ -23,8 +23,8 @@ from hotline.tickets import followup
 from hotline.tickets.actions import Actions
 from hotline.tickets.followup import FollowupPolicy, PastAttempt, Result
 from hotline.tickets.lifecycle import Action, Role
-from hotline.tickets.policy import FollowupRules
 from hotline.tickets.model import Satisfaction, State
+from hotline.tickets.policy import FollowupRules
 from hotline.tickets.records import FollowupAttempt, TicketRecord
 from hotline.tickets.store import TicketStore
 

@@ -143,9 +143,7 @@ class Intake:
                 now=now,
                 detail={"ticket_id": record.id},
             )
-        await self.bus.publish(
-            Message(CREATED_TOPIC, payload(record, source=src.value, by=actor))
-        )
+        await self.bus.publish(Message(CREATED_TOPIC, payload(record, source=src.value, by=actor)))
         if record.ticket.urgent:
             await self.drafting.urgent(record, ())
         return record
@@ -176,7 +174,9 @@ def _category(value: Category | str) -> Category:
         return Category(value)
     except ValueError:
         names = ", ".join(c.value for c in Category)
-        raise InvalidInput(f"未知的工单分类 {value!r} (unknown category; one of: {names})") from None
+        raise InvalidInput(
+            f"未知的工单分类 {value!r} (unknown category; one of: {names})"
+        ) from None
 
 
 def _aware(value: datetime, name: str) -> datetime:

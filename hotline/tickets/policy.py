@@ -229,7 +229,9 @@ class _Reader:
             raise self.fail(at, "应为分类列表", "写成 [repair, complaint] 或 all")
         return frozenset(self.category(v, (*at, i)) for i, v in enumerate(value))
 
-    def sources(self, value: Any, at: tuple[Any, ...], default: frozenset[Source]) -> frozenset[Source]:
+    def sources(
+        self, value: Any, at: tuple[Any, ...], default: frozenset[Source]
+    ) -> frozenset[Source]:
         if value is None:
             return default
         if value == "all":
@@ -326,7 +328,9 @@ def load_policy(
     ver = r.mapping(data.get("verification"), ("verification",), {"share", "categories"})
     share = ver.get("share", 0.0)
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
-        raise r.fail(("verification", "share"), f"抽查比例 {share!r} 无效", "写 0 到 1 之间的小数，如 0.2")
+        raise r.fail(
+            ("verification", "share"), f"抽查比例 {share!r} 无效", "写 0 到 1 之间的小数，如 0.2"
+        )
     return HotlinePolicy(
         name=str(data.get("policy") or path.stem),
         source=str(path),
@@ -367,8 +371,8 @@ def _levels(
         at = ("complaint_levels", i)
         spec = r.mapping(item, at, _LEVEL_KEYS)
         try:
-            level = ComplaintLevel(spec.get("level"))
-        except ValueError:
+            level = ComplaintLevel(int(spec.get("level")))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
             raise r.fail(
                 (*at, "level"),
                 f"投诉等级 {spec.get('level')!r} 无效",

@@ -8,7 +8,6 @@ complaints come back to Python, never the period's tickets. The figures mean wha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from hotline.tickets.model import (
 from hotline.tickets.records import ticket_from_row
 from hotline.tickets.reports import (
     HOT_TOPICS,
+    AssessRow,
     CategoryRow,
     SourceRow,
     TicketReport,
@@ -38,23 +38,6 @@ from hotline.tickets.tables import TicketRow
 MAX_ESCALATED = 500  # the 投诉升级 list of a report is capped: the counts are not
 NO_FOLLOWUP_REASONS = ("客户不需要回访", "按规定该类工单无需回访")
 T = TicketRow
-
-
-@dataclass(frozen=True, slots=True)
-class AssessRow:
-    """One line of the 考核 table: a unit or an agent over the period."""
-
-    name: str | None
-    tickets: int
-    by_category: dict[str, int]
-    dispatch_on_time: float | None  # share of its dispatch deadlines met
-    contact_on_time: float | None
-    done_on_time: float | None
-    first_contact: float | None  # 一次解决率: 即时办结 / tickets
-    followup_rate: float | None  # 回访处理率: followed up / those to follow up
-    satisfaction_rate: float | None  # (满意 + 基本满意) / answered
-    valid_complaint_rate: float | None  # 有效投诉 / judged complaints
-    complaints_against: int  # valid complaints naming this unit / agent as the party
 
 
 def _n(cond: ColumnElement[bool]) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
-from typing import Any, Protocol
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -25,10 +25,10 @@ from hotline.core.periods import REPORT_LABELS, Period
 from hotline.tickets.model import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
+    SOURCE_LABELS,
     STATE_LABELS,
     Category,
     ComplaintLevel,
-    SOURCE_LABELS,
     Satisfaction,
     Source,
     State,
@@ -38,6 +38,23 @@ from hotline.tickets.model import (
 HOT_TOPICS = 10
 NO_UNIT = "未指定单位"
 NO_CATEGORY = "未分类"
+
+
+@dataclass(frozen=True, slots=True)
+class AssessRow:
+    """One line of the 考核 table: a unit or an agent over the period."""
+
+    name: str | None
+    tickets: int
+    by_category: dict[str, int]
+    dispatch_on_time: float | None  # share of its dispatch deadlines met
+    contact_on_time: float | None
+    done_on_time: float | None
+    first_contact: float | None  # 一次解决率: 即时办结 / tickets
+    followup_rate: float | None  # 回访处理率: followed up / those to follow up
+    satisfaction_rate: float | None  # (满意 + 基本满意) / answered
+    valid_complaint_rate: float | None  # 有效投诉 / judged complaints
+    complaints_against: int  # valid complaints naming this unit / agent as the party
 
 
 def report_title(period: Period) -> str:
@@ -221,8 +238,8 @@ Cell = str | int | float | datetime | None
 
 def report_xlsx(
     report: TicketReport,
-    units: Sequence[AssessLine] = (),
-    agents: Sequence[AssessLine] = (),
+    units: Sequence[AssessRow] = (),
+    agents: Sequence[AssessRow] = (),
 ) -> bytes:
     """The report as a workbook: 汇总, 分类, 来源, 责任单位, 热点, 投诉升级, and the 考核
     tables by unit and by agent; each sheet has the report's title in row 1 and Chinese
@@ -302,7 +319,10 @@ def report_xlsx(
         [[r.label, r.created, r.closed] for r in report.by_source],
         [20, 10, 10],
     )
-    for sheet_name, who, lines in (("考核（单位）", "责任单位", units), ("考核（人员）", "坐席", agents)):
+    for sheet_name, who, lines in (
+        ("考核（单位）", "责任单位", units),
+        ("考核（人员）", "坐席", agents),
+    ):
         ws2 = wb.create_sheet(sheet_name)
         _fill(ws2, title, [who, *ASSESS_HEADERS], [assess_cells(x) for x in lines], ASSESS_WIDTHS)
         for data_row in ws2.iter_rows(min_row=3):
@@ -311,21 +331,6 @@ def report_xlsx(
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-class AssessLine(Protocol):
-    """One line of the 考核 table (report_queries.AssessRow)."""
-
-    name: str | None
-    tickets: int
-    dispatch_on_time: float | None
-    contact_on_time: float | None
-    done_on_time: float | None
-    first_contact: float | None
-    followup_rate: float | None
-    satisfaction_rate: float | None
-    valid_complaint_rate: float | None
-    complaints_against: int
 
 
 ASSESS_HEADERS = [
@@ -342,7 +347,7 @@ ASSESS_HEADERS = [
 ASSESS_WIDTHS = [20, 8, 10, 10, 10, 10, 10, 8, 10, 10]
 
 
-def assess_cells(x: AssessLine) -> list[Cell]:
+def assess_cells(x: AssessRow) -> list[Cell]:
     return [
         x.name or NO_UNIT,
         x.tickets,

@@ -8,7 +8,7 @@ extension requested before it passed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -73,7 +73,7 @@ class SlaPolicy:
     reply: Span
     calendar: WorkCalendar
     tz: ZoneInfo
-    business_hours: BusinessHours = BusinessHours()
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
 
     @classmethod
     def from_settings(cls, t: TicketSettings, calendar: WorkCalendar, tz: ZoneInfo) -> SlaPolicy:

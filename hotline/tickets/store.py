@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-
-from dataclasses import dataclass, replace
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +39,6 @@ from hotline.tickets.model import (
     State,
 )
 from hotline.tickets.queries import TicketQueries
-from hotline.tickets.report_queries import TicketReports
 from hotline.tickets.records import (
     TicketRecord,
     deadline_values,
@@ -49,6 +47,7 @@ from hotline.tickets.records import (
     jsonable,
     record_from_row,
 )
+from hotline.tickets.report_queries import TicketReports
 from hotline.tickets.tables import TicketEventRow, TicketRow
 
 _EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent", "topic"}
@@ -160,9 +159,7 @@ class TicketStore(TicketQueries, TicketReports, FollowupStore):
             session.add(row)
             await session.flush()
             session.add(
-                self._event(
-                    row.id, now, actor, role, "create", None, State.ACCEPTED, detail=detail
-                )
+                self._event(row.id, now, actor, role, "create", None, State.ACCEPTED, detail=detail)
             )
         return record_from_row(row)
 
@@ -664,7 +661,13 @@ class TicketStore(TicketQueries, TicketReports, FollowupStore):
                     continue
                 session.add(
                     self._event(
-                        row.id, now, "system", Role.SYSTEM, "overdue", None, None,
+                        row.id,
+                        now,
+                        "system",
+                        Role.SYSTEM,
+                        "overdue",
+                        None,
+                        None,
                         detail={"steps": new},
                     )
                 )
@@ -726,7 +729,8 @@ def _next_deadline(current: TicketRecord, values: Mapping[str, Any]) -> datetime
     t = current.ticket
 
     def v(key: str, old: datetime | None) -> datetime | None:
-        return values[key] if key in values else old
+        found: datetime | None = values.get(key, old)
+        return found
 
     deadlines = Deadlines(
         v("dispatch_by", t.deadlines.dispatch_by),

@@ -43,12 +43,18 @@ async def test_a_12345_transfer_keeps_its_number_and_its_own_deadline(engine: As
         role=Role.AGENT,
     )
     t = rec.ticket
-    assert (t.source, t.source_ref, t.state) == (Source.GOVERNMENT, "12345-20261120-0042", State.ACCEPTED)
+    assert (t.source, t.source_ref, t.state) == (
+        Source.GOVERNMENT,
+        "12345-20261120-0042",
+        State.ACCEPTED,
+    )
     assert t.created_at == received and t.deadlines.done_by == due
     assert t.deadlines.dispatch_by == received + timedelta(minutes=20)
     assert t.agent == "wang"
     history = await w.service.store.history(t.id)
-    assert history[0].action == "create" and history[0].detail["source_ref"] == "12345-20261120-0042"
+    assert (
+        history[0].action == "create" and history[0].detail["source_ref"] == "12345-20261120-0042"
+    )
     assert "ticket/created" in [m.topic for m in w.messages]
     with pytest.raises(InvalidInput, match="转办单号") as err:
         await w.service.create(
@@ -112,14 +118,22 @@ async def test_a_booked_followup_time_is_honoured_outside_quiet_hours(engine: As
     night = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 22:00 in Shanghai
     with pytest.raises(InvalidInput, match="21:00–08:00") as err:
         await w.service.create(
-            source="web", category="repair", summary="x", followup_booked_at=night,
-            actor="wang", role=Role.AGENT,
+            source="web",
+            category="repair",
+            summary="x",
+            followup_booked_at=night,
+            actor="wang",
+            role=Role.AGENT,
         )
     assert err.value.error_id == "followup_quiet_hours"
     booked = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00
     rec = await w.service.create(
-        source="web", category="repair", summary="燃气灶打不着", followup_booked_at=booked,
-        actor="wang", role=Role.AGENT,
+        source="web",
+        category="repair",
+        summary="燃气灶打不着",
+        followup_booked_at=booked,
+        actor="wang",
+        role=Role.AGENT,
     )
     await handle(w, rec.id, "抢修中心")
     record = await w.service.store.require(rec.id)
@@ -186,9 +200,13 @@ async def test_a_complaint_is_judged_valid_against_a_unit_and_an_agent(
         source="phone", category="complaint", summary="抄表员态度差", actor="wang", role=Role.AGENT
     )
     with pytest.raises(Exception, match="supervisor"):
-        await w.service.judge(rec.id, "valid", reason="x", unit="抄表班", actor="wang", role=Role.AGENT)
+        await w.service.judge(
+            rec.id, "valid", reason="x", unit="抄表班", actor="wang", role=Role.AGENT
+        )
     with pytest.raises(InvalidInput, match="被投诉"):
-        await w.service.judge(rec.id, "valid", reason="录音属实", actor="boss", role=Role.SUPERVISOR)
+        await w.service.judge(
+            rec.id, "valid", reason="录音属实", actor="boss", role=Role.SUPERVISOR
+        )
     judged = await w.service.judge(
         rec.id,
         "valid",

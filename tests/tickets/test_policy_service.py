@@ -164,14 +164,22 @@ async def test_an_extension_is_asked_a_day_ahead_under_wuhan_rules(engine: Async
     ask = {"step": "done", "new_due": done_by + timedelta(days=2)}
     with pytest.raises(InvalidInput, match="至少24小时") as err:
         await w.service.act(
-            tid, Action.REQUEST_EXTENSION, actor="boss", role=Role.SUPERVISOR,
-            reason="等待配件", data=ask,
+            tid,
+            Action.REQUEST_EXTENSION,
+            actor="boss",
+            role=Role.SUPERVISOR,
+            reason="等待配件",
+            data=ask,
         )
     assert err.value.error_id == "extension_too_late"
     w.clock.now = done_by - timedelta(hours=30)
     rec = await w.service.act(
-        tid, Action.REQUEST_EXTENSION, actor="boss", role=Role.SUPERVISOR,
-        reason="等待配件", data=ask,
+        tid,
+        Action.REQUEST_EXTENSION,
+        actor="boss",
+        role=Role.SUPERVISOR,
+        reason="等待配件",
+        data=ask,
     )
     assert rec.extension is not None
 
@@ -190,14 +198,19 @@ async def test_the_watch_reads_only_tickets_whose_next_deadline_has_come(
     first = await store.require(ids[0])
     # dispatched: the next deadline is the contact (2 h), the others still the dispatch
     assert await _next_deadline(w, ids[0]) == first.ticket.deadlines.contact_by
-    assert await _next_deadline(w, ids[1]) == (await store.require(ids[1])).ticket.deadlines.dispatch_by
+    assert (
+        await _next_deadline(w, ids[1])
+        == (await store.require(ids[1])).ticket.deadlines.dispatch_by
+    )
 
     w.clock.now = T0 + timedelta(minutes=10)
     late = await w.service.check_overdue()
     assert sorted(r.id for r in late) == ids[1:]
     assert [m.payload["steps"] for m in w.alerts()] == [["dispatch"], ["dispatch"]]
     # marked: their next deadline moved on to the contact step; nothing is due now
-    assert await _next_deadline(w, ids[1]) == (await store.require(ids[1])).ticket.deadlines.contact_by
+    assert (
+        await _next_deadline(w, ids[1]) == (await store.require(ids[1])).ticket.deadlines.contact_by
+    )
     assert await _due_now(w, w.clock.now) == 0
     assert await w.service.check_overdue() == []
     # closed tickets are never due again

@@ -22,9 +22,9 @@ from hotline.quality.model import agent_number_from
 from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
 from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import CATEGORY_LABELS
-from hotline.tickets.report_queries import AssessRow
 from hotline.tickets.reports import (
     SATISFACTION_LABELS,
+    AssessRow,
     TicketReport,
     report_title,
     report_xlsx,
@@ -54,8 +54,7 @@ def _report_json(
         "on_spot": r.on_spot,
         "first_contact_rate": r.first_contact_rate,
         "by_source": [
-            {**asdict(row), "source": row.source.value, "label": row.label}
-            for row in r.by_source
+            {**asdict(row), "source": row.source.value, "label": row.label} for row in r.by_source
         ],
         "assessment": {
             "units": _assess_json(units or []),

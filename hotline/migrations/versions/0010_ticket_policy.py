@@ -31,17 +31,13 @@ _STEPS = (
 def upgrade() -> None:
     with op.batch_alter_table("tickets") as batch:
         batch.add_column(sa.Column("next_deadline", sa.DateTime(timezone=True)))
-        batch.add_column(
-            sa.Column("source", sa.String(16), nullable=False, server_default="phone")
-        )
+        batch.add_column(sa.Column("source", sa.String(16), nullable=False, server_default="phone"))
         batch.add_column(sa.Column("source_ref", sa.String(64)))
         batch.add_column(
             sa.Column("on_spot", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch.add_column(
-            sa.Column(
-                "followup_declined", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("followup_declined", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch.add_column(sa.Column("followup_booked_at", sa.DateTime(timezone=True)))
         batch.add_column(sa.Column("complaint_validity", sa.String(16)))
@@ -68,9 +64,7 @@ def _backfill() -> None:
     conn = op.get_bind()
     cols = ", ".join(c for pair in _STEPS for c in pair)
     rows = conn.execute(
-        sa.text(
-            f"SELECT id, closed_at, overdue_steps, {cols} FROM tickets WHERE state != 'closed'"
-        )
+        sa.text(f"SELECT id, closed_at, overdue_steps, {cols} FROM tickets WHERE state != 'closed'")
     ).mappings()
     for row in list(rows):
         marked = set((row["overdue_steps"] or "").split(","))
