@@ -114,6 +114,8 @@ class TicketOut(TicketBrief):
     followup_declined: bool
     followup_booked_at: datetime | None
     judgement: JudgementOut | None
+    verify_state: str | None  # drawn for a check of the outcome: pending / passed / failed
+    verify_note: str | None
     allowed_actions: list[str]
     allowed_labels: list[str]
 
@@ -216,6 +218,11 @@ class JudgeIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     unit: str | None = Field(None, max_length=128, description="被投诉单位")
     agent: str | None = Field(None, max_length=128, description="被投诉人员")
+
+
+class VerifyIn(BaseModel):
+    passed: bool = Field(description="the outcome checked holds (核实合格)")
+    note: str = Field("", max_length=2000, description="what was checked; why it failed")
 
 
 class SplitIn(BaseModel):
@@ -321,6 +328,8 @@ def ticket_out(rec: TicketRecord) -> TicketOut:
         )
         if (j := rec.judgement)
         else None,
+        verify_state=rec.verify_state,
+        verify_note=rec.verify_note,
         allowed_actions=[a.value for a in actions],
         allowed_labels=[ACTION_LABELS[a] for a in actions],
     )

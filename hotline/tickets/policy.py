@@ -156,6 +156,7 @@ class HotlinePolicy:
                 sources=frozenset(Source),
                 manual_sources=frozenset(),
             ),
+            verification=Verification(0.2, frozenset({Category.REPAIR})),  # 003
         )
 
 

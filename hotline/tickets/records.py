@@ -71,6 +71,8 @@ class TicketRecord:
     followup_declined: bool = False  # the customer said 不需要回访
     followup_booked_at: datetime | None = None  # the 回访 time the customer booked
     judgement: Judgement | None = None  # a complaint judged 有效/无效/特殊
+    verify_state: str | None = None  # drawn for a check: pending / passed / failed
+    verify_note: str | None = None
 
     @property
     def id(self) -> int:
@@ -248,6 +250,8 @@ def record_from_row(row: TicketRow) -> TicketRecord:
         )
         if row.complaint_validity
         else None,
+        verify_state=row.verify_state,
+        verify_note=row.verify_note,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hotline.asr.transcript import Transcript
 from hotline.core.bus import Bus
+from hotline.core.periods import Period
 from hotline.telephony.ami import Originator
 from hotline.telephony.dialler import Dialler, DialPlan
 from hotline.telephony.model import CallRecord
@@ -126,6 +127,22 @@ class TicketService:
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str
     ) -> list[TicketRecord]:
         return await self.actions.split(ticket_id, units, actor=actor, role=role)
+
+    # --- checks of outcomes ---------------------------------------------------------------
+
+    async def draw_verification(self, period: Period) -> int:
+        """Draw the policy's share of the period's closed tickets for a check (003: 20 % of
+        the repairs each quarter)."""
+        v = self.policy.verification
+        return await self.store.draw_verification(period, v.share, v.categories, self.clock())
+
+    async def record_verification(
+        self, ticket_id: int, *, passed: bool, note: str, actor: str, role: Role | str
+    ) -> TicketRecord:
+        await self.store.record_verification(
+            ticket_id, passed=passed, note=note, actor=actor, role=str(role), now=self.clock()
+        )
+        return await self.store.require(ticket_id)
 
     # --- 回访 -------------------------------------------------------------------------------
 

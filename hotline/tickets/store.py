@@ -49,12 +49,13 @@ from hotline.tickets.records import (
 )
 from hotline.tickets.report_queries import TicketReports
 from hotline.tickets.tables import TicketEventRow, TicketRow
+from hotline.tickets.verification import Verification
 
 _EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent", "topic"}
 _REQUIRED = {"fields", "summary", "urgent"}  # editable, but never null
 
 
-class TicketStore(TicketQueries, TicketReports, FollowupStore):
+class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 

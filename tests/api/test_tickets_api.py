@@ -19,6 +19,7 @@ import pytest
 from hotline.api import app as app_module
 from hotline.core.roles import Role
 from hotline.core.settings import Settings
+from hotline.tickets.policy import PolicyError
 from tests.factories import answered_call
 from tests.tickets.test_service import GAS, Clock
 
@@ -292,3 +293,35 @@ async def test_a_supervisor_judges_a_complaint(api: Api) -> None:
     j = r.json()["judgement"]
     assert (j["validity_label"], j["unit"], j["agent"]) == ("有效投诉", "营业厅", "李四")
     assert r.json()["history"][-1]["label"] == "投诉认定"
+
+
+async def test_closed_repairs_are_drawn_for_a_check_and_the_result_recorded(api: Api) -> None:
+    svc = api.container.tickets
+    ids = []
+    for i in range(12):
+        rec = await svc.create(
+            source="visit", category="repair", summary=f"报修{i}", actor="wang", role="agent"
+        )
+        await svc.store.apply(
+            rec.id, "close_out_of_scope", "wang", "agent", "测试", now=api.clock.now
+        )
+        ids.append(rec.id)
+    r = await api.post("boss", "/api/ticket-verification/draw?period=quarter&date=2024-11-25")
+    assert r.status_code == 200, r.text
+    assert r.json()["period"] == "2024-Q4" and r.json()["share"] == 0.2
+    queue = (await api.get("boss", "/api/ticket-verification")).json()
+    assert [t["id"] for t in queue] == [2, 7, 9]  # the keyed hash of the ids: 3 of 12
+    assert r.json()["drawn"] == 3 and all(t["verify_state"] == "pending" for t in queue)
+    assert (await api.get("wang", "/api/ticket-verification")).status_code == 403
+    r = await api.post("boss", "/api/tickets/7/verification", {"passed": True})
+    assert r.status_code == 200 and r.json()["verify_state"] == "passed"
+    r = await api.post("boss", "/api/tickets/8/verification", {"passed": True})
+    assert r.status_code == 409  # not drawn
+
+
+def test_a_bad_policy_file_stops_hotline_at_start(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("policy: x\ncategories:\n  complaint: {done: 3x}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, tickets={"policy": bad})
+    with pytest.raises(PolicyError, match=rf"{bad}:3 .*'3x'"):
+        app_module.build(settings)

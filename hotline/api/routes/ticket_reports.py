@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from hotline.api import ticket_schemas as s
 from hotline.api.deps import Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
 from hotline.core.errors import NotFound
@@ -114,6 +115,38 @@ async def ticket_report(
         body = report_xlsx(report, units, agents)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report, units, agents)
+
+
+@router.post("/ticket-verification/draw")
+async def draw_verification(
+    _: Supervisor,
+    service: Tickets,
+    tz: Timezone,
+    period: Literal["day", "week", "month", "quarter", "year"] = "quarter",
+    day: Annotated[str | None, Query(alias="date", description="a day of the period")] = None,
+) -> dict[str, Any]:
+    """Draw the policy's share of the period's closed tickets into the verification queue
+    (003: 20 % of the repair records each quarter)."""
+    p = Period.parse(period, day or datetime.now(UTC), tz)
+    drawn = await service.draw_verification(p)
+    return {"period": p.key, "drawn": drawn, "share": service.policy.verification.share}
+
+
+@router.get("/ticket-verification", response_model=list[s.TicketOut])
+async def verification_queue(_: Supervisor, service: Tickets) -> list[s.TicketOut]:
+    """The drawn tickets waiting for their check, oldest first."""
+    ids = await service.store.verification_queue()
+    return [s.ticket_out(await service.store.require(i)) for i in ids]
+
+
+@router.post("/tickets/{ticket_id}/verification", response_model=s.TicketOut)
+async def record_verification(
+    user: Supervisor, service: Tickets, ticket_id: int, body: s.VerifyIn
+) -> s.TicketOut:
+    rec = await service.record_verification(
+        ticket_id, passed=body.passed, note=body.note, actor=user.name, role=user.role
+    )
+    return s.ticket_out(rec)
 
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)

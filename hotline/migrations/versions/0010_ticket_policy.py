@@ -1,5 +1,5 @@
 """tickets: the indexed next deadline the watch queries, source and its reference, 即时办结,
-the customer's 回访 wishes and a complaint's judgement
+the customer's 回访 wishes, a complaint's judgement and the verification of outcomes
 
 `next_deadline`: the earliest due time of a step neither reached nor marked overdue (NULL
 when nothing is left to watch); the deadline watch reads `WHERE next_deadline <= now`.
@@ -45,6 +45,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("complained_unit", sa.String(128)))
         batch.add_column(sa.Column("complained_agent", sa.String(128)))
         batch.add_column(sa.Column("opinion_by", sa.DateTime(timezone=True)))
+        batch.add_column(sa.Column("verify_state", sa.String(16)))
+        batch.add_column(sa.Column("verify_note", sa.Text()))
+        batch.add_column(sa.Column("verified_by", sa.String(64)))
+        batch.add_column(sa.Column("verified_at", sa.DateTime(timezone=True)))
+    op.create_index(op.f("ix_tickets_verify_state"), "tickets", ["verify_state"])
     op.create_index(op.f("ix_tickets_next_deadline"), "tickets", ["next_deadline"])
     op.create_index(op.f("ix_tickets_source"), "tickets", ["source"])
     _backfill()
@@ -84,10 +89,15 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_tickets_verify_state"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_source"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_next_deadline"), table_name="tickets")
     with op.batch_alter_table("tickets") as batch:
         for column in (
+            "verified_at",
+            "verified_by",
+            "verify_note",
+            "verify_state",
             "opinion_by",
             "complained_agent",
             "complained_unit",
