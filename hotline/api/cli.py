@@ -153,7 +153,7 @@ PasswordStdin = Annotated[
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[Role, typer.Option(help="agent, inspector, supervisor or admin")],
+    role: Annotated[Role, typer.Option(help="unit, agent, inspector, supervisor or admin")],
     agent: Annotated[
         str | None,
         typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
@@ -165,6 +165,10 @@ def users_add(
         ),
     ] = None,
     password_stdin: PasswordStdin = False,
+    unit: Annotated[
+        list[str] | None,
+        typer.Option(help="for unit users: a responsible unit they act for (repeat for more)"),
+    ] = None,
 ) -> None:
     """Create a user and print a first token for them (and set their browser password with
     --password-stdin)."""
@@ -172,7 +176,7 @@ def users_add(
 
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
-        await users.add(name, role, agent, now, phone=phone)
+        await users.add(name, role, agent, now, phone=phone, units=tuple(unit or ()))
         if password is not None:
             await users.set_password(name, password)
         return await users.issue_token(name, now, label="first")

@@ -10,7 +10,9 @@ not theirs to dispatch), 不满意重办 (回访 不满意 reopens it for a seco
 即时办结: a consultation, query or praise answered during the call is closed in one step
 from the draft (or accepted ticket) with the answer given: no dispatch, no deadline.
 Who may 派发 is the policy's (agents by default, as 002 says; `need` in `check_role`).
-The responsible units act through a supervisor (or admin) who records the unit's name.
+A responsible unit's user (role unit) takes the unit's own steps (`UNIT_ACTIONS`: 签收,
+contact, 回退, reply, 延期 request) on its units' tickets; a supervisor may take them for
+the unit.
 The service's own moves (an unreachable 回访) act as `system`.
 """
 
@@ -31,7 +33,8 @@ class Action(StrEnum):
     CLOSE_OUT_OF_SCOPE = "close_out_of_scope"  # 不属于受理范围, with a reason
     RESOLVE_ON_SPOT = "resolve_on_spot"  # 即时办结: answered during the call, with the answer
     DISPATCH = "dispatch"  # 派发 to a responsible unit
-    START = "start"  # the unit starts handling: 处理中
+    START = "start"  # the unit receives it (签收) and starts handling: 处理中
+    CONTACT = "contact"  # the unit contacted the customer (the contact clock's step)
     RETURN = "return"  # 回退: the unit returns a ticket that is not theirs, with a reason
     REPLY = "reply"  # the unit's answer: 已回复
     FOLLOW_UP = "follow_up"  # the 回访 starts
@@ -48,7 +51,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.CLOSE_OUT_OF_SCOPE: "不属于受理范围办结",
     Action.RESOLVE_ON_SPOT: "即时办结",
     Action.DISPATCH: "派发",
-    Action.START: "开始处理",
+    Action.START: "签收并开始处理",
+    Action.CONTACT: "已联系客户",
     Action.RETURN: "回退",
     Action.REPLY: "回复",
     Action.FOLLOW_UP: "开始回访",
@@ -95,6 +99,8 @@ TABLE: dict[tuple[State, Action], State] = {
     (S.ACCEPTED, A.DISPATCH): S.DISPATCHED,
     (S.DISPATCHED, A.START): S.IN_PROGRESS,
     (S.DISPATCHED, A.RETURN): S.ACCEPTED,
+    (S.DISPATCHED, A.CONTACT): S.DISPATCHED,
+    (S.IN_PROGRESS, A.CONTACT): S.IN_PROGRESS,
     (S.IN_PROGRESS, A.RETURN): S.ACCEPTED,
     (S.IN_PROGRESS, A.REPLY): S.REPLIED,
     (S.REPLIED, A.FOLLOW_UP): S.FOLLOW_UP,
@@ -112,6 +118,7 @@ MIN_ROLE: dict[Action, Role] = {
     A.RESOLVE_ON_SPOT: Role.AGENT,
     A.DISPATCH: Role.AGENT,  # 002: the first-contact agent dispatches; a policy may say supervisor
     A.START: Role.SUPERVISOR,  # on the unit's behalf
+    A.CONTACT: Role.SUPERVISOR,  # on the unit's behalf
     A.RETURN: Role.SUPERVISOR,  # on the unit's behalf
     A.REPLY: Role.SUPERVISOR,  # on the unit's behalf
     A.FOLLOW_UP: Role.AGENT,
@@ -122,6 +129,10 @@ MIN_ROLE: dict[Action, Role] = {
     A.APPROVE_EXTENSION: Role.SUPERVISOR,
     A.SET_EXPOSURE: Role.SUPERVISOR,
 }
+
+# What a responsible unit's own user (role unit) may do on its units' tickets; a supervisor
+# may do each of them for the unit, and the history says for whom.
+UNIT_ACTIONS = frozenset({A.START, A.CONTACT, A.RETURN, A.REPLY, A.REQUEST_EXTENSION})
 
 NEEDS_REASON = frozenset(
     {A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE, A.CLOSE_NO_FOLLOWUP}
@@ -177,6 +188,8 @@ def check_role(action: Action, role: Role | str, need: Role | None = None) -> No
     """Refuse an actor below the action's role (`need` overrides the table: the policy's)."""
     need = need or MIN_ROLE[action]
     have = Role(role)
+    if have is Role.UNIT and action in UNIT_ACTIONS:
+        return  # the unit's own step (the routes check it is the unit's ticket)
     if RANK[have] < RANK[need]:
         raise ActionRefused(
             f"「{ACTION_LABELS[action]}」需要{need.value}或更高权限 (action {action.value} needs "

@@ -122,6 +122,8 @@ class TicketQueries:
             where.append(c.category == f.category.value)
         if f.source:
             where.append(c.source == f.source.value)
+        if f.units is not None:
+            where.append(c.unit.in_(f.units or ("\x00none",)))
         if f.unit:
             where.append(c.unit == f.unit)
         if f.agent:

@@ -71,6 +71,7 @@ class TicketRecord:
     followup_declined: bool = False  # the customer said 不需要回访
     followup_booked_at: datetime | None = None  # the 回访 time the customer booked
     judgement: Judgement | None = None  # a complaint judged 有效/无效/特殊
+    contacted_at: datetime | None = None  # the unit contacted the customer
     verify_state: str | None = None  # drawn for a check: pending / passed / failed
     verify_note: str | None = None
 
@@ -83,7 +84,7 @@ class TicketRecord:
         t = self.ticket
         return {
             "dispatch": t.dispatched_at,
-            "contact": self.started_at,
+            "contact": self.contacted_at or self.started_at,
             "done": t.replied_at,
             "reply": self.followup_at or t.closed_at,
         }
@@ -146,6 +147,7 @@ class TicketFilter:
     until: datetime | None = None  # created until, exclusive
     only_agent: str | None = None  # an agent's own tickets (role agent)
     source: Source | None = None  # the channel
+    units: tuple[str, ...] | None = None  # a unit user's units: their tickets only
 
 
 # --- row -> record, JSON ----------------------------------------------------------------
@@ -250,6 +252,7 @@ def record_from_row(row: TicketRow) -> TicketRecord:
         )
         if row.complaint_validity
         else None,
+        contacted_at=row.contacted_at,
         verify_state=row.verify_state,
         verify_note=row.verify_note,
     )

@@ -394,8 +394,10 @@ class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
             values.update(unit=move.unit, dispatched_at=now, started_at=None)
         elif act is Action.START:
             values.update(started_at=now)
+        elif act is Action.CONTACT:
+            values.update(contacted_at=now)
         elif act is Action.RETURN:
-            values.update(unit=None, dispatched_at=None, started_at=None)
+            values.update(unit=None, dispatched_at=None, started_at=None, contacted_at=None)
         elif act is Action.REPLY:
             values.update(replied_at=now, reply=move.reason)
         elif act is Action.FOLLOW_UP:
@@ -416,6 +418,7 @@ class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
                 reopened=t.reopened + 1,
                 dispatched_at=now,
                 started_at=None,
+                contacted_at=None,
                 replied_at=None,
                 followup_at=None,
                 reply=None,
@@ -741,7 +744,7 @@ def _next_deadline(current: TicketRecord, values: Mapping[str, Any]) -> datetime
     )
     reached = {
         "dispatch": v("dispatched_at", t.dispatched_at),
-        "contact": v("started_at", current.started_at),
+        "contact": v("contacted_at", current.contacted_at) or v("started_at", current.started_at),
         "done": v("replied_at", t.replied_at),
         "reply": v("followup_at", current.followup_at) or v("closed_at", t.closed_at),
     }

@@ -77,6 +77,7 @@ class TicketRow(Base):
     complained_unit: Mapped[str | None] = mapped_column(String(128))  # 被投诉单位
     complained_agent: Mapped[str | None] = mapped_column(String(128))  # 被投诉人员
     opinion_by: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 处理意见 due (有效投诉)
+    contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the unit called back
     verify_state: Mapped[str | None] = mapped_column(
         String(16), index=True
     )  # pending/passed/failed

@@ -325,3 +325,55 @@ def test_a_bad_policy_file_stops_hotline_at_start(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, tickets={"policy": bad})
     with pytest.raises(PolicyError, match=rf"{bad}:3 .*'3x'"):
         app_module.build(settings)
+
+
+async def test_a_units_user_works_its_own_tickets_and_only_those(api: Api) -> None:
+    now = datetime.now(UTC)
+    users = api.container.users
+    await users.add("qx", Role.UNIT, None, now, units=("抢修中心",))
+    api.tokens["qx"] = await users.issue_token("qx", now)
+    await users.add("yy", Role.UNIT, None, now, units=("营业厅", "计量所"))
+    api.tokens["yy"] = await users.issue_token("yy", now)
+    mine = (
+        await api.post(
+            "wang",
+            "/api/tickets",
+            {"source": "visit", "category": "repair", "summary": "燃气表漏气"},
+        )
+    ).json()["id"]
+    other = (
+        await api.post(
+            "wang", "/api/tickets", {"source": "visit", "category": "service", "summary": "报装"}
+        )
+    ).json()["id"]
+    await api.act("wang", mine, "dispatch", unit="抢修中心")
+    await api.act("wang", other, "dispatch", unit="营业厅")
+
+    listed = (await api.get("qx", "/api/tickets")).json()
+    assert [t["id"] for t in listed["items"]] == [mine]
+    assert (await api.get("qx", f"/api/tickets/{other}")).status_code == 404
+    assert (await api.act("qx", other, "start")).status_code == 404  # another unit's ticket
+    assert (await api.act("qx", mine, "confirm")).status_code == 403  # not a unit's step
+    assert (
+        await api.post(
+            "qx", "/api/tickets", {"source": "visit", "category": "repair", "summary": "x"}
+        )
+    ).status_code == 403
+
+    # 签收, contact, reply: the unit's own clocks run from its own steps
+    api.clock.now = T0 + timedelta(minutes=30)
+    assert (await api.act("qx", mine, "start")).json()["state"] == "in_progress"
+    api.clock.now = T0 + timedelta(minutes=50)
+    r = await api.act("qx", mine, "contact")
+    assert r.status_code == 200, r.text
+    r = await api.act("qx", mine, "reply", reason="已更换胶管")
+    assert r.json()["state"] == "replied" and r.json()["reply"] == "已更换胶管"
+    steps = [e for e in r.json()["history"] if e["action"] in ("start", "contact", "reply")]
+    assert [(e["actor"], e["role"], e["detail"]["by_unit"]) for e in steps] == [
+        ("qx", "unit", "抢修中心")
+    ] * 3
+
+    # a supervisor acts for the unit: the history says for whom
+    r = await api.act("boss", other, "start")
+    assert r.json()["history"][-1]["detail"]["for_unit"] == "营业厅"
+    assert [t["id"] for t in (await api.get("yy", "/api/tickets")).json()["items"]] == [other]

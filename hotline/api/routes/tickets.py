@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query
 from hotline.api import ticket_schemas as s
 from hotline.api.deps import AnyUser, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import local, own_scope, time_range
-from hotline.api.users import User
+from hotline.api.users import Role, User
 from hotline.core.errors import InvalidInput, NotFound
 from hotline.tickets import lifecycle
 from hotline.tickets.lifecycle import Action, ActionRefused
@@ -36,9 +36,40 @@ def _allow(user: User, action: Action, service: TicketService | None = None) -> 
         raise HTTPException(403, detail={"error": exc.error_id, "message": exc.message}) from None
 
 
+def _no_unit(user: User) -> None:
+    """A unit's user takes only the unit's own steps (签收, contact, 回退, reply, 延期)."""
+    if user.role is Role.UNIT:
+        raise HTTPException(
+            403,
+            detail={
+                "error": "forbidden",
+                "message": "承办单位用户只能签收、联系客户、回退、回复和申请延期 "
+                "(a unit user takes only the unit's own steps: start, contact, return, "
+                "reply, extension)",
+            },
+        )
+
+
+def _for_whom(user: User, rec: TicketRecord, action: Action, data: dict[str, Any]) -> None:
+    """The history says who did a unit's step for which unit."""
+    if action not in lifecycle.UNIT_ACTIONS:
+        return
+    if user.role is Role.UNIT:
+        data["by_unit"] = rec.ticket.unit
+    else:
+        data["for_unit"] = data.pop("unit_asking", None) or rec.ticket.unit
+
+
 async def _visible(service: TicketService, user: User, ticket_id: int) -> TicketRecord:
     store = service.store
     rec = await store.get(ticket_id)
+    if user.role is Role.UNIT:  # a unit's user: its units' tickets only
+        if rec is None or rec.ticket.unit not in user.units:
+            raise NotFound(
+                f"没有编号为 {ticket_id} 的工单，或不属于你的单位 (no ticket {ticket_id} of your "
+                f"units {', '.join(user.units)}; list them with GET /api/tickets)"
+            )
+        return rec
     own = own_scope(user)
     if rec is None or (own is not None and not await store.belongs_to(ticket_id, own)):
         raise NotFound(
@@ -88,7 +119,8 @@ async def list_tickets(
         caller=caller,
         since=since,
         until=until,
-        only_agent=own_scope(user),
+        only_agent=None if user.role is Role.UNIT else own_scope(user),
+        units=user.units if user.role is Role.UNIT else None,
     )
     items, total = await service.store.find(f, offset=offset, limit=limit)
     return s.TicketListOut(
@@ -106,6 +138,7 @@ async def create_ticket(
     for key in ("received_at", "due", "followup_booked_at"):
         if fields[key] is not None:
             fields[key] = local(tz, fields[key])
+    _no_unit(user)
     owner = user.agent or user.name
     rec = await service.create(**fields, actor=user.name, role=user.role, owner=owner)
     return await _detail(service, rec)
@@ -145,6 +178,7 @@ async def get_ticket(user: AnyUser, service: Tickets, ticket_id: int) -> s.Ticke
 async def edit_ticket(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.TicketPatch
 ) -> s.TicketDetailOut:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if body.fields is not None:
@@ -166,12 +200,13 @@ async def act(
             "endpoints for 延期)"
         )
     _allow(user, act_, service)
-    await _visible(service, user, ticket_id)
+    rec = await _visible(service, user, ticket_id)
     data: dict[str, Any] = {}
     if body.unit:
         data["unit"] = body.unit
     if body.satisfaction:
         data["satisfaction"] = body.satisfaction.value
+    _for_whom(user, rec, act_, data)
     rec = await service.act(
         ticket_id, act_, actor=user.name, role=user.role, reason=body.reason, data=data
     )
@@ -199,6 +234,7 @@ async def judge(
 async def split(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.SplitIn
 ) -> list[s.TicketOut]:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     recs = await service.split(ticket_id, body.units, actor=user.name, role=user.role)
     return [s.ticket_out(r) for r in recs]
@@ -209,10 +245,11 @@ async def request_extension(
     user: AnyUser, service: Tickets, tz: Timezone, ticket_id: int, body: s.ExtensionIn
 ) -> s.TicketDetailOut:
     _allow(user, Action.REQUEST_EXTENSION)
-    await _visible(service, user, ticket_id)
+    rec = await _visible(service, user, ticket_id)
     data: dict[str, Any] = {"step": body.step, "new_due": local(tz, body.new_due)}
     if body.unit:
         data["unit_asking"] = body.unit
+    _for_whom(user, rec, Action.REQUEST_EXTENSION, data)
     rec = await service.act(
         ticket_id,
         Action.REQUEST_EXTENSION,
@@ -249,6 +286,7 @@ async def followups(user: AnyUser, service: Tickets, ticket_id: int) -> s.Follow
 async def record_followup(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.FollowupIn
 ) -> s.TicketDetailOut:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     rec = await service.record_followup(
         ticket_id,
@@ -263,6 +301,7 @@ async def record_followup(
 
 @router.post("/{ticket_id}/followups/dial", response_model=s.TicketDetailOut)
 async def dial_followup(user: AnyUser, service: Tickets, ticket_id: int) -> s.TicketDetailOut:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     rec = await service.dial_followup(ticket_id, actor=user.name, role=user.role)
     return await _detail(service, rec)

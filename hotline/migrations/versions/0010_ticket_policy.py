@@ -1,5 +1,6 @@
 """tickets: the indexed next deadline the watch queries, source and its reference, 即时办结,
-the customer's 回访 wishes, a complaint's judgement and the verification of outcomes
+the customer's 回访 wishes, a complaint's judgement, the verification of outcomes, the
+unit's contact with the customer; users of role unit name their units
 
 `next_deadline`: the earliest due time of a step neither reached nor marked overdue (NULL
 when nothing is left to watch); the deadline watch reads `WHERE next_deadline <= now`.
@@ -49,6 +50,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("verify_note", sa.Text()))
         batch.add_column(sa.Column("verified_by", sa.String(64)))
         batch.add_column(sa.Column("verified_at", sa.DateTime(timezone=True)))
+        batch.add_column(sa.Column("contacted_at", sa.DateTime(timezone=True)))
+    with op.batch_alter_table("users") as users:
+        users.add_column(sa.Column("units", sa.String(512)))
     op.create_index(op.f("ix_tickets_verify_state"), "tickets", ["verify_state"])
     op.create_index(op.f("ix_tickets_next_deadline"), "tickets", ["next_deadline"])
     op.create_index(op.f("ix_tickets_source"), "tickets", ["source"])
@@ -92,8 +96,11 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tickets_verify_state"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_source"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_next_deadline"), table_name="tickets")
+    with op.batch_alter_table("users") as users:
+        users.drop_column("units")
     with op.batch_alter_table("tickets") as batch:
         for column in (
+            "contacted_at",
             "verified_at",
             "verified_by",
             "verify_note",
