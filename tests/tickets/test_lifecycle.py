@@ -72,7 +72,8 @@ def test_every_pair_is_either_in_the_table_or_refused_naming_the_allowed(
 def test_an_action_below_its_role_is_refused_whatever_the_state(action: Action, role: Role) -> None:
     state = next(s for (s, a) in TABLE if a is action)
     args = ARGS.get(action, {})
-    if RANK[role] >= RANK[MIN_ROLE[action]]:
+    unit_step = role is Role.UNIT and action in lifecycle.UNIT_ACTIONS
+    if RANK[role] >= RANK[MIN_ROLE[action]] or unit_step:
         lifecycle.step(state, action, role, **args)  # type: ignore[arg-type]
     else:
         with pytest.raises(ActionRefused, match=MIN_ROLE[action].value):
@@ -84,6 +85,20 @@ def test_agents_confirm_and_close_but_only_supervisors_act_for_units() -> None:
     assert MIN_ROLE[Action.APPROVE_EXTENSION] is Role.SUPERVISOR
     with pytest.raises(ActionRefused):
         lifecycle.step(State.DISPATCHED, Action.APPROVE_EXTENSION, Role.AGENT)
+
+
+def test_a_units_user_takes_only_the_units_own_steps() -> None:
+    assert lifecycle.UNIT_ACTIONS == {
+        Action.START,
+        Action.CONTACT,
+        Action.RETURN,
+        Action.REPLY,
+        Action.REQUEST_EXTENSION,
+    }
+    lifecycle.step(State.DISPATCHED, Action.START, Role.UNIT)
+    for action in (Action.CONFIRM, Action.DISPATCH, Action.APPROVE_EXTENSION, Action.CLOSE):
+        with pytest.raises(ActionRefused):
+            lifecycle.check_role(action, Role.UNIT)
 
 
 def test_a_closed_ticket_accepts_nothing() -> None:
