@@ -165,6 +165,7 @@ def make_ticket_service(
         sla_policy=hotline_policy.sla,
         followup_policy=hotline_policy.followup,
         policy=hotline_policy,
+        attachments_root=settings.archive_root,
         pack=lambda: classify.load_pack(t.pack),
         recordings=recordings,
         originator=originator,

@@ -60,6 +60,16 @@ class ExtensionOut(Out):
     at: datetime
 
 
+class AttachmentOut(Out):
+    id: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    by: str
+    at: datetime
+
+
 class JudgementOut(Out):
     validity: str  # valid / invalid / special
     validity_label: str

@@ -71,6 +71,7 @@ HISTORY_LABELS: dict[str, str] = {
     "raised_new": "回访中提出新诉求，已另立工单",
     "judge": "投诉认定",
     "verify": "办结核实",
+    "attach": "上传附件",
     "refine": "按录音转写补全草稿",
     "edit": "修改工单内容",
     "suggest_split": "建议按承办单位拆分",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hotline.asr.transcript import Transcript
@@ -22,6 +23,7 @@ from hotline.telephony.dialler import Dialler, DialPlan
 from hotline.telephony.model import CallRecord
 from hotline.tickets import classify, sla
 from hotline.tickets.actions import Actions
+from hotline.tickets.attachments import Attachment, Attachments
 from hotline.tickets.drafting import Drafting, RecordingLookup
 from hotline.tickets.followup import FollowupPolicy
 from hotline.tickets.followups import Followups
@@ -51,6 +53,7 @@ class TicketService:
         overdue_check_s: float = 60.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: HotlinePolicy | None = None,
+        attachments_root: Path | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -77,6 +80,7 @@ class TicketService:
             clock=clock,
             rules=self.policy.followup_rules,
         )
+        self.attachments = Attachments(store.sessions, attachments_root or Path("data/archive"))
         self.intake = Intake(store, bus, self.drafting, policy=self.policy, clock=clock)
         self.watch = Watch(store, bus, self.followups, interval_s=overdue_check_s, clock=clock)
 
@@ -127,6 +131,17 @@ class TicketService:
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str
     ) -> list[TicketRecord]:
         return await self.actions.split(ticket_id, units, actor=actor, role=role)
+
+    # --- attachments ---------------------------------------------------------------------
+
+    async def attach(
+        self, ticket_id: int, name: str, data: bytes, *, actor: str, role: Role | str
+    ) -> Attachment:
+        """A photo or document for the ticket (size- and type-checked, nothing half-stored)."""
+        await self.store.require(ticket_id)
+        return await self.attachments.add(
+            ticket_id, name, data, by=actor, role=str(role), now=self.clock()
+        )
 
     # --- checks of outcomes ---------------------------------------------------------------
 

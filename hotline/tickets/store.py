@@ -59,6 +59,10 @@ class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
     # --- drafting -------------------------------------------------------------------------
 
     async def draft_for_call(

@@ -101,6 +101,20 @@ class TicketEventRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
 
 
+class TicketAttachmentRow(Base):
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))  # under the archive root
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class TicketFollowupRow(Base):
     __tablename__ = "ticket_followups"
     __table_args__ = (UniqueConstraint("ticket_id", "round", "attempt_no"),)

@@ -377,3 +377,25 @@ async def test_a_units_user_works_its_own_tickets_and_only_those(api: Api) -> No
     r = await api.act("boss", other, "start")
     assert r.json()["history"][-1]["detail"]["for_unit"] == "营业厅"
     assert [t["id"] for t in (await api.get("yy", "/api/tickets")).json()["items"]] == [other]
+
+
+async def test_a_unit_attaches_a_photo_to_its_ticket(api: Api) -> None:
+    now = datetime.now(UTC)
+    await api.container.users.add("qx", Role.UNIT, None, now, units=("抢修中心",))
+    api.tokens["qx"] = await api.container.users.issue_token("qx", now)
+    body = {"source": "visit", "category": "repair", "summary": "燃气表漏气"}
+    tid = (await api.post("wang", "/api/tickets", body)).json()["id"]
+    await api.act("wang", tid, "dispatch", unit="抢修中心")
+    url = f"/api/tickets/{tid}/attachments"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    r = await api.client.post(
+        url, files={"file": ("现场.png", png, "image/png")}, headers=api._h("qx")
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["name"], r.json()["content_type"]) == ("现场.png", "image/png")
+    r = await api.client.post(
+        url, files={"file": ("a.png", b"not an image", "image/png")}, headers=api._h("qx")
+    )
+    assert r.status_code == 422 and "JPG、PNG" in r.json()["message"]
+    listed = (await api.get("qx", url)).json()
+    assert [a["name"] for a in listed] == ["现场.png"]

@@ -88,13 +88,13 @@ def test_agents_confirm_and_close_but_only_supervisors_act_for_units() -> None:
 
 
 def test_a_units_user_takes_only_the_units_own_steps() -> None:
-    assert lifecycle.UNIT_ACTIONS == {
+    assert {
         Action.START,
         Action.CONTACT,
         Action.RETURN,
         Action.REPLY,
         Action.REQUEST_EXTENSION,
-    }
+    } == lifecycle.UNIT_ACTIONS
     lifecycle.step(State.DISPATCHED, Action.START, Role.UNIT)
     for action in (Action.CONFIRM, Action.DISPATCH, Action.APPROVE_EXTENSION, Action.CLOSE):
         with pytest.raises(ActionRefused):

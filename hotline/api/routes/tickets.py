@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, UploadFile
 
 from hotline.api import ticket_schemas as s
 from hotline.api.deps import AnyUser, Supervisor, Tickets, Timezone
@@ -211,6 +211,45 @@ async def act(
         ticket_id, act_, actor=user.name, role=user.role, reason=body.reason, data=data
     )
     return await _detail(service, rec)
+
+
+@router.post("/{ticket_id}/attachments", response_model=s.AttachmentOut, status_code=201)
+async def attach(
+    user: AnyUser, service: Tickets, ticket_id: int, file: UploadFile
+) -> s.AttachmentOut:
+    """A photo (JPG, PNG) or document (PDF) for the ticket, at most 10 MB; stored beside the
+    recording archive."""
+    await _visible(service, user, ticket_id)
+    data = await file.read(service.attachments.max_bytes + 1)
+    a = await service.attach(
+        ticket_id, file.filename or "附件", data, actor=user.name, role=user.role
+    )
+    return s.AttachmentOut(
+        id=a.id,
+        name=a.name,
+        content_type=a.content_type,
+        size=a.size,
+        sha256=a.sha256,
+        by=a.by,
+        at=a.at,
+    )
+
+
+@router.get("/{ticket_id}/attachments", response_model=list[s.AttachmentOut])
+async def attachments(user: AnyUser, service: Tickets, ticket_id: int) -> list[s.AttachmentOut]:
+    await _visible(service, user, ticket_id)
+    return [
+        s.AttachmentOut(
+            id=a.id,
+            name=a.name,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            by=a.by,
+            at=a.at,
+        )
+        for a in await service.attachments.of_ticket(ticket_id)
+    ]
 
 
 @router.post("/{ticket_id}/judgement", response_model=s.TicketDetailOut)

@@ -53,6 +53,23 @@ def upgrade() -> None:
         batch.add_column(sa.Column("contacted_at", sa.DateTime(timezone=True)))
     with op.batch_alter_table("users") as users:
         users.add_column(sa.Column("units", sa.String(512)))
+    op.create_table(
+        "ticket_attachments",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("content_type", sa.String(64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("path", sa.String(300), nullable=False),
+        sa.Column("by", sa.String(64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_attachments_ticket_id_tickets")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_attachments")),
+    )
+    op.create_index(op.f("ix_ticket_attachments_ticket_id"), "ticket_attachments", ["ticket_id"])
     op.create_index(op.f("ix_tickets_verify_state"), "tickets", ["verify_state"])
     op.create_index(op.f("ix_tickets_next_deadline"), "tickets", ["next_deadline"])
     op.create_index(op.f("ix_tickets_source"), "tickets", ["source"])
@@ -93,6 +110,8 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_ticket_attachments_ticket_id"), table_name="ticket_attachments")
+    op.drop_table("ticket_attachments")
     op.drop_index(op.f("ix_tickets_verify_state"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_source"), table_name="tickets")
     op.drop_index(op.f("ix_tickets_next_deadline"), table_name="tickets")
