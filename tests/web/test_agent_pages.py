@@ -247,3 +247,19 @@ async def test_my_scores_hits_and_an_appeal_raised_and_withdrawn(site: Site) -> 
     r = await site.post("wang", f"/my/quality/q.1/appeals/{appeal_id}/withdraw")
     assert r.status_code == 200 and "申诉已撤销" in r.text and ">发起申诉</button>" in r.text
     assert "已撤销" in text(await site.get("wang", "/my/quality"))
+
+
+async def test_an_agent_enters_a_12345_transfer_by_hand(site: Site) -> None:
+    page = text(await site.get("wang", "/tickets/new"))
+    assert "登记工单" in page and "政府转办（12345）" in page and "客户不需要回访" in page
+    form = {"source": "government", "category": "repair", "summary": "市民反映燃气表漏气"}
+    r = await site.post("wang", "/tickets/new", form)
+    assert r.status_code == 422 and "转办单号" in r.text and 'aria-invalid="true"' in r.text
+    r = await site.post("wang", "/tickets/new", {**form, "summary": ""})
+    assert r.status_code == 422 and "请填写诉求内容" in r.text
+    r = await site.post("wang", "/tickets/new", {**form, "source_ref": "12345-0042"})
+    assert r.status_code == 303
+    page = text(await site.get("wang", r.headers["location"]))
+    assert "市民反映燃气表漏气" in page
+    t = (await site.client.get("/api/tickets", headers=site.h("wang"))).json()["items"][0]
+    assert (t["source"], t["source_ref"]) == ("government", "12345-0042")
