@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import Conflict, InvalidInput
 from hotline.tickets import lifecycle, sla
+from hotline.tickets.deadline_store import DeadlineStore, next_deadline_after
 from hotline.tickets.followup_store import FollowupStore
+from hotline.tickets.history import history_row
 from hotline.tickets.lifecycle import Action, Move, Role
 from hotline.tickets.model import (
     Category,
@@ -55,7 +56,7 @@ _EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent
 _REQUIRED = {"fields", "summary", "urgent"}  # editable, but never null
 
 
-class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
+class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, FollowupStore):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
@@ -459,7 +460,7 @@ class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
     async def _cas(
         self, current: TicketRecord, values: dict[str, Any], event: TicketEventRow
     ) -> None:
-        values.setdefault("next_deadline", _next_deadline(current, values))
+        values.setdefault("next_deadline", next_deadline_after(current, values))
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(TicketRow)
@@ -474,30 +475,7 @@ class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
                 )
             session.add(event)
 
-    @staticmethod
-    def _event(
-        ticket_id: int,
-        at: datetime,
-        actor: str,
-        role: Role | str,
-        action: str,
-        from_state: State | None,
-        to_state: State | None,
-        *,
-        reason: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> TicketEventRow:
-        return TicketEventRow(
-            ticket_id=ticket_id,
-            at=at,
-            actor=actor,
-            role=str(role),
-            action=action,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value if to_state else None,
-            reason=reason,
-            detail=json.dumps(jsonable(dict(detail or {})), ensure_ascii=False),
-        )
+    _event = staticmethod(history_row)
 
     async def note(
         self,
@@ -627,136 +605,3 @@ class TicketStore(TicketQueries, TicketReports, Verification, FollowupStore):
             ),
         )
         return await self.require(t.id)
-
-    # --- overdue --------------------------------------------------------------------------
-
-    async def mark_due(self, now: datetime, *, limit: int = 500) -> list[Overdue]:
-        """Mark the steps now past their deadline of the tickets whose indexed
-        `next_deadline` has come (`WHERE next_deadline <= now`), in one session: each row
-        compare-and-set on its version, with a history row for its newly late steps, and
-        its next deadline moved on. Tickets nothing is due on are not read."""
-        out: list[Overdue] = []
-        async with self._sessions() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(TicketRow)
-                    .where(
-                        TicketRow.next_deadline <= now,
-                        TicketRow.state != State.CLOSED.value,
-                    )
-                    .order_by(TicketRow.next_deadline)
-                    .limit(limit)
-                )
-            ).all()
-            for row in rows:
-                record = record_from_row(row)
-                t = record.ticket
-                steps = sla.overdue(t.deadlines, record.reached(), now)
-                new = [s for s in steps if s not in record.overdue_steps]
-                marked = sorted({*record.overdue_steps, *steps})
-                nd = sla.next_deadline(t.deadlines, record.reached(), marked)
-                result = await session.execute(
-                    update(TicketRow)
-                    .where(TicketRow.id == row.id, TicketRow.version == row.version)
-                    .values(
-                        overdue=bool(marked) or row.overdue,
-                        overdue_steps=",".join(marked),
-                        next_deadline=nd,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                if not result.rowcount or not new:  # type: ignore[attr-defined]
-                    continue
-                session.add(
-                    self._event(
-                        row.id,
-                        now,
-                        "system",
-                        Role.SYSTEM,
-                        "overdue",
-                        None,
-                        None,
-                        detail={"steps": new},
-                    )
-                )
-                late = replace(
-                    record,
-                    ticket=replace(t, overdue=True),
-                    overdue_steps=tuple(marked),
-                )
-                out.append(Overdue(late, tuple(new)))
-        return out
-
-    async def mark_overdue(self, ticket_id: int, steps: Sequence[str], now: datetime) -> bool:
-        """Mark the steps overdue; True when one of them is newly overdue."""
-        current = await self.require(ticket_id)
-        new = [s for s in steps if s not in current.overdue_steps]
-        if not new:
-            return False
-        joined = ",".join(sorted({*current.overdue_steps, *steps}))
-        t = current.ticket
-        nd = sla.next_deadline(t.deadlines, current.reached(), joined.split(","))
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(TicketRow)
-                .where(
-                    TicketRow.id == ticket_id,
-                    TicketRow.overdue_steps == ",".join(current.overdue_steps),
-                )
-                .values(overdue=True, overdue_steps=joined, next_deadline=nd)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return False
-            session.add(
-                self._event(
-                    ticket_id,
-                    now,
-                    "system",
-                    Role.SYSTEM,
-                    "overdue",
-                    None,
-                    None,
-                    detail={"steps": new},
-                )
-            )
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class Overdue:
-    """A ticket the watch just marked, and its steps newly late."""
-
-    record: TicketRecord
-    steps: tuple[str, ...]
-
-
-def _next_deadline(current: TicketRecord, values: Mapping[str, Any]) -> datetime | None:
-    """The ticket's next deadline once `values` are written over `current`."""
-    if values.get("state", current.ticket.state) in (State.CLOSED, State.CLOSED.value):
-        return None
-    t = current.ticket
-
-    def v(key: str, old: datetime | None) -> datetime | None:
-        found: datetime | None = values.get(key, old)
-        return found
-
-    deadlines = Deadlines(
-        v("dispatch_by", t.deadlines.dispatch_by),
-        v("contact_by", t.deadlines.contact_by),
-        v("done_by", t.deadlines.done_by),
-        v("reply_by", t.deadlines.reply_by),
-    )
-    reached = {
-        "dispatch": v("dispatched_at", t.dispatched_at),
-        "contact": v("contacted_at", current.contacted_at) or v("started_at", current.started_at),
-        "done": v("replied_at", t.replied_at),
-        "reply": v("followup_at", current.followup_at) or v("closed_at", t.closed_at),
-    }
-    marked = current.overdue_steps
-    if "overdue_steps" in values:
-        marked = tuple(x for x in str(values["overdue_steps"]).split(",") if x)
-    # a deadline that moved (extension, 重办) is watched again
-    marked = tuple(
-        x for x in marked if getattr(deadlines, f"{x}_by") == getattr(t.deadlines, f"{x}_by")
-    )
-    return sla.next_deadline(deadlines, reached, marked)
