@@ -50,6 +50,7 @@ class DeadlinesOut(Out):
     contact_by: datetime | None
     done_by: datetime | None
     reply_by: datetime | None
+    opinion_by: datetime | None  # a valid complaint's handling opinion
 
 
 class ExtensionOut(Out):
@@ -269,7 +270,11 @@ def field_in(f: FieldIO) -> TicketField:
 
 def deadlines_out(d: Deadlines) -> DeadlinesOut:
     return DeadlinesOut(
-        dispatch_by=d.dispatch_by, contact_by=d.contact_by, done_by=d.done_by, reply_by=d.reply_by
+        dispatch_by=d.dispatch_by,
+        contact_by=d.contact_by,
+        done_by=d.done_by,
+        reply_by=d.reply_by,
+        opinion_by=d.opinion_by,
     )
 
 

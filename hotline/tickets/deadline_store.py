@@ -152,12 +152,14 @@ def next_deadline_after(current: TicketRecord, values: Mapping[str, Any]) -> dat
         v("contact_by", t.deadlines.contact_by),
         v("done_by", t.deadlines.done_by),
         v("reply_by", t.deadlines.reply_by),
+        v("opinion_by", t.deadlines.opinion_by),
     )
     reached = {
         "dispatch": v("dispatched_at", t.dispatched_at),
         "contact": v("contacted_at", current.contacted_at) or v("started_at", current.started_at),
         "done": v("replied_at", t.replied_at),
         "reply": v("followup_at", current.followup_at) or v("closed_at", t.closed_at),
+        "opinion": v("replied_at", t.replied_at) or v("closed_at", t.closed_at),
     }
     marked = current.overdue_steps
     if "overdue_steps" in values:

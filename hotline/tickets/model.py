@@ -156,6 +156,7 @@ class Deadlines:
     contact_by: datetime | None = None  # the unit contacts the customer
     done_by: datetime | None = None  # the unit finishes (办结 of its part)
     reply_by: datetime | None = None  # reply to the customer after the unit's answer
+    opinion_by: datetime | None = None  # a valid complaint's handling opinion (投诉认定)
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ class TicketRecord:
             "contact": self.contacted_at or self.started_at,
             "done": t.replied_at,
             "reply": self.followup_at or t.closed_at,
+            "opinion": t.replied_at or t.closed_at,  # the unit's answer carries the opinion
         }
 
 
@@ -201,7 +202,9 @@ def ticket_from_row(row: TicketRow) -> Ticket:
         fields=_fields(row.fields),
         topic=row.topic,
         created_at=row.created_at,
-        deadlines=Deadlines(row.dispatch_by, row.contact_by, row.done_by, row.reply_by),
+        deadlines=Deadlines(
+            row.dispatch_by, row.contact_by, row.done_by, row.reply_by, row.opinion_by
+        ),
         dispatched_at=row.dispatched_at,
         replied_at=row.replied_at,
         closed_at=row.closed_at,
@@ -290,6 +293,7 @@ def attempt_from_row(r: TicketFollowupRow) -> FollowupAttempt:
 
 
 def deadline_values(d: Deadlines) -> dict[str, Any]:
+    """The step deadlines a lifecycle move writes (the opinion's is written by 投诉认定)."""
     return dict(
         dispatch_by=d.dispatch_by, contact_by=d.contact_by, done_by=d.done_by, reply_by=d.reply_by
     )

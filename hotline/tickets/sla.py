@@ -19,12 +19,13 @@ from hotline.tickets.calendar import CalendarUnknown, WorkCalendar
 from hotline.tickets.model import Category, ComplaintLevel, Deadlines
 from hotline.tickets.spans import BusinessHours, Span, Unit, due
 
-STEPS: tuple[str, ...] = ("dispatch", "contact", "done", "reply")
+STEPS: tuple[str, ...] = ("dispatch", "contact", "done", "reply", "opinion")
 STEP_LABELS: dict[str, str] = {
     "dispatch": "派发",
     "contact": "联系",
     "done": "办结",
     "reply": "回复",
+    "opinion": "处理意见",
 }
 
 _FAST_DISPATCH = frozenset({Category.REPAIR, Category.COMPLAINT, Category.EMERGENCY})

@@ -220,6 +220,12 @@ async def test_a_complaint_is_judged_valid_against_a_unit_and_an_agent(
     assert j is not None and (j.unit, j.agent) == ("抄表班", "张三")
     # 004: the handling opinion within 5 working days (Friday 15:00 -> the next Friday)
     assert j.opinion_by == datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    assert judged.ticket.deadlines.opinion_by == j.opinion_by
+    # no answer by then: the watch raises the opinion step as overdue
+    w.clock.now = j.opinion_by + timedelta(minutes=1)
+    await w.service.check_overdue()
+    late = [m.payload["steps"] for m in w.alerts() if m.payload["ticket_id"] == rec.id]
+    assert len(late) == 1 and "opinion" in late[0]
     again = await w.service.judge(
         rec.id, "invalid", reason="复核：客户误解", actor="boss", role=Role.SUPERVISOR
     )
