@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import NotFound
@@ -39,10 +39,13 @@ class DeadlineStore:
 
     async def mark_due(self, now: datetime, *, limit: int = 500) -> list[Overdue]:
         """Mark the steps now past their deadline of the tickets whose indexed
-        `next_deadline` has come (`WHERE next_deadline <= now`), in one session: each row
-        compare-and-set on its version, with a history row for its newly late steps, and
-        its next deadline moved on. Tickets nothing is due on are not read."""
+        `next_deadline` has come (`WHERE next_deadline <= now`), in one session and one
+        transaction: the rows are locked as they are read (PostgreSQL `FOR UPDATE SKIP
+        LOCKED`; SQLite refuses a write from a stale snapshot), all of them updated in one
+        statement, with a history row for each newly late step and each next deadline moved
+        on. Tickets nothing is due on are not read."""
         out: list[Overdue] = []
+        table = TicketRow.__table__
         async with self._sessions() as session, session.begin():
             rows = (
                 await session.scalars(
@@ -53,26 +56,25 @@ class DeadlineStore:
                     )
                     .order_by(TicketRow.next_deadline)
                     .limit(limit)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
+            changes: list[dict[str, Any]] = []
             for row in rows:
                 record = record_from_row(row)
                 t = record.ticket
                 steps = sla.overdue(t.deadlines, record.reached(), now)
                 new = [s for s in steps if s not in record.overdue_steps]
                 marked = sorted({*record.overdue_steps, *steps})
-                nd = sla.next_deadline(t.deadlines, record.reached(), marked)
-                result = await session.execute(
-                    update(TicketRow)
-                    .where(TicketRow.id == row.id, TicketRow.version == row.version)
-                    .values(
-                        overdue=bool(marked) or row.overdue,
-                        overdue_steps=",".join(marked),
-                        next_deadline=nd,
-                    )
-                    .execution_options(synchronize_session=False)
+                changes.append(
+                    {
+                        "b_id": row.id,
+                        "b_overdue": bool(marked) or row.overdue,
+                        "b_steps": ",".join(marked),
+                        "b_next": sla.next_deadline(t.deadlines, record.reached(), marked),
+                    }
                 )
-                if not result.rowcount or not new:  # type: ignore[attr-defined]
+                if not new:
                     continue
                 session.add(
                     self._event(
@@ -86,12 +88,19 @@ class DeadlineStore:
                         detail={"steps": new},
                     )
                 )
-                late = replace(
-                    record,
-                    ticket=replace(t, overdue=True),
-                    overdue_steps=tuple(marked),
-                )
+                late = replace(record, ticket=replace(t, overdue=True), overdue_steps=tuple(marked))
                 out.append(Overdue(late, tuple(new)))
+            if changes:
+                await session.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        overdue=bindparam("b_overdue"),
+                        overdue_steps=bindparam("b_steps"),
+                        next_deadline=bindparam("b_next"),
+                    ),
+                    changes,
+                )
         return out
 
     async def mark_overdue(self, ticket_id: int, steps: Sequence[str], now: datetime) -> bool:

@@ -207,6 +207,9 @@ async def test_the_watch_reads_only_tickets_whose_next_deadline_has_come(
     late = await w.service.check_overdue()
     assert sorted(r.id for r in late) == ids[1:]
     assert [m.payload["steps"] for m in w.alerts()] == [["dispatch"], ["dispatch"]]
+    for tid in ids[1:]:
+        marks = [e for e in await store.history(tid) if e.action == "overdue"]
+        assert [e.detail for e in marks] == [{"steps": ["dispatch"]}]
     # marked: their next deadline moved on to the contact step; nothing is due now
     assert (
         await _next_deadline(w, ids[1]) == (await store.require(ids[1])).ticket.deadlines.contact_by
