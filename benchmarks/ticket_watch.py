@@ -103,13 +103,12 @@ async def main() -> None:
         await engine.dispose()
     print(f"open tickets {args.open}, due {args.due}  ({args.db})")
     print(f"{'tick':<34}{'seconds':>10}{'vs old':>10}")
-    print(f"{'old: scan every open ticket':<34}{t_old:>10.3f}{1:>10.2f}   late {late_old}")
-    print(
-        f"{'new: WHERE next_deadline <= now':<34}{t_new:>10.3f}{t_new / t_old:>10.3f}   marked {len(marked)}"
-    )
-    print(
-        f"{'new, nothing due (next tick)':<34}{t_idle:>10.4f}{t_idle / t_old:>10.4f}   marked {len(again)}"
-    )
+    row = "{:<34}{:>10.4f}{:>10.4f}   {}"
+    print(row.format("old: scan every open ticket", t_old, 1, f"late {late_old}"))
+    new = "new: WHERE next_deadline <= now"
+    print(row.format(new, t_new, t_new / t_old, f"marked {len(marked)}"))
+    idle = "new, nothing due (next tick)"
+    print(row.format(idle, t_idle, t_idle / t_old, f"marked {len(again)}"))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import NotFound
@@ -45,7 +45,7 @@ class DeadlineStore:
         statement, with a history row for each newly late step and each next deadline moved
         on. Tickets nothing is due on are not read."""
         out: list[Overdue] = []
-        table = TicketRow.__table__
+        table: Table = TicketRow.__table__  # type: ignore[assignment]
         async with self._sessions() as session, session.begin():
             rows = (
                 await session.scalars(
