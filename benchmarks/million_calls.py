@@ -152,6 +152,7 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
             0.0,
         ),
         pack,
+        ring=RingRule(settings.rules.ring_period_s, settings.rules.max_rings),
     )
     await QualityStore(sessions, rules_from_pack(pack)).save_score(
         call_id="tmpl",

@@ -256,6 +256,7 @@ def build(settings: Settings) -> Container:
                 quality,
                 pack,
                 bus,
+                ring=RingRule(settings.rules.ring_period_s, settings.rules.max_rings),
                 agent_number_pattern=settings.quality.agent_number_pattern,
             ),
             ticket=TicketStage(recordings, transcripts, tickets),

@@ -473,7 +473,10 @@ def quality_score(
     ],
     pack: Annotated[
         Path | None,
-        typer.Option(help="rule pack YAML (default: HOTLINE_QUALITY__PACK, else the zh-CN pack)"),
+        typer.Option(
+            help="rule pack: a shipped one's name (zh-CN, transport-group, highway, bank, "
+            "wuhan-gas) or a YAML file (default: HOTLINE_QUALITY__PACK, else zh-CN)"
+        ),
     ] = None,
 ) -> None:
     """Score one call against the rule pack and print {"call_id", "score", "band", "hits"}.
@@ -482,6 +485,7 @@ def quality_score(
 
     from hotline.quality.pack import load_pack
     from hotline.quality.scoring import score_json
+    from hotline.telephony.model import RingRule
 
     try:
         raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
@@ -496,8 +500,10 @@ def quality_score(
         )
         raise typer.Exit(2) from None
     try:
-        rules = load_pack(pack if pack is not None else _settings().quality.pack)
-        result = score_json(data, rules)
+        settings = _settings()
+        rules = load_pack(pack if pack is not None else settings.quality.pack)
+        ring = RingRule(settings.rules.ring_period_s, settings.rules.max_rings)
+        result = score_json(data, rules, ring=ring)
     except HotlineError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None

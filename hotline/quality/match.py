@@ -195,6 +195,8 @@ class PhraseSpec:
     review_needs: str = ""  # a review span must hear one of these characters (by sound, in
     # its place); in the review tier every negation must be heard, whatever the length
     review_only: bool = False  # found only by the review tier (never a strict span)
+    ambiguous: bool = False  # has innocent uses too: the scorer puts every hit up for review
+    protect_below_len: int = 0  # the rule's own Tolerance.protect_below_len (0: the pack's)
 
     @property
     def reviewable(self) -> bool:
@@ -321,7 +323,7 @@ class PhraseSet:
             if m == 1:
                 self._single.append((spec, keys))
                 continue
-            protect = m < tol.protect_below_len
+            protect = m < (spec.protect_below_len or tol.protect_below_len)
             prot = frozenset(i for i, c in enumerate(chars) if protect and c in tol.protected)
             light = [c in tol.light and c not in tol.protected for c in chars]
             if m - sum(light) < tol.light_min_heavy:

@@ -31,11 +31,12 @@ RULE_ZH = {
     "closing_missing": "结束语缺失",
     "forbidden_phrase": "服务忌语",
     "abusive_language": "辱骂客户",
-    "politeness": "三要缺失",
+    "politeness": "文明用语缺失",  # the pack's required words: 三要, 十字 or its own
     "speech_rate_fast": "语速过快",
     "speech_rate_slow": "语速过慢",
+    "interruption": "抢话",
     "silence_long": "长时间静默",
-    "answer_late": "超三声接听",
+    "answer_late": "接听超时",  # beyond the ring limit of the settings (3 rings by default)
 }
 STATUS_ZH = {ReviewStatus.OPEN: "待定稿", ReviewStatus.FINALISED: "已定稿"}
 

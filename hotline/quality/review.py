@@ -32,6 +32,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "politeness": 5.0,
     "speech_rate_fast": 5.0,
     "speech_rate_slow": 5.0,
+    "interruption": 5.0,
     "silence_long": 5.0,
     "answer_late": 10.0,
     "abusive_language": 0.0,

@@ -4,18 +4,18 @@ and a hit whose evidence is unsure (low confidence, a mixed recording, an ambigu
 needs review and deducts nothing.
 
 Score = max(0, 100 − deductions), rounded to 0.1; 0 and the lowest band on an instant fail.
+The ring limit is the deployment's (`RingRule`, from the settings), passed in, never the pack's.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from hotline.asr.transcript import Utterance
+from hotline.asr.transcript import Utterance, normalize
 from hotline.quality.match import Doc, Span, digit_runs, number_heard
 from hotline.quality.model import AGENT, CallInput, Hit, Score
 from hotline.quality.pack import (
@@ -23,25 +23,30 @@ from hotline.quality.pack import (
     ClosingMissing,
     GreetingAgentNumber,
     GreetingMissing,
+    Interruption,
     Pack,
     PhraseRule,
     Politeness,
     SilenceLong,
-    SpeechRateFast,
-    SpeechRateSlow,
+    lookalike_group,
+    script_group,
+    script_parts,
+    word_group,
 )
+from hotline.telephony.model import RingRule
 
 CALL = "call"
 NO_OPENING = "（开场无应答）"
 NO_CLOSING = "（结束无应答）"
 
 
-def score_json(data: object, pack: Pack) -> dict[str, Any]:
+def score_json(data: object, pack: Pack, *, ring: RingRule) -> dict[str, Any]:
     """The scoring command: CallInput JSON in, Score JSON out."""
-    return score_call(CallInput.from_dict(data), pack).to_dict()
+    return score_call(CallInput.from_dict(data), pack, ring=ring).to_dict()
 
 
-def score_call(call: CallInput, pack: Pack) -> Score:
+def score_call(call: CallInput, pack: Pack, *, ring: RingRule) -> Score:
+    """One call scored against `pack`; `ring` is the deployment's ring limit (answer_late)."""
     ctx = _Context(call, pack)
     rules = pack.rules
     hits: list[Hit] = []
@@ -57,14 +62,13 @@ def score_call(call: CallInput, pack: Pack) -> Score:
             hits += _phrases(ctx, rule_id, rule)
     if rules.politeness and rules.politeness.enabled:
         hits += _politeness(ctx, rules.politeness)
-    if rules.speech_rate_fast and rules.speech_rate_fast.enabled:
-        hits += _rate(ctx, "speech_rate_fast", rules.speech_rate_fast)
-    if rules.speech_rate_slow and rules.speech_rate_slow.enabled:
-        hits += _rate(ctx, "speech_rate_slow", rules.speech_rate_slow)
+    hits += _rate(ctx)
+    if rules.interruption and rules.interruption.enabled:
+        hits += _interruptions(ctx, rules.interruption)
     if rules.silence_long and rules.silence_long.enabled:
         hits += _silence(ctx, rules.silence_long)
     if rules.answer_late and rules.answer_late.enabled:
-        hits += _answer_late(ctx, rules.answer_late)
+        hits += _answer_late(ctx, rules.answer_late, ring)
     hits.sort(key=lambda h: (h.start, h.end, h.rule))
     instant = any(
         not h.needs_review and getattr(rules, h.rule).instant_fail for h in hits if h.rule
@@ -160,7 +164,22 @@ class _Context:
         if span.review:  # heard only within the rule's looser review tier: a person decides
             evidence = f"{span.text}（疑似「{span.phrase}」，待复核）"
             return self.hit(rule_id, deduct, AGENT, start, end, evidence, conf, ambiguous=True)
+        if (span.group, span.phrase) in self.pack.ambiguous:  # also said innocently
+            evidence = f"{span.text}（「{span.phrase}」也可能是正常说法，待复核）"
+            return self.hit(rule_id, deduct, AGENT, start, end, evidence, conf, ambiguous=True)
         return self.hit(rule_id, deduct, AGENT, start, end, span.text, conf)
+
+    def cut_at_end(self, word: str) -> bool:
+        """The word is one the pack lets be cut short (`matching.cut_words_at_end`) and its
+        beginning (at least half of it) closes the agent's last utterance: the recogniser
+        cut the channel's last word (再见 heard as 再)."""
+        if word not in self.pack.config.matching.cut_words_at_end or not self.agent:
+            return False
+        word_keys = self.pack.sound.keys(normalize(word))
+        last = self.doc.keys_of(len(self.agent) - 1)
+        return any(
+            last.endswith(word_keys[:k]) for k in range((len(word_keys) + 1) // 2, len(word_keys))
+        )
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -169,9 +188,15 @@ class _Context:
 def _greeting(ctx: _Context, rule: GreetingMissing) -> list[Hit]:
     window = ctx.after_pickup(rule.window_s)
     groups = ("greeting_missing.salutations", "organisation", "greeting_missing.help_offers")
-    parts = sum(bool(ctx.found(group, window)) for group in groups)
-    if parts >= rule.min_parts:
+    parts_heard = sum(bool(ctx.found(group, window)) for group in groups)
+    if parts_heard >= rule.min_parts:
         return []
+    if rule.scripts and window:  # the regulation's own wording, said whole
+        doc = Doc.of([ctx.agent[i].normalized for i in window], ctx.pack.sound)
+        heard = {span.group for span in ctx.pack.scripts.find(doc)}
+        for i, script in enumerate(rule.scripts):
+            if all(script_group(i, j) in heard for j in range(len(script_parts(script)))):
+                return []
     utts = [ctx.agent[i] for i in window]
     evidence = " ".join(u.normalized for u in utts if u.normalized) or NO_OPENING
     start, end = ctx.opening_extent(utts, rule.window_s)
@@ -204,6 +229,8 @@ def _closing(ctx: _Context, rule: ClosingMissing) -> list[Hit]:
     window = [i for i, u in enumerate(ctx.agent) if u.end >= last - rule.window_s]
     if ctx.found("closing_missing.checks", window) or ctx.found("closing_missing.goodbyes", window):
         return []
+    if rule.goodbyes and any(ctx.cut_at_end(g.text) for g in rule.goodbyes):
+        return []
     utts = [ctx.agent[i] for i in window]
     evidence = " ".join(u.normalized for u in utts if u.normalized) or NO_CLOSING
     return [
@@ -224,41 +251,101 @@ def _phrases(ctx: _Context, rule_id: str, rule: PhraseRule) -> list[Hit]:
 
 
 def _politeness(ctx: _Context, rule: Politeness) -> list[Hit]:
+    """One hit per required word the agent never said."""
     start, end = _extent(ctx.agent)
     conf = ctx.agent_conf
     hits = []
-    if not ctx.found("politeness.please") and not ctx.found("politeness.please_sounds"):
-        hits.append(ctx.hit("politeness", rule.deduct, AGENT, start, end, "缺少「请」", conf))
-    if not ctx.found("politeness.honorific"):
-        lookalike = ctx.found("politeness.honorific_lookalikes")
+    for i, word in enumerate(rule.words):
+        if ctx.found(word_group(i)) or ctx.cut_at_end(word.word):
+            continue
+        lookalike = ctx.found(lookalike_group(i))
         if lookalike:
             # 「您」 is often heard as 「你」: a 「你」 in a polite phrase is for a person to judge
-            evidence = f"缺少「您」（听到「{lookalike[0].text}」，可能是「您」被识别为「你」）"
-            review = ctx.hit(
-                "politeness", rule.deduct, AGENT, start, end, evidence, conf, ambiguous=True
+            evidence = (
+                f"缺少「{word.word}」（听到「{lookalike[0].text}」，可能是「{word.word}」被识别错）"
             )
-            hits.append(review)
+            hits.append(
+                ctx.hit(
+                    "politeness", rule.deduct, AGENT, start, end, evidence, conf, ambiguous=True
+                )
+            )
         else:
-            hits.append(ctx.hit("politeness", rule.deduct, AGENT, start, end, "缺少「您」", conf))
-    if not ctx.found("politeness.goodbyes"):
-        hits.append(ctx.hit("politeness", rule.deduct, AGENT, start, end, "缺少「再见」", conf))
+            hits.append(
+                ctx.hit("politeness", rule.deduct, AGENT, start, end, f"缺少「{word.word}」", conf)
+            )
     return hits
 
 
-def _rate(ctx: _Context, rule_id: str, rule: SpeechRateFast | SpeechRateSlow) -> list[Hit]:
+def _rate(ctx: _Context) -> list[Hit]:
+    """Characters a minute of the agent's speaking time, outside the pack's band around the
+    regulation's figure, once the agent has spoken `min_speech_s`."""
+    rules, band = ctx.pack.rules, ctx.pack.config.speech_rate
+    fast, slow = rules.speech_rate_fast, rules.speech_rate_slow
+    if not (fast and fast.enabled) and not (slow and slow.enabled):
+        return []
     speaking = sum(u.end - u.start for u in ctx.agent)
-    if speaking < rule.min_speech_s or speaking <= 0:
+    if speaking < band.min_speech_s or speaking <= 0:
         return []
     chars = len(ctx.doc.keys) - max(0, len(ctx.agent) - 1)  # keys hold no spaces/punctuation
     rate = chars * 60.0 / speaking
-    if isinstance(rule, SpeechRateFast):
-        if rate <= rule.max_per_min:
-            return []
-    elif rate >= rule.min_per_min:
+    if fast and fast.enabled and rate > band.high:
+        rule_id, deduct = "speech_rate_fast", fast.deduct
+    elif slow and slow.enabled and rate < band.low:
+        rule_id, deduct = "speech_rate_slow", slow.deduct
+    else:
         return []
     start, end = _extent(ctx.agent)
-    evidence = f"语速 {rate:.0f} 字/分钟（{chars} 字，说话 {speaking:.1f} 秒）"
-    return [ctx.hit(rule_id, rule.deduct, AGENT, start, end, evidence, ctx.agent_conf)]
+    evidence = (
+        f"语速 {rate:.0f} 字/分钟（标准 {band.target_per_min:.0f}±{band.band_per_min:.0f}；"
+        f"{chars} 字，说话 {speaking:.1f} 秒）"
+    )
+    return [ctx.hit(rule_id, deduct, AGENT, start, end, evidence, ctx.agent_conf)]
+
+
+def interruptions(
+    agent: Sequence[Utterance], customer: Sequence[Utterance], tolerance_s: float
+) -> list[tuple[float, float]]:
+    """Where the agent cut in (抢话): an agent utterance whose first word starts inside a
+    customer utterance already under way (the customer's first word began before it), and
+    the customer's words sound for more than `tolerance_s` while the agent talks (a short
+    嗯 / 好 over the customer, or a start in the customer's pause before the last words, is
+    none). Each as (the agent's start, the end of the talking over)."""
+    found = []
+    talking = sorted((c.words[0].start, c.words[-1].end, c) for c in customer if c.words)
+    for a in agent:
+        if not a.words:
+            continue
+        t, a_end = a.words[0].start, a.words[-1].end
+        for start, end, c in talking:  # in order of start: none after the agent's start counts
+            if start >= t:
+                break
+            if end <= t:
+                continue
+            over = sum(
+                max(0.0, min(w.end, a_end) - max(w.start, t))
+                for w in c.words
+                if w.end > t and w.start < a_end
+            )
+            if over > tolerance_s:
+                found.append((t, min(a_end, end)))
+                break
+    return found
+
+
+def _interruptions(ctx: _Context, rule: Interruption) -> list[Hit]:
+    if ctx.call.mixed or not ctx.call.customer:
+        return []  # one channel: who spoke when is not known
+    found = interruptions(ctx.agent, ctx.call.customer, rule.tolerance_s)
+    if len(found) <= rule.max_per_call:
+        return []
+    times = "、".join(f"{t:.1f}–{e:.1f} 秒" for t, e in found[:5])
+    more = "等" if len(found) > 5 else ""
+    evidence = (
+        f"抢话 {len(found)} 次（允许 {rule.max_per_call} 次，客户仍在说话时坐席开口、同时说话超过 "
+        f"{rule.tolerance_s:g} 秒）：{times}{more}"
+    )
+    start, end = found[0]
+    return [ctx.hit("interruption", rule.deduct, AGENT, start, end, evidence, 1.0)]
 
 
 def _silence(ctx: _Context, rule: SilenceLong) -> list[Hit]:
@@ -287,12 +374,11 @@ def _silence(ctx: _Context, rule: SilenceLong) -> list[Hit]:
     return hits
 
 
-def _answer_late(ctx: _Context, rule: AnswerLate) -> list[Hit]:
+def _answer_late(ctx: _Context, rule: AnswerLate, limit: RingRule) -> list[Hit]:
     ring = ctx.call.ring_seconds
-    if ring is None or ring <= rule.ring_period_s * rule.max_rings:
+    if ring is None or limit.within(ring):
         return []
-    rings = math.ceil(ring / rule.ring_period_s)
-    evidence = f"响铃 {rings} 声 ({ring:.1f} 秒)"
+    evidence = f"响铃 {limit.rings(ring)} 声 ({ring:.1f} 秒)"
     return [ctx.hit("answer_late", rule.deduct, CALL, 0.0, 0.0, evidence, 1.0)]
 
 

@@ -18,7 +18,7 @@ from hotline.quality.pack import Pack
 from hotline.quality.scoring import score_call
 from hotline.quality.store import QualityStore
 from hotline.recording.store import Recording
-from hotline.telephony.model import CallRecord
+from hotline.telephony.model import CallRecord, RingRule
 
 SCORE = "score"
 
@@ -85,6 +85,7 @@ class ScoreStage:
         pack: Pack,
         bus: Bus,
         *,
+        ring: RingRule,
         agent_number_pattern: str,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
@@ -93,6 +94,7 @@ class ScoreStage:
         self.calls = calls
         self.quality = quality
         self.pack = pack
+        self.ring = ring  # the deployment's ring limit (settings), the one answer_late uses
         self.bus = bus
         self.agent_number_pattern = agent_number_pattern
         self._clock = clock
@@ -102,7 +104,7 @@ class ScoreStage:
         rec, transcript = await transcript_of(self.recordings, self.transcripts, key)
         call = await self.calls.get(rec.call_id) if rec.call_id else None
         facts = facts_of(rec, call, self.agent_number_pattern)
-        result = score_call(facts.call_input(transcript), self.pack)
+        result = score_call(facts.call_input(transcript), self.pack, ring=self.ring)
         await self.quality.save_score(
             call_id=facts.call_id,
             recording_id=rec.id,

@@ -24,8 +24,15 @@ how the scorer matches.
 - politeness: the items of 请 / 您 / 再见 absent from the agent's true speech (agent lines
   never hold 请 inside another word such as 申请).
 - speech_rate_*: true characters per minute of agent utterance time; agents are fast
-  (220–280), slow (52–65; under 70 with the greeting) or normal (95–150), never near the
-  180 / 80 thresholds.
+  (200–260), slow (52–65; under 70 with the greeting) or normal (100–135), never near the
+  default pack's band 120 ± 30 (150 / 90).
+- interruption: agent utterances begun while the customer was still talking, both going
+  on for more than 1 s (staged cut-ins overlap 1.8–3 s); a 嗯 over the customer's turn is
+  none. More than one in a call (the default pack's allowance) fires.
+- The seeds' 忌语 also come near-missed by the agent (我知道了, 如果您不清楚…, 您可以自己看…),
+  which are no 忌语 (`INNOCENT` names the words that make a phrase innocent), and a
+  recogniser that cuts the agent channel's last word short (再见 heard as 再): the word
+  was said, and the labels say so.
 - silence_long: true gaps; dead air is 20–40 s on both channels, other gaps stay < 8 s.
 - answer_late: ring_seconds 17–45 vs 1–12.
 
@@ -59,6 +66,7 @@ RULES = (
     "politeness",
     "speech_rate_fast",
     "speech_rate_slow",
+    "interruption",
     "silence_long",
     "answer_late",
 )
@@ -77,7 +85,41 @@ FORBIDDEN = (
     "没看我正忙着吗",
     "着什么急",
     "下班了明天再打",
+    # the seeds' other 服务忌语 (the regulation packs' lists), in the words agents say them
+    "不是告诉你了吗",
+    "听清楚了没有",
+    "就是这样规定的",
+    "你去投诉吧",
+    "早干什么去了",
+    "急什么",
+    "这个我不管",
+    "谁告诉你的找谁去",
+    "我就这态度",
+    "你怎么这么啰嗦",
+    "下班了明天再来",
+    "电脑算的不会错",
+    "你找别人吧",
+    "快点说",
+    "有完没完",
+    "这个我管不了",
+    "爱找谁找谁",
+    "你怎么什么都不懂",
+    "这是你自己的问题",
+    "跟我说也没用",
+    "不清楚",
+    "没有办法",
+    "自己看",
+    "打错了",
 )
+# a phrase inside these words is said innocently: no 忌语 (and 滚烫, scalding hot, no insult)
+INNOCENT = {
+    "滚": ("滚烫",),
+    "不清楚": ("如果您不清楚",),
+    "自己看": ("可以自己看",),
+    "打错了": ("是不是打错了",),
+}
+INTERRUPT_TOLERANCE_S = 1.0  # talking over the customer longer than this is 抢话
+INTERRUPTS_ALLOWED = 1  # per call, as the default pack allows
 ABUSIVE = ("神经病", "滚", "有病吧", "脑子有病", "去死")
 POLITE_ITEMS = ("请", "您", "再见")
 SALUTATIONS = ("您好", "你好")
@@ -285,9 +327,71 @@ FORBIDDEN_LINES = {
     "没看我正忙着吗": ("没 看 我 正 忙 着 吗 ， 等 一下", "别 催 了 ， 没 看 我 正 忙 着 吗"),
     "着什么急": ("着 什么 急 啊 ， 排队 呢", "你 着 什么 急 ， 师傅 又 不 是 只 修 你 一 家"),
     "下班了明天再打": ("我们 下班 了 ， 明天 再 打 吧", "都 几点 了 ， 下班 了 ， 明天 再 打"),
+    "不是告诉你了吗": ("不 是 告诉 你 了 吗 ， 要 先 交 费", "我 刚才 不 是 告诉 你 了 吗"),
+    "听清楚了没有": ("你 听 清楚 了 没有 ？ 明天 才 能 修", "我 再 说 一遍 ， 你 听 清楚 了 没有"),
+    "就是这样规定的": (
+        "我们 就是 这样 规定 的 ， 没 得 商量",
+        "没 什么 好 解释 的 ， 就是 这样 规定 的",
+    ),
+    "你去投诉吧": ("你 去 投诉 吧 ， 我 无所谓", "有 本事 你 去 投诉 吧"),
+    "早干什么去了": ("现在 才 说 ， 早 干 什么 去 了", "早 干 什么 去 了 ？ 现在 才 打 电话"),
+    "急什么": ("急 什么 ， 排 着 队 呢", "急 什么 急 ， 师傅 在 路上"),
+    "这个我不管": ("这个 我 不 管 ， 你 找 物业", "这个 我 不 管 的"),
+    "谁告诉你的找谁去": ("谁 告诉 你 的 找 谁 去", "我 没 这么 说 过 ， 谁 告诉 你 的 找 谁 去"),
+    "我就这态度": ("我 就 这 态度 ， 怎么 了", "你 爱 怎么 想 怎么 想 ， 我 就 这 态度"),
+    "你怎么这么啰嗦": ("你 怎么 这么 啰嗦 啊", "说 了 半天 了 ， 你 怎么 这么 啰嗦"),
+    "下班了明天再来": ("营业厅 下班 了 ， 明天 再 来", "下班 了 明天 再 来 吧"),
+    "电脑算的不会错": ("这 是 电脑 算 的 ， 不会 错", "账单 是 电脑 算 的 不会 错 的"),
+    "你找别人吧": ("这个 你 找 别人 吧", "我 办 不 了 ， 你 找 别人 吧"),
+    "快点说": ("快 点 说 ， 后面 还有 人 排队", "有 什么 事 快 点 说"),
+    "有完没完": ("你 有 完 没 完 啊", "同 一个 问题 问 三 遍 了 ， 有 完 没 完"),
+    "这个我管不了": ("这个 我 管 不 了", "你 说 的 这个 我 管 不 了 ， 你 打 别的 电话"),
+    "爱找谁找谁": ("你 爱 找 谁 找 谁", "反正 我 解决 不 了 ， 你 爱 找 谁 找 谁 去"),
+    "你怎么什么都不懂": ("你 怎么 什么 都 不 懂 啊", "这 都 要 问 ， 你 怎么 什么 都 不 懂"),
+    "这是你自己的问题": (
+        "这 是 你 自己 的 问题 ， 跟 我们 没 关系",
+        "管道 是 你 家 的 ， 这 是 你 自己 的 问题",
+    ),
+    "跟我说也没用": ("跟 我 说 也 没 用", "你 跟 我 说 也 没 用 ， 我 又 管 不 着"),
+    "不清楚": ("这个 我 不 清楚 ， 你 问 别人", "不 清楚 ， 没 通知 我们"),
+    "没有办法": ("没有 办法 ， 就 这样", "我们 也 没有 办法 ， 你 等 着 吧"),
+    "自己看": ("单子 上 都 写 着 ， 自己 看", "自己 看 短信 去"),
+    "打错了": ("打 错 了 ， 这里 不 管 这个", "你 打 错 了 ， 挂 了"),
 }
+# agent lines that come close to a 忌语 but mean something else: no 忌语 said
+AGENT_NEAR_MISS = (
+    "我 知道 了 ， 马上 给 您 登记",
+    "如果 您 不 清楚 户号 ， 报 地址 也 可以",
+    "您 可以 自己 看 一下 表 上 的 读数",
+    "您 是不是 打错 了 ？ 这里 是 燃气 客服 热线",
+    "如果 对 处理 结果 不 满意 ， 您 可以 去 投诉",
+    "不 着急 ， 您 慢慢 说",
+    "您 慢 点 说 ， 我 记 一下",
+    "这个 问题 归 我们 管 ， 您 放心",
+    "我们 有 办法 解决 ， 您 放心",
+    "您 说 的 我 都 听 清楚 了",
+    "晚上 下班 了 明天 也 可以 打 这个 电话",
+    "我 已经 告诉 师傅 了 ， 他 马上 到",
+    "账单 如果 有 疑问 ， 我们 帮 您 核对",
+    "您 找 我 就 行 ， 不用 找 别人",
+)
+# a customer who talks on: the agent cuts in (抢话) or only says 嗯 over it (no 抢话)
+LONG_CUSTOMER = (
+    "我 跟 你 说 ， 我 家 那个 表 上个月 还 好好 的 ， 这个月 突然 就 不 走 了 ， "
+    "你们 是 不 是 搞 错 了",
+    "我 今天 早上 八点 就 打 过 电话 了 ， 当时 说 两 个 小时 内 来 人 ， "
+    "到 现在 都 中午 了 还 没 人",
+    "我们 楼 里 好几 家 都 这样 ， 物业 说 找 你们 ， 你们 又 说 找 物业 ， 到底 谁 管",
+    "上次 来 修 的 师傅 说 是 管子 老化 了 ， 要 换 ， 可是 换 了 以后 还是 有 味道",
+)
+CUT_IN = (
+    "您 先 听 我 说 ， 这个 情况 我们 会 处理",
+    "好 好 ， 我 明白 ， 我 先 给 您 登记 一下",
+    "这个 我 知道 ， 我 马上 帮 您 查",
+)
+BACKCHANNEL = ("嗯", "好 的", "对", "嗯 嗯")
 ABUSIVE_LINES = (
-    "神经病 ， 打 错 了 还 骂 人",
+    "神经病 ， 还 骂 人",
     "你 有病 吧 ， 说 了 多少 遍 了",
     "滚 ， 别 再 打 过来 了",
     "你 脑子 有病 啊",
@@ -323,6 +427,7 @@ class Labels:
     agent_rate: float  # true characters per minute of agent utterance time
     silences: tuple[tuple[float, float], ...]  # true gaps > 15 s
     cases: tuple[str, ...]  # what was staged, e.g. "greeting:none", "customer_forbidden"
+    interrupts: int = 0  # agent utterances cutting in on the customer (抢话)
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +541,10 @@ class _Plan:
     customer_forbidden: bool
     tolerated: bool
     number: str | None
+    interrupts: int = 0  # the agent cuts in on the customer (抢话)
+    backchannels: int = 0  # the agent only says 嗯 over the customer (no 抢话)
+    near_misses: int = 0  # agent lines close to a 忌语 that mean something else
+    cut_goodbye: bool = False  # the recogniser cuts the agent's last word (再见 -> 再)
     cases: list[str] = field(default_factory=list)
 
 
@@ -451,7 +560,7 @@ def _plan(rng: random.Random) -> _Plan:
         greeting = rng.choice(("rude", "none"))
         closing = rng.choice(("rude", "none"))
     rate_kind = rng.choices(("normal", "fast", "slow"), (76, 12, 12))[0]
-    rate = {"normal": (95, 150), "fast": (220, 280), "slow": (52, 65)}[rate_kind]
+    rate = {"normal": (100, 135), "fast": (200, 260), "slow": (52, 65)}[rate_kind]
     forbidden = rng.choice((1, 1, 2, 3)) if rng.random() < 0.33 else 0
     plan = _Plan(
         greeting=greeting,
@@ -466,6 +575,10 @@ def _plan(rng: random.Random) -> _Plan:
         customer_forbidden=rng.random() < 0.15,
         tolerated=rng.random() < 0.08,
         number=None if rng.random() < 0.06 else _agent_number(rng),
+        interrupts=rng.choices((0, 1, 2, 3), (72, 12, 10, 6))[0],
+        backchannels=rng.choices((0, 1, 2), (75, 15, 10))[0],
+        near_misses=rng.choices((0, 1, 2), (60, 25, 15))[0],
+        cut_goodbye=rng.random() < 0.08,
     )
     plan.cases += [f"greeting:{greeting}", f"closing:{closing}", f"rate:{rate_kind}"]
     flags = {
@@ -477,8 +590,13 @@ def _plan(rng: random.Random) -> _Plan:
         "customer_forbidden": plan.customer_forbidden,
         "tolerated": plan.tolerated,
         "no_agent_number": plan.number is None,
+        "backchannel": plan.backchannels,
+        "agent_near_miss": plan.near_misses,
+        "cut_goodbye": plan.cut_goodbye,
     }
     plan.cases += [k for k, v in flags.items() if v]
+    if plan.interrupts:
+        plan.cases.append(f"interrupts:{plan.interrupts}")
     return plan
 
 
@@ -533,6 +651,23 @@ def _script(rng: random.Random, plan: _Plan, hotline: str) -> tuple[list[_Block]
         tolerated = say.agent(TOLERATED_LINE[0])
         tolerated.tolerated = True
         staged.append(_Block([say.customer(TOLERATED_LINE[1]), tolerated], True))
+    for line in rng.sample(AGENT_NEAR_MISS, plan.near_misses):
+        staged.append(_Block([say.customer(rng.choice(PROVOKE)), say.agent(line)], True))
+    for _ in range(plan.interrupts):  # cut in 1.8–3 s before the customer is done
+        turns: list[_Turn | float] = [
+            say.customer(rng.choice(LONG_CUSTOMER)),
+            -rng.uniform(1.8, 3.0),
+            say.agent(rng.choice(CUT_IN)),
+        ]
+        staged.append(_Block(turns, True))
+    for _ in range(plan.backchannels):  # 嗯 in the middle of the customer's turn
+        turns = [
+            say.customer(rng.choice(LONG_CUSTOMER)),
+            -rng.uniform(3.0, 5.0),
+            _Turn("agent", _said(rng.choice(BACKCHANNEL)), rate=150.0),  # a quick 嗯
+            say.agent("好 的 ， 我 帮 您 看 一下"),
+        ]
+        staged.append(_Block(turns, True))
     if hotline == "gas" and rng.random() < 0.06:
         staged.append(_Block([say.agent(SCALDING[0]), say.customer(SCALDING[1])], True))
         plan.cases.append("scalding")
@@ -588,6 +723,7 @@ class _Layout:
             if isinstance(item, float):
                 self.gap = item
                 continue
+            # a negative gap: this turn starts before the last one ends (talking over it)
             start = self.end + (self.gap if self.gap is not None else self.rng.uniform(0.3, 2.0))
             self.gap = None
             utt, times = _timed(item, start, item.rate or self.rates[item.channel])
@@ -596,7 +732,7 @@ class _Layout:
             self.utts.append(utt)
             self.times.append(times)
             self.words.append([w for w in item.words if w not in PUNCT])
-            self.end = utt.end
+            self.end = max(self.end, utt.end)
 
 
 def _lay_out(rng: random.Random, plan: _Plan, blocks: list[_Block], say: _Speakers) -> _Layout:
@@ -643,7 +779,7 @@ def _occurrences(
         for p in phrases:
             k = u.text.find(p)
             while k >= 0:
-                if not (p == "滚" and u.text[k + 1 : k + 2] == "烫"):  # 滚烫: scalding hot
+                if not innocent(u.text, k, p):
                     spans.append((k, k + len(p), p))
                 k = u.text.find(p, k + 1)
         merged: list[tuple[int, int, str]] = []
@@ -656,6 +792,29 @@ def _occurrences(
         for a, b, p in merged:
             out.append((i, Occurrence(p, u.char_times[a][0], u.char_times[b - 1][1])))
     return out
+
+
+def innocent(text: str, at: int, phrase: str) -> bool:
+    """The phrase found at `at` of `text` lies inside words that mean something else."""
+    for words in INNOCENT.get(phrase, ()):
+        i = words.find(phrase)
+        if text[at - i : at - i + len(words)].replace("你", "您") == words:  # a rude agent's 你
+            return True
+    return False
+
+
+def interruption_count(utts: list[TrueUtterance]) -> int:
+    """Agent utterances begun while the customer was talking, both going on for more than
+    the tolerance: the 抢话 a listener hears."""
+    agent = [u for u in utts if u.channel == "agent"]
+    customer = [u for u in utts if u.channel == "customer"]
+    return sum(
+        any(
+            c.start < a.start < c.end and min(a.end, c.end) - a.start > INTERRUPT_TOLERANCE_S
+            for c in customer
+        )
+        for a in agent
+    )
 
 
 _DIGIT_OF = {c: str(i) for i, c in enumerate(DIGITS)} | {"幺": "1", "两": "2"}
@@ -700,10 +859,13 @@ def _labels(plan: _Plan, lay: _Layout) -> Labels:
         fires.add("politeness")
     speaking = sum(u.end - u.start for u in utts)
     rate = len(said) * 60.0 / speaking
-    if speaking >= 20.0 and rate > 180.0:
+    if speaking >= 10.0 and rate > 150.0:
         fires.add("speech_rate_fast")
-    if speaking >= 20.0 and rate < 80.0:
+    if speaking >= 10.0 and rate < 90.0:
         fires.add("speech_rate_slow")
+    interrupts = interruption_count(lay.utts)
+    if interrupts > INTERRUPTS_ALLOWED:
+        fires.add("interruption")
     silences = []
     spans = sorted((u.start, u.end) for u in lay.utts)
     reach = spans[0][1]
@@ -724,6 +886,7 @@ def _labels(plan: _Plan, lay: _Layout) -> Labels:
         agent_rate=rate,
         silences=tuple(silences),
         cases=tuple(plan.cases),
+        interrupts=interrupts,
     )
 
 
@@ -974,6 +1137,15 @@ def make_call(seed: int, index: int = 0, cer: float = 0.25, hotline: str | None 
     channels: dict[str, list[dict[str, Any]]] = {"agent": [], "customer": []}
     for utt, words, times in zip(lay.utts, lay.words, lay.times, strict=True):
         channels[utt.channel].append(asr.recognize(words, times))
+    if plan.cut_goodbye:  # the channel ends mid-word: only the first character is heard
+        last = channels["agent"][-1]["result"][-1]
+        if len(last["word"]) >= 2:
+            last["end"] = round(
+                last["start"] + (last["end"] - last["start"]) / len(last["word"]), 3
+            )
+            last["word"] = last["word"][0]
+            words_ = channels["agent"][-1]["result"]
+            channels["agent"][-1]["text"] = " ".join(w["word"] for w in words_)
     if asr.traditional:
         labels = replace(labels, cases=(*labels.cases, "traditional_model"))
     data = {
@@ -983,6 +1155,13 @@ def make_call(seed: int, index: int = 0, cer: float = 0.25, hotline: str | None 
         "channels": channels,
     }
     return Call(data, labels, tuple(lay.utts))
+
+
+def heard(words: list[str], seed: str, cer: float, rate: float = 120.0) -> dict[str, Any]:
+    """One agent line (its words) said from 10 s at `rate` characters a minute, as this
+    module's recogniser returns it (a Vosk result), the same for the same seed."""
+    _, times = _timed(_Turn("agent", words), 10.0, rate)
+    return _Asr(random.Random(seed), cer, traditional=False).recognize(words, times)
 
 
 def generate(n: int, seed: int = 20240601, cer: float = 0.25) -> list[Call]:

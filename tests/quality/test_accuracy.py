@@ -9,7 +9,8 @@ How hits are counted (a hit counts whether or not it needs review):
 - politeness per missing item: a call missing 「您」 and 「再见」 wants two hits;
 - every other rule per call: it fired or it did not.
 
-Run `.venv/bin/python -m tests.quality.test_accuracy [N]` for the table without asserting.
+Run `.venv/bin/python -m tests.quality.test_accuracy [N]` for the table without asserting
+(per rule: precision, recall, true/false hits, misses; then recall per 忌语 and insult).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import yaml
+
 from hotline.asr.transcript import normalize
 from hotline.quality.model import CallInput, Hit, Score
-from hotline.quality.pack import load_pack
+from hotline.quality.pack import Pack, load_pack
 from hotline.quality.scoring import score_call
+from hotline.telephony.model import RingRule
 from tests.quality.corpus import RULES, Call, Occurrence, generate
 
 CALLS = 300
@@ -40,6 +44,8 @@ class Tally:
     tolerated: int = 0  # hits on a tolerated occurrence
     misses: list[str] = field(default_factory=list)
     false: list[str] = field(default_factory=list)
+    # per labelled phrase (forbidden and abusive): [occurrences found, occurrences said]
+    by_phrase: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -84,6 +90,9 @@ def _occurrence_tally(tally: Tally, call: Call, rule: str, hits: list[Hit]) -> N
                 f" conf {h.conf:.2f}: {_said_at(call, h.channel, h.start, h.end)}"
             )
     for i, o in enumerate(labels):
+        counts = tally.by_phrase.setdefault(o.phrase, [0, 0])
+        counts[0] += i in matched
+        counts[1] += 1
         if i not in matched:
             tally.fn += 1
             tally.misses.append(
@@ -141,6 +150,12 @@ def table(tallies: dict[str, Tally], examples: int = 6) -> str:
             f"{rule:24} {t.precision:6.3f} {t.recall:6.3f} {t.tp:5} {t.fp:4} {t.fn:4}  "
             f"{notes}{flag}"
         )
+    for rule in PER_OCCURRENCE:
+        found = sorted(tallies[rule].by_phrase.items(), key=lambda kv: kv[1][0] / kv[1][1])
+        rows.append(
+            f"\n{rule} recall per phrase (found/said): "
+            + ", ".join(f"{p} {f}/{n}" for p, (f, n) in found)
+        )
     for rule, t in tallies.items():
         if t.precision < TARGET or t.recall < TARGET:
             rows += [f"\n{rule}: missed (label says it must fire)"]
@@ -153,7 +168,7 @@ def table(tallies: dict[str, Tally], examples: int = 6) -> str:
 def run(n: int = CALLS) -> tuple[list[Call], dict[str, Tally]]:
     pack = load_pack()
     calls = generate(n, seed=SEED)
-    scores = [score_call(CallInput.from_dict(c.data), pack) for c in calls]
+    scores = [score_call(CallInput.from_dict(c.data), pack, ring=RingRule()) for c in calls]
     return calls, evaluate(calls, scores)
 
 
@@ -168,3 +183,28 @@ def test_every_rule_of_the_default_pack_is_precise_and_complete_on_noisy_calls()
 if __name__ == "__main__":
     _, result = run(int(sys.argv[1]) if len(sys.argv) > 1 else CALLS)
     print(table(result, examples=20))
+
+
+def test_goodbyes_cut_at_the_channels_end_would_be_false_hits_if_whole_words_were_required() -> (
+    None
+):
+    from hotline.quality.pack import default_pack_path, pack_from_dict
+
+    calls = [c for c in generate(CALLS, seed=SEED) if "cut_goodbye" in c.labels.cases]
+    assert len(calls) >= 10
+    raw = yaml.safe_load(default_pack_path().read_text(encoding="utf-8"))
+    raw["matching"]["cut_words_at_end"] = []
+    whole_words = pack_from_dict(raw)
+    ring = RingRule()
+
+    def false_goodbyes(pack: Pack) -> int:
+        scores = [score_call(CallInput.from_dict(c.data), pack, ring=ring) for c in calls]
+        return sum(
+            1
+            for c, s in zip(calls, scores, strict=True)
+            for h in s.hits
+            if h.evidence == "缺少「再见」" and "再见" not in c.labels.politeness_missing
+        )
+
+    assert false_goodbyes(whole_words) >= 10  # the recogniser's cut is common enough to matter
+    assert false_goodbyes(load_pack()) <= 2  # only the goodbyes the recogniser lost entirely

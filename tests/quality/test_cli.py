@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from hotline.api.cli import app
@@ -76,3 +77,21 @@ def test_bad_input_says_what_is_wrong_without_a_trace(tmp_path: Path) -> None:
         ["quality", "score", str(tmp_path / "call.json"), "--pack", str(tmp_path / "pack.yaml")],
     )
     assert pack.exit_code == 1 and "YAML" in pack.output
+
+
+def test_a_shipped_pack_is_named_and_the_ring_limit_comes_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.quality.test_packs import PRESCRIBED, conversation
+
+    highway = conversation(PRESCRIBED["highway"])
+    highway["ring_seconds"] = 18.2  # 4 rings of 5 s
+    (tmp_path / "call.json").write_text(json.dumps(highway, ensure_ascii=False), encoding="utf-8")
+    args = ["quality", "score", str(tmp_path / "call.json"), "--pack", "highway"]
+    monkeypatch.setenv("HOTLINE_RULES__MAX_RINGS", "4")
+    assert json.loads(runner.invoke(app, args).output)["score"] == 100.0
+    monkeypatch.setenv("HOTLINE_RULES__MAX_RINGS", "3")
+    out = json.loads(runner.invoke(app, args).output)
+    assert [h["rule"] for h in out["hits"]] == ["answer_late"]
+    unknown = runner.invoke(app, [*args[:-1], "railway"])
+    assert unknown.exit_code == 1 and "transport-group" in unknown.output

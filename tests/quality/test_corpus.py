@@ -13,6 +13,7 @@ from hotline.quality.model import CallInput
 from tests.quality.corpus import (
     ABUSIVE,
     FORBIDDEN,
+    INNOCENT,
     RULES,
     Call,
     generate,
@@ -38,7 +39,7 @@ def test_every_call_is_a_vosk_shaped_three_to_five_minute_conversation(calls: li
     for call in calls:
         parsed = CallInput.from_dict(call.data)
         utterances = len(parsed.agent) + len(parsed.customer)
-        assert 15 <= utterances <= 62, (call.call_id, utterances)
+        assert 15 <= utterances <= 72, (call.call_id, utterances)
         assert 170 <= call.truth[-1].end <= 330, (call.call_id, call.truth[-1].end)
         for side in ("agent", "customer"):
             for utt in call.data["channels"][side]:
@@ -108,13 +109,21 @@ def test_labels_agree_with_the_staged_cases(calls: list[Call]) -> None:
         if "rude_agent" in cases:
             assert call.labels.politeness_missing == ("请", "您", "再见")
         assert fires <= set(RULES)
+        # cut-ins are 抢话, a 嗯 over the customer is not; one is allowed
+        staged = next((int(c.split(":")[1]) for c in cases if c.startswith("interrupts:")), 0)
+        assert call.labels.interrupts == staged
+        assert ("interruption" in fires) == (call.labels.interrupts > 1)
 
 
 def test_labels_are_read_off_the_true_speech(calls: list[Call]) -> None:
     for call in calls:
         agent = "".join(u.text for u in call.truth if u.channel == "agent")
         said = sum(agent.count(p) for p in FORBIDDEN)
-        assert said == len(call.labels.forbidden) + len(call.labels.tolerated)
+        polite = agent.replace("你", "您")  # a rude agent says 你 in the innocent words too
+        innocent = sum(
+            polite.count(w) for p, words in INNOCENT.items() if p in FORBIDDEN for w in words
+        )
+        assert said == len(call.labels.forbidden) + len(call.labels.tolerated) + innocent
         for o in call.labels.forbidden:
             assert o.end - o.start < 12
         if call.data["agent_number"] and "greeting_agent_number" not in call.labels.fires:
@@ -158,5 +167,10 @@ def test_the_corpus_mixes_every_case(calls: list[Call]) -> None:
         "late_answer",
         "rate:fast",
         "rate:slow",
+        "interrupts:1",
+        "interrupts:2",
+        "backchannel",
+        "agent_near_miss",
+        "cut_goodbye",
     ):
         assert wanted in cases, wanted

@@ -24,6 +24,7 @@ from hotline.quality.store import QualityStore
 from hotline.recording import audio, peaks
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import Layout, RecordingStore, Status
+from hotline.telephony.model import RingRule
 from hotline.telephony.store import CallStore
 from tests.factories import answered_call
 
@@ -165,6 +166,7 @@ async def seed_scored_call(
             answered,
         ),
         pack,
+        ring=RingRule(settings.rules.ring_period_s, settings.rules.max_rings),
     )
     await QualityStore(sessions, rules_from_pack(pack)).save_score(
         call_id=call_id,
