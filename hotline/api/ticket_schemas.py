@@ -196,6 +196,10 @@ class TicketPatch(BaseModel):
     complaint_level: int | None = Field(None, ge=1, le=3)
     urgent: bool | None = None
     topic: str | None = Field(None, max_length=64)
+    followup_declined: bool | None = Field(None, description="the customer said 不需要回访")
+    followup_booked_at: datetime | None = Field(
+        None, description="the 回访 time the customer booked (no zone = local)"
+    )
 
 
 class ActionIn(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 
 from hotline.core.bus import Bus, Message
 from hotline.core.errors import InvalidInput
-from hotline.tickets import lifecycle, sla
+from hotline.tickets import followup, lifecycle, sla
 from hotline.tickets.calendar import CalendarUnknown
 from hotline.tickets.drafting import Drafting, payload
 from hotline.tickets.lifecycle import Action, Role
@@ -54,6 +54,9 @@ class Actions:
     ) -> TicketRecord:
         current = await self.store.require(ticket_id)
         t = current.ticket
+        booked = changes.get("followup_booked_at")
+        if isinstance(booked, datetime) and self.policy is not None:
+            followup.check_booking(self.policy.followup, booked, self.clock())
         category = Category(changes["category"]) if changes.get("category") else t.category
         if category is Category.EMERGENCY and "urgent" not in changes:
             changes = {**changes, "urgent": True}  # 报警/紧急 is urgent by definition

@@ -95,7 +95,8 @@ class Intake:
                 "own deadline)"
             )
         if followup_booked_at is not None:
-            self._check_booking(_aware(followup_booked_at, "followup_booked_at"), now)
+            at = _aware(followup_booked_at, "followup_booked_at")
+            followup.check_booking(self.policy.followup, at, now)
         level = ComplaintLevel(complaint_level) if complaint_level else None
         if cat is Category.COMPLAINT and level is None:
             level = self.policy.sla.base_level
@@ -147,18 +148,6 @@ class Intake:
         if record.ticket.urgent:
             await self.drafting.urgent(record, ())
         return record
-
-    def _check_booking(self, at: datetime, now: datetime) -> None:
-        fp = self.policy.followup
-        if at <= now:
-            raise InvalidInput("预约回访时间须晚于现在 (the booked 回访 time is in the past)")
-        if followup.in_quiet_hours(fp, at):
-            quiet = f"{fp.quiet_start:%H:%M}–{fp.quiet_end:%H:%M}"
-            raise InvalidInput(
-                f"预约回访时间在{quiet}之间，不能回访；请另约时间 (the booked 回访 time falls "
-                f"in the quiet hours {quiet}; book another time)",
-                error_id="followup_quiet_hours",
-            )
 
 
 def _source(value: Source | str) -> Source:

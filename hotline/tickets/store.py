@@ -52,8 +52,18 @@ from hotline.tickets.report_queries import TicketReports
 from hotline.tickets.tables import TicketEventRow, TicketRow
 from hotline.tickets.verification import Verification
 
-_EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent", "topic"}
-_REQUIRED = {"fields", "summary", "urgent"}  # editable, but never null
+_EDITABLE = {
+    "category",
+    "fields",
+    "summary",
+    "unit",
+    "complaint_level",
+    "urgent",
+    "topic",
+    "followup_declined",  # the customer said 不需要回访
+    "followup_booked_at",  # the 回访 time the customer booked
+}
+_REQUIRED = {"fields", "summary", "urgent", "followup_declined"}  # editable, never null
 
 
 class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, FollowupStore):

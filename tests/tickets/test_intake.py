@@ -236,3 +236,17 @@ async def test_a_complaint_is_judged_valid_against_a_unit_and_an_agent(
     )
     with pytest.raises(InvalidInput, match="只有投诉"):
         await w.service.judge(other.id, "special", reason="x", actor="boss", role=Role.SUPERVISOR)
+
+
+async def test_a_caller_who_says_no_followup_on_the_phone_gets_none(engine: AsyncEngine) -> None:
+    w = world(engine)
+    tid = await w.draft("9.1")  # a gas leak, on the phone
+    night = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 22:00 in Shanghai
+    with pytest.raises(InvalidInput, match="21:00–08:00"):
+        await w.service.edit(tid, {"followup_booked_at": night}, actor="wang", role=Role.AGENT)
+    rec = await w.service.edit(tid, {"followup_declined": True}, actor="wang", role=Role.AGENT)
+    assert rec.followup_declined
+    await w.service.act(tid, Action.CONFIRM, actor="wang", role=Role.AGENT)
+    await handle(w, tid, "抢修中心")
+    t = (await w.service.store.require(tid)).ticket
+    assert t.state is State.CLOSED and t.close_reason == "客户不需要回访"

@@ -183,6 +183,10 @@ async def edit_ticket(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if body.fields is not None:
         changes["fields"] = [s.field_in(f) for f in body.fields]
+    if changes.get("followup_booked_at") is not None:
+        changes["followup_booked_at"] = local(
+            str(service.policy.sla.tz), changes["followup_booked_at"]
+        )
     if not changes:
         raise InvalidInput("没有要修改的内容 (nothing to change: send at least one field)")
     rec = await service.edit(ticket_id, changes, actor=user.name, role=user.role)
