@@ -222,7 +222,7 @@ def users_phone(
 def users_list() -> None:
     """List users and roles."""
     for u in _with_users(lambda users: users.all()):
-        typer.echo(f"{u.name}\t{u.role.value}\t{u.agent or ''}")
+        typer.echo(f"{u.name}\t{u.role.value}\t{u.agent or '、'.join(u.units)}")
 
 
 @tokens_app.command("create")
