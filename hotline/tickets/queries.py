@@ -124,6 +124,7 @@ class TicketQueries:
             where.append(c.source == f.source.value)
         if f.units is not None:
             where.append(c.unit.in_(f.units or ("\x00none",)))
+            where.append(c.dispatched_at.is_not(None))  # a unit sees what was sent to it
         if f.unit:
             where.append(c.unit == f.unit)
         if f.agent:

@@ -148,7 +148,7 @@ class TicketFilter:
     until: datetime | None = None  # created until, exclusive
     only_agent: str | None = None  # an agent's own tickets (role agent)
     source: Source | None = None  # the channel
-    units: tuple[str, ...] | None = None  # a unit user's units: their tickets only
+    units: tuple[str, ...] | None = None  # a unit user's units: those dispatched to them
 
 
 # --- row -> record, JSON ----------------------------------------------------------------

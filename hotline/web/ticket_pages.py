@@ -21,8 +21,8 @@ from hotline.api.routes import tickets as tickets_routes
 from hotline.api.ticket_schemas import TicketDetailOut, TicketIn
 from hotline.api.users import User
 from hotline.core.errors import Conflict, InvalidInput, NotFound, Unavailable
-from hotline.core.roles import RANK
-from hotline.tickets.lifecycle import ACTION_LABELS, MIN_ROLE, Action
+from hotline.core.roles import RANK, Role
+from hotline.tickets.lifecycle import ACTION_LABELS, MIN_ROLE, UNIT_ACTIONS, Action
 from hotline.tickets.model import CATEGORY_LABELS, SOURCE_LABELS, Source
 from hotline.web import ticket_forms as tf
 from hotline.web.render import page
@@ -40,7 +40,8 @@ def buttons(user: User, ticket: TicketDetailOut) -> list[Action]:
     out: list[Action] = []
     for name in ticket.allowed_actions:
         action = Action(name)
-        if action in PAGE_ACTIONS and RANK[user.role] >= RANK[MIN_ROLE[action]]:
+        unit_step = user.role is Role.UNIT and action in UNIT_ACTIONS
+        if action in PAGE_ACTIONS and (RANK[user.role] >= RANK[MIN_ROLE[action]] or unit_step):
             out.append(action)
     return out
 

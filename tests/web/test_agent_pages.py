@@ -263,3 +263,22 @@ async def test_an_agent_enters_a_12345_transfer_by_hand(site: Site) -> None:
     assert "市民反映燃气表漏气" in page
     t = (await site.client.get("/api/tickets", headers=site.h("wang"))).json()["items"][0]
     assert (t["source"], t["source_ref"]) == ("government", "12345-0042")
+
+
+async def test_a_units_user_signs_for_its_ticket_in_the_workspace(site: Site) -> None:
+    now = datetime.now(UTC)
+    users = site.container.users
+    await users.add("qx", Role.UNIT, None, now, units=("抢修中心",))
+    site.tokens["qx"] = await users.issue_token("qx", now)
+    tid = await drafted(site)
+    svc = site.container.tickets
+    await svc.act(tid, "confirm", actor="wang", role=Role.AGENT)
+    await svc.act(tid, "dispatch", actor="wang", role=Role.AGENT, data={"unit": "抢修中心"})
+    listing = text(await site.get("qx", "/tickets"))
+    assert f"/tickets/{tid}" in listing
+    page = text(await site.get("qx", f"/tickets/{tid}"))
+    assert ">签收并开始处理</button>" in page and ">确认受理</button>" not in page
+    r = await site.post("qx", f"/tickets/{tid}/actions/start")
+    assert r.status_code == 200 and "已签收并开始处理" in r.text
+    other = await drafted(site, "1.2")
+    assert (await site.get("qx", f"/tickets/{other}")).status_code == 404

@@ -63,8 +63,8 @@ def _for_whom(user: User, rec: TicketRecord, action: Action, data: dict[str, Any
 async def _visible(service: TicketService, user: User, ticket_id: int) -> TicketRecord:
     store = service.store
     rec = await store.get(ticket_id)
-    if user.role is Role.UNIT:  # a unit's user: its units' tickets only
-        if rec is None or rec.ticket.unit not in user.units:
+    if user.role is Role.UNIT:  # a unit's user: the tickets dispatched to its units only
+        if rec is None or rec.ticket.unit not in user.units or rec.ticket.dispatched_at is None:
             raise NotFound(
                 f"没有编号为 {ticket_id} 的工单，或不属于你的单位 (no ticket {ticket_id} of your "
                 f"units {', '.join(user.units)}; list them with GET /api/tickets)"
