@@ -226,6 +226,7 @@ class TicketIn(BaseModel):
     followup_declined: bool = Field(False, description="the customer said 不需要回访")
     followup_booked_at: datetime | None = Field(None, description="回访 time the customer booked")
     raised_from: int | None = Field(None, description="source followup: the ticket followed up")
+    people: int = Field(1, ge=1, le=10_000, description="complainants together (集体投诉)")
 
 
 class JudgeIn(BaseModel):

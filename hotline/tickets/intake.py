@@ -63,6 +63,7 @@ class Intake:
         followup_booked_at: datetime | None = None,
         raised_from: int | None = None,
         owner: str | None = None,
+        people: int = 1,
     ) -> TicketRecord:
         """`owner`: the first-contact agent (their queue member or interface; default the
         actor), who sees the ticket among their own."""
@@ -102,6 +103,15 @@ class Intake:
             level = self.policy.sla.base_level
         if cat is not Category.COMPLAINT:
             level = None
+        elif level is not None and people > 1:  # 集体投诉: counted by the policy's rules
+            level = sla.escalate(
+                level,
+                complainants_same_issue=1,
+                repeats_same_event=1,
+                exposure=False,
+                people_together=people,
+                policy=self.policy.sla,
+            )
         rule = self.policy.sla.spans(cat, level)
         unit_clock = received if rule.clock is sla.Clock.TRANSFER else None
         deadlines, unknown = sla.deadlines_known(

@@ -238,6 +238,23 @@ async def test_a_complaint_is_judged_valid_against_a_unit_and_an_agent(
         await w.service.judge(other.id, "special", reason="x", actor="boss", role=Role.SUPERVISOR)
 
 
+async def test_five_people_complaining_together_raise_the_level(engine: AsyncEngine) -> None:
+    w = world(engine)  # gas company: 5 or more together -> level 2 (一般), 24 h
+    one = await w.service.create(
+        source="visit", category="complaint", summary="停气未通知", actor="wang", role=Role.AGENT
+    )
+    many = await w.service.create(
+        source="visit",
+        category="complaint",
+        summary="五户居民一同来访投诉停气未通知",
+        people=5,
+        actor="wang",
+        role=Role.AGENT,
+    )
+    assert (one.ticket.complaint_level, many.ticket.complaint_level) == (3, 2)
+    assert many.ticket.deadlines.done_by == many.ticket.created_at + timedelta(hours=24)
+
+
 async def test_a_caller_who_says_no_followup_on_the_phone_gets_none(engine: AsyncEngine) -> None:
     w = world(engine)
     tid = await w.draft("9.1")  # a gas leak, on the phone
