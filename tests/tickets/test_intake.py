@@ -14,7 +14,8 @@ from hotline.core.errors import InvalidInput
 from hotline.tickets.lifecycle import Action, Role
 from hotline.tickets.model import Category, Source, State
 from hotline.tickets.records import TicketFilter
-from tests.tickets.test_policy_service import T0, world  # Friday 15:00 in Shanghai
+from tests.tickets.test_policy_service import T0, world
+from tests.tickets.test_service import Switch  # Friday 15:00 in Shanghai
 
 
 async def handle(w: object, tid: int, unit: str = "营业厅") -> None:
@@ -79,15 +80,34 @@ async def test_messages_letters_and_visits_become_tickets_with_their_source(
 async def test_wuhan_wechat_tickets_get_a_manual_followup_never_a_dialled_one(
     engine: AsyncEngine,
 ) -> None:
-    w = world(engine, "wuhan-gas")
+    switch = Switch()
+    w = world(engine, "wuhan-gas", switch)
     rec = await w.service.create(
-        source="wechat", category="consult", summary="咨询阶梯气价", actor="wang", role=Role.AGENT
+        source="wechat",
+        category="consult",
+        summary="咨询阶梯气价",
+        caller_number="13900000002",
+        actor="wang",
+        role=Role.AGENT,
     )
     await handle(w, rec.id)
     t = (await w.service.store.require(rec.id)).ticket
     assert t.state is State.REPLIED  # a consultation, but online: 100 % 回访
-    assert w.service.followups.rules is not None
-    assert w.service.followups.rules.manual(Source.WECHAT)
+    w.clock.now = T0 + timedelta(hours=3)
+    assert await w.service.dial_due() == 0 and switch.dialled == []  # made by a person
+    repair = await w.service.create(
+        source="visit",
+        category="repair",
+        summary="燃气表漏气",
+        caller_number="13900000001",
+        actor="wang",
+        role=Role.AGENT,
+    )
+    w.clock.now = T0
+    await handle(w, repair.id, "抢修中心")
+    w.clock.now = T0 + timedelta(hours=3)
+    assert await w.service.dial_due() == 1 and len(switch.dialled) == 1  # the visit's: dialled
+    w.clock.now = T0
     # the phone consultation gets none: closed right after the reply
     phone = await w.service.create(
         source="visit", category="consult", summary="咨询营业时间", actor="wang", role=Role.AGENT

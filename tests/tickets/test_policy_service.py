@@ -28,7 +28,9 @@ PACK = classify.load_pack()
 
 
 class World:
-    def __init__(self, engine: AsyncEngine, policy: HotlinePolicy) -> None:
+    def __init__(
+        self, engine: AsyncEngine, policy: HotlinePolicy, originator: object = None
+    ) -> None:
         self.sessions = db.session_factory(engine)
         self.bus, self.messages = Bus(), list[Message]()
 
@@ -45,6 +47,7 @@ class World:
             policy=policy,
             pack=lambda: PACK,
             clock=self.clock,
+            originator=originator,  # type: ignore[arg-type]
         )
 
     def alerts(self) -> list[Message]:
@@ -57,8 +60,8 @@ class World:
         return rec.id
 
 
-def world(engine: AsyncEngine, name: str = "gas-company") -> World:
-    return World(engine, load_policy(POLICIES / f"{name}.yaml", WorkCalendar()))
+def world(engine: AsyncEngine, name: str = "gas-company", originator: object = None) -> World:
+    return World(engine, load_policy(POLICIES / f"{name}.yaml", WorkCalendar()), originator)
 
 
 async def test_a_consultation_closed_on_the_spot_never_goes_overdue(engine: AsyncEngine) -> None:
