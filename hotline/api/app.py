@@ -31,6 +31,7 @@ from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import supervision as supervision_routes
+from hotline.api.routes import surveys as surveys_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
@@ -42,7 +43,7 @@ from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
 from hotline.core import db
-from hotline.core.bus import Bus
+from hotline.core.bus import Bus, Message
 from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
 from hotline.core.mqtt import MqttPublisher
@@ -67,6 +68,8 @@ from hotline.telephony.model import CallRecord, RingRule
 from hotline.telephony.service import CallService, QueueItem
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision_store import SupervisionStore
+from hotline.telephony.survey import ALERT_TOPIC
+from hotline.telephony.survey_store import SurveyStore
 from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
@@ -90,6 +93,7 @@ class Container:
     callback_store: CallbackStore
     call_service: CallService
     callbacks: CallbackService
+    surveys: SurveyStore
     queue: asyncio.Queue[QueueItem]
     recordings: RecordingStore
     archive_root: Path
@@ -176,13 +180,27 @@ def make_ticket_service(
     )
 
 
+def survey_complaints(tickets: TicketService) -> Callable[[Message], Awaitable[None]]:
+    """alert/survey_unsatisfied -> a level-3 complaint ticket (HOTLINE_SURVEY__UNSATISFIED)."""
+
+    async def handle(m: Message) -> None:
+        p = m.payload
+        rated = p.get("agent_member") or p.get("agent_interface")
+        at = p.get("offered_at") or m.at
+        await tickets.on_survey_unsatisfied(str(p["call_id"]), p.get("caller_number"), rated, at)
+
+    return handle
+
+
 def build(settings: Settings) -> Container:
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
     bus = Bus()
     rules = settings.rules
     tracker = CallTracker(
-        RingRule(rules.ring_period_s, rules.max_rings), frozenset(rules.abnormal_causes)
+        RingRule(rules.ring_period_s, rules.max_rings),
+        frozenset(rules.abnormal_causes),
+        survey_off=frozenset(settings.survey.off_queues),
     )
     calls = CallStore(sessions, settings.recording.path_map)
     queue: asyncio.Queue[QueueItem] = asyncio.Queue()
@@ -265,7 +283,11 @@ def build(settings: Settings) -> Container:
         jobs,
     )
 
+    surveys = SurveyStore(sessions, bus)
+    if settings.survey.unsatisfied == "ticket":  # 不满意 -> a complaint for the supervisor
+        bus.subscribe(ALERT_TOPIC, survey_complaints(tickets))
     after_call: list[Callable[[CallRecord], Awaitable[object]]] = [archive.on_call_ended]
+    after_call.append(surveys.on_call_ended)
     if cb.enabled:
         after_call.append(callbacks.on_call_ended)
     after_call.append(tickets.on_call_ended)
@@ -307,6 +329,7 @@ def build(settings: Settings) -> Container:
         callback_store=callback_store,
         call_service=call_service,
         callbacks=callbacks,
+        surveys=surveys,
         queue=queue,
         recordings=recordings,
         archive_root=settings.archive_root,
@@ -469,6 +492,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(quality_routes.router)
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
+    app.include_router(surveys_routes.router)
 
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)

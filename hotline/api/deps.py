@@ -28,6 +28,7 @@ from hotline.telephony.callback_store import CallbackStore
 from hotline.telephony.model import RingRule
 from hotline.telephony.store import CallStore
 from hotline.telephony.supervision import SupervisionService
+from hotline.telephony.survey_store import SurveyStore
 from hotline.tickets.service import TicketService
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "Settings",
     "Supervision",
     "Supervisor",
+    "Surveys",
     "Tickets",
     "Timezone",
     "Transcripts",
@@ -75,6 +77,10 @@ def callback_records(request: Request) -> CallbackStore:
 
 def callbacks(request: Request) -> CallbackService:
     return container(request).callbacks
+
+
+def surveys(request: Request) -> SurveyStore:
+    return container(request).surveys
 
 
 def recordings(request: Request) -> RecordingStore:
@@ -132,6 +138,7 @@ def supervision(request: Request) -> SupervisionService:
 Calls = Annotated[CallStore, Depends(calls)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
+Surveys = Annotated[SurveyStore, Depends(surveys)]
 Recordings = Annotated[RecordingStore, Depends(recordings)]
 ArchiveRoot = Annotated[Path, Depends(archive_root)]
 Transcripts = Annotated[TranscriptStore, Depends(transcripts)]

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from hotline.core.jobs import JobState
+from hotline.telephony.model import CallRecord
+from hotline.telephony.survey import LABELS as SURVEY_LABELS
 
 if TYPE_CHECKING:
     from hotline.asr.transcript import Transcript
@@ -90,6 +92,15 @@ class CallOut(Out):
     callback_id: int | None
     visits: list[VisitOut]
     attempts: list[AttemptOut]
+    survey_result: str | None = None  # satisfied / basic / unsatisfied / unrated; None: none
+    survey_label: str | None = None  # 满意 / 基本满意 / 不满意 / 未评价
+
+    @classmethod
+    def of(cls, record: CallRecord) -> CallOut:
+        out = cls.model_validate(record)
+        if record.survey_result is not None:
+            out.survey_label = SURVEY_LABELS[record.survey_result]
+        return out
 
 
 class CallPage(BaseModel):

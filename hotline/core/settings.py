@@ -164,6 +164,22 @@ class LiveSettings(BaseModel):
     spy_caller_id: str = Field("监听 <hotline-spy>", description="caller id of spy calls")
 
 
+class SurveySettings(BaseModel):
+    """The post-call survey (来电满意度评价) the dialplan runs after the agent hangs up."""
+
+    off_queues: tuple[str, ...] = Field(
+        (),
+        description="queues without a survey (also HOTLINE_SURVEY_OFF in the dialplan); "
+        "env: a JSON list, e.g. '[\"vip\"]'",
+    )
+    unsatisfied: str = Field(
+        "list",
+        pattern="^(list|ticket)$",
+        description="a 不满意 goes to the supervisor's list (list), or also opens a level-3 "
+        "complaint ticket (ticket)",
+    )
+
+
 class WebSettings(BaseModel):
     idle_minutes: float = Field(
         30.0, gt=0, description="a browser session unused this long is signed out"
@@ -195,6 +211,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     tickets: TicketSettings = TicketSettings()
     live: LiveSettings = LiveSettings()
+    survey: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
 
     @field_validator("database_url")

@@ -137,6 +137,7 @@ class UserEvent(ChannelEvent):
 
     name: str = ""
     callback_id: str | None = None  # the CallbackId header, when the event has one
+    result: str | None = None  # the Result header (HotlineSurvey: offered, 1, 2, 3, none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +421,10 @@ def _userevent(f: Frame, at: datetime) -> AmiEvent | None:
     if not f.get("Channel") or not f.get("Uniqueid"):
         return None
     return UserEvent(
-        *_chan(f, at), name=f.get("UserEvent") or "", callback_id=_opt(f, "CallbackId")
+        *_chan(f, at),
+        name=f.get("UserEvent") or "",
+        callback_id=_opt(f, "CallbackId"),
+        result=_opt(f, "Result"),
     )
 
 

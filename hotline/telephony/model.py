@@ -34,6 +34,15 @@ class HangupBy(StrEnum):
     UNKNOWN = "unknown"
 
 
+class SurveyResult(StrEnum):
+    """The caller's own verdict in the post-call survey (按1满意, 2基本满意, 3不满意)."""
+
+    SATISFIED = "satisfied"  # 满意 (key 1)
+    BASIC = "basic"  # 基本满意 (key 2)
+    UNSATISFIED = "unsatisfied"  # 不满意 (key 3)
+    UNRATED = "unrated"  # 未评价: offered, but the caller hung up or pressed no valid key
+
+
 class AttemptResult(StrEnum):
     RINGING = "ringing"
     ANSWERED = "answered"
@@ -115,6 +124,8 @@ class CallRecord:
     recording_file: str | None = None  # MIXMONITOR_FILENAME as the switch wrote it
     callback_id: int | None = None  # set on calls Hotline originated as callbacks
     callback_reached_at: datetime | None = None  # UserEvent HotlineCallbackReached on the leg
+    survey_offered_at: datetime | None = None  # UserEvent HotlineSurvey, Result: offered
+    survey_result: SurveyResult | None = None  # None: no survey offered on this call
     variables: tuple[tuple[str, str], ...] = field(default=())
 
     @property

@@ -30,6 +30,7 @@ from hotline.telephony.model import (
     HangupBy,
     Outcome,
     QueueVisit,
+    SurveyResult,
 )
 from hotline.telephony.paths import map_path
 from hotline.telephony.tables import CallRow
@@ -66,7 +67,7 @@ def _dt(value: str | None) -> datetime | None:
 def record_from_json(text: str) -> CallRecord:
     data = json.loads(text)
     times = {"entered_at", "queue_joined_at", "ring_started_at", "answered_at", "ended_at"}
-    times.add("callback_reached_at")
+    times |= {"callback_reached_at", "survey_offered_at"}
     for key in times:
         data[key] = _dt(data.get(key))
     data["visits"] = tuple(
@@ -82,6 +83,8 @@ def record_from_json(text: str) -> CallRecord:
     data["direction"] = Direction(data["direction"])
     data["outcome"] = Outcome(data["outcome"])
     data["hangup_by"] = HangupBy(data["hangup_by"]) if data.get("hangup_by") else None
+    survey = data.get("survey_result")
+    data["survey_result"] = SurveyResult(survey) if survey else None
     data["variables"] = tuple(tuple(kv) for kv in data.get("variables", []))
     known = {f.name for f in dataclasses.fields(CallRecord)}
     return CallRecord(**{k: v for k, v in data.items() if k in known})

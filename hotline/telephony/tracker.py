@@ -14,7 +14,10 @@ How a call is followed (the rules table is `_RULES`, at the end of this module):
 - QueueCallerAbandon fires on a caller hang-up AND on a queue timeout; the visit's verdict
   waits for the caller's next step: joins again / more dialplan / normal-clearing hang-up
   from the dialplan -> "timeout"; hang-up asked by the caller or any other cause -> "abandon".
-- The call ends (ENDED) when its last live channel hangs up.
+- The call ends (ENDED) when its last live channel hangs up. A caller sent on to the
+  post-call survey after the agent hung up keeps the call open until the caller hangs up;
+  the survey's UserEvents (HotlineSurvey) set its verdict, 未评价 when it was offered and
+  the call ended without an answer; a queue in `survey_off` has no survey.
 """
 
 from __future__ import annotations
@@ -64,7 +67,9 @@ from hotline.telephony.model import (
     Outcome,
     QueueVisit,
     RingRule,
+    SurveyResult,
 )
+from hotline.telephony.survey import SURVEY_EVENT, read_result, surveyed
 
 logger = logging.getLogger(__name__)
 ENDED_KEPT = 100_000  # ids of ended calls remembered against a Linkedid reused by the switch
@@ -150,9 +155,15 @@ def _latest(record: CallRecord) -> datetime:
 
 
 class CallTracker:
-    def __init__(self, rule: RingRule, abnormal_causes: frozenset[int]) -> None:
+    def __init__(
+        self,
+        rule: RingRule,
+        abnormal_causes: frozenset[int],
+        survey_off: frozenset[str] = frozenset(),
+    ) -> None:
         self._rule = rule
         self._abnormal = abnormal_causes
+        self._survey_off = survey_off  # queues whose calls have no post-call survey
         self._calls: dict[str, _Call] = {}  # call_id -> open call
         self._channels: dict[str, str] = {}  # uniqueid -> call_id, fixed when first seen
         self._logins: set[str] = set()  # Linkedids of agent login sessions (not calls)
@@ -526,8 +537,11 @@ class CallTracker:
         return [] if call.record == record else self._emit(CallEventKind.UPDATED, call, e.at)
 
     def _on_user_event(self, call: _Call, e: UserEvent) -> list[CallEvent]:
-        """HotlineCallbackReached: the answered callback customer runs the callback context."""
+        """HotlineCallbackReached: the answered callback customer runs the callback context.
+        HotlineSurvey: the caller's post-call survey (offered, then the key pressed)."""
         record = call.record
+        if e.name.strip().lower() == SURVEY_EVENT:
+            return self._on_survey(call, e)
         if e.name.strip().lower() != CALLBACK_REACHED_EVENT or record.callback_reached_at:
             return []
         given = (e.callback_id or "").strip()
@@ -538,6 +552,19 @@ class CallTracker:
             callback_reached_at=e.at,
         )
         return self._emit(CallEventKind.UPDATED, call, e.at)
+
+    def _on_survey(self, call: _Call, e: UserEvent) -> list[CallEvent]:
+        record = call.record
+        if record.answered_at is None or not surveyed(record.queue, self._survey_off):
+            return []  # no agent to rate, or this queue's survey is turned off
+        if record.survey_result not in (None, SurveyResult.UNRATED):
+            return []  # the first answer counts
+        call.record = replace(
+            record,
+            survey_offered_at=record.survey_offered_at or e.at,
+            survey_result=read_result(e.result),
+        )
+        return [] if call.record == record else self._emit(CallEventKind.UPDATED, call, e.at)
 
     def _on_hold(self, call: _Call, e: Hold) -> list[CallEvent]:
         if e.uniqueid != call.record.caller_uniqueid:
@@ -586,6 +613,8 @@ class CallTracker:
         last = record.visits[-1].result if record.visits else None
         if answered:
             causes = {record.hangup_cause, call.agent_cause}
+            if record.survey_offered_at is not None:  # the talk was over: a line lost
+                causes = {call.agent_cause}  # during the survey drops no conversation
             outcome = Outcome.DROPPED if causes & self._abnormal else Outcome.ANSWERED
             by = record.hangup_by or call.request_party or call.first_hangup_party
         elif last == "abandon":
@@ -605,8 +634,12 @@ class CallTracker:
         talk = record.talk_seconds
         if talk is None and record.answered_at is not None:
             talk = _secs(record.answered_at, at)
+        survey = record.survey_result
+        if record.survey_offered_at is not None and survey is None:
+            survey = SurveyResult.UNRATED  # hung up during the survey
         call.record = replace(
             record,
+            survey_result=survey,
             ended_at=at,
             outcome=outcome,
             hangup_by=by or HangupBy.UNKNOWN,
@@ -744,7 +777,7 @@ _RULES: dict[type[AmiEvent], _Rule] = {
     QueueCallerLeave: CallTracker._on_queue_leave,
     AgentLogin: CallTracker._on_agent_login,  # root channel logs in: not a call -> DISCARDED
     VarSet: CallTracker._on_varset,  # recording file, callback id
-    UserEvent: CallTracker._on_user_event,  # HotlineCallbackReached -> callback_reached_at
+    UserEvent: CallTracker._on_user_event,  # callback_reached_at; HotlineSurvey -> survey
     Hold: CallTracker._on_hold,
     Unhold: CallTracker._on_unhold,  # hold_seconds
 }

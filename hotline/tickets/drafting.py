@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 URGENT_TOPIC = "alert/urgent_ticket"
 OVERDUE_TOPIC = "alert/ticket_overdue"
 CALENDAR_TOPIC = "alert/calendar_unknown"
+SURVEY_TOPIC = "服务态度"  # the topic of a complaint opened from a survey's 不满意
 MIXED_CONFIDENCE = 0.7  # a mono recording: the agent's words are mixed in
 _DRAFTED = (Outcome.ANSWERED, Outcome.DROPPED)
 
@@ -134,6 +135,39 @@ class Drafting:
                 ),
             )
         )
+        return ticket
+
+    async def on_survey_unsatisfied(
+        self, call_id: str, caller_number: str | None, rated: str | None, at: datetime
+    ) -> TicketRecord:
+        """A caller's 不满意 in the post-call survey, as a level-3 complaint about the
+        service (服务态度) for the supervisor, once per call; the agent rated is named in
+        the summary, not made its owner."""
+        now = self.clock()
+        ticket, created = await self.store.draft_for_call(
+            call_id=call_id,
+            caller_number=caller_number,
+            agent=None,
+            recording_id=None,
+            created_at=at,
+            now=now,
+            origin=f"survey:{call_id}",
+        )
+        if not created:
+            return ticket
+        level = ComplaintLevel.MINOR
+        refined = await self.store.refine(
+            ticket.id,
+            now=now,
+            category=Category.COMPLAINT,
+            summary=f"来电满意度评价为不满意（坐席 {rated or '未知'}），请回访了解原因并处理",
+            confidence=1.0,
+            topic=SURVEY_TOPIC,
+            complaint_level=level,
+            deadlines=await self.deadlines(ticket.id, Category.COMPLAINT, level, at),
+        )
+        ticket = refined or ticket
+        await self.bus.publish(Message("ticket/drafted", payload(ticket, survey="unsatisfied")))
         return ticket
 
     async def _by_recording(self, recording_id: int) -> TicketRecord | None:

@@ -98,6 +98,11 @@ class TicketService:
     async def on_call_transcript(self, call_id: str, transcript: Transcript) -> TicketRecord | None:
         return await self.drafting.on_call_transcript(call_id, transcript)
 
+    async def on_survey_unsatisfied(
+        self, call_id: str, caller_number: str | None, rated: str | None, at: datetime
+    ) -> TicketRecord:
+        return await self.drafting.on_survey_unsatisfied(call_id, caller_number, rated, at)
+
     # --- people's actions -----------------------------------------------------------------
 
     async def create(self, **kw: Any) -> TicketRecord:

@@ -85,11 +85,14 @@ class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, Fol
         recording_id: int | None,
         created_at: datetime,
         now: datetime,
+        origin: str | None = None,
     ) -> tuple[TicketRecord, bool]:
-        """The call's draft, created once; (ticket, True) when created now."""
+        """The call's draft, created once; (ticket, True) when created now. `origin` names
+        a second ticket of the call, once too (`survey:<call_id>`); default: the call."""
+        origin = origin or call_id
         row = TicketRow(
             call_id=call_id,
-            origin_call=call_id,
+            origin_call=origin,
             recording_id=recording_id,
             caller_number=caller_number,
             agent=agent,
@@ -115,7 +118,7 @@ class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, Fol
                     self._event(row.id, now, "system", Role.SYSTEM, "draft", None, State.DRAFT)
                 )
         except IntegrityError:
-            existing = await self.by_call(call_id)
+            existing = await self.by_call(origin)
             if existing is None:  # pragma: no cover - the row that collided vanished
                 raise
             return existing, False

@@ -15,13 +15,15 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Tickets, Timezone
+from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Surveys, Tickets, Timezone
 from hotline.api.quality_schemas import ReportOut
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
+from hotline.api.routes import surveys as survey_routes
 from hotline.api.routes import ticket_reports as ticket_report_routes
 from hotline.core.periods import Period, PeriodKind
+from hotline.telephony.model import SurveyResult
 from hotline.web.charts import bar_chart
 from hotline.web.forms import parse_query
 from hotline.web.render import page
@@ -33,9 +35,11 @@ KINDS = {
     "quality": "质检",
     "tickets": "工单",
     "agents": "坐席状态",
+    "satisfaction": "满意度",
 }
 PERIODS = {"day": "日报", "week": "周报", "month": "月报"}
 LOW_WITHIN_PCT = 80.0  # a queue or agent below this is drawn red
+LOW_SATISFIED_PCT = 80.0  # 满意率 below this is drawn red
 
 
 def _pct(v: float) -> str:
@@ -192,3 +196,42 @@ async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -
     context = _context(request, "agents", q, p)
     context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/live/reports?")
     return page(request, "supervisor/report_agents.html", context)
+
+
+@router.get("/reports/satisfaction")
+async def satisfaction(
+    request: Request, user: Supervisor, surveys: Surveys, service: Tickets, tz: Timezone
+) -> Response:
+    """The callers' own survey (参评率 / 满意率, and the 不满意 to follow up) beside the
+    回访 satisfaction of tickets: two figures, two tables, never added together."""
+    q, p, errors = _period(request, tz)
+    r = await survey_routes.survey_report(
+        user, surveys, tz, period=q.period, day=p.first.isoformat()
+    )
+    tickets = await ticket_report_routes.ticket_report(
+        user, service, tz, period=q.period, day=p.first.isoformat()
+    )
+    assert isinstance(r, dict) and isinstance(tickets, dict)
+    unhappy = await survey_routes.list_surveys(
+        user, surveys, tz, p.start_utc, p.end_utc, result=SurveyResult.UNSATISFIED
+    )
+    charts = [
+        bar_chart(
+            "各坐席满意率",
+            [(a["key"] or "未知", a["satisfaction_pct"]) for a in r["agents"]],
+            fmt=_pct,
+            top=100,
+            bad=lambda v: v < LOW_SATISFIED_PCT,
+        ),
+    ]
+    context = _context(request, "satisfaction", q, p)
+    context.update(
+        errors=errors,
+        r=r,
+        unhappy=unhappy,
+        followup=tickets["satisfaction"],
+        charts=charts,
+        low=LOW_SATISFIED_PCT,
+        xlsx_url="/api/survey-reports?",
+    )
+    return page(request, "supervisor/report_satisfaction.html", context)

@@ -16,8 +16,9 @@ Simulator (test-only dialplan, appended to deploy/asterisk/extensions.conf):
   `CallerID: <name> <number>`, `Context: hotline-inbound`, `Exten: <hotline number>`:
   the `;2` half (in sim-pstn) answers, plays a 440 Hz tone (the customer's voice) and
   hangs up after `SIM_HANGUP_AFTER` seconds with cause `SIM_HANGUP_CAUSE` (default: stays
-  until the other side hangs up, cause 16); the `;1` half is the customer call that runs
-  the real hotline-inbound dialplan.
+  until the other side hangs up, cause 16), or, with `SIM_SURVEY_KEY`, presses that key
+  (SendDTMF) `SIM_SURVEY_AFTER` seconds after answering (the post-call survey); the `;1`
+  half is the customer call that runs the real hotline-inbound dialplan.
 * `sim-agent` are the queue members: `Local/pickup-<N>@sim-agent` answers after N
   seconds, plays 1000 Hz (the agent's voice), and hangs up after `SIM_AGENT_TALK`
   seconds with cause `SIM_AGENT_HANGUP_CAUSE` (default: stays, 16);
@@ -74,6 +75,11 @@ MODULES = (
     "codec_resample.so",
     "res_timing_timerfd.so",  # without a timer Playtones makes no audio: empty recordings
     "app_chanspy.so",  # the hotline-spy context (监听/耳语/强插)
+    "app_read.so",  # the hotline-survey context (满意度评价): Read, Playback, the prompts
+    "app_playback.so",
+    "app_senddtmf.so",  # the simulated customer's key press
+    "format_gsm.so",
+    "codec_gsm.so",
     # PJSIP, for the sipp phones (tests/switch/sipp.py): registrations and device states
     "res_pjproject.so",
     "res_sorcery_config.so",
@@ -100,8 +106,14 @@ SIM_EXTENSIONS = r"""
 exten => _X.,1,NoOp(sim customer ${EXTEN} answers)
  same => n,Answer()
  same => n,Playtones(440)
+ same => n,GotoIf($[${LEN(${SIM_SURVEY_KEY})}]?survey)
  same => n,Wait(${IF($[${LEN(${SIM_HANGUP_AFTER})}]?${SIM_HANGUP_AFTER}:3600)})
  same => n,Hangup(${IF($[${LEN(${SIM_HANGUP_CAUSE})}]?${SIM_HANGUP_CAUSE}:16)})
+ ; the survey customer presses SIM_SURVEY_KEY SIM_SURVEY_AFTER s after the call began
+ same => n(survey),Wait(${SIM_SURVEY_AFTER})
+ same => n,StopPlaytones()
+ same => n,SendDTMF(${SIM_SURVEY_KEY})
+ same => n,Wait(3600)
 
 [sim-agent]
 ; 模拟坐席 / simulated agents: queue members Local/pickup-<N>@sim-agent
@@ -116,6 +128,11 @@ exten => noanswer,1,NoOp(sim agent never answers)
  same => n,Wait(3600)
 exten => _spare.,1,NoOp(spare member ${EXTEN} rung: a test queue ran out of real members)
  same => n,Wait(3600)
+
+[sim-survey-off]
+; the trunk of a hotline whose [globals] turn the survey off for two queues (a comma list)
+exten => _X.,1,Set(HOTLINE_SURVEY_OFF=vip,hotline-fast)
+ same => n,Goto(hotline-inbound,${EXTEN},1)
 
 [sim-super]
 ; 班长话机 / the supervisor's phone for spy calls: Local/super@sim-super answers at once

@@ -8,11 +8,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from hotline.telephony.events import MemberChange
+from hotline.telephony.model import SurveyResult
+from hotline.telephony.store import CallStore
+from hotline.telephony.survey_store import SurveyStore
 from tests.web.conftest import open_signed_in
 from tests.web.supervisor_seed import (
     caller_joins,
@@ -196,3 +202,47 @@ def test_an_agent_cannot_open_the_supervisor_pages(page: Page, world: World) -> 
     expect(page.get_by_role("navigation", name="主菜单")).not_to_contain_text("实时监控")
     for path in ("/callbacks", "/attention", "/reports/tickets"):
         assert page.goto(path).status == 403  # type: ignore[union-attr]
+
+
+async def _unhappy_caller(sessions: Any) -> None:
+    """The caller of 1.2 pressed 3 (不满意) in the post-call survey just now."""
+    calls = CallStore(sessions)
+    call = await calls.get("1.2")
+    assert call is not None
+    now = datetime.now(UTC)
+    rated = replace(call, survey_offered_at=now, survey_result=SurveyResult.UNSATISFIED)
+    await calls.save([rated])
+    await SurveyStore(sessions).on_call_ended(rated)
+
+
+def test_an_unsatisfied_caller_shows_on_the_call_and_in_the_satisfaction_report(
+    page: Page, world: World
+) -> None:
+    world.run(_unhappy_caller)
+    open_signed_in(page, "chen", "/reports/satisfaction")
+    expect(page.get_by_role("heading", name="报表 · 满意度日报")).to_be_visible()
+    agents = page.get_by_role("table", name="各坐席满意度")
+    expect(agents.get_by_role("row").filter(has_text="PJSIP/1002")).to_contain_text("0.0%")
+    unhappy = page.get_by_role("table", name="不满意评价")
+    expect(unhappy).to_contain_text("13900139000")
+    expect(page.get_by_role("heading", name=re.compile("工单回访满意度"))).to_be_visible()
+    href = page.get_by_role("link", name="下载 Excel").get_attribute("href")
+    assert href and page.request.get(href).ok
+    unhappy.get_by_role("link", name="查看通话").click()
+    expect(page.get_by_role("heading", name="通话详情")).to_be_visible()
+    expect(page.get_by_role("definition").filter(has_text="不满意")).to_be_visible()
+
+
+def test_a_callers_unsatisfied_verdict_is_announced_on_an_open_page(
+    page: Page, world: World
+) -> None:
+    before = stream_clients(world)
+    open_signed_in(page, "chen", "/callbacks")
+    wait_for_stream(world, before + 1)
+    payload = {"call_id": "1.2", "caller_number": "13900139000", "agent_member": "PJSIP/1002"}
+    publish(world, "alert/survey_unsatisfied", payload)
+    banner = page.get_by_role("alert").filter(has_text="客户不满意")
+    expect(banner).to_contain_text("13900139000")
+    expect(banner).to_contain_text("PJSIP/1002")
+    banner.get_by_role("link", name="查看通话 1.2").click()
+    expect(page).to_have_url(re.compile("/calls/1.2$"))

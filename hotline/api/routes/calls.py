@@ -70,7 +70,7 @@ async def list_calls(
         direction=None if direction == "all" else Direction(direction),
     )
     records, total = await calls.search(f, offset=offset, limit=limit)
-    items = [CallOut.model_validate(r) for r in records]
+    items = [CallOut.of(r) for r in records]
     return CallPage(items=items, total=total, offset=offset, limit=limit)
 
 
@@ -80,7 +80,7 @@ async def get_call(user: AnyUser, calls: Calls, call_id: str) -> CallOut:
     mine = record is not None and user.agent in (record.agent_member, record.agent_interface)
     if record is None or not (user.at_least(Role.INSPECTOR) or mine):
         raise NotFound(f"no call {call_id!r} that you may see; search with GET /api/calls")
-    return CallOut.model_validate(record)
+    return CallOut.of(record)
 
 
 @router.get("/stats/service-level", response_model=StatsReport, tags=["stats"])
