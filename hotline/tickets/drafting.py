@@ -155,7 +155,7 @@ class Drafting:
         )
         if not created:
             return ticket
-        level = ComplaintLevel.MINOR
+        level = self.sla.base_level  # the policy's least severe level
         refined = await self.store.refine(
             ticket.id,
             now=now,

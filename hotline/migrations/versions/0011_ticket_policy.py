@@ -6,7 +6,7 @@ unit's contact with the customer; users of role unit name their units
 when nothing is left to watch); the deadline watch reads `WHERE next_deadline <= now`.
 
 Revision ID: w14_0010_ticket_policy
-Revises: supervision_0006_actions
+Revises: w15survey_0010_call_surveys
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w14_0010_ticket_policy"
-down_revision = "supervision_0006_actions"
+down_revision = "w15survey_0010_call_surveys"
 branch_labels = None
 depends_on = None
 
