@@ -21,10 +21,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api import privacy
+from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
+from hotline.api.masking import MaskPersonalData
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import jobs as jobs_routes
 from hotline.api.routes import live as live_routes
@@ -35,6 +39,7 @@ from hotline.api.routes import surveys as surveys_routes
 from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
+from hotline.api.routes import users as users_routes
 from hotline.api.stages import active_handlers, stage_table
 from hotline.api.supervision_wiring import attach_supervision
 from hotline.api.users import UserStore
@@ -42,9 +47,16 @@ from hotline.asr.service import TranscriptionService
 from hotline.asr.stage import TranscribeStage
 from hotline.asr.store import TranscriptStore
 from hotline.asr.vosk import VoskEngine
-from hotline.core import db
+from hotline.core import db, keys, pii
 from hotline.core.bus import Bus, Message
-from hotline.core.errors import Conflict, HotlineError, InvalidInput, NotFound, Unavailable
+from hotline.core.errors import (
+    Conflict,
+    HotlineError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Unavailable,
+)
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.pipeline import Pipeline
@@ -192,7 +204,23 @@ def survey_complaints(tickets: TicketService) -> Callable[[Message], Awaitable[N
     return handle
 
 
+def masked_for_mqtt(
+    mqtt: MqttPublisher, whole_roles: tuple[str, ...]
+) -> Callable[[Message], Awaitable[None]]:
+    """MQTT subscribers are no user: payloads go out with personal data masked, unless the
+    pseudo-role "mqtt" is among security.whole_pii_roles (issue 13)."""
+    if pii.sees_whole("mqtt", whole_roles):
+        return mqtt.handle
+
+    async def handle(m: Message) -> None:
+        await mqtt.handle(Message(m.topic, pii.mask_tree(m.payload), m.at))
+
+    return handle
+
+
 def build(settings: Settings) -> Container:
+    # the 抽查 key: configured, or generated at install and kept in data_dir (issue 13)
+    settings.security.sample_key = keys.sample_key(settings.security.sample_key, settings.data_dir)
     engine = db.make_engine(settings.db_url)
     sessions = db.session_factory(engine)
     bus = Bus()
@@ -318,14 +346,14 @@ def build(settings: Settings) -> Container:
             username=m.username,
             password=m.password,
         )
-        bus.subscribe("", mqtt.handle)
+        bus.subscribe("", masked_for_mqtt(mqtt, settings.security.whole_pii_roles))
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
         bus=bus,
         calls=calls,
-        users=UserStore(sessions),
+        users=UserStore(sessions, settings.token_ttl),
         callback_store=callback_store,
         call_service=call_service,
         callbacks=callbacks,
@@ -378,6 +406,16 @@ async def start(c: Container) -> None:
             name="retention-purge",
         )
     )
+    years = c.settings.security.anonymise_after_years
+    if years > 0:
+        c.tasks.append(
+            asyncio.create_task(
+                privacy.anonymise_forever(
+                    c.sessions, years, interval_s=c.settings.recording.purge_interval_h * 3600
+                ),
+                name="anonymise",
+            )
+        )
     c.tasks.append(asyncio.create_task(c.tickets.run(), name="tickets"))
     if c.ami is not None:
         await c.ami.start()
@@ -417,7 +455,7 @@ async def stop(c: Container) -> None:
     await c.engine.dispose()
 
 
-STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503}
+STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, Unavailable: 503, NotAllowed: 403}
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -457,6 +495,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         }
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # a number (an id in the path, an offset) too large for the database's integers
+        body = {
+            "error": "invalid_input",
+            "message": "请求参数有误：数值超出范围，请检查编号或数字后重试 "
+            "(a number in the request "
+            "is out of range)",
+        }
+        return JSONResponse(body, status_code=422)
+
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
         body = (
@@ -493,6 +543,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(tickets_routes.router)
     app.include_router(ticket_reports_routes.router)
     app.include_router(surveys_routes.router)
+    app.include_router(users_routes.router)
 
     # -- live agent/queue state (issue 12): follows the call consumer, SSE, reports --------
     attach_live(app, c.settings, c.sessions, c.bus, c.call_service)
@@ -507,4 +558,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     install_web(app)
     # --- end web workspace -------------------------------------------------------------
+    # personal data masked by role in every JSON answer (issue 13)
+    app.add_middleware(MaskPersonalData, whole_roles=c.settings.security.whole_pii_roles)
+    # outermost: a body over the limit is refused before anything reads it (issue 13)
+    app.add_middleware(BodyLimit, max_bytes=c.settings.security.max_body_bytes)
     return app

@@ -83,6 +83,7 @@ async def current_user(
     if credentials is None:
         user = await _session_user(request)
         if user is not None:
+            request.state.user = user
             return user
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
@@ -101,11 +102,12 @@ async def current_user(
             401,
             detail={
                 "error": "invalid_token",
-                "message": "令牌无效或已吊销 (this token is unknown or revoked; "
-                "ask an admin for a new one)",
+                "message": "令牌无效、已过期或已吊销，或该用户已停用 (this token is unknown, "
+                "expired or revoked, or its user is disabled): ask an admin for a new one",
             },
             headers={"WWW-Authenticate": "Bearer"},
         )
+    request.state.user = user  # for api/masking.py: whose eyes the answer is for
     return user
 
 

@@ -48,7 +48,7 @@ def _with_users(work: Callable[[UserStore], Awaitable[T]]) -> T:
         engine = db.make_engine(settings.db_url)
         try:
             await db.migrate(engine)
-            return await work(UserStore(db.session_factory(engine)))
+            return await work(UserStore(db.session_factory(engine), settings.token_ttl))
         finally:
             await engine.dispose()
 
@@ -57,6 +57,17 @@ def _with_users(work: Callable[[UserStore], Awaitable[T]]) -> T:
     except HotlineError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
+
+
+async def _cli_audit(users: UserStore, action: str, detail: str) -> None:
+    """A user, role or token change made here, in the audit log: actor `cli:<login>`."""
+    import getpass
+
+    from hotline.api.audit import Action, Auditor
+
+    await Auditor(RecordingStore(users.sessions), "local")(
+        f"cli:{getpass.getuser()}"[:64], Action(action), detail=detail
+    )
 
 
 def _with_recordings(work: Callable[[RecordingStore, Settings], Awaitable[T]]) -> T:
@@ -124,10 +135,14 @@ def migrate() -> None:
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""
+    from sqlalchemy.engine import make_url
+
     data = _settings().model_dump(mode="json")
-    for section, key in (("ami", "secret"), ("mqtt", "password")):
+    for section, key in (("ami", "secret"), ("mqtt", "password"), ("security", "sample_key")):
         if data[section].get(key):
             data[section][key] = "***"
+    if data.get("database_url"):
+        data["database_url"] = make_url(data["database_url"]).render_as_string(hide_password=True)
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -177,9 +192,13 @@ def users_add(
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
         await users.add(name, role, agent, now, phone=phone, units=tuple(unit or ()))
+        await _cli_audit(users, "user_add", f"user={name}; role={role.value}")
         if password is not None:
             await users.set_password(name, password)
-        return await users.issue_token(name, now, label="first")
+            await _cli_audit(users, "password_set", f"user={name}")
+        info, token = await users.issue(name, now, label="first")
+        await _cli_audit(users, "token_issue", f"user={name}; token={info.id}")
+        return token
 
     token = _with_users(work)
     typer.echo(f"user {name} ({role.value}) created; token (shown once):\n{token}")
@@ -200,6 +219,7 @@ def users_passwd(name: str, password_stdin: PasswordStdin = False) -> None:
 
     async def work(users: UserStore) -> int:
         user = await users.set_password(name, password)
+        await _cli_audit(users, "password_set", f"user={name}")
         return await SessionStore(users.sessions, idle).close_all(user.id)
 
     closed = _with_users(work)
@@ -220,25 +240,100 @@ def users_phone(
 
 @users_app.command("list")
 def users_list() -> None:
-    """List users and roles."""
+    """List users, roles and whether they are active (停用 = disabled)."""
     for u in _with_users(lambda users: users.all()):
-        typer.echo(f"{u.name}\t{u.role.value}\t{u.agent or '、'.join(u.units)}")
+        who = u.agent or "、".join(u.units)
+        typer.echo(f"{u.name}\t{u.role.value}\t{who}\t{'' if u.active else '停用'}")
+
+
+def _set_active(name: str, active: bool) -> None:
+    async def work(users: UserStore) -> None:
+        await users.set_active(name, active)
+        await _cli_audit(users, "user_enable" if active else "user_disable", f"user={name}")
+
+    _with_users(work)
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable a user: their tokens and browser sessions stop working, sign-in is refused."""
+    _set_active(name, False)
+    typer.echo(f"user {name} disabled (停用)")
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled user again."""
+    _set_active(name, True)
+    typer.echo(f"user {name} enabled")
+
+
+@users_app.command("role")
+def users_role(
+    name: str,
+    role: Annotated[Role, typer.Argument(help="agent, inspector, supervisor or admin")],
+    agent: Annotated[str | None, typer.Option(help="for agents: the member name")] = None,
+) -> None:
+    """Give a user another role."""
+
+    async def work(users: UserStore) -> str:
+        before, _ = await users.status(name)
+        u = await users.set_role(name, role, agent)
+        await _cli_audit(users, "user_role", f"user={name}; {before.role.value} -> {role.value}")
+        return u.role.value
+
+    typer.echo(f"user {name}: role {_with_users(work)}")
 
 
 @tokens_app.command("create")
 def tokens_create(
     name: str, label: Annotated[str | None, typer.Option(help="what the token is for")] = None
 ) -> None:
-    """Issue another token for a user (printed once; only its hash is stored)."""
-    token = _with_users(lambda users: users.issue_token(name, datetime.now(UTC), label))
-    typer.echo(token)
+    """Issue another token for a user (printed once; only its hash is stored); it expires
+    after security.token_days."""
+
+    async def work(users: UserStore) -> str:
+        info, token = await users.issue(name, datetime.now(UTC), label)
+        await _cli_audit(users, "token_issue", f"user={name}; token={info.id}")
+        return token
+
+    typer.echo(_with_users(work))
+
+
+@tokens_app.command("list")
+def tokens_list(name: str) -> None:
+    """A user's tokens: id, label, created, expires, state (never the token itself)."""
+    now = datetime.now(UTC)
+    for t in _with_users(lambda users: users.tokens_of(name)):
+        state = "revoked" if t.revoked else "ok" if t.usable(now) else "expired"
+        expires = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
+        created = t.created_at.isoformat(timespec="seconds")
+        typer.echo(f"{t.id}\t{t.label or ''}\t{created}\t{expires}\t{state}")
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(name: str) -> None:
-    """Revoke every token of a user."""
-    n = _with_users(lambda users: users.revoke_tokens(name))
-    typer.echo(f"revoked {n} token(s) of {name}")
+def tokens_revoke(
+    name: Annotated[str | None, typer.Argument(help="revoke every token of this user")] = None,
+    token_id: Annotated[
+        int | None, typer.Option("--id", help="revoke only this token (see `tokens list`)")
+    ] = None,
+) -> None:
+    """Revoke one token (--id) or every token of a user."""
+    if (name is None) == (token_id is None):
+        typer.echo("error: give a user NAME (all their tokens) or --id N (one token)", err=True)
+        raise typer.Exit(2)
+
+    async def work(users: UserStore) -> str:
+        if token_id is not None:
+            info = await users.revoke_token(token_id)
+            await _cli_audit(users, "token_revoke", f"user={info.user}; token={token_id}")
+            return f"revoked token {token_id} of {info.user}"
+        assert name is not None
+        n = await users.revoke_tokens(name)
+        await _cli_audit(users, "token_revoke", f"user={name}; all ({n})")
+        return f"revoked {n} token(s) of {name}"
+
+    typer.echo(_with_users(work))
 
 
 @recordings_app.command("import")

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
+from hotline.api.audit import Auditor
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
 from hotline.api.live_wiring import Live as LiveParts
+from hotline.api.users import UserStore
 from hotline.asr.store import TranscriptStore
 from hotline.core.bus import Bus as EventBus
 from hotline.core.jobs import JobQueue
@@ -39,6 +41,7 @@ __all__ = [
     "Agent",
     "AnyUser",
     "ArchiveRoot",
+    "Audit",
     "Bus",
     "CallbackRecords",
     "Callbacks",
@@ -55,6 +58,7 @@ __all__ = [
     "Tickets",
     "Timezone",
     "Transcripts",
+    "Users",
     "Wiring",
     "current_user",
     "require",
@@ -65,6 +69,15 @@ def container(request: Request) -> Container:
     """The composition root's container of this app (see app.create_app)."""
     c: Container = request.app.state.container
     return c
+
+
+def auditor(request: Request) -> Auditor:
+    """The audit trail of this request: entries name its client address."""
+    return Auditor(container(request).recordings, request.client.host if request.client else None)
+
+
+def users(request: Request) -> UserStore:
+    return container(request).users
 
 
 def calls(request: Request) -> CallStore:
@@ -135,7 +148,9 @@ def supervision(request: Request) -> SupervisionService:
     return service
 
 
+Audit = Annotated[Auditor, Depends(auditor)]
 Calls = Annotated[CallStore, Depends(calls)]
+Users = Annotated[UserStore, Depends(users)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]
 Surveys = Annotated[SurveyStore, Depends(surveys)]

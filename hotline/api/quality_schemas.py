@@ -23,6 +23,7 @@ class ScoredCallOut(Out):
     auto_band: str
     instant_fail: bool
     score: float  # current: from the verdicts (the final score once finalised)
+    version: int = 1  # send it back as If-Match: "<version>" with a review decision
     band: str
     status: str  # open, finalised
     final_score: float | None

@@ -4,10 +4,11 @@ sit next to the English identifiers."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from hotline.api.limits import SaneTime
 from hotline.api.schemas import Out
 from hotline.tickets.lifecycle import ACTION_LABELS, HISTORY_LABELS, allowed
 from hotline.tickets.model import (
@@ -41,7 +42,7 @@ class EvidenceIO(BaseModel):
 
 class FieldIO(BaseModel):
     kind: FieldKind
-    value: str
+    value: str = Field(max_length=500)
     evidence: EvidenceIO
 
 
@@ -94,6 +95,7 @@ class TicketBrief(Out):
 
 
 class TicketOut(TicketBrief):
+    version: int = Field(description='send it back as If-Match: "<version>" with an edit')
     recording_id: int | None
     caller_number: str | None
     agent: str | None  # first-contact owner (首问负责)
@@ -190,7 +192,7 @@ class TicketListOut(Out):
 
 class TicketPatch(BaseModel):
     category: Category | None = None
-    fields: list[FieldIO] | None = None
+    fields: list[FieldIO] | None = Field(None, max_length=50, description="at most 50")
     summary: str | None = Field(None, max_length=2000)
     unit: str | None = Field(None, max_length=128)
     complaint_level: int | None = Field(None, ge=1, le=3)
@@ -242,12 +244,14 @@ class VerifyIn(BaseModel):
 
 
 class SplitIn(BaseModel):
-    units: list[str] = Field(min_length=2, description="one ticket per unit; the first stays")
+    units: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=2, max_length=20, description="one ticket per unit (2 to 20); the first stays"
+    )
 
 
 class ExtensionIn(BaseModel):
-    step: str = Field(description="dispatch, contact, done or reply")
-    new_due: datetime = Field(description="the new deadline (no zone = local time)")
+    step: str = Field(max_length=16, description="dispatch, contact, done or reply")
+    new_due: SaneTime = Field(description="the new deadline (no zone = local time)")
     reason: str = Field(min_length=1, max_length=2000)
     unit: str | None = Field(None, max_length=128, description="the unit asking")
 
@@ -257,7 +261,7 @@ class ApproveIn(BaseModel):
 
 
 class FollowupIn(BaseModel):
-    result: str = Field(description="reached or unreachable")
+    result: str = Field(max_length=16, description="reached or unreachable")
     satisfaction: Satisfaction | None = None
     note: str | None = Field(None, max_length=2000)
 
@@ -304,6 +308,7 @@ def ticket_out(rec: TicketRecord) -> TicketOut:
     ext = rec.extension
     return TicketOut(
         **brief(t).model_dump(),
+        version=rec.version,
         recording_id=t.recording_id,
         caller_number=t.caller_number,
         agent=t.agent,

@@ -1,5 +1,6 @@
 """Users, roles, bearer tokens and passwords. Rule: a token is stored only as its SHA-256,
-a password only as its argon2 hash.
+a password only as its argon2 hash; a token works only while it is not revoked, not past
+its expiry and its user is not disabled.
 
 Roles, from least to most: agent (their own calls only), inspector, supervisor, admin.
 An agent user names the queue member they are on the switch (member name or interface);
@@ -12,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,6 +50,7 @@ class TokenRow(Base):
     label: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,27 +60,57 @@ class User:
     role: Role
     agent: str | None
     phone: str | None = None  # the user's own phone (dial string), where spy calls ring
+    active: bool = True  # False: disabled, refused everywhere
     units: tuple[str, ...] = ()  # role unit: the responsible units this 联络员 acts for
 
     def at_least(self, role: Role) -> bool:
         return self.role.at_least(role)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as its owner's admin sees it: never the token itself."""
+
+    id: int
+    user: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked: bool
+
+    def usable(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _token(row: TokenRow, user: str) -> TokenInfo:
+    return TokenInfo(row.id, user, row.label, row.created_at, row.expires_at, row.revoked)
+
+
+def _no_user(name: str) -> NotFound:
+    return NotFound(
+        f"没有名为 {name!r} 的用户 (no user named {name!r}): check the name with "
+        "`hotline users list` or create it with `hotline users add`"
+    )
+
+
 def _user(row: UserRow) -> User:
     units = tuple(u for u in (row.units or "").split("、") if u)
-    return User(row.id, row.name, Role(row.role), row.agent, row.phone, units)
+    return User(row.id, row.name, Role(row.role), row.agent, row.phone, bool(row.active), units)
 
 
 user_of = _user
 
 
 class UserStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], token_ttl: timedelta | None = None
+    ) -> None:
         self._sessions = sessions
+        self.token_ttl = token_ttl  # a new token's lifetime; None: never expires
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -137,15 +169,109 @@ class UserStore:
             return _user(row)
 
     async def issue_token(self, name: str, now: datetime, label: str | None = None) -> str:
+        return (await self.issue(name, now, label))[1]
+
+    async def issue(
+        self, name: str, now: datetime, label: str | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A new token for `name`, expiring after `token_ttl`: its record and the token
+        (shown once; only its hash is kept)."""
         token = secrets.token_urlsafe(32)
+        expires = now + self.token_ttl if self.token_ttl else None
         async with self._sessions() as session, session.begin():
             row = await session.scalar(select(UserRow).where(UserRow.name == name))
             if row is None:
-                raise NotFound(f"no user named {name!r}; create it first with `hotline users add`")
-            session.add(
-                TokenRow(user_id=row.id, token_sha256=_hash(token), label=label, created_at=now)
+                raise _no_user(name)
+            if not row.active:
+                raise Conflict(
+                    f"用户 {name} 已停用，不能发放令牌 (user {name!r} is disabled): "
+                    f"enable it first with `hotline users enable {name}`"
+                )
+            t = TokenRow(
+                user_id=row.id,
+                token_sha256=_hash(token),
+                label=label,
+                created_at=now,
+                expires_at=expires,
+                revoked=False,
             )
-        return token
+            session.add(t)
+            await session.flush()
+            return _token(t, name), token
+
+    async def tokens_of(self, name: str) -> list[TokenInfo]:
+        """Every token of `name`, newest first (revoked and expired ones too)."""
+        async with self._sessions() as session:
+            uid = await session.scalar(select(UserRow.id).where(UserRow.name == name))
+            if uid is None:
+                raise _no_user(name)
+            rows = await session.scalars(
+                select(TokenRow).where(TokenRow.user_id == uid).order_by(TokenRow.id.desc())
+            )
+            return [_token(r, name) for r in rows]
+
+    async def revoke_token(self, token_id: int) -> TokenInfo:
+        """Revoke one token by its id (as `tokens_of` lists it); again is harmless."""
+        async with self._sessions() as session, session.begin():
+            found = (
+                await session.execute(
+                    select(TokenRow, UserRow.name)
+                    .join(UserRow, UserRow.id == TokenRow.user_id)
+                    .where(TokenRow.id == token_id)
+                )
+            ).first()
+            if found is None:
+                raise NotFound(
+                    f"没有编号为 {token_id} 的令牌 (no token {token_id}): list a user's tokens "
+                    "with `hotline tokens list NAME`"
+                )
+            row, user = found
+            row.revoked = True
+            return _token(row, user)
+
+    async def set_active(self, name: str, active: bool) -> User:
+        """Enable or disable `name`: a disabled user's tokens and sessions stop working and
+        they cannot sign in, until enabled again."""
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(UserRow).where(UserRow.name == name))
+            if row is None:
+                raise _no_user(name)
+            row.active = active
+            return _user(row)
+
+    async def set_role(self, name: str, role: Role, agent: str | None = None) -> User:
+        """Give `name` another role (an agent needs the member name they answer as)."""
+        if role not in PEOPLE:
+            raise InvalidInput(
+                f"角色 {role.value} 属于系统自身，不能分配给用户 (give agent, inspector, "
+                "supervisor or admin)"
+            )
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(UserRow).where(UserRow.name == name))
+            if row is None:
+                raise _no_user(name)
+            if role is Role.AGENT and not (agent or row.agent):
+                raise InvalidInput(
+                    f"坐席角色需要指定分机 (user {name!r} as an agent needs --agent: the queue "
+                    "member name or interface, e.g. PJSIP/1001)"
+                )
+            if role is Role.UNIT and not row.units:
+                raise InvalidInput(
+                    f"承办单位角色需要所属单位 (user {name!r} has no units: add a unit user "
+                    "with `hotline users add … --role unit --unit 单位`)"
+                )
+            row.role = role.value
+            if agent:
+                row.agent = agent
+            return _user(row)
+
+    async def status(self, name: str) -> tuple[User, bool]:
+        """The user and whether they are active."""
+        async with self._sessions() as session:
+            row = await session.scalar(select(UserRow).where(UserRow.name == name))
+            if row is None:
+                raise _no_user(name)
+            return _user(row), row.active
 
     async def revoke_tokens(self, name: str) -> int:
         async with self._sessions() as session, session.begin():
@@ -157,7 +283,9 @@ class UserStore:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def by_token(self, token: str) -> User | None:
+    async def by_token(self, token: str, now: datetime | None = None) -> User | None:
+        """The active user of a live token (not revoked, not expired), else None."""
+        now = now or datetime.now(UTC)
         async with self._sessions() as session:
             row = await session.scalar(
                 select(UserRow)
@@ -165,6 +293,7 @@ class UserStore:
                 .where(
                     TokenRow.token_sha256 == _hash(token),
                     TokenRow.revoked.is_(False),
+                    or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > now),
                     UserRow.active.is_(True),
                 )
             )

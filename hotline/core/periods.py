@@ -21,6 +21,20 @@ from hotline.core.errors import InvalidInput
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
+# the years a hotline's records and reports can be about; outside them a date is a typo
+FIRST_YEAR = 1970
+LAST_YEAR = 2999
+
+
+def check_year(day: date) -> None:
+    """InvalidInput for a date outside [FIRST_YEAR, LAST_YEAR] (year 9999 is a typo, and
+    its period or UTC bounds would overflow)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(
+            f"日期超出范围：{day.isoformat()[:10]} 的年份须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间，"
+            "请检查后重新输入 (the year is out of range)"
+        )
+
 
 class PeriodKind(StrEnum):
     DAY = "day"
@@ -68,7 +82,9 @@ class Period:
         """The day, ISO week or month holding `day`; an aware datetime counts by its day in
         `timezone` (so `Period.of(kind, now)` is the current one)."""
         if isinstance(day, datetime):
+            check_year(day)
             day = day.astimezone(_zone(timezone)).date() if day.tzinfo else day.date()
+        check_year(day)
         return cls(kind, _first_day(kind, day), timezone)
 
     @classmethod

@@ -9,7 +9,7 @@ Every setting has an embedded default (SQLite under ./data, no broker, AMI off),
 from __future__ import annotations
 
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -186,6 +186,33 @@ class WebSettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    """Issue 13: limits, tokens, personal data, the 抽查 key."""
+
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="request bodies over this are refused (413) unread"
+    )
+    token_days: float = Field(
+        90.0, ge=0, description="a new API token expires after this many days; 0 = never"
+    )
+    whole_pii_roles: tuple[str, ...] = Field(
+        ("supervisor", "admin"),
+        description="roles that see phone numbers, 户号, ID numbers and addresses whole; "
+        "the others see them masked (138****1234)",
+    )
+    sample_key: str = Field(
+        "",
+        description="secret key of the 抽查 sample (keyed hash); unset = one generated at "
+        "install in data_dir/sample.key",
+    )
+    anonymise_after_years: float = Field(
+        0.0,
+        ge=0,
+        description="tickets, call rows and quality evidence older than this lose their "
+        "personal data (numbers, 户号, addresses, ID numbers); 0 = keep",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore"
@@ -213,6 +240,7 @@ class Settings(BaseSettings):
     live: LiveSettings = LiveSettings()
     survey: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @field_validator("database_url")
     @classmethod
@@ -220,6 +248,12 @@ class Settings(BaseSettings):
         if v and v.startswith(("postgres://", "postgresql://")):
             return "postgresql+asyncpg://" + v.split("://", 1)[1]
         return v
+
+    @property
+    def token_ttl(self) -> timedelta | None:
+        """How long a new API token lives (None: forever)."""
+        days = self.security.token_days
+        return timedelta(days=days) if days else None
 
     @property
     def archive_root(self) -> Path:

@@ -36,6 +36,7 @@ class ScoredCall:
     finalised_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    version: int = 1  # bumped by every review decision (compare-and-set)
 
 
 @dataclass(frozen=True, slots=True)

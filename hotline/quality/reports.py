@@ -8,7 +8,6 @@ when it stands: not overturned, and a needs-review hit only once an inspector co
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from hotline.core import sheets
 from hotline.core.periods import REPORT_LABELS, Period
 from hotline.core.sheets import add_sheet
 from hotline.quality.records import ScoreDetail
@@ -245,6 +245,4 @@ def to_xlsx(report: Report) -> bytes:
             for i, c in enumerate(report.worst, start=1)
         ],
     )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheets.to_bytes(wb)

@@ -228,6 +228,15 @@ class QueueEntry:
     reasons: tuple[QueueReason, ...]
 
 
+def decides_own(
+    appellant: str, call_agent: str | None, actor: str, actor_agent: str | None
+) -> bool:
+    """Separation of duties: whether deciding this appeal would be deciding one's own (the
+    person who opened it, or the agent whose call it is, e.g. an inspector who also
+    answers calls)."""
+    return actor == appellant or (actor_agent is not None and actor_agent == call_agent)
+
+
 def sample(
     calls: Iterable[Candidate], period_key: str, percent: float, seed: str = "hotline"
 ) -> set[str]:

@@ -284,6 +284,7 @@ class QualityStore:
         *,
         actor: str,
         now: datetime,
+        expected: int | None = None,
         comment: str | None = None,
     ) -> ScoreDetail:
         """Confirm or overturn one hit (again, to change one's mind); the score follows."""
@@ -291,7 +292,7 @@ class QualityStore:
             raise InvalidInput("verdict must be confirmed or overturned")
         note = _text(comment, "意见") if comment and comment.strip() else None
         async with self._sessions() as session, session.begin():
-            row = await txn.locked(session, call_id)
+            row = await txn.locked(session, call_id, expected)
             hit = await txn.hit_of(session, row, hit_id)
             review.check_open(row.call_id, ReviewStatus(row.status), row.finalised_by)
             before_score = row.score
@@ -331,11 +332,18 @@ class QualityStore:
             return await txn.detail(session, row)
 
     async def comment(
-        self, call_id: str, text: str, *, actor: str, now: datetime, hit_id: int | None = None
+        self,
+        call_id: str,
+        text: str,
+        *,
+        actor: str,
+        now: datetime,
+        expected: int | None = None,
+        hit_id: int | None = None,
     ) -> ScoreDetail:
         body = _text(text, "评语")
         async with self._sessions() as session, session.begin():
-            row = await txn.locked(session, call_id)
+            row = await txn.locked(session, call_id, expected)
             if hit_id is not None:
                 await txn.hit_of(session, row, hit_id)
             session.add(CommentRow(score_id=row.id, hit_id=hit_id, author=actor, at=now, text=body))
@@ -343,11 +351,13 @@ class QualityStore:
             await session.flush()
             return await txn.detail(session, row)
 
-    async def finalise(self, call_id: str, *, actor: str, now: datetime) -> ScoreDetail:
+    async def finalise(
+        self, call_id: str, *, actor: str, now: datetime, expected: int | None = None
+    ) -> ScoreDetail:
         """Fix the final score: every needs-review hit decided first (Conflict otherwise);
         the scorer's undecided deductions are confirmed by the finalising inspector."""
         async with self._sessions() as session, session.begin():
-            row = await txn.locked(session, call_id)
+            row = await txn.locked(session, call_id, expected)
             if row.status == ReviewStatus.FINALISED.value:
                 raise Conflict(
                     f"通话 {call_id} 已定稿，如需更改请先重开 (call {call_id!r} was finalised by "
@@ -384,12 +394,14 @@ class QualityStore:
             await session.flush()
             return await txn.detail(session, row)
 
-    async def reopen(self, call_id: str, reason: str, *, actor: str, now: datetime) -> ScoreDetail:
+    async def reopen(
+        self, call_id: str, reason: str, *, actor: str, now: datetime, expected: int | None = None
+    ) -> ScoreDetail:
         """Reopen a finalised score to correct it on purpose: the verdicts are kept, and
         can change again until an inspector finalises it anew."""
         why = _text(reason, "重开理由")
         async with self._sessions() as session, session.begin():
-            row = await txn.locked(session, call_id)
+            row = await txn.locked(session, call_id, expected)
             if row.status != ReviewStatus.FINALISED.value:
                 raise Conflict(
                     f"通话 {call_id} 尚未定稿，无需重开 (call {call_id!r} is not finalised: "
@@ -407,12 +419,19 @@ class QualityStore:
     # --- appeals -------------------------------------------------------------------------
 
     async def open_appeal(
-        self, call_id: str, hit_id: int, reason: str, *, actor: str, now: datetime
+        self,
+        call_id: str,
+        hit_id: int,
+        reason: str,
+        *,
+        actor: str,
+        now: datetime,
+        expected: int | None = None,
     ) -> Appeal:
         """发起: the agent's appeal on one hit of their call (ownership is the caller's check)."""
         text = _text(reason, "申诉理由")
         async with self._sessions() as session, session.begin():
-            row = await txn.locked(session, call_id)
+            row = await txn.locked(session, call_id, expected)
             hit = await txn.hit_of(session, row, hit_id)
             earlier = await session.scalars(
                 select(AppealRow.state).where(AppealRow.hit_id == hit.id)
@@ -472,6 +491,7 @@ class QualityStore:
         *,
         actor: str,
         now: datetime,
+        expected: int | None = None,
         reason: str | None = None,
     ) -> Appeal:
         """撤销 (the appealing agent), 同意 or 驳回 (an inspector, with a reason). An accepted
@@ -491,7 +511,7 @@ class QualityStore:
                     "opened this appeal, can withdraw it)",
                     error_id="not_appellant",
                 )
-            row = await txn.locked(session, appeal.call_id)
+            row = await txn.locked(session, appeal.call_id, expected)
             before = appeal.state
             after = review.appeal_move(AppealState(appeal.state), action)
             if action is AppealAction.ACCEPT:

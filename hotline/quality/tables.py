@@ -35,6 +35,8 @@ class ScoreRow(Base):
     finalised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # compare-and-set: every review decision bumps it (409 for one made on an older one)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class HitRow(Base):

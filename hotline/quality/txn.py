@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.core.errors import NotFound
+from hotline.core.errors import NotFound, VersionConflict
 from hotline.quality import review
 from hotline.quality.model import Score
 from hotline.quality.records import (
@@ -27,8 +28,10 @@ def _hit_key(rule: str, channel: str, start: float) -> tuple[str, str, float]:
     return rule, channel, round(start, 1)
 
 
-async def locked(session: AsyncSession, call_id: str) -> ScoreRow:
-    """The call's newest score row, locked for the rest of the transaction."""
+async def locked(session: AsyncSession, call_id: str, expected: int | None = None) -> ScoreRow:
+    """The call's newest score row, locked for the rest of the transaction, its version
+    moved on by compare-and-set (UPDATE ... WHERE version = :v, which also holds on SQLite,
+    where FOR UPDATE is ignored): a decision made on another version is VersionConflict."""
     row = await session.scalar(
         select(ScoreRow)
         .where(ScoreRow.call_id == call_id)
@@ -41,6 +44,23 @@ async def locked(session: AsyncSession, call_id: str) -> ScoreRow:
             f"通话 {call_id} 尚未评分 (call {call_id!r} has no quality score: it is scored "
             "after it is transcribed; see GET /api/quality/scores)"
         )
+    what = f"通话 {call_id} 的质检评分"
+    if expected is not None and row.version != expected:
+        raise VersionConflict(what, row.version)
+    try:
+        moved = await session.execute(
+            update(ScoreRow)
+            .where(ScoreRow.id == row.id, ScoreRow.version == row.version)
+            .values(version=row.version + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+    except OperationalError as exc:  # SQLite: another writer committed after our read
+        if "locked" in str(exc):
+            raise VersionConflict(what) from None
+        raise
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise VersionConflict(what)
+    await session.refresh(row)
     return row
 
 

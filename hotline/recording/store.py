@@ -366,6 +366,20 @@ class RecordingStore:
                 )
             )
 
+    async def audit_all(
+        self, entries: Sequence[tuple[str, str, int | None, str | None, str | None]], at: datetime
+    ) -> None:
+        """Several entries (actor, action, recording id, remote, detail) in one transaction."""
+        if not entries:
+            return
+        async with self._sessions() as session, session.begin():
+            session.add_all(
+                AuditRow(
+                    at=at, actor=actor, action=action, recording_id=rid, remote=remote, detail=d
+                )
+                for actor, action, rid, remote, d in entries
+            )
+
     async def audit_log(
         self,
         *,

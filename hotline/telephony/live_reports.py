@@ -8,7 +8,6 @@ wrap-up + available + ringing), calls answered and rings not answered.
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from hotline.core import sheets
 from hotline.core.periods import REPORT_LABELS, Period
 from hotline.core.sheets import add_sheet
 from hotline.telephony.live import Activity
@@ -185,6 +185,4 @@ def report_xlsx(r: AgentStateReport) -> bytes:
             for reason, s in a.pause_by_reason
         ],
     )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheets.to_bytes(wb)

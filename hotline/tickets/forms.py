@@ -25,6 +25,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import LayoutError, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
+from hotline.core import sheets
 from hotline.core.errors import InvalidInput
 from hotline.tickets.model import LEVEL_LABELS, ComplaintLevel, FieldKind, Ticket
 
@@ -303,9 +304,7 @@ def slip_xlsx(slip: TransferSlip, *, organisation: str = "客服中心") -> byte
     ws.page_setup.fitToHeight = 1
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheets.to_bytes(wb)
 
 
 def _put(ws: Any, row: int, column: int, value: str, *, label: bool = False) -> None:

@@ -14,13 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from hotline.core import sheets
 from hotline.core.periods import REPORT_LABELS, Period
 from hotline.tickets.model import (
     CATEGORY_LABELS,
@@ -328,9 +328,7 @@ def report_xlsx(
         for data_row in ws2.iter_rows(min_row=3):
             for cell in data_row[2:9]:
                 cell.number_format = _PERCENT
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheets.to_bytes(wb)
 
 
 ASSESS_HEADERS = [

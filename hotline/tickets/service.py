@@ -17,11 +17,12 @@ from typing import Any
 
 from hotline.asr.transcript import Transcript
 from hotline.core.bus import Bus
+from hotline.core.errors import VersionConflict
 from hotline.core.periods import Period
 from hotline.telephony.ami import Originator
 from hotline.telephony.dialler import Dialler, DialPlan
 from hotline.telephony.model import CallRecord
-from hotline.tickets import classify, sla
+from hotline.tickets import classify, duties, sla
 from hotline.tickets.actions import Actions
 from hotline.tickets.attachments import Attachment, Attachments
 from hotline.tickets.drafting import Drafting, RecordingLookup
@@ -110,9 +111,40 @@ class TicketService:
         return await self.intake.create(**kw)
 
     async def edit(
-        self, ticket_id: int, changes: Mapping[str, Any], *, actor: str, role: Role | str
+        self,
+        ticket_id: int,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        role: Role | str,
+        expected_version: int | None = None,
     ) -> TicketRecord:
+        await self._guard(ticket_id, expected_version)
         return await self.actions.edit(ticket_id, changes, actor=actor, role=role)
+
+    async def _guard(
+        self,
+        ticket_id: int,
+        version: int | None,
+        party: duties.Actor | None = None,
+        action: Action | None = None,
+        *,
+        satisfaction: bool = False,
+    ) -> None:
+        """Before a change: VersionConflict unless the ticket is still at `version` (None:
+        any; the store's own compare-and-set then guards against a writer in between), and
+        NotAllowed where the change is the person's own business (tickets.duties)."""
+        if version is None and party is None:
+            return
+        current = await self.store.get(ticket_id)
+        if current is None:
+            return  # the part that acts says what is missing
+        if version is not None and current.version != version:
+            raise VersionConflict(f"工单 {ticket_id} ", current.version)
+        if party is not None:
+            refused = duties.refusal(current.ticket, action, party, satisfaction=satisfaction)
+            if refused is not None:
+                raise refused
 
     async def act(
         self,
@@ -123,7 +155,12 @@ class TicketService:
         role: Role | str,
         reason: str | None = None,
         data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        party: duties.Actor | None = None,
     ) -> TicketRecord:
+        act = next((a for a in Action if a.value == action), None)  # unknown: actions says
+        sat = bool(data and data.get("satisfaction"))
+        await self._guard(ticket_id, expected_version, party, act, satisfaction=sat)
         return await self.actions.act(
             ticket_id, action, actor=actor, role=role, reason=reason, data=data
         )
@@ -178,7 +215,9 @@ class TicketService:
         note: str | None = None,
         actor: str,
         role: Role | str,
+        party: duties.Actor | None = None,
     ) -> TicketRecord:
+        await self._guard(ticket_id, None, party, satisfaction=satisfaction is not None)
         return await self.followups.record_followup(
             ticket_id, result=result, satisfaction=satisfaction, note=note, actor=actor, role=role
         )

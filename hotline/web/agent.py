@@ -13,7 +13,17 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import AnyUser, Calls, Quality, Supervision, Tickets, Timezone, Transcripts
+from hotline.api.audit import Auditor
+from hotline.api.deps import (
+    AnyUser,
+    Calls,
+    Quality,
+    Supervision,
+    Tickets,
+    Timezone,
+    Transcripts,
+    auditor,
+)
 from hotline.api.quality_schemas import ReasonIn
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import quality as quality_routes
@@ -116,13 +126,14 @@ async def _scores_context(
     store: Quality,
     transcripts: Transcripts,
     tz: Timezone,
+    audit: Auditor,
     call_id: str | None = None,
 ) -> dict[str, object]:
     scores = await quality_routes.list_scores(user, store, tz, limit=100)
     appeals = await quality_routes.list_appeals(user, store, limit=100)
     detail = None
     if call_id:  # the API's 404 for a call that is not theirs
-        detail = await quality_routes.get_score(user, store, transcripts, call_id)
+        detail = await quality_routes.get_score(user, store, transcripts, audit, call_id)
     return {
         "scores": scores,
         "appeals": appeals,
@@ -141,7 +152,11 @@ async def my_quality(
     request: Request, user: AnyUser, store: Quality, transcripts: Transcripts, tz: Timezone
 ) -> Response:
     """My scores, with the rule hits of each and my appeals (发起申诉 / 撤销申诉)."""
-    return page(request, "agent/scores.html", await _scores_context(user, store, transcripts, tz))
+    return page(
+        request,
+        "agent/scores.html",
+        await _scores_context(user, store, transcripts, tz, auditor(request)),
+    )
 
 
 @router.get("/my/quality/{call_id}")
@@ -153,7 +168,7 @@ async def my_call_quality(
     tz: Timezone,
     call_id: str,
 ) -> Response:
-    context = await _scores_context(user, store, transcripts, tz, call_id)
+    context = await _scores_context(user, store, transcripts, tz, auditor(request), call_id)
     return page(request, "agent/scores.html", context)
 
 
@@ -183,7 +198,7 @@ async def appeal(
             await quality_routes.appeal(user, store, call_id, hit_id, ReasonIn(reason=reason))
         except (Conflict, InvalidInput) as exc:
             errors[f"reason-{hit_id}"] = chinese(exc.message)
-    context = await _scores_context(user, store, transcripts, tz, call_id)
+    context = await _scores_context(user, store, transcripts, tz, auditor(request), call_id)
     context["errors"] = errors
     context["message"] = None if errors else "申诉已提交，等待质检员处理"
     status = 422 if errors else 200
@@ -204,7 +219,7 @@ async def withdraw(
         await quality_routes.withdraw(user, store, appeal_id)
     except Conflict as exc:
         raise _refused(exc, 409) from None
-    context = await _scores_context(user, store, transcripts, tz, call_id)
+    context = await _scores_context(user, store, transcripts, tz, auditor(request), call_id)
     context["message"] = "申诉已撤销"
     return page(request, "agent/score_detail.html", context)
 

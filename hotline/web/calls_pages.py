@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import AnyUser, Calls, Recordings, Timezone, Transcripts
+from hotline.api.deps import AnyUser, Calls, Recordings, Timezone, Transcripts, auditor
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import transcripts as transcripts_routes
@@ -85,7 +85,7 @@ async def call_page(
     try:
         recording = await recordings_routes.get_call_recording(user, recordings, call_id)
         transcript = await transcripts_routes.call_transcript(
-            user, recordings, transcripts, call_id
+            user, recordings, transcripts, auditor(request), call_id
         )
     except NotFound:
         pass

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from hotline.api.audit import Auditor
 from hotline.api.deps import (
     AnyUser,
     Inspector,
@@ -24,6 +25,7 @@ from hotline.api.deps import (
     Settings,
     Timezone,
     Transcripts,
+    auditor,
 )
 from hotline.api.quality_schemas import (
     AppealOut,
@@ -250,14 +252,18 @@ async def _recording(user: User, recordings: RecordingStore, d: ScoreDetailOut) 
 
 
 async def _lines(
-    user: User, recordings: RecordingStore, transcripts: TranscriptStore, d: ScoreDetailOut
+    user: User,
+    recordings: RecordingStore,
+    transcripts: TranscriptStore,
+    audit: Auditor,
+    d: ScoreDetailOut,
 ) -> tuple[list[LineView], str]:
     """The transcript lines, or why there are none."""
     if d.recording_id is None:
         return [], "这通电话没有录音，因此没有转写。"
     try:
         t = await transcripts_routes.recording_transcript(
-            user, recordings, transcripts, d.recording_id
+            user, recordings, transcripts, audit, d.recording_id
         )
     except NotFound:
         return [], "这通电话尚无转写：录音归档后会自动转写。"
@@ -296,8 +302,10 @@ async def review_page(
     transcripts: Transcripts,
     call_id: str,
 ) -> Response:
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)  # the API's 404
-    lines, no_lines = await _lines(user, recordings, transcripts, d)
+    d = await quality_routes.get_score(
+        user, quality, transcripts, auditor(request), call_id
+    )  # the API's 404
+    lines, no_lines = await _lines(user, recordings, transcripts, auditor(request), d)
     recording = await _recording(user, recordings, d)
     context = _state_context(d, user)
     context.update(recording=recording, lines=lines, no_lines=no_lines)
@@ -332,7 +340,7 @@ async def _verdict(
     verdict: str,
     comment: str,
 ) -> Response:
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
     hit = next((h for h in d.hits if h.id == hit_id), None)
     if hit is not None and hit.verdict == verdict and not comment.strip():
         return _state(request, user, d)  # a second click: already so
@@ -387,7 +395,7 @@ async def post_comment(
     hit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if not text.strip():
-        d = await quality_routes.get_score(user, quality, transcripts, call_id)
+        d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
         return _state(request, user, d, errors={"comment": "请填写评语后再提交"})
     hit = int(hit_id) if hit_id.isdigit() else None
     d = await quality_routes.comment(
@@ -405,7 +413,9 @@ async def post_finalise(
     except Conflict as exc:
         if exc.error_id != "already_finalised":
             raise
-        d = await quality_routes.get_score(user, quality, transcripts, call_id)  # a second click
+        d = await quality_routes.get_score(
+            user, quality, transcripts, auditor(request), call_id
+        )  # a second click
     return _state(request, user, d, message=f"已定稿：{d.call.score:g} 分")
 
 
@@ -418,7 +428,7 @@ async def post_reopen(
     call_id: str,
     reason: Comment = "",
 ) -> Response:
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
     if d.call.status != "finalised":
         return _state(request, user, d)  # a second click: already open
     if not reason.strip():
@@ -439,7 +449,7 @@ async def _appeal_decision(
     accept: bool,
     reason: str,
 ) -> Response:
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
     appeal = next((a for a in d.appeals if a.id == appeal_id), None)
     if appeal is None:
         raise NotFound(f"这通电话没有编号为 {appeal_id} 的申诉 (no appeal {appeal_id} here)")
@@ -449,7 +459,7 @@ async def _appeal_decision(
         return _state(request, user, d, errors={f"appeal-{appeal_id}": "请填写处理理由"})
     decide = quality_routes.accept_appeal if accept else quality_routes.reject_appeal
     await decide(user, quality, appeal_id, ReasonIn(reason=reason.strip()))
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
     return _state(request, user, d, message="已同意申诉" if accept else "已驳回申诉")
 
 
@@ -481,7 +491,7 @@ async def post_appeal(
     hit_id: int,
     reason: Comment = "",
 ) -> Response:
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
     if any(a.hit_id == hit_id and a.state == "open" for a in d.appeals):
         return _state(request, user, d)  # a second click: already appealed
     if not reason.strip():
@@ -492,5 +502,5 @@ async def post_appeal(
         if not isinstance(exc, Conflict | InvalidInput):
             raise
         return _state(request, user, d, errors={f"hit-{hit_id}": exc.message})
-    d = await quality_routes.get_score(user, quality, transcripts, call_id)
+    d = await quality_routes.get_score(user, quality, transcripts, auditor(request), call_id)
     return _state(request, user, d, message="申诉已提交，质检员处理后可在此查看结果")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from hotline.api.audit import Auditor
 from hotline.api.deps import (
     Admin,
     AnyUser,
@@ -20,6 +21,7 @@ from hotline.api.deps import (
     Tickets,
     Timezone,
     Transcripts,
+    auditor,
 )
 from hotline.api.recording_schemas import HoldIn, ImportantIn, RecordingOut, RetentionIn
 from hotline.api.routes import recordings as recordings_routes
@@ -77,6 +79,7 @@ async def recordings_search(
             context["hits"] = await transcripts_routes.search_transcripts(
                 user,
                 transcripts,
+                auditor(request),
                 tz,
                 q=q.q,
                 since=q.since,
@@ -109,11 +112,15 @@ async def recordings_search(
 
 
 async def _transcript(
-    user: User, recordings: RecordingStore, transcripts: TranscriptStore, recording_id: int
+    user: User,
+    recordings: RecordingStore,
+    transcripts: TranscriptStore,
+    audit: Auditor,
+    recording_id: int,
 ) -> object | None:
     try:
         return await transcripts_routes.recording_transcript(
-            user, recordings, transcripts, recording_id
+            user, recordings, transcripts, audit, recording_id
         )
     except NotFound:
         return None
@@ -133,7 +140,9 @@ async def recording_page(
         "recording.html",
         {
             "r": recording,
-            "transcript": await _transcript(user, recordings, transcripts, recording_id),
+            "transcript": await _transcript(
+                user, recordings, transcripts, auditor(request), recording_id
+            ),
             "message": None,
             "errors": {},
         },

@@ -15,7 +15,18 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from hotline.api.deps import Calls, Live, Quality, Rule, Supervisor, Surveys, Tickets, Timezone
+from hotline.api.deps import (
+    Calls,
+    Live,
+    Quality,
+    Rule,
+    Settings,
+    Supervisor,
+    Surveys,
+    Tickets,
+    Timezone,
+    auditor,
+)
 from hotline.api.quality_schemas import ReportOut
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import live as live_routes
@@ -124,7 +135,7 @@ async def service_level(
 @router.get("/reports/quality")
 async def quality(request: Request, user: Supervisor, store: Quality, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
-    r = await quality_routes.report(user, store, tz, period=p.kind, day=p.first)
+    r = await quality_routes.report(user, store, tz, auditor(request), period=p.kind, day=p.first)
     assert isinstance(r, ReportOut)
     charts = [
         bar_chart("各坐席平均分", [(g.name, g.average) for g in r.agents], top=100, bad=_low_score),
@@ -144,10 +155,12 @@ def _low_score(v: float) -> bool:
 
 
 @router.get("/reports/tickets")
-async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Timezone) -> Response:
+async def tickets(
+    request: Request, user: Supervisor, service: Tickets, tz: Timezone, settings: Settings
+) -> Response:
     q, p, errors = _period(request, tz)
     r = await ticket_report_routes.ticket_report(
-        user, service, tz, period=q.period, day=p.first.isoformat()
+        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
     )
     assert isinstance(r, dict)
     charts = [
@@ -166,7 +179,9 @@ async def tickets(request: Request, user: Supervisor, service: Tickets, tz: Time
 @router.get("/reports/agents")
 async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
-    r = await live_routes.reports(user, live, period=q.period, day=p.first.isoformat())
+    r = await live_routes.reports(
+        user, live, auditor(request), period=q.period, day=p.first.isoformat()
+    )
     assert isinstance(r, dict)
     rows = r["agents"]
     charts = [
@@ -200,16 +215,21 @@ async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -
 
 @router.get("/reports/satisfaction")
 async def satisfaction(
-    request: Request, user: Supervisor, surveys: Surveys, service: Tickets, tz: Timezone
+    request: Request,
+    user: Supervisor,
+    surveys: Surveys,
+    service: Tickets,
+    tz: Timezone,
+    settings: Settings,
 ) -> Response:
     """The callers' own survey (参评率 / 满意率, and the 不满意 to follow up) beside the
     回访 satisfaction of tickets: two figures, two tables, never added together."""
     q, p, errors = _period(request, tz)
     r = await survey_routes.survey_report(
-        user, surveys, tz, period=q.period, day=p.first.isoformat()
+        user, surveys, tz, auditor(request), period=q.period, day=p.first.isoformat()
     )
     tickets = await ticket_report_routes.ticket_report(
-        user, service, tz, period=q.period, day=p.first.isoformat()
+        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
     )
     assert isinstance(r, dict) and isinstance(tickets, dict)
     unhappy = await survey_routes.list_surveys(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from hotline.api.deps import CallbackRecords, Callbacks, Supervisor, Tickets, Timezone
+from hotline.api.deps import CallbackRecords, Callbacks, Supervisor, Tickets, Timezone, auditor
 from hotline.api.routes import calls as calls_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.schemas import CallbackOut
@@ -88,7 +88,7 @@ async def cancel(
     cb = await calls_routes.get_callback(user, store, callback_id)
     if cb.status == "cancelled":
         return _row(request, cb, "已取消")  # a second click
-    cb = await calls_routes.cancel_callback(user, callbacks, callback_id)
+    cb = await calls_routes.cancel_callback(user, callbacks, auditor(request), callback_id)
     return _row(request, cb, "已取消")
 
 
@@ -104,7 +104,7 @@ async def retrigger(
     cb = await calls_routes.get_callback(user, store, callback_id)
     if cb.status not in RETRIGGERABLE:
         return _row(request, cb, "已重新排期")  # a second click: already scheduled
-    cb = await calls_routes.retrigger_callback(user, callbacks, callback_id)
+    cb = await calls_routes.retrigger_callback(user, callbacks, auditor(request), callback_id)
     return _row(request, cb, "已重新排期")
 
 

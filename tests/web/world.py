@@ -23,7 +23,7 @@ from hotline.api import app as app_module
 from hotline.api.users import Role, UserStore
 from hotline.asr.store import TranscriptStore
 from hotline.core import db
-from hotline.core.settings import Settings
+from hotline.core.settings import SecuritySettings, Settings
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.store import RecordingStore, Status
 from hotline.telephony.store import CallStore
@@ -69,7 +69,12 @@ class World:
         return f"sqlite+aiosqlite:///{self.data_dir / 'hotline.db'}"
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir, database_url=self.db_url)
+        # a fixed 抽查 key, so the sampled calls the pages show are the same every run
+        return Settings(
+            data_dir=self.data_dir,
+            database_url=self.db_url,
+            security=SecuritySettings(sample_key="hotline"),
+        )
 
     def run(self, work: object) -> object:
         """Run `work(sessions)` against the database from the test's thread."""

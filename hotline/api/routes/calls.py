@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import (
     AnyUser,
+    Audit,
     CallbackRecords,
     Callbacks,
     Calls,
@@ -54,7 +56,7 @@ async def list_calls(
         Literal["inbound", "callback", "all"],
         Query(description="customer calls (inbound, the default), callback legs, or all"),
     ] = "inbound",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
     f = _filter(
@@ -127,7 +129,7 @@ async def list_callbacks(
     user: Supervisor,
     store: CallbackRecords,
     status: Status | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[CallbackOut]:
     found = await store.find(status=status, offset=offset, limit=limit)
@@ -143,14 +145,18 @@ async def get_callback(user: Supervisor, store: CallbackRecords, callback_id: in
 
 
 @router.post("/callbacks/{callback_id}/cancel", response_model=CallbackOut, tags=["callbacks"])
-async def cancel_callback(user: Supervisor, callbacks: Callbacks, callback_id: int) -> CallbackOut:
+async def cancel_callback(
+    user: Supervisor, callbacks: Callbacks, audit: Audit, callback_id: int
+) -> CallbackOut:
     cb = await callbacks.cancel(callback_id, by=user.name)
+    await audit(user, AuditAction.CALLBACK_CANCEL, detail=f"callback={callback_id}")
     return CallbackOut.model_validate(cb)
 
 
 @router.post("/callbacks/{callback_id}/retrigger", response_model=CallbackOut, tags=["callbacks"])
 async def retrigger_callback(
-    user: Supervisor, callbacks: Callbacks, callback_id: int
+    user: Supervisor, callbacks: Callbacks, audit: Audit, callback_id: int
 ) -> CallbackOut:
     cb = await callbacks.retrigger(callback_id, by=user.name)
+    await audit(user, AuditAction.CALLBACK_RETRIGGER, detail=f"callback={callback_id}")
     return CallbackOut.model_validate(cb)

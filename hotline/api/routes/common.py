@@ -4,20 +4,19 @@ downloads."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import Query
 from fastapi.responses import Response
 
+from hotline.api.limits import Since, Until
 from hotline.api.users import User
 from hotline.core.errors import InvalidInput
+from hotline.core.periods import check_year
 from hotline.core.roles import Role
 from hotline.recording.store import Recording, RecordingStore
 
-Since = Annotated[datetime | None, Query(description="from (ISO 8601; no zone = local time)")]
-Until = Annotated[datetime | None, Query(description="until, exclusive")]
+__all__ = ["XLSX", "Since", "Until", "download", "local", "may_see", "own_scope", "time_range"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -29,6 +28,8 @@ def download(body: bytes, media_type: str, ascii_name: str, name: str) -> Respon
 
 def local(timezone: str, value: datetime | None) -> datetime | None:
     """Times without a zone are the hotline's local time (settings.timezone)."""
+    if value is not None:
+        check_year(value)
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=ZoneInfo(timezone))

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from hotline.api.deps import AnyUser, Live, Supervisor
+from hotline.api.audit import Action as AuditAction
+from hotline.api.deps import AnyUser, Audit, Live, Supervisor
 from hotline.api.live_feed import View
 from hotline.api.routes.common import XLSX, download
 from hotline.core.periods import Period
@@ -37,8 +38,9 @@ async def events(request: Request, user: AnyUser, live: Live) -> StreamingRespon
 
 @router.get("/reports", response_model=None)
 async def reports(
-    _: Supervisor,
+    user: Supervisor,
     live: Live,
+    audit: Audit,
     period: Literal["day", "week", "month"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -53,5 +55,6 @@ async def reports(
     report = summarize(rows, p, now)
     if format == "xlsx":
         ascii_name = f"agent-states-{period}-{p.first}.xlsx"
+        await audit(user, AuditAction.EXPORT, detail=ascii_name)
         return download(report_xlsx(report), XLSX, ascii_name, f"{report_title(p)}.xlsx")
     return report_json(report)

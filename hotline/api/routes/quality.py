@@ -6,13 +6,16 @@ inspectors review, decide appeals and see everything; reports are for supervisor
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import (
     AnyUser,
+    Audit,
     Inspector,
     Quality,
     Settings,
@@ -20,6 +23,7 @@ from hotline.api.deps import (
     Timezone,
     Transcripts,
 )
+from hotline.api.etag import IfMatch, Versioned, conflict, expected
 from hotline.api.quality_schemas import (
     AppealOut,
     CommentIn,
@@ -38,7 +42,7 @@ from hotline.api.routes.common import XLSX, Since, Until, download, own_scope, t
 from hotline.api.schemas import UtteranceOut
 from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
-from hotline.core.errors import NotFound
+from hotline.core.errors import NotAllowed, NotFound, VersionConflict
 from hotline.core.periods import Period, PeriodKind
 from hotline.quality import reports, review
 from hotline.quality.records import ScoreDetail
@@ -97,7 +101,7 @@ async def list_scores(
     queue: Annotated[str | None, Query(max_length=128, description="the team (queue)")] = None,
     band: Annotated[str | None, Query(max_length=32, description="e.g. 不合格")] = None,
     status: ReviewStatus | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ScoredCallOut]:
     since, until = time_range(tz, since, until)
@@ -117,9 +121,41 @@ async def list_scores(
 
 @router.get("/scores/{call_id}", response_model=ScoreDetailOut)
 async def get_score(
-    user: AnyUser, store: Quality, transcripts: Transcripts, call_id: str
+    user: AnyUser,
+    store: Quality,
+    transcripts: Transcripts,
+    audit: Audit,
+    call_id: str,
+    v: IfMatch = None,
 ) -> ScoreDetailOut:
-    return await _out(transcripts, await _visible(store, user, call_id))
+    """One scored call: its hits with their evidence (what was said); the read is audited."""
+    d = await _visible(store, user, call_id)
+    rid = d.call.recording_id
+    await audit(user, AuditAction.SCORE_DETAIL, recording_id=rid, detail=f"call={call_id}")
+    if v is not None:
+        v.tag(d.call.version)
+    return await _out(transcripts, d)
+
+
+async def _versioned(
+    store: QualityStore,
+    transcripts: TranscriptStore,
+    call_id: str,
+    v: Versioned | None,
+    decide: Callable[[int | None], Awaitable[ScoreDetail]],
+) -> ScoreDetailOut:
+    """A review decision on the version the client read (If-Match), with the new ETag; on
+    another version a 409 carrying the current score."""
+    try:
+        d = await decide(expected(v))
+    except VersionConflict as exc:
+        now = await store.get(call_id)
+        if now is None:
+            raise
+        raise conflict(exc, await _out(transcripts, now), now.call.version) from None
+    if v is not None:
+        v.tag(d.call.version)
+    return await _out(transcripts, d)
 
 
 @router.get("/review-queue", response_model=QueueOut)
@@ -142,7 +178,9 @@ async def review_queue(
     candidates = [c for c, _ in pairs]
     by_id = {c.call_id: (c, call) for c, call in pairs}
     entries = review.review_queue(
-        candidates, review.sample(candidates, p.key, percent), low_below=low_below
+        candidates,
+        review.sample(candidates, p.key, percent, seed=settings.security.sample_key),
+        low_below=low_below,
     )
     return QueueOut(
         period=p.key,
@@ -168,16 +206,23 @@ async def _decide(
     hit_id: int,
     verdict: Verdict,
     body: VerdictIn | None,
+    v: Versioned | None = None,
 ) -> ScoreDetailOut:
-    d = await store.set_verdict(
+    return await _versioned(
+        store,
+        transcripts,
         call_id,
-        hit_id,
-        verdict,
-        actor=user.name,
-        now=datetime.now(UTC),
-        comment=body.comment if body else None,
+        v,
+        lambda version: store.set_verdict(
+            call_id,
+            hit_id,
+            verdict,
+            actor=user.name,
+            now=datetime.now(UTC),
+            comment=body.comment if body else None,
+            expected=version,
+        ),
     )
-    return await _out(transcripts, d)
 
 
 @router.post("/scores/{call_id}/hits/{hit_id}/confirm", response_model=ScoreDetailOut)
@@ -188,8 +233,9 @@ async def confirm_hit(
     call_id: str,
     hit_id: int,
     body: VerdictIn | None = None,
+    v: IfMatch = None,
 ) -> ScoreDetailOut:
-    return await _decide(store, transcripts, user, call_id, hit_id, Verdict.CONFIRMED, body)
+    return await _decide(store, transcripts, user, call_id, hit_id, Verdict.CONFIRMED, body, v)
 
 
 @router.post("/scores/{call_id}/hits/{hit_id}/overturn", response_model=ScoreDetailOut)
@@ -200,35 +246,70 @@ async def overturn_hit(
     call_id: str,
     hit_id: int,
     body: VerdictIn | None = None,
+    v: IfMatch = None,
 ) -> ScoreDetailOut:
-    return await _decide(store, transcripts, user, call_id, hit_id, Verdict.OVERTURNED, body)
+    return await _decide(store, transcripts, user, call_id, hit_id, Verdict.OVERTURNED, body, v)
 
 
 @router.post("/scores/{call_id}/comments", response_model=ScoreDetailOut)
 async def comment(
-    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str, body: CommentIn
+    user: Inspector,
+    store: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    body: CommentIn,
+    v: IfMatch = None,
 ) -> ScoreDetailOut:
-    d = await store.comment(
-        call_id, body.text, actor=user.name, now=datetime.now(UTC), hit_id=body.hit_id
+    return await _versioned(
+        store,
+        transcripts,
+        call_id,
+        v,
+        lambda version: store.comment(
+            call_id,
+            body.text,
+            actor=user.name,
+            now=datetime.now(UTC),
+            hit_id=body.hit_id,
+            expected=version,
+        ),
     )
-    return await _out(transcripts, d)
 
 
 @router.post("/scores/{call_id}/finalise", response_model=ScoreDetailOut)
 async def finalise(
-    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str
+    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str, v: IfMatch = None
 ) -> ScoreDetailOut:
-    d = await store.finalise(call_id, actor=user.name, now=datetime.now(UTC))
-    return await _out(transcripts, d)
+    return await _versioned(
+        store,
+        transcripts,
+        call_id,
+        v,
+        lambda version: store.finalise(
+            call_id, actor=user.name, now=datetime.now(UTC), expected=version
+        ),
+    )
 
 
 @router.post("/scores/{call_id}/reopen", response_model=ScoreDetailOut)
 async def reopen(
-    user: Inspector, store: Quality, transcripts: Transcripts, call_id: str, body: ReasonIn
+    user: Inspector,
+    store: Quality,
+    transcripts: Transcripts,
+    call_id: str,
+    body: ReasonIn,
+    v: IfMatch = None,
 ) -> ScoreDetailOut:
     """Reopen a finalised score to correct it (the reason is kept in its history)."""
-    d = await store.reopen(call_id, body.reason, actor=user.name, now=datetime.now(UTC))
-    return await _out(transcripts, d)
+    return await _versioned(
+        store,
+        transcripts,
+        call_id,
+        v,
+        lambda version: store.reopen(
+            call_id, body.reason, actor=user.name, now=datetime.now(UTC), expected=version
+        ),
+    )
 
 
 @router.post("/scores/{call_id}/hits/{hit_id}/appeal", response_model=AppealOut, status_code=201)
@@ -262,28 +343,56 @@ async def withdraw(user: AnyUser, store: Quality, appeal_id: int) -> AppealOut:
 
 
 async def _decide_appeal(
-    store: QualityStore, user: User, appeal_id: int, action: AppealAction, reason: str
+    store: QualityStore,
+    user: User,
+    appeal_id: int,
+    action: AppealAction,
+    reason: str,
+    v: Versioned | None = None,
 ) -> AppealOut:
-    a = await store.move_appeal(
-        appeal_id, action, actor=user.name, now=datetime.now(UTC), reason=reason
-    )
+    """同意 / 驳回 on the version of the call's score the inspector read (If-Match: the
+    score's ETag); never by the appellant or the agent whose call it is."""
+    found = await store.get_appeal(appeal_id)
+    if found is not None and review.decides_own(
+        found.opened_by, found.agent, user.name, user.agent
+    ):
+        raise NotAllowed(
+            f"不能处理自己的申诉（申诉 {appeal_id}），请由其他质检员处理 (an appeal on your own "
+            "call is decided by another inspector)",
+            error_id="own_appeal",
+        )
+    try:
+        a = await store.move_appeal(
+            appeal_id,
+            action,
+            actor=user.name,
+            now=datetime.now(UTC),
+            reason=reason,
+            expected=expected(v),
+        )
+    except VersionConflict as exc:
+        found = await store.get_appeal(appeal_id)
+        now = await store.get(found.call_id) if found else None
+        if now is None:
+            raise
+        raise conflict(exc, ScoredCallOut.model_validate(now.call), now.call.version) from None
     return AppealOut.model_validate(a)
 
 
 @router.post("/appeals/{appeal_id}/accept", response_model=AppealOut)
 async def accept_appeal(
-    user: Inspector, store: Quality, appeal_id: int, body: ReasonIn
+    user: Inspector, store: Quality, appeal_id: int, body: ReasonIn, v: IfMatch = None
 ) -> AppealOut:
     """同意: the hit is overturned and the score recomputed (a finalised score: reopen first)."""
-    return await _decide_appeal(store, user, appeal_id, AppealAction.ACCEPT, body.reason)
+    return await _decide_appeal(store, user, appeal_id, AppealAction.ACCEPT, body.reason, v)
 
 
 @router.post("/appeals/{appeal_id}/reject", response_model=AppealOut)
 async def reject_appeal(
-    user: Inspector, store: Quality, appeal_id: int, body: ReasonIn
+    user: Inspector, store: Quality, appeal_id: int, body: ReasonIn, v: IfMatch = None
 ) -> AppealOut:
     """驳回, with the reason the agent reads."""
-    return await _decide_appeal(store, user, appeal_id, AppealAction.REJECT, body.reason)
+    return await _decide_appeal(store, user, appeal_id, AppealAction.REJECT, body.reason, v)
 
 
 @router.get("/appeals", response_model=list[AppealOut])
@@ -291,7 +400,7 @@ async def list_appeals(
     user: AnyUser,
     store: Quality,
     state: AppealState | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AppealOut]:
     items = await store.appeals(state=state, only_agent=own_scope(user), offset=offset, limit=limit)
@@ -314,6 +423,7 @@ async def report(
     user: Supervisor,
     store: Quality,
     tz: Timezone,
+    audit: Audit,
     period: PeriodKind = PeriodKind.DAY,
     day: Annotated[date | None, Query(alias="date", description="a day in the period")] = None,
     format: Literal["json", "xlsx"] = "json",
@@ -326,6 +436,7 @@ async def report(
     if format == "xlsx":
         title = reports.report_title(r)
         ascii_name = f"quality-{period.value}-{p.key}.xlsx"
+        await audit(user, AuditAction.EXPORT, detail=f"{ascii_name}: {title}")
         return download(reports.to_xlsx(r), XLSX, ascii_name, title + ".xlsx")
     return ReportOut(
         title=reports.report_title(r),

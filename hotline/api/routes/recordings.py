@@ -75,9 +75,9 @@ async def search_recordings(
     queue: Annotated[str | None, Query(max_length=128)] = None,
     call_id: Annotated[str | None, Query(max_length=64)] = None,
     ticket: Annotated[int | None, Query(description="the 工单 id: its call's recording")] = None,
-    min_duration_s: Annotated[float | None, Query(ge=0)] = None,
+    min_duration_s: Annotated[float | None, Query(ge=0, le=1_000_000)] = None,
     status: Status | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RecordingPage:
     since, until = time_range(tz, since, until)
@@ -208,7 +208,7 @@ async def audit_log(
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32, description="play, download…")] = None,
     since: Since = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     entries = await store.audit_log(

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hotline.api.deps import Supervisor, Surveys, Timezone
+from hotline.api.audit import Action as AuditAction
+from hotline.api.deps import Audit, Supervisor, Surveys, Timezone
 from hotline.api.routes.common import XLSX, Since, Until, download, time_range
 from hotline.core.periods import Period
 from hotline.telephony.model import SurveyResult
@@ -59,9 +60,10 @@ async def list_surveys(
 
 @router.get("/survey-reports", response_model=None)
 async def survey_report(
-    _: Supervisor,
+    user: Supervisor,
     surveys: Surveys,
     tz: Timezone,
+    audit: Audit,
     period: Literal["day", "week", "month"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -79,5 +81,7 @@ async def survey_report(
     )
     if format == "xlsx":
         ascii_name = f"surveys-{period}-{p.first}.xlsx"
-        return download(report_xlsx(report), XLSX, ascii_name, f"{report_title(p)}.xlsx")
+        name = f"{report_title(p)}.xlsx"
+        await audit(user, AuditAction.EXPORT, detail=f"{ascii_name}: {name}")
+        return download(report_xlsx(report), XLSX, ascii_name, name)
     return report_json(report)

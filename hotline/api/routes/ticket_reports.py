@@ -7,7 +7,7 @@ for them and picks a format.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,8 +15,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from hotline.api import ticket_schemas as s
-from hotline.api.deps import Settings, Supervisor, Tickets, Timezone
+from hotline.api.audit import Action as AuditAction
+from hotline.api.deps import Audit, Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
+from hotline.core import pii, sheets
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.quality.model import agent_number_from
@@ -92,9 +94,11 @@ def _report_json(
 
 @router.get("/ticket-reports", response_model=None)
 async def ticket_report(
-    _: Supervisor,
+    user: Supervisor,
     service: Tickets,
     tz: Timezone,
+    audit: Audit,
+    settings: Settings,
     period: Literal["day", "week", "month", "quarter", "year"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
@@ -112,7 +116,10 @@ async def ticket_report(
     agents = await store.assessment(p, "agent")
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
+        await audit(user, AuditAction.EXPORT, detail=f"tickets-{period}-{p.first}.xlsx: {name}")
         body = report_xlsx(report, units, agents)
+        if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
+            body = sheets.map_text(body, pii.mask_text)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report, units, agents)
 
@@ -151,9 +158,10 @@ async def record_verification(
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)
 async def transfer_slip(
-    _: Supervisor,
+    user: Supervisor,
     service: Tickets,
     settings: Settings,
+    audit: Audit,
     ticket_id: int,
     format: Literal["pdf", "xlsx"] = "pdf",
     complainant: Annotated[str, Query(max_length=64, description="投诉人 as printed")] = "",
@@ -183,7 +191,12 @@ async def transfer_slip(
         transferred_at=min(dispatches, default=None),
         agent=f"工号 {number}" if number else None,
     )
+    if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
+        slip = replace(
+            slip, contact=pii.mask_text(slip.contact), content=pii.mask_text(slip.content)
+        )
     name = f"投诉转接单-{t.id}"
+    await audit(user, AuditAction.SLIP, detail=f"ticket={t.id}; format={format}")
     if format == "xlsx":
         body = slip_xlsx(slip, organisation=organisation)
         return download(body, XLSX, f"transfer-slip-{t.id}.xlsx", name + ".xlsx")

@@ -9,6 +9,8 @@ move 409 with the allowed ones named.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,10 +18,13 @@ from fastapi import APIRouter, HTTPException, Query, UploadFile
 
 from hotline.api import ticket_schemas as s
 from hotline.api.deps import AnyUser, Supervisor, Tickets, Timezone
+from hotline.api.etag import IfMatch, Versioned, conflict, expected
 from hotline.api.routes.common import local, own_scope, time_range
 from hotline.api.users import Role, User
-from hotline.core.errors import InvalidInput, NotFound
+from hotline.core import pii
+from hotline.core.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from hotline.tickets import lifecycle
+from hotline.tickets.duties import Actor
 from hotline.tickets.lifecycle import Action, ActionRefused
 from hotline.tickets.model import Category, Source, State
 from hotline.tickets.records import TicketFilter, TicketRecord
@@ -79,6 +84,11 @@ async def _visible(service: TicketService, user: User, ticket_id: int) -> Ticket
     return rec
 
 
+def _party(user: User) -> Actor:
+    """Who is acting, for the separation of duties (tickets.duties)."""
+    return Actor(user.name, user.agent)
+
+
 def _action(name: str) -> Action:
     try:
         return Action(name)
@@ -104,7 +114,7 @@ async def list_tickets(
     caller: Annotated[str | None, Query(max_length=64, description="number or part")] = None,
     since: Annotated[datetime | None, Query(description="created from (no zone = local)")] = None,
     until: Annotated[datetime | None, Query(description="created until, exclusive")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> s.TicketListOut:
     since, until = time_range(tz, since, until)
@@ -170,32 +180,85 @@ async def _detail(service: TicketService, rec: TicketRecord) -> s.TicketDetailOu
 
 
 @router.get("/{ticket_id}", response_model=s.TicketDetailOut)
-async def get_ticket(user: AnyUser, service: Tickets, ticket_id: int) -> s.TicketDetailOut:
-    return await _detail(service, await _visible(service, user, ticket_id))
+async def get_ticket(
+    user: AnyUser, service: Tickets, ticket_id: int, v: IfMatch = None
+) -> s.TicketDetailOut:
+    """One ticket; its ETag is its version (send it as If-Match with an edit or action)."""
+    rec = await _visible(service, user, ticket_id)
+    if v is not None:
+        v.tag(rec.version)
+    return await _detail(service, rec)
+
+
+async def _versioned(
+    service: TicketService,
+    user: User,
+    ticket_id: int,
+    v: Versioned | None,
+    change: Callable[[int | None], Awaitable[TicketRecord]],
+) -> s.TicketDetailOut:
+    """A change on the version the client read (If-Match), with the new ETag; on another
+    version a 409 carrying the current ticket."""
+    try:
+        rec = await change(expected(v))
+    except Conflict as exc:  # VersionConflict, or the store's own compare-and-set lost
+        if not isinstance(exc, VersionConflict) and exc.error_id != "ticket_changed":
+            raise
+        now = await _visible(service, user, ticket_id)
+        raise conflict(exc, await _detail(service, now), now.version) from None
+    if v is not None:
+        v.tag(rec.version)
+    return await _detail(service, rec)
 
 
 @router.patch("/{ticket_id}", response_model=s.TicketDetailOut)
 async def edit_ticket(
-    user: AnyUser, service: Tickets, ticket_id: int, body: s.TicketPatch
+    user: AnyUser, service: Tickets, ticket_id: int, body: s.TicketPatch, v: IfMatch = None
 ) -> s.TicketDetailOut:
     _no_unit(user)
-    await _visible(service, user, ticket_id)
+    current = (await _visible(service, user, ticket_id)).ticket
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if body.fields is not None:
-        changes["fields"] = [s.field_in(f) for f in body.fields]
+        # a value the user was shown masked (api/masking.py) and sent back: keep the real one
+        given = [s.field_in(f) for f in body.fields]
+        changes["fields"] = [
+            replace(
+                f,
+                value=pii.unmask(
+                    f.value,
+                    [o.value for o in current.fields if o.kind == f.kind],
+                    pii.BY_KIND.get(f.kind.value, pii.mask_text),
+                ),
+            )
+            for f in given
+        ]
+    if changes.get("summary"):
+        changes["summary"] = pii.unmask(changes["summary"], [current.summary], pii.mask_text)
     if changes.get("followup_booked_at") is not None:
         changes["followup_booked_at"] = local(
             str(service.policy.sla.tz), changes["followup_booked_at"]
         )
     if not changes:
         raise InvalidInput("没有要修改的内容 (nothing to change: send at least one field)")
-    rec = await service.edit(ticket_id, changes, actor=user.name, role=user.role)
-    return await _detail(service, rec)
+    return await _versioned(
+        service,
+        user,
+        ticket_id,
+        v,
+        lambda version: service.edit(
+            ticket_id, changes, actor=user.name, role=user.role, expected_version=version
+        ),
+    )
 
 
 @router.post("/{ticket_id}/actions/{action}", response_model=s.TicketDetailOut)
 async def act(
-    user: AnyUser, service: Tickets, ticket_id: int, action: str, body: s.ActionIn
+    user: AnyUser,
+    service: Tickets,
+    ticket_id: int,
+    action: str,
+    body: s.ActionIn,
+    v: IfMatch = None,
 ) -> s.TicketDetailOut:
     act_ = _action(action)
     if act_ in (Action.REQUEST_EXTENSION, Action.APPROVE_EXTENSION):
@@ -211,10 +274,22 @@ async def act(
     if body.satisfaction:
         data["satisfaction"] = body.satisfaction.value
     _for_whom(user, rec, act_, data)
-    rec = await service.act(
-        ticket_id, act_, actor=user.name, role=user.role, reason=body.reason, data=data
+    return await _versioned(
+        service,
+        user,
+        ticket_id,
+        v,
+        lambda version: service.act(
+            ticket_id,
+            act_,
+            actor=user.name,
+            role=user.role,
+            reason=body.reason,
+            data=data,
+            expected_version=version,
+            party=_party(user),
+        ),
     )
-    return await _detail(service, rec)
 
 
 @router.post("/{ticket_id}/attachments", response_model=s.AttachmentOut, status_code=201)
@@ -338,6 +413,7 @@ async def record_followup(
         note=body.note,
         actor=user.name,
         role=user.role,
+        party=_party(user),
     )
     return await _detail(service, rec)
 
