@@ -6,7 +6,7 @@ unit's contact with the customer; users of role unit name their units
 when nothing is left to watch); the deadline watch reads `WHERE next_deadline <= now`.
 
 Revision ID: w14_0010_ticket_policy
-Revises: w13sec_0010_security
+Revises: w17_0011_latest_score
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w14_0010_ticket_policy"
-down_revision = "w13sec_0010_security"
+down_revision = "w17_0011_latest_score"
 branch_labels = None
 depends_on = None
 
