@@ -1,15 +1,18 @@
-"""A big hotline in a fresh PostgreSQL database, fast: N calls over D days (60 queues,
-750 agents) with their recordings, transcripts (with utterances), quality scores (with hits)
-and tickets, written with COPY. Rule: every JSON column is written by the product's own
-code, so the pages read what the service itself would have stored.
+"""A big hotline in a fresh database, fast: N calls over D days (60 queues, 750 agents) with
+their callbacks, recordings, transcripts (with utterances), quality scores (with hits) and
+tickets in every state with their history, written with COPY on PostgreSQL and executemany
+on SQLite. Rule: every JSON column is written by the product's own code, so the pages read
+what the service itself would have stored.
 
 One call, its transcript, its score and its ticket are first put in through the real stores
 (the templates); their JSON is then reused for every clone, with the searchable columns
 (times, agents, queues, numbers, outcomes, scores, states) varied per row. Not loaded: the
-transcript search's bigram rows (`transcript_grams`), ticket histories, audit entries.
+transcript search's bigram rows (`transcript_grams`), audit entries.
 
-Used by benchmarks/web_pages.py; `python benchmarks/million_calls.py --calls 20000` fills
-a database and keeps it (prints its URL).
+Used by benchmarks/web_pages.py and benchmarks/big_hotline.py;
+`python benchmarks/million_calls.py --calls 20000 [--url sqlite+aiosqlite:///big.db]` fills
+a database and keeps it (prints its URL). tests/benchmarks/test_generator.py runs it small
+on both databases, so its rows keep matching the schema.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import json
 import random
+import sqlite3
 import sys
 import time
 import uuid
@@ -25,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -106,6 +110,97 @@ async def drop_database(name: str) -> None:
         await conn.close()
 
 
+# -- where the rows go: COPY on PostgreSQL, executemany on SQLite -----------------------------
+
+
+class Sink(Protocol):
+    async def fetch(self, sql: str) -> list[dict[str, Any]]: ...
+    async def execute(self, sql: str) -> None: ...
+    async def columns(self, table: str) -> list[str]: ...
+    async def write(self, table: str, cols: list[str], rows: list[Any]) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _ordered(cols: list[str], rows: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows given as dicts are written to the columns they name (the others take their
+    defaults: a new NOT NULL column with none makes the load fail, as it should)."""
+    if rows and isinstance(rows[0], dict):
+        named = [c for c in cols if c in rows[0]]
+        return named, [tuple(r[c] for c in named) for r in rows]
+    return cols, rows
+
+
+class PgSink:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.conn.fetch(sql)]
+
+    async def execute(self, sql: str) -> None:
+        await self.conn.execute(sql)
+
+    async def columns(self, table: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $1"
+            " AND table_schema = current_schema() ORDER BY ordinal_position",
+            table,
+        )
+        return [r["column_name"] for r in rows]
+
+    async def write(self, table: str, cols: list[str], rows: list[Any]) -> None:
+        named, records = _ordered(cols, rows)
+        await self.conn.copy_records_to_table(table, records=records, columns=named)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+def _sqlite_value(value: Any) -> Any:
+    """As SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+class SqliteSink:
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA synchronous=OFF")
+
+    async def fetch(self, sql: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql)]
+
+    async def execute(self, sql: str) -> None:
+        self.conn.execute(sql)
+        self.conn.commit()
+
+    async def columns(self, table: str) -> list[str]:
+        return [r["name"] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+
+    async def write(self, table: str, cols: list[str], rows: list[Any]) -> None:
+        named, records = _ordered(cols, rows)
+        marks = ", ".join("?" for _ in named)
+        self.conn.executemany(
+            f"INSERT INTO {table} ({', '.join(named)}) VALUES ({marks})",
+            ([_sqlite_value(v) for v in row] for row in records),
+        )
+        self.conn.commit()
+
+    async def close(self) -> None:
+        self.conn.close()
+
+
+async def open_sink(url: str) -> Sink:
+    """`url` is a SQLAlchemy URL (postgresql+asyncpg://… or sqlite+aiosqlite:///path)."""
+    if url.startswith("sqlite"):
+        return SqliteSink(url.split("///", 1)[-1])
+    return PgSink(await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql")))
+
+
 # -- the templates, through the real stores -------------------------------------------------
 
 
@@ -129,16 +224,15 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
     ]
     transcript = two_channel_transcript(customer, agent, 45.0)
     # the transcript's recording row first (a plain row: the clones replace it)
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    sink = await open_sink(url)
     try:
-        await conn.execute(
-            "INSERT INTO recordings (id, call_id, status, attempts, sources, created_at,"
-            " started_at, retain_until, important, legal_hold) VALUES"
-            " (1, 'tmpl', 'archived', 0, '{}', $1, $1, $1, false, false)",
-            at,
+        cols = ["id", "call_id", "status", "attempts", "sources", "created_at", "started_at"]
+        cols += ["retain_until", "important", "legal_hold"]
+        await sink.write(
+            "recordings", cols, [(1, "tmpl", "archived", 0, "{}", at, at, at, False, False)]
         )
     finally:
-        await conn.close()
+        await sink.close()
     await TranscriptStore(sessions, str(settings.asr.pipeline_version)).save(
         1, "tmpl", transcript, at
     )
@@ -183,16 +277,16 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
         unit="维修中心",
     )
     await engine.dispose()
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    sink = await open_sink(url)
     try:
         out: dict[str, Any] = {}
         for table in ("transcripts", "quality_scores", "tickets"):
-            out[table] = dict(await conn.fetchrow(f"SELECT * FROM {table}"))
-        out["utterances"] = [
-            dict(r)
-            for r in await conn.fetch("SELECT * FROM transcript_utterances ORDER BY utterance_no")
-        ]
-        out["hits"] = [dict(r) for r in await conn.fetch("SELECT * FROM quality_hits ORDER BY id")]
+            out[table] = (await sink.fetch(f"SELECT * FROM {table}"))[0]
+        out["utterances"] = await sink.fetch(
+            "SELECT * FROM transcript_utterances ORDER BY utterance_no"
+        )
+        out["hits"] = await sink.fetch("SELECT * FROM quality_hits ORDER BY id")
+        out["ticket_events"] = await sink.fetch("SELECT * FROM ticket_events ORDER BY id")
         for table in (
             "transcript_grams",
             "transcript_utterances",
@@ -204,9 +298,9 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
             "tickets",
             "recordings",
         ):
-            await conn.execute(f"DELETE FROM {table}")
+            await sink.execute(f"DELETE FROM {table}")
     finally:
-        await conn.close()
+        await sink.close()
     return out
 
 
@@ -225,13 +319,16 @@ class _Gen:
     score_id: int = 0
     hit_id: int = 0
     ticket_id: int = 0
+    callback_id: int = 0
+    event_id: int = 0
     sample: tuple[str, int] | None = None
 
     def chunk(self, start: int, stop: int, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
         rows: dict[str, list[tuple[Any, ...]]] = {
-            k: [] for k in ("calls", "recordings", "transcripts", "utterances", "scores", "hits")
+            k: [] for k in ("calls", "callbacks", "recordings", "transcripts", "utterances")
         }
-        rows["tickets"] = []
+        for k in ("scores", "hits", "tickets", "ticket_events"):
+            rows[k] = []
         rng = self.rng
         for i in range(start, stop):
             at = self.first_at + timedelta(seconds=self.span_s * i / self.n + rng.random())
@@ -251,7 +348,8 @@ class _Gen:
                 else Outcome.DROPPED
             )
             record = self._record(call_id, at, queue_name(q), a, number, outcome)
-            rows["calls"].append(_call_row(record))
+            callback = None if outcome is Outcome.ANSWERED else self._callback(rows, record, now)
+            rows["calls"].append(_call_row(record, callback))
             if outcome in (Outcome.ANSWERED, Outcome.DROPPED):
                 self._recorded(rows, record, a, now)
         return rows
@@ -321,6 +419,42 @@ class _Gen:
             hangup_cause=16,
             outcome=outcome,
         )
+
+    def _callback(self, rows: dict[str, list[Any]], c: CallRecord, now: datetime) -> int | None:
+        """断线回呼: abandoned after 10 s or more, no agent, or dropped mid-call."""
+        if c.outcome is Outcome.ABANDONED and (c.wait_seconds or 0.0) < 10.0:
+            return None
+        self.callback_id += 1
+        ended = c.ended_at or c.entered_at
+        r = self.rng.random()
+        if now - ended < timedelta(minutes=30):
+            status, tries = "scheduled", 0
+        else:
+            status, tries = (
+                ("done", 1) if r < 0.7 else ("exhausted", 3) if r < 0.9 else ("cancelled", 0)
+            )
+        last = ended + timedelta(minutes=1 + 10 * (tries - 1)) if tries else None
+        rows["callbacks"].append(
+            {
+                "id": self.callback_id,
+                "call_id": c.call_id,
+                "number": c.caller_number or "",
+                "reason": {Outcome.ABANDONED: "abandoned", Outcome.NO_AGENT: "no_agent"}.get(
+                    c.outcome, "dropped"
+                ),
+                "connect_kind": "agent" if c.agent_interface else "queue",
+                "connect_target": c.agent_interface or c.queue,
+                "status": status,
+                "attempts_made": tries,
+                "next_attempt_at": ended + timedelta(minutes=1) if status == "scheduled" else None,
+                "last_attempt_at": last,
+                "last_result": {"done": "客户已接通", "exhausted": "客户未接听"}.get(status),
+                "created_at": ended,
+                "updated_at": last or ended,
+                "updated_by": "zhao" if status == "cancelled" else None,
+            }
+        )
+        return self.callback_id
 
     def _recorded(
         self, rows: dict[str, list[tuple[Any, ...]]], c: CallRecord, a: int, now: datetime
@@ -449,6 +583,8 @@ class _Gen:
                 done_at + timedelta(days=2) if final else None,
                 done_at,
                 done_at,
+                1,  # version (the ETag of the review)
+                True,  # latest: one pack, so each call's only row is its newest
             )
         )
         for h in hits:
@@ -530,11 +666,73 @@ class _Gen:
                 None,
                 None,
                 1,
+                # 0014_ticket_policy: the watch's next deadline, source, 即时办结, 回访
+                # wishes, the complaint's judgement, verification, the unit's contact
+                None if closed or overdue else done_by if dispatched else dispatch_by,
+                "phone",
+                None,
+                False,
+                False,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
             )
         )
+        self._history(rows, self.ticket_id, state, created, c.agent_interface)
+
+    def _history(
+        self,
+        rows: dict[str, list[Any]],
+        ticket: int,
+        state: str,
+        created: datetime,
+        agent: str | None,
+    ) -> None:
+        """The template's own draft and refine entries, then one step per state reached."""
+        for e in self.t["ticket_events"]:
+            self.event_id += 1
+            rows["ticket_events"].append(
+                {**e, "id": self.event_id, "ticket_id": ticket, "at": created}
+            )
+        reached = STATE_PATH.index(state)
+        for k, (action, before, after, role, minutes) in enumerate(TRANSITIONS[:reached]):
+            self.event_id += 1
+            rows["ticket_events"].append(
+                {
+                    "id": self.event_id,
+                    "ticket_id": ticket,
+                    "at": created + timedelta(minutes=minutes + k),
+                    "actor": agent or "system" if role == "agent" else "维修中心",
+                    "role": role,
+                    "action": action,
+                    "from_state": before,
+                    "to_state": after,
+                    "reason": None,
+                    "detail": "{}",
+                }
+            )
 
 
-def _call_row(r: CallRecord) -> tuple[Any, ...]:
+STATE_PATH = ("draft", "accepted", "dispatched", "in_progress", "replied", "follow_up", "closed")
+TRANSITIONS = (  # action, from, to, role, minutes after the call
+    ("confirm", "draft", "accepted", "agent", 5),
+    ("dispatch", "accepted", "dispatched", "agent", 10),
+    ("start", "dispatched", "in_progress", "unit", 60),
+    ("reply", "in_progress", "replied", "unit", 1440),
+    ("follow_up", "replied", "follow_up", "agent", 1600),
+    ("close", "follow_up", "closed", "agent", 1620),
+)
+
+
+def _call_row(r: CallRecord, callback_id: int | None = None) -> tuple[Any, ...]:
     return (
         r.call_id,
         r.linkedid,
@@ -558,29 +756,22 @@ def _call_row(r: CallRecord) -> tuple[Any, ...]:
         r.outcome.value,
         r.recording_file,
         r.recording_file,
-        None,
+        callback_id,
         record_to_json(r),
     )
 
 
 TABLES = {  # generator key -> table (in COPY order: parents first)
     "calls": "calls",
+    "callbacks": "callbacks",
     "recordings": "recordings",
     "transcripts": "transcripts",
     "utterances": "transcript_utterances",
     "scores": "quality_scores",
     "hits": "quality_hits",
     "tickets": "tickets",
+    "ticket_events": "ticket_events",
 }
-
-
-async def _columns(conn: asyncpg.Connection, table: str) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = $1"
-        " ORDER BY ordinal_position",
-        table,
-    )
-    return [r["column_name"] for r in rows]
 
 
 def _chunks(n: int) -> Iterator[tuple[int, int]]:
@@ -591,20 +782,32 @@ def _chunks(n: int) -> Iterator[tuple[int, int]]:
 async def load(
     name: str, calls: int, days: float, progress: Callable[[str], None] = print
 ) -> Loaded:
-    """Fill the (migrated on the way) database `name` with `calls` calls over `days`."""
+    """Fill the (migrated on the way) PostgreSQL database `name`."""
     url = f"{PG.replace('postgresql', 'postgresql+asyncpg')}/{name}"
+    return await load_url(url, calls, days, progress)
+
+
+SEQUENCES = ("callbacks", "recordings", "transcripts", "quality_scores", "quality_hits")
+SEQUENCES += ("tickets", "ticket_events")
+
+
+async def load_url(
+    url: str, calls: int, days: float, progress: Callable[[str], None] = print, seed: int = 11
+) -> Loaded:
+    """Fill the (migrated on the way) database at the SQLAlchemy `url` with `calls` calls
+    over `days` days ending now."""
     now = datetime.now(UTC).replace(microsecond=0)
     first = now - timedelta(days=days)
     t = await _templates(url, first)
-    rng = random.Random(11)
+    rng = random.Random(seed)
     numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(calls // 3 + 1)]
     gen = _Gen(calls, first, days * 86400 - 3600, rng, t, numbers)
-    conn = await asyncpg.connect(f"{PG}/{name}")
+    sink = await open_sink(url)
     counts = dict.fromkeys(TABLES, 0)
     t0 = time.perf_counter()
     try:
-        cols = {key: await _columns(conn, table) for key, table in TABLES.items()}
-        pending: asyncio.Task[dict[str, list[tuple[Any, ...]]]] | None = None
+        cols = {key: await sink.columns(table) for key, table in TABLES.items()}
+        pending: asyncio.Task[dict[str, list[Any]]] | None = None
         spans = list(_chunks(calls))
         for k, (start, stop) in enumerate(spans):
             rows = await pending if pending else gen.chunk(start, stop, now)
@@ -616,36 +819,36 @@ async def load(
             )
             for key, table in TABLES.items():
                 if rows[key]:
-                    await conn.copy_records_to_table(table, records=rows[key], columns=cols[key])
+                    await sink.write(table, cols[key], rows[key])
                     counts[key] += len(rows[key])
             if (k + 1) % 10 == 0 or stop == calls:
                 progress(f"  {stop:,} calls loaded ({time.perf_counter() - t0:.0f} s)")
-        for table, seq_col in (
-            ("recordings", "id"),
-            ("transcripts", "id"),
-            ("quality_scores", "id"),
-            ("quality_hits", "id"),
-            ("tickets", "id"),
-        ):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', '{seq_col}'),"
-                f" (SELECT coalesce(max({seq_col}), 1) FROM {table}))"
-            )
+        if isinstance(sink, PgSink):
+            for table in SEQUENCES:
+                await sink.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" (SELECT coalesce(max(id), 1) FROM {table}))"
+                )
         progress("  ANALYZE …")
-        await conn.execute("ANALYZE")
+        await sink.execute("ANALYZE")
     finally:
-        await conn.close()
+        await sink.close()
     assert gen.sample is not None
-    return Loaded(url, name, calls, first, now, counts, gen.sample[0], gen.sample[1])
+    return Loaded(url, url.rsplit("/", 1)[-1], calls, first, now, counts, *gen.sample)
 
 
 async def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--days", type=float, default=50.0)
+    parser.add_argument(
+        "--url", help="a migrated or empty database (default: a new PostgreSQL one)"
+    )
     args = parser.parse_args()
-    name = await create_database()
-    loaded = await load(name, args.calls, args.days)
+    if args.url:
+        loaded = await load_url(args.url, args.calls, args.days)
+    else:
+        loaded = await load(await create_database(), args.calls, args.days)
     print(f"{loaded.url}: {loaded.counts}")
 
 

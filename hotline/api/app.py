@@ -88,6 +88,7 @@ from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.followup import FollowupPolicy
+from hotline.tickets.policy import HotlinePolicy, load_policy
 from hotline.tickets.service import TicketService
 from hotline.tickets.stage import TicketStage
 from hotline.tickets.store import TicketStore
@@ -169,18 +170,28 @@ def make_ticket_service(
     t = settings.tickets
     tz = ZoneInfo(settings.timezone)
     cb = settings.callback
+    calendar = WorkCalendar(t.calendar_files)
+    followup_policy = FollowupPolicy(
+        delay_h=t.followup_delay_h,
+        attempts=t.followup_attempts,
+        interval_h=t.followup_interval_h,
+        quiet_start=t.followup_quiet_start,
+        quiet_end=t.followup_quiet_end,
+        timezone=settings.timezone,
+    )
+    sla_policy = sla.SlaPolicy.from_settings(t, calendar, tz)
+    hotline_policy = (
+        load_policy(t.policy, calendar, settings.timezone)
+        if t.policy
+        else HotlinePolicy.of(sla_policy, followup_policy)
+    )
     return TicketService(
         TicketStore(sessions),
         bus,
-        sla_policy=sla.SlaPolicy.from_settings(t, WorkCalendar(t.calendar_files), tz),
-        followup_policy=FollowupPolicy(
-            delay_h=t.followup_delay_h,
-            attempts=t.followup_attempts,
-            interval_h=t.followup_interval_h,
-            quiet_start=t.followup_quiet_start,
-            quiet_end=t.followup_quiet_end,
-            timezone=settings.timezone,
-        ),
+        sla_policy=hotline_policy.sla,
+        followup_policy=hotline_policy.followup,
+        policy=hotline_policy,
+        attachments_root=settings.archive_root,
         pack=lambda: classify.load_pack(t.pack),
         recordings=recordings,
         originator=originator,

@@ -173,7 +173,7 @@ PasswordStdin = Annotated[
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[Role, typer.Option(help="agent, inspector, supervisor or admin")],
+    role: Annotated[Role, typer.Option(help="unit, agent, inspector, supervisor or admin")],
     agent: Annotated[
         str | None,
         typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
@@ -185,6 +185,10 @@ def users_add(
         ),
     ] = None,
     password_stdin: PasswordStdin = False,
+    unit: Annotated[
+        list[str] | None,
+        typer.Option(help="for unit users: a responsible unit they act for (repeat for more)"),
+    ] = None,
 ) -> None:
     """Create a user and print a first token for them (and set their browser password with
     --password-stdin)."""
@@ -192,7 +196,7 @@ def users_add(
 
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
-        await users.add(name, role, agent, now, phone=phone)
+        await users.add(name, role, agent, now, phone=phone, units=tuple(unit or ()))
         await _cli_audit(users, "user_add", f"user={name}; role={role.value}")
         if password is not None:
             await users.set_password(name, password)
@@ -243,7 +247,8 @@ def users_phone(
 def users_list() -> None:
     """List users, roles and whether they are active (停用 = disabled)."""
     for u in _with_users(lambda users: users.all()):
-        typer.echo(f"{u.name}\t{u.role.value}\t{u.agent or ''}\t{'' if u.active else '停用'}")
+        who = u.agent or "、".join(u.units)
+        typer.echo(f"{u.name}\t{u.role.value}\t{who}\t{'' if u.active else '停用'}")
 
 
 def _set_active(name: str, active: bool) -> None:

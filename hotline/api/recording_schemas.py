@@ -38,9 +38,11 @@ class RecordingOut(Out):
 
 class RecordingPage(BaseModel):
     items: list[RecordingOut]
-    total: int
+    total: int  # counted up to offset + 10,000: see total_capped
     offset: int
     limit: int
+    total_capped: bool = False  # true: there are at least `total` recordings
+    next_cursor: str | None = None  # pass as ?cursor= for the next page; None: last page
 
 
 class AuditOut(Out):

@@ -105,9 +105,11 @@ class CallOut(Out):
 
 class CallPage(BaseModel):
     items: list[CallOut]
-    total: int
+    total: int  # counted up to offset + 10,000: see total_capped
     offset: int
     limit: int
+    total_capped: bool = False  # true: there are at least `total` calls
+    next_cursor: str | None = None  # pass as ?cursor= for the next page; None: last page
 
 
 class StatsOut(BaseModel):

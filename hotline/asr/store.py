@@ -42,7 +42,7 @@ from hotline.asr.transcript import Transcript, normalize
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.errors import InvalidInput
 from hotline.recording.store import RecordingRow
-from hotline.telephony.view import calls_answered_by
+from hotline.telephony.view import owned_by
 
 MAX_QUERY = 100
 MAX_MATCHES_PER_CALL = 20
@@ -367,7 +367,7 @@ class TranscriptStore:
         if agent:
             where.append(r.agent == agent)
         if only_agent is not None:
-            where.append((r.agent == only_agent) | r.call_id.in_(calls_answered_by(only_agent)))
+            where.append(owned_by(only_agent, r.id, r.agent, r.call_id))
 
         def matching(*columns: Any) -> Any:
             stmt = (

@@ -5,6 +5,7 @@ SQLite (the embedded default) and PostgreSQL run the same migrations; they run o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -54,6 +55,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -72,6 +77,8 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+            # PostgreSQL has sha256(); SQL that picks a keyed-hash sample uses this one here
+            dbapi_conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)

@@ -136,6 +136,11 @@ class TicketSettings(BaseModel):
     calendar_files: tuple[Path, ...] = Field(
         (), description="official holiday schedules for years chinese-calendar does not know"
     )
+    policy: Path | None = Field(
+        None,
+        description="the hotline's 管理办法 as a ticket policy file (hotline/tickets/policies/); "
+        "when set, its numbers replace the dispatch/complaint/回访 numbers below",
+    )
     dispatch_min: float = Field(20.0, gt=0, description="派发 within, minutes")
     dispatch_urgent_min: float = Field(5.0, gt=0, description="repairs and complaints, minutes")
     repair_contact_h: float = Field(2.0, gt=0, description="repairs: contact within, hours")

@@ -165,6 +165,63 @@ def build_report(calls: Iterable[ReportCall], period: Period, now: datetime) -> 
     )
 
 
+def report_from_totals(
+    period: Period,
+    now: datetime,
+    *,
+    agents: dict[str | None, list[Any]],
+    teams: dict[str | None, list[Any]],
+    agent_hits: Sequence[Any],
+    team_hits: Sequence[Any],
+    rules: Sequence[Any],
+    worst: Sequence[ReportCall],
+) -> Report:
+    """The same Report as `build_report`, from totals the database summed: per group
+    [calls, finalised, score sum, ring known, within rule]; hits as (group, rule, n);
+    rules as (rule, hits, confirmed, calls); the worst calls as they are."""
+
+    def named(groups: dict[str | None, list[Any]], hits: Sequence[Any], none: str) -> list[Any]:
+        merged: dict[str, list[Any]] = {}
+        for key, (n, fin, total, known, within) in groups.items():
+            m = merged.setdefault(key or none, [0, 0, 0.0, 0, 0, Counter()])
+            for i, v in enumerate((n, fin, total, known, within)):
+                m[i] += v or 0
+        for key, rule, n in hits:
+            merged.setdefault(key or none, [0, 0, 0.0, 0, 0, Counter()])[5][rule] += n
+        return sorted(merged.items())
+
+    def stats(name: str, m: list[Any]) -> GroupStats:
+        n, fin, total, known, within, hits = m
+        return GroupStats(
+            name=name,
+            calls=int(n),
+            finalised=int(fin),
+            average=round(float(total) / n, 1) if n else None,
+            ring_known=int(known),
+            within_rule=int(within),
+            hits=dict(sorted(hits.items())),
+        )
+
+    by_agent = named(agents, agent_hits, NO_AGENT)
+    everyone: list[Any] = [0, 0, 0.0, 0, 0, Counter()]
+    for _, m in by_agent:
+        for i in range(5):
+            everyone[i] += m[i]
+        everyone[5].update(m[5])
+    return Report(
+        period=period,
+        generated_at=now,
+        total=stats("全部", everyone),
+        agents=tuple(stats(name, m) for name, m in by_agent),
+        teams=tuple(stats(name, m) for name, m in named(teams, team_hits, NO_TEAM)),
+        rules=tuple(
+            RuleStats(rule, int(hits), int(confirmed or 0), int(calls))
+            for rule, hits, confirmed, calls in sorted(rules, key=lambda r: (-r[1], r[0]))
+        ),
+        worst=tuple(worst),
+    )
+
+
 # --- XLSX -----------------------------------------------------------------------------------
 
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, case, false, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
+from hotline.core import paging
 from hotline.core.errors import Conflict, InvalidInput, NotFound
-from hotline.quality import review, txn
+from hotline.core.periods import Period
+from hotline.quality import reports, review, txn
 from hotline.quality.model import Score
 from hotline.quality.records import (
     Appeal,
@@ -46,7 +47,7 @@ from hotline.quality.records import (
 )
 from hotline.quality.review import AppealAction, AppealState, ReviewRules, ReviewStatus, Verdict
 from hotline.quality.tables import AppealRow, CommentRow, HitRow, ScoreRow
-from hotline.telephony.view import call_answered_by, calls_answered_by
+from hotline.telephony.view import call_answered_by, owned_by
 
 SYSTEM = "system"  # the actor of the pipeline's own changes
 
@@ -65,9 +66,10 @@ def _fmt(score: float | None) -> str | None:
 
 
 def _newest() -> Any:
-    """Only each call's newest score row: a re-score with another pack is a new row."""
-    other = aliased(ScoreRow)
-    return ScoreRow.id.in_(select(func.max(other.id)).group_by(other.call_id))
+    """Only each call's newest score row: a re-score with another pack is a new row, and
+    `save_score` moves the `latest` flag to it (migration 0013), so no query has to find
+    the newest row of every call."""
+    return ScoreRow.latest == True  # noqa: E712  (`IS true` would not use the column plainly)
 
 
 class QualityStore:
@@ -140,6 +142,12 @@ class QualityStore:
                     if before is None:
                         row.score, row.band, row.updated_at = score.score, score.band, now
                     await session.flush()
+                    if before is None:  # a new row (another pack): the call's newest now
+                        await session.execute(
+                            update(ScoreRow)
+                            .where(ScoreRow.call_id == call_id, ScoreRow.id < row.id)
+                            .values(latest=False)
+                        )
                     await txn.merge_hits(session, row, score, self.rules)
                     await txn.rescore(session, row, self.rules, now)
                     txn.log(
@@ -184,10 +192,13 @@ class QualityStore:
         only_agent: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        cursor: str | None = None,
     ) -> list[ScoredCall]:
         """Scored calls, newest call first. `only_agent` is the role check: an agent's own
-        calls, by the score's agent or the call's member name or interface."""
-        stmt = select(ScoreRow).where(_newest(), *self._filters(since, until, only_agent))
+        calls, by the score's agent or the call's member name or interface. `cursor`
+        (`next_cursor(last of the previous page)`) starts after that page, at any depth."""
+        keyset = paging.after(ScoreRow.call_started_at, ScoreRow.id, cursor, int)
+        stmt = select(ScoreRow).where(_newest(), *self._filters(since, until, only_agent), *keyset)
         if agent:
             stmt = stmt.where(ScoreRow.agent == agent)
         if queue:
@@ -202,6 +213,11 @@ class QualityStore:
             return [to_call(r) for r in rows]
 
     @staticmethod
+    def next_cursor(last: ScoredCall) -> str:
+        """The cursor of the page after the one that ended with `last`."""
+        return paging.Cursor(last.call_started_at, str(last.id)).encode()
+
+    @staticmethod
     def _filters(
         since: datetime | None, until: datetime | None, only_agent: str | None
     ) -> list[Any]:
@@ -211,8 +227,7 @@ class QualityStore:
         if until:
             where.append(ScoreRow.call_started_at < until)
         if only_agent is not None:
-            theirs = calls_answered_by(only_agent)
-            where.append(or_(ScoreRow.agent == only_agent, ScoreRow.call_id.in_(theirs)))
+            where.append(owned_by(only_agent, ScoreRow.id, ScoreRow.agent, ScoreRow.call_id))
         return where
 
     async def belongs_to(self, call: ScoredCall, agent: str) -> bool:
@@ -255,24 +270,188 @@ class QualityStore:
             for r, n in rows
         ]
 
+    async def review_queue(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        period_key: str,
+        percent: float,
+        low_below: float,
+        limit: int,
+        seed: str = "hotline",
+    ) -> list[tuple[ScoredCall, int, tuple[review.QueueReason, ...]]]:
+        """The review queue of [since, until) computed by the database: the same entries, in
+        the same order, as `review.review_queue(candidates, review.sample(...))` (the pure
+        rule), each with its pending needs-review hits and reasons, at most `limit`. The
+        抽查 sample is ranked per agent by the same keyed sha256 in SQL (a window)."""
+        s = ScoreRow
+        pending_hits = (
+            select(HitRow.score_id, func.count().label("n"))
+            .where(HitRow.verdict == Verdict.PENDING.value, HitRow.needs_review.is_(True))
+            .group_by(HitRow.score_id)
+            .subquery()
+        )
+        pending = func.coalesce(pending_hits.c.n, 0)
+        async with self._sessions() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            key = literal(f"{seed}|{period_key}|", String()) + s.call_id
+            # the digest's bytes sort as its hex text does (and need no collation)
+            digest = func.sha256(func.convert_to(key, "UTF8")) if postgres else func.sha256_hex(key)
+            cand = (
+                select(
+                    s.id.label("sid"),
+                    pending.label("pending"),
+                    func.row_number().over(partition_by=s.agent, order_by=digest).label("rn"),
+                    func.count().over(partition_by=s.agent).label("n"),
+                )
+                .outerjoin(pending_hits, pending_hits.c.score_id == s.id)
+                .where(_newest(), *self._filters(since, until, None))
+                .subquery()
+            )
+            # rank r is sampled when r <= max(1, ceil(n * percent / 100 - 1e-9))
+            sampled = (
+                or_(cand.c.rn == 1, (cand.c.rn - 1) * 100.0 < cand.c.n * percent - 1e-7)
+                if percent > 0
+                else false()
+            )
+            stmt = (
+                select(s, cand.c.pending, case((sampled, 1), else_=0))
+                .join(cand, cand.c.sid == s.id)
+                .where(
+                    s.status != ReviewStatus.FINALISED.value,
+                    or_(cand.c.pending > 0, s.score < low_below, sampled),
+                )
+                .order_by(
+                    case((cand.c.pending > 0, 0), else_=1), s.score, s.call_started_at, s.call_id
+                )
+                .limit(limit)
+            )
+            rows = (await session.execute(stmt)).all()
+        out = []
+        for row, n, picked in rows:
+            reasons = [
+                reason
+                for reason, on in (
+                    (review.QueueReason.NEEDS_REVIEW, n > 0),
+                    (review.QueueReason.LOW_SCORE, row.score < low_below),
+                    (review.QueueReason.SAMPLE, bool(picked)),
+                )
+                if on
+            ]
+            out.append((to_call(row), int(n), tuple(reasons)))
+        return out
+
     async def period_details(self, since: datetime, until: datetime) -> list[ScoreDetail]:
-        """Every scored call of [since, until) with its hits: what reports aggregate."""
+        """Every scored call of [since, until) with its hits: what reports aggregate. The
+        hits are read by joining the same selection, never by a list of ids (a month holds
+        more scores than a statement may bind parameters)."""
+        period = [_newest(), *self._filters(since, until, None)]
         async with self._sessions() as session:
             rows = list(
                 await session.scalars(
-                    select(ScoreRow)
-                    .where(_newest(), *self._filters(since, until, None))
-                    .order_by(ScoreRow.call_started_at, ScoreRow.id)
+                    select(ScoreRow).where(*period).order_by(ScoreRow.call_started_at, ScoreRow.id)
                 )
             )
-            ids = [r.id for r in rows]
-            hits: dict[int, list[HitRecord]] = {i: [] for i in ids}
-            if ids:
-                for h in await session.scalars(
-                    select(HitRow).where(HitRow.score_id.in_(ids)).order_by(HitRow.start_s)
-                ):
-                    hits[h.score_id].append(to_hit(h))
+            hits: dict[int, list[HitRecord]] = {r.id: [] for r in rows}
+            for h in await session.scalars(
+                select(HitRow)
+                .join(ScoreRow, ScoreRow.id == HitRow.score_id)
+                .where(*period)
+                .order_by(HitRow.score_id, HitRow.start_s)
+            ):
+                hits[h.score_id].append(to_hit(h))
         return [ScoreDetail(to_call(r), tuple(hits[r.id]), (), (), ()) for r in rows]
+
+    async def report(self, period: Period, now: datetime) -> reports.Report:
+        """The period's report (hotline.quality.reports) aggregated by the database: group
+        counts, averages and rule hits by GROUP BY, the worst calls by ORDER BY … LIMIT; only
+        the few worst calls' hits are read. Equal to `build_report` over `period_details`."""
+        since, until = period.bounds()
+        s, h = ScoreRow, HitRow
+        period_where = [_newest(), *self._filters(since, until, None)]
+        finalised = s.status == ReviewStatus.FINALISED.value
+        effective = case((finalised & s.final_score.is_not(None), s.final_score), else_=s.score)
+        stands = or_(
+            (h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False),
+            h.verdict == Verdict.CONFIRMED.value,
+        )
+        scored = select(s.id).where(*period_where).subquery()
+
+        async def groups(session: AsyncSession, key: Any) -> dict[str | None, list[Any]]:
+            stmt = (
+                select(
+                    key,
+                    func.count(),
+                    func.sum(case((finalised, 1), else_=0)),
+                    func.sum(effective),
+                    func.sum(case((s.within_rule.is_not(None), 1), else_=0)),
+                    func.sum(case((s.within_rule.is_(True), 1), else_=0)),
+                )
+                .where(*period_where)
+                .group_by(key)
+            )
+            return {r[0]: list(r[1:]) for r in await session.execute(stmt)}
+
+        async def group_hits(session: AsyncSession, key: Any) -> list[Any]:
+            stmt = (
+                select(key, h.rule, func.count())
+                .select_from(h)
+                .join(s, s.id == h.score_id)
+                .join(scored, scored.c.id == s.id)
+                .where(stands)
+                .group_by(key, h.rule)
+            )
+            return list((await session.execute(stmt)).all())
+
+        async with self._sessions() as session:
+            agents = await groups(session, s.agent)
+            teams = await groups(session, s.queue)
+            agent_hits = await group_hits(session, s.agent)
+            team_hits = await group_hits(session, s.queue)
+            rule_rows = (
+                await session.execute(
+                    select(
+                        h.rule,
+                        func.count(),
+                        func.sum(case((h.verdict == Verdict.CONFIRMED.value, 1), else_=0)),
+                        func.count(func.distinct(h.score_id)),
+                    )
+                    .join(scored, scored.c.id == h.score_id)
+                    .where(stands)
+                    .group_by(h.rule)
+                )
+            ).all()
+            worst_rows = list(
+                await session.scalars(
+                    select(s)
+                    .where(*period_where)
+                    .order_by(effective, s.call_started_at, s.call_id)
+                    .limit(reports.WORST)
+                )
+            )
+            worst_hits: dict[int, list[HitRow]] = {r.id: [] for r in worst_rows}
+            if worst_rows:  # at most WORST ids: a bounded list
+                for hit in await session.scalars(
+                    select(h).where(h.score_id.in_(list(worst_hits))).order_by(h.start_s)
+                ):
+                    worst_hits[hit.score_id].append(hit)
+        worst = [
+            reports.report_call(
+                ScoreDetail(to_call(r), tuple(to_hit(x) for x in worst_hits[r.id]), (), (), ())
+            )
+            for r in worst_rows
+        ]
+        return reports.report_from_totals(
+            period,
+            now,
+            agents=agents,
+            teams=teams,
+            agent_hits=agent_hits,
+            team_hits=team_hits,
+            rules=[tuple(r) for r in rule_rows],
+            worst=worst,
+        )
 
     # --- the inspector's actions ---------------------------------------------------------
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
@@ -13,7 +23,14 @@ from hotline.core.db import Base, UtcDateTime
 
 class ScoreRow(Base):
     __tablename__ = "quality_scores"
-    __table_args__ = (UniqueConstraint("call_id", "pack"),)
+    __table_args__ = (
+        UniqueConstraint("call_id", "pack"),
+        # the newest row per call, lists by time and by agent or band (migration 0012)
+        Index("ix_quality_scores_call_id_id", "call_id", "id"),
+        Index("ix_quality_scores_call_started_at_id", "call_started_at", "id"),
+        Index("ix_quality_scores_agent_started_at", "agent", "call_started_at"),
+        Index("ix_quality_scores_band_started_at", "band", "call_started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -28,6 +45,8 @@ class ScoreRow(Base):
     auto_band: Mapped[str] = mapped_column(String(32))
     instant_fail: Mapped[bool] = mapped_column(Boolean)  # the scorer's
     score: Mapped[float] = mapped_column(Float, index=True)  # current: from the verdicts
+    # the call's newest row (highest id); older packs' rows stay for audit (migration 0013)
+    latest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     band: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     final_score: Mapped[float | None] = mapped_column(Float)

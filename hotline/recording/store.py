@@ -16,10 +16,10 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
-    func,
     or_,
     select,
     update,
@@ -28,8 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.core import paging
 from hotline.core.db import Base, UtcDateTime
-from hotline.telephony.view import call_answered_by, calls_answered_by
+from hotline.core.paging import Page
+from hotline.telephony.view import call_answered_by, owned_by
 
 
 class Status(StrEnum):
@@ -46,6 +48,10 @@ class Layout(StrEnum):
 
 class RecordingRow(Base):
     __tablename__ = "recordings"
+    __table_args__ = (  # newest first, and an agent's own (migration 0012)
+        Index("ix_recordings_started_at_id", "started_at", "id"),
+        Index("ix_recordings_agent_started_at", "agent", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -326,8 +332,7 @@ class RecordingStore:
         if f.agent:
             where.append(r.agent == f.agent)
         if f.only_agent is not None:  # the member name or the interface, as for calls
-            theirs = calls_answered_by(f.only_agent)
-            where.append((r.agent == f.only_agent) | r.call_id.in_(theirs))
+            where.append(owned_by(f.only_agent, r.id, r.agent, r.call_id))
         if f.queue:
             where.append(r.queue == f.queue)
         if f.call_id:
@@ -341,19 +346,27 @@ class RecordingStore:
     async def search(
         self, f: RecordingFilter, *, offset: int = 0, limit: int = 50
     ) -> tuple[list[Recording], int]:
+        """A page and the total, counted up to `offset` + paging.COUNT_CAP."""
+        page = await self.page(f, offset=offset, limit=limit)
+        return page.items, page.total
+
+    async def page(
+        self, f: RecordingFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
+    ) -> Page[Recording]:
+        """Newest first; with `cursor` (a previous page's next_cursor) the page after it."""
+        r = RecordingRow
         where = self._where(f)
+        keyset = paging.after(r.started_at, r.id, cursor, int)
+        stmt = select(r).where(*where, *keyset).order_by(r.started_at.desc(), r.id.desc())
         async with self._sessions() as session:
-            total = await session.scalar(
-                select(func.count()).select_from(RecordingRow).where(*where)
+            rows = list(await session.scalars(stmt.offset(offset).limit(limit + 1)))
+            total, capped = await paging.capped_count(
+                session, select(r.id).where(*where), offset + paging.COUNT_CAP
             )
-            rows = await session.scalars(
-                select(RecordingRow)
-                .where(*where)
-                .order_by(RecordingRow.started_at.desc(), RecordingRow.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-            return [_recording(r) for r in rows], int(total or 0)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor_out = paging.Cursor(rows[-1].started_at, str(rows[-1].id)).encode() if more else None
+        return Page([_recording(x) for x in rows], total, capped, cursor_out)
 
     async def expired(self, now: datetime, limit: int = 500) -> list[Recording]:
         """Archived or failed recordings past retention and not on legal hold."""

@@ -20,6 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.core import paging
+from hotline.core.paging import Page
 from hotline.telephony.callback_store import CallbackRow
 from hotline.telephony.live import DAY_COUNTERS, DayCounters
 from hotline.telephony.model import (
@@ -263,7 +265,7 @@ class CallStore:
         if f.outcome:
             where.append(c.outcome == f.outcome.value)
         if f.within_rule is not None:
-            where.append(c.within_rule.is_(f.within_rule))
+            where.append(c.within_rule == f.within_rule)  # `IS false` cannot use an index
         if f.direction:
             where.append(c.direction == f.direction.value)
         return where
@@ -271,17 +273,34 @@ class CallStore:
     async def search(
         self, f: CallFilter, *, offset: int = 0, limit: int = 50
     ) -> tuple[list[CallRecord], int]:
+        """A page of calls and their total, counted up to `offset` + paging.COUNT_CAP."""
+        page = await self.page(f, offset=offset, limit=limit)
+        return page.items, page.total
+
+    async def page(
+        self, f: CallFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
+    ) -> Page[CallRecord]:
+        """Newest call first. With `cursor` (a previous page's next_cursor) the page starts
+        after that page's last call, whatever its depth; `offset` is kept for old clients."""
+        c = CallRow
         where = self._where(f)
+        keyset = paging.after(c.entered_at, c.call_id, cursor)
+        stmt = select(c.detail, c.entered_at, c.call_id).where(*where, *keyset)
+        stmt = stmt.order_by(c.entered_at.desc(), c.call_id.desc())
         async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(CallRow).where(*where))
-            rows = await session.scalars(
-                select(CallRow.detail)
-                .where(*where)
-                .order_by(CallRow.entered_at.desc(), CallRow.call_id)
-                .offset(offset)
-                .limit(limit)
+            rows = (await session.execute(stmt.offset(offset).limit(limit + 1))).all()
+            total, capped = await paging.capped_count(
+                session, select(c.call_id).where(*where), offset + paging.COUNT_CAP
             )
-            return [record_from_json(d) for d in rows], int(total or 0)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if rows else None
+        return Page(
+            [record_from_json(r.detail) for r in rows],
+            total,
+            capped,
+            paging.Cursor(last.entered_at, last.call_id).encode() if more and last else None,
+        )
 
     async def stats(self, f: CallFilter, group_by: str | None) -> list[StatsRow]:
         """Service level per queue, per agent or overall (group_by None)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
@@ -17,6 +17,20 @@ from hotline.core.db import Base, UtcDateTime
 
 class CallRow(Base):
     __tablename__ = "calls"
+    __table_args__ = (  # each list filter with the newest-first order (migration 0012)
+        Index("ix_calls_entered_at_call_id", "entered_at", "call_id"),
+        Index("ix_calls_within_rule_entered_at", "within_rule", "entered_at"),
+        Index("ix_calls_agent_member_entered_at", "agent_member", "entered_at"),
+        Index("ix_calls_agent_interface_entered_at", "agent_interface", "entered_at"),
+        Index("ix_calls_queue_entered_at", "queue", "entered_at"),
+        Index("ix_calls_outcome_entered_at", "outcome", "entered_at"),
+        Index(
+            "ix_calls_open",
+            "call_id",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, select
+from sqlalchemy import ColumnElement, RowMapping, Select, select, union
 
 from hotline.telephony.model import Outcome
 from hotline.telephony.tables import CallRow
@@ -66,6 +67,16 @@ def calls_answered_by(agent: str) -> Select[str]:
     """The ids of the calls `agent` answered, for what is kept per call (recordings,
     transcripts, scores, tickets): use as `Row.call_id.in_(calls_answered_by(agent))`."""
     return select(CallRow.call_id).where(answered_by(agent))
+
+
+def owned_by(agent: str, id_col: Any, agent_col: Any, call_id_col: Any) -> ColumnElement[bool]:
+    """Rows of a per-call table (a recording, score, ticket) that are `agent`'s: the row's
+    own agent is them, or its call is one they answered. Written as `id IN (… UNION …)`
+    so each part uses its index; `agent = X OR call_id IN (…)` makes the planner scan the
+    whole table."""
+    by_row = select(id_col).where(agent_col == agent)
+    by_call = select(id_col).where(call_id_col.in_(calls_answered_by(agent)))
+    return id_col.in_(union(by_row, by_call))  # type: ignore[no-any-return]
 
 
 def call_answered_by(call_id: str, agent: str) -> Select[str]:

@@ -18,7 +18,7 @@ from hotline.api.deps import (
     Supervisor,
     Timezone,
 )
-from hotline.api.routes.common import Since, Until, own_scope, time_range
+from hotline.api.routes.common import PageCursor, Since, Until, own_scope, time_range
 from hotline.api.schemas import CallbackOut, CallOut, CallPage, StatsOut, StatsReport
 from hotline.api.users import User
 from hotline.core.errors import NotFound
@@ -58,6 +58,7 @@ async def list_calls(
     ] = "inbound",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: PageCursor = None,
 ) -> CallPage:
     f = _filter(
         tz,
@@ -71,9 +72,16 @@ async def list_calls(
         within_rule=within_rule,
         direction=None if direction == "all" else Direction(direction),
     )
-    records, total = await calls.search(f, offset=offset, limit=limit)
-    items = [CallOut.of(r) for r in records]
-    return CallPage(items=items, total=total, offset=offset, limit=limit)
+    page = await calls.page(f, offset=offset, limit=limit, cursor=cursor)
+    items = [CallOut.of(r) for r in page.items]
+    return CallPage(
+        items=items,
+        total=page.total,
+        total_capped=page.total_capped,
+        offset=offset,
+        limit=limit,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/calls/{call_id}", response_model=CallOut, tags=["calls"])

@@ -4,9 +4,11 @@ downloads."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from fastapi import Query
 from fastapi.responses import Response
 
 from hotline.api.limits import Since, Until
@@ -16,7 +18,24 @@ from hotline.core.periods import check_year
 from hotline.core.roles import Role
 from hotline.recording.store import Recording, RecordingStore
 
-__all__ = ["XLSX", "Since", "Until", "download", "local", "may_see", "own_scope", "time_range"]
+__all__ = [
+    "XLSX",
+    "PageCursor",
+    "Since",
+    "Until",
+    "download",
+    "local",
+    "may_see",
+    "own_scope",
+    "time_range",
+]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=400,
+        description="the previous page's next_cursor: the page after it, fast at any depth",
+    ),
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

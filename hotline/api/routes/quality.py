@@ -6,6 +6,7 @@ inspectors review, decide appeals and see everything; reports are for supervisor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
@@ -38,7 +39,15 @@ from hotline.api.quality_schemas import (
     VerdictIn,
     WorstOut,
 )
-from hotline.api.routes.common import XLSX, Since, Until, download, own_scope, time_range
+from hotline.api.routes.common import (
+    XLSX,
+    PageCursor,
+    Since,
+    Until,
+    download,
+    own_scope,
+    time_range,
+)
 from hotline.api.schemas import UtteranceOut
 from hotline.api.users import User
 from hotline.asr.store import TranscriptStore
@@ -103,7 +112,10 @@ async def list_scores(
     status: ReviewStatus | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: PageCursor = None,
+    response: Response = None,  # type: ignore[assignment]  # FastAPI fills it in
 ) -> list[ScoredCallOut]:
+    """A full page sends the next page's cursor in the `X-Next-Cursor` header."""
     since, until = time_range(tz, since, until)
     calls = await store.list_scores(
         agent=agent,
@@ -115,7 +127,10 @@ async def list_scores(
         only_agent=own_scope(user),
         offset=offset,
         limit=limit,
+        cursor=cursor,
     )
+    if response is not None and len(calls) == limit:
+        response.headers["X-Next-Cursor"] = store.next_cursor(calls[-1])
     return [ScoredCallOut.model_validate(c) for c in calls]
 
 
@@ -174,13 +189,14 @@ async def review_queue(
     p = Period.from_key(period, tz) if period else Period.of(PeriodKind.WEEK, datetime.now(UTC), tz)
     since, until = p.bounds()
     percent = settings.quality.sample_percent
-    pairs = await store.candidates(since, until)
-    candidates = [c for c, _ in pairs]
-    by_id = {c.call_id: (c, call) for c, call in pairs}
-    entries = review.review_queue(
-        candidates,
-        review.sample(candidates, p.key, percent, seed=settings.security.sample_key),
+    entries = await store.review_queue(
+        since,
+        until,
+        period_key=p.key,
+        percent=percent,
         low_below=low_below,
+        limit=limit,
+        seed=settings.security.sample_key,
     )
     return QueueOut(
         period=p.key,
@@ -189,11 +205,11 @@ async def review_queue(
         sample_percent=percent,
         items=[
             QueueItemOut(
-                call=ScoredCallOut.model_validate(by_id[e.call_id][1]),
-                pending_review=by_id[e.call_id][0].pending_review,
-                reasons=[r.value for r in e.reasons],
+                call=ScoredCallOut.model_validate(call),
+                pending_review=pending,
+                reasons=[r.value for r in reasons],
             )
-            for e in entries[:limit]
+            for call, pending, reasons in entries
         ],
     )
 
@@ -430,14 +446,13 @@ async def report(
 ) -> ReportOut | Response:
     now = datetime.now(UTC)
     p = Period.of(period, day or now, tz)
-    since, until = p.bounds()
-    details = await store.period_details(since, until)
-    r = reports.build_report([reports.report_call(d) for d in details], p, now)
+    r = await store.report(p, now)
     if format == "xlsx":
         title = reports.report_title(r)
         ascii_name = f"quality-{period.value}-{p.key}.xlsx"
         await audit(user, AuditAction.EXPORT, detail=f"{ascii_name}: {title}")
-        return download(reports.to_xlsx(r), XLSX, ascii_name, title + ".xlsx")
+        body = await asyncio.to_thread(reports.to_xlsx, r)  # CPU work off the event loop
+        return download(body, XLSX, ascii_name, title + ".xlsx")
     return ReportOut(
         title=reports.report_title(r),
         period=p.key,

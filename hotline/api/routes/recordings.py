@@ -36,7 +36,15 @@ from hotline.api.recording_schemas import (
     RecordingPage,
     RetentionIn,
 )
-from hotline.api.routes.common import Since, Until, local, may_see, own_scope, time_range
+from hotline.api.routes.common import (
+    PageCursor,
+    Since,
+    Until,
+    local,
+    may_see,
+    own_scope,
+    time_range,
+)
 from hotline.api.stages import retry_recording
 from hotline.api.users import User
 from hotline.core.errors import NotFound, Unavailable
@@ -79,6 +87,7 @@ async def search_recordings(
     status: Status | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: PageCursor = None,
 ) -> RecordingPage:
     since, until = time_range(tz, since, until)
     own = own_scope(user)
@@ -99,9 +108,16 @@ async def search_recordings(
         status=status,
         only_agent=own,
     )
-    found, total = await store.search(f, offset=offset, limit=limit)
-    items = [RecordingOut.model_validate(r) for r in found]
-    return RecordingPage(items=items, total=total, offset=offset, limit=limit)
+    page = await store.page(f, offset=offset, limit=limit, cursor=cursor)
+    items = [RecordingOut.model_validate(r) for r in page.items]
+    return RecordingPage(
+        items=items,
+        total=page.total,
+        total_capped=page.total_capped,
+        offset=offset,
+        limit=limit,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/recordings/{recording_id}", response_model=RecordingOut, tags=["recordings"])
