@@ -2,7 +2,7 @@
 or the database), so the wait can be bounded in hours
 
 Revision ID: w13ops_0010_job_waits
-Revises: w13sec_0010_security
+Revises: w14_0010_ticket_policy
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w13ops_0010_job_waits"
-down_revision = "w13sec_0010_security"
+down_revision = "w14_0010_ticket_policy"
 branch_labels = None
 depends_on = None
 
