@@ -666,6 +666,24 @@ class _Gen:
                 None,
                 None,
                 1,
+                # 0014_ticket_policy: the watch's next deadline, source, 即时办结, 回访
+                # wishes, the complaint's judgement, verification, the unit's contact
+                None if closed or overdue else done_by if dispatched else dispatch_by,
+                "phone",
+                None,
+                False,
+                False,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
             )
         )
         self._history(rows, self.ticket_id, state, created, c.agent_interface)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,11 +20,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import hotline
+from hotline.api import health as health_routes
 from hotline.api import privacy
 from hotline.api.desk_wiring import attach_desk
 from hotline.api.limits import BodyLimit
@@ -61,9 +61,11 @@ from hotline.core.errors import (
     Unavailable,
 )
 from hotline.core.jobs import JobQueue, RetryPolicy, make_job_queue
+from hotline.core.leader import Leadership, instance_name
+from hotline.core.loops import Loops, every
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.pipeline import Pipeline
-from hotline.core.settings import Settings
+from hotline.core.settings import Settings, refuse_placeholder_secret
 from hotline.quality.pack import Pack, load_pack
 from hotline.quality.review import rules_from_pack
 from hotline.quality.stage import ScoreStage
@@ -89,6 +91,7 @@ from hotline.telephony.tracker import CallTracker
 from hotline.tickets import classify, sla
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.followup import FollowupPolicy
+from hotline.tickets.policy import HotlinePolicy, load_policy
 from hotline.tickets.service import TicketService
 from hotline.tickets.stage import TicketStage
 from hotline.tickets.store import TicketStore
@@ -120,9 +123,11 @@ class Container:
     tickets: TicketService
     archive: ArchiveStage
     pipeline: Pipeline
+    leadership: Leadership
+    instance: str
     ami: AmiClient | None = None
     mqtt: MqttPublisher | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    loops: Loops = field(default_factory=Loops)
     jobs_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -131,12 +136,18 @@ class Container:
 
 
 def make_archiver(
-    settings: Settings, recordings: RecordingStore, bus: Bus, *, delete_source: bool | None = None
+    settings: Settings,
+    recordings: RecordingStore,
+    bus: Bus,
+    *,
+    delete_source: bool | None = None,
+    instance: str | None = None,
 ) -> ArchiveService:
     conf = settings.recording
     return ArchiveService(
         recordings,
         bus,
+        instance=instance or instance_name(),
         root=settings.archive_root,
         path_map=conf.path_map,
         codec=conf.codec,
@@ -162,18 +173,28 @@ def make_ticket_service(
     t = settings.tickets
     tz = ZoneInfo(settings.timezone)
     cb = settings.callback
+    calendar = WorkCalendar(t.calendar_files)
+    followup_policy = FollowupPolicy(
+        delay_h=t.followup_delay_h,
+        attempts=t.followup_attempts,
+        interval_h=t.followup_interval_h,
+        quiet_start=t.followup_quiet_start,
+        quiet_end=t.followup_quiet_end,
+        timezone=settings.timezone,
+    )
+    sla_policy = sla.SlaPolicy.from_settings(t, calendar, tz)
+    hotline_policy = (
+        load_policy(t.policy, calendar, settings.timezone)
+        if t.policy
+        else HotlinePolicy.of(sla_policy, followup_policy)
+    )
     return TicketService(
         TicketStore(sessions),
         bus,
-        sla_policy=sla.SlaPolicy.from_settings(t, WorkCalendar(t.calendar_files), tz),
-        followup_policy=FollowupPolicy(
-            delay_h=t.followup_delay_h,
-            attempts=t.followup_attempts,
-            interval_h=t.followup_interval_h,
-            quiet_start=t.followup_quiet_start,
-            quiet_end=t.followup_quiet_end,
-            timezone=settings.timezone,
-        ),
+        sla_policy=hotline_policy.sla,
+        followup_policy=hotline_policy.followup,
+        policy=hotline_policy,
+        attachments_root=settings.archive_root,
         pack=lambda: classify.load_pack(t.pack),
         recordings=recordings,
         originator=originator,
@@ -181,6 +202,15 @@ def make_ticket_service(
             t.followup_context, cb.channel_template, cb.caller_id, cb.originate_timeout_s
         ),
         overdue_check_s=t.overdue_check_s,
+    )
+
+
+def wait_policy(settings: Settings) -> RetryPolicy:
+    """The job queue's retry policy with the waiting limits a person set."""
+    return RetryPolicy(
+        wait_backoff_s=settings.jobs_wait_backoff_min * 60,
+        wait_max_backoff_s=settings.jobs_wait_max_backoff_min * 60,
+        wait_limit_s=settings.jobs_wait_limit_h * 3600,
     )
 
 
@@ -211,6 +241,8 @@ def masked_for_mqtt(
 
 
 def build(settings: Settings) -> Container:
+    refuse_placeholder_secret(settings)
+    instance = instance_name()
     # the 抽查 key: configured, or generated at install and kept in data_dir (issue 13)
     settings.security.sample_key = keys.sample_key(settings.security.sample_key, settings.data_dir)
     engine = db.make_engine(settings.db_url)
@@ -261,7 +293,7 @@ def build(settings: Settings) -> Container:
         ami,
     )
     recordings = RecordingStore(sessions)
-    archiver = make_archiver(settings, recordings, bus)
+    archiver = make_archiver(settings, recordings, bus, instance=instance)
     transcripts = TranscriptStore(sessions, str(settings.asr.pipeline_version))
     transcription = TranscriptionService(
         transcripts,
@@ -274,10 +306,14 @@ def build(settings: Settings) -> Container:
     )
     # the pipeline after a call: one retry scheduler (the job queue's), the archive stage
     # with the recording settings' max_attempts
+    waits = wait_policy(settings)
     jobs = make_job_queue(
         settings.db_url,
         sessions,
-        retry_by_stage={ARCHIVE: RetryPolicy(max_attempts=settings.recording.max_attempts)},
+        retry=waits,
+        lease_s=settings.jobs_lease_s,
+        **({"poll_s": settings.jobs_poll_s} if settings.jobs_poll_s else {}),
+        retry_by_stage={ARCHIVE: replace(waits, max_attempts=settings.recording.max_attempts)},
     )
     pack = load_pack(settings.quality.pack)
     quality = QualityStore(sessions, rules_from_pack(pack))
@@ -334,7 +370,7 @@ def build(settings: Settings) -> Container:
             m.host,
             m.port,
             prefix=m.topic_prefix,
-            client_id=m.client_id,
+            client_id=f"{m.client_id}-{instance}",  # unique: a broker kicks a twin off
             username=m.username,
             password=m.password,
         )
@@ -362,57 +398,65 @@ def build(settings: Settings) -> Container:
         tickets=tickets,
         archive=archive,
         pipeline=pipeline,
+        leadership=Leadership(engine),
+        instance=instance,
         ami=ami,
         mqtt=mqtt,
     )
 
 
 async def start(c: Container) -> None:
+    """Start every background loop, each supervised (restarted with backoff when it dies);
+    the ones that must run once across instances only while this instance leads."""
     await db.migrate(c.engine)
     await c.call_service.restore()
+    loops, lead = c.loops, c.leadership
     if c.mqtt is not None:
-        c.mqtt.start()
+        loops.start("mqtt-publisher", c.mqtt.run)
     else:
         log.info("MQTT: no broker configured (HOTLINE_MQTT__HOST); real-time events stay local")
-    c.tasks.append(asyncio.create_task(c.call_service.run(c.queue), name="call-consumer"))
+    loops.start("call-consumer", lambda: c.call_service.run(c.queue))
     handlers = active_handlers(c)
     cores = os.cpu_count() or 1
     await c.archive.resume()
-    c.tasks.append(
-        asyncio.create_task(
-            c.jobs.run_worker(
-                handlers, concurrency=c.settings.jobs_concurrency or 2 * cores, stop=c.jobs_stop
-            ),
-            name="pipeline-worker",
-        )
+    loops.start(
+        "pipeline-worker",
+        lambda: c.jobs.run_worker(
+            handlers, concurrency=c.settings.jobs_concurrency or 2 * cores, stop=c.jobs_stop
+        ),
     )
-    c.tasks.append(
-        asyncio.create_task(
-            retention.purge_forever(
+    loops.start(
+        "archive-sweep",
+        lambda: every(c.settings.jobs_sweep_min * 60, c.archive.sweep, "archive sweep"),
+    )
+    loops.start("leader", lead.run)
+    loops.start(
+        "retention-purge",
+        lambda: lead.while_leading(
+            lambda: retention.purge_forever(
                 c.recordings,
                 c.archive_root,
                 interval_s=c.settings.recording.purge_interval_h * 3600,
                 timezone=c.settings.timezone,
                 on_purged=c.transcripts.delete,
-            ),
-            name="retention-purge",
-        )
+            )
+        ),
     )
     years = c.settings.security.anonymise_after_years
     if years > 0:
-        c.tasks.append(
-            asyncio.create_task(
-                privacy.anonymise_forever(
+        loops.start(
+            "anonymise",
+            lambda: lead.while_leading(
+                lambda: privacy.anonymise_forever(
                     c.sessions, years, interval_s=c.settings.recording.purge_interval_h * 3600
-                ),
-                name="anonymise",
-            )
+                )
+            ),
         )
-    c.tasks.append(asyncio.create_task(c.tickets.run(), name="tickets"))
+    loops.start("tickets", lambda: lead.while_leading(c.tickets.run))
     if c.ami is not None:
         await c.ami.start()
         if c.settings.callback.enabled:
-            c.tasks.append(asyncio.create_task(c.callbacks.run(), name="callbacks"))
+            loops.start("callbacks", lambda: lead.while_leading(c.callbacks.run))
     else:
         log.info(
             "AMI disabled: no switch configured (set HOTLINE_AMI__HOST, HOTLINE_AMI__USERNAME "
@@ -421,6 +465,7 @@ async def start(c: Container) -> None:
 
 
 async def stop(c: Container) -> None:
+    c.loops.stopping()
     if c.ami is not None:
         await c.ami.stop()
     # let the consumer save what the switch already sent
@@ -429,21 +474,16 @@ async def stop(c: Container) -> None:
             await c.queue.join()
     await c.callbacks.stop()
     c.jobs_stop.set()  # running jobs finish; the rest stays queued for next time
-    worker = next((t for t in c.tasks if t.get_name() == "pipeline-worker"), None)
+    worker = c.loops.task("pipeline-worker")
     if worker is not None:
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError, Exception):
             async with asyncio.timeout(10):
                 await asyncio.shield(worker)
-    for task in c.tasks:
-        task.cancel()
-    for task in c.tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    c.tasks.clear()
+    if c.mqtt is not None:
+        await c.mqtt.drain()
+    await c.loops.stop()
     c.transcription.close(wait=False)
     await c.jobs.close()
-    if c.mqtt is not None:
-        await c.mqtt.stop()
     await c.engine.dispose()
 
 
@@ -508,25 +548,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    @app.get("/api/health", tags=["health"])
-    async def health() -> dict[str, object]:
-        try:
-            async with c.sessions() as session:
-                await session.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:
-            database = f"unavailable: {exc}"
-        ami = "disabled" if c.ami is None else ("connected" if c.ami.connected else "connecting")
-        mqtt = "disabled" if c.mqtt is None else ("connected" if c.mqtt.connected else "connecting")
-        return {
-            "status": "ok" if database == "ok" else "degraded",
-            "database": database,
-            "ami": ami,
-            "mqtt": mqtt,
-            "open_calls": len(c.call_service.tracker.open_calls()),
-            "queued_events": c.queue.qsize(),
-        }
-
+    app.include_router(health_routes.router)
     app.include_router(calls_routes.router)
     app.include_router(recordings_routes.router)
     app.include_router(transcripts_routes.router)

@@ -108,8 +108,13 @@ def serve(
         "database: %s",
         settings.db_url.split("@")[-1] if "@" in settings.db_url else settings.db_url,
     )
+    try:
+        service = create_app(settings)
+    except HotlineError as exc:  # e.g. the placeholder AMI secret
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
     uvicorn.run(
-        create_app(settings),
+        service,
         host=host or settings.http_host,
         port=port or settings.http_port,
         log_level=settings.log_level.lower(),
@@ -168,7 +173,7 @@ PasswordStdin = Annotated[
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[Role, typer.Option(help="agent, inspector, supervisor or admin")],
+    role: Annotated[Role, typer.Option(help="unit, agent, inspector, supervisor or admin")],
     agent: Annotated[
         str | None,
         typer.Option(help="for agents: the queue member name or interface, e.g. PJSIP/1001"),
@@ -180,6 +185,10 @@ def users_add(
         ),
     ] = None,
     password_stdin: PasswordStdin = False,
+    unit: Annotated[
+        list[str] | None,
+        typer.Option(help="for unit users: a responsible unit they act for (repeat for more)"),
+    ] = None,
 ) -> None:
     """Create a user and print a first token for them (and set their browser password with
     --password-stdin)."""
@@ -187,7 +196,7 @@ def users_add(
 
     async def work(users: UserStore) -> str:
         now = datetime.now(UTC)
-        await users.add(name, role, agent, now, phone=phone)
+        await users.add(name, role, agent, now, phone=phone, units=tuple(unit or ()))
         await _cli_audit(users, "user_add", f"user={name}; role={role.value}")
         if password is not None:
             await users.set_password(name, password)
@@ -238,7 +247,8 @@ def users_phone(
 def users_list() -> None:
     """List users, roles and whether they are active (停用 = disabled)."""
     for u in _with_users(lambda users: users.all()):
-        typer.echo(f"{u.name}\t{u.role.value}\t{u.agent or ''}\t{'' if u.active else '停用'}")
+        who = u.agent or "、".join(u.units)
+        typer.echo(f"{u.name}\t{u.role.value}\t{who}\t{'' if u.active else '停用'}")
 
 
 def _set_active(name: str, active: bool) -> None:
@@ -535,9 +545,31 @@ def jobs_stats() -> None:
 
 
 @jobs_app.command("retry")
-def jobs_retry(job_id: int) -> None:
-    """Put a parked (failed) job back in the queue; an archive job's recording too."""
-    from hotline.api.stages import retry_job
+def jobs_retry(
+    job_id: Annotated[int | None, typer.Argument(help="one job; unset = all that match")] = None,
+    stage: Annotated[str | None, typer.Option(help="archive, transcribe, …; unset = all")] = None,
+    state: Annotated[
+        str, typer.Option(help="failed (parked: fresh attempts) or pending (waiting: run now)")
+    ] = "failed",
+) -> None:
+    """Put a parked (failed) job back in the queue, an archive job's recording too; without
+    a JOB_ID, every job of --stage in --state (e.g. after an outage was fixed)."""
+    from hotline.api.stages import retry_job, retry_jobs
+    from hotline.core.jobs import JobState
+
+    if job_id is None:
+        try:
+            wanted = JobState(state)
+        except ValueError:
+            typer.echo(f"error: state must be failed or pending, not {state!r}", err=True)
+            raise typer.Exit(2) from None
+
+        async def bulk(c: Any) -> int:
+            return await retry_jobs(c, "cli", stage=stage, state=wanted)
+
+        n = _with_container(bulk)
+        typer.echo(f"{n} job(s) queued again")
+        return
 
     async def work(c: Any) -> bool:
         return await retry_job(c, job_id, "cli")

@@ -13,7 +13,7 @@ import logging
 from typing import Protocol
 
 from hotline.asr.stage import TRANSCRIBE, TranscribeStage, model_ready
-from hotline.core.jobs import Handler
+from hotline.core.jobs import Handler, JobState
 from hotline.core.pipeline import Pipeline, Stage
 from hotline.core.settings import Settings
 from hotline.quality.stage import SCORE, ScoreStage
@@ -76,3 +76,10 @@ async def retry_job(c: Wired, job_id: int, actor: str) -> bool:
     """A parked job back in the queue with fresh attempts (an archive job's failed
     recording too); False when the job is not parked."""
     return await c.pipeline.retry_job(job_id, actor)
+
+
+async def retry_jobs(
+    c: Wired, actor: str, *, stage: str | None, state: JobState, limit: int = 1000
+) -> int:
+    """Bulk retry by stage and state (see Pipeline.retry_many)."""
+    return await c.pipeline.retry_many(actor, stage=stage, state=state, limit=limit)

@@ -13,13 +13,17 @@ from hotline.api.schemas import Out
 from hotline.tickets.lifecycle import ACTION_LABELS, HISTORY_LABELS, allowed
 from hotline.tickets.model import (
     CATEGORY_LABELS,
+    SOURCE_LABELS,
     STATE_LABELS,
+    VALIDITY_LABELS,
     Category,
     Deadlines,
     Evidence,
     FieldKind,
     Satisfaction,
+    Source,
     Ticket,
+    Validity,
 )
 from hotline.tickets.model import Field as TicketField
 from hotline.tickets.records import (
@@ -47,6 +51,7 @@ class DeadlinesOut(Out):
     contact_by: datetime | None
     done_by: datetime | None
     reply_by: datetime | None
+    opinion_by: datetime | None  # a valid complaint's handling opinion
 
 
 class ExtensionOut(Out):
@@ -55,6 +60,25 @@ class ExtensionOut(Out):
     reason: str
     by: str
     at: datetime
+
+
+class AttachmentOut(Out):
+    id: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    by: str
+    at: datetime
+
+
+class JudgementOut(Out):
+    validity: str  # valid / invalid / special
+    validity_label: str
+    reason: str
+    unit: str | None  # 被投诉单位
+    agent: str | None  # 被投诉人员
+    opinion_by: datetime | None
 
 
 class TicketBrief(Out):
@@ -96,6 +120,15 @@ class TicketOut(TicketBrief):
     exposure: bool
     extension: ExtensionOut | None
     parent_id: int | None
+    source: str
+    source_label: str
+    source_ref: str | None
+    on_spot: bool  # 即时办结 (一次解决)
+    followup_declined: bool
+    followup_booked_at: datetime | None
+    judgement: JudgementOut | None
+    verify_state: str | None  # drawn for a check of the outcome: pending / passed / failed
+    verify_note: str | None
     allowed_actions: list[str]
     allowed_labels: list[str]
 
@@ -165,12 +198,49 @@ class TicketPatch(BaseModel):
     complaint_level: int | None = Field(None, ge=1, le=3)
     urgent: bool | None = None
     topic: str | None = Field(None, max_length=64)
+    followup_declined: bool | None = Field(None, description="the customer said 不需要回访")
+    followup_booked_at: datetime | None = Field(
+        None, description="the 回访 time the customer booked (no zone = local)"
+    )
 
 
 class ActionIn(BaseModel):
     reason: str | None = Field(None, max_length=2000, description="why; the unit's answer")
     unit: str | None = Field(None, max_length=128, description="dispatch: the unit")
     satisfaction: Satisfaction | None = None
+
+
+class TicketIn(BaseModel):
+    """A ticket from a channel other than an answered call (by hand or by another system)."""
+
+    source: Source = Field(
+        description="government (12345), wechat, web, letter, visit, followup, phone"
+    )
+    source_ref: str | None = Field(None, max_length=64, description="the transfer's own number")
+    category: Category
+    summary: str = Field(min_length=1, max_length=4000, description="what the customer asks")
+    caller_number: str | None = Field(None, max_length=64)
+    unit: str | None = Field(None, max_length=128)
+    urgent: bool = False
+    complaint_level: int | None = Field(None, ge=1, le=3)
+    received_at: datetime | None = Field(None, description="when it was received (no zone = local)")
+    due: datetime | None = Field(None, description="a transfer's own deadline (no zone = local)")
+    followup_declined: bool = Field(False, description="the customer said 不需要回访")
+    followup_booked_at: datetime | None = Field(None, description="回访 time the customer booked")
+    raised_from: int | None = Field(None, description="source followup: the ticket followed up")
+    people: int = Field(1, ge=1, le=10_000, description="complainants together (集体投诉)")
+
+
+class JudgeIn(BaseModel):
+    validity: Validity = Field(description="valid 有效, invalid 无效 or special 特殊")
+    reason: str = Field(min_length=1, max_length=2000)
+    unit: str | None = Field(None, max_length=128, description="被投诉单位")
+    agent: str | None = Field(None, max_length=128, description="被投诉人员")
+
+
+class VerifyIn(BaseModel):
+    passed: bool = Field(description="the outcome checked holds (核实合格)")
+    note: str = Field("", max_length=2000, description="what was checked; why it failed")
 
 
 class SplitIn(BaseModel):
@@ -209,7 +279,11 @@ def field_in(f: FieldIO) -> TicketField:
 
 def deadlines_out(d: Deadlines) -> DeadlinesOut:
     return DeadlinesOut(
-        dispatch_by=d.dispatch_by, contact_by=d.contact_by, done_by=d.done_by, reply_by=d.reply_by
+        dispatch_by=d.dispatch_by,
+        contact_by=d.contact_by,
+        done_by=d.done_by,
+        reply_by=d.reply_by,
+        opinion_by=d.opinion_by,
     )
 
 
@@ -263,6 +337,24 @@ def ticket_out(rec: TicketRecord) -> TicketOut:
         if ext
         else None,
         parent_id=t.parent_id,
+        source=t.source.value,
+        source_label=SOURCE_LABELS[t.source],
+        source_ref=t.source_ref,
+        on_spot=t.on_spot,
+        followup_declined=rec.followup_declined,
+        followup_booked_at=rec.followup_booked_at,
+        judgement=JudgementOut(
+            validity=j.validity.value,
+            validity_label=VALIDITY_LABELS[j.validity],
+            reason=j.reason,
+            unit=j.unit,
+            agent=j.agent,
+            opinion_by=j.opinion_by,
+        )
+        if (j := rec.judgement)
+        else None,
+        verify_state=rec.verify_state,
+        verify_note=rec.verify_note,
         allowed_actions=[a.value for a in actions],
         allowed_labels=[ACTION_LABELS[a] for a in actions],
     )

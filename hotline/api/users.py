@@ -38,6 +38,7 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    units: Mapped[str | None] = mapped_column(String(512))  # role unit: its units, "、"-joined
 
 
 class TokenRow(Base):
@@ -60,6 +61,7 @@ class User:
     agent: str | None
     phone: str | None = None  # the user's own phone (dial string), where spy calls ring
     active: bool = True  # False: disabled, refused everywhere
+    units: tuple[str, ...] = ()  # role unit: the responsible units this 联络员 acts for
 
     def at_least(self, role: Role) -> bool:
         return self.role.at_least(role)
@@ -96,7 +98,8 @@ def _no_user(name: str) -> NotFound:
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.name, Role(row.role), row.agent, row.phone, bool(row.active))
+    units = tuple(u for u in (row.units or "").split("、") if u)
+    return User(row.id, row.name, Role(row.role), row.agent, row.phone, bool(row.active), units)
 
 
 user_of = _user
@@ -114,7 +117,13 @@ class UserStore:
         return self._sessions
 
     async def add(
-        self, name: str, role: Role, agent: str | None, now: datetime, phone: str | None = None
+        self,
+        name: str,
+        role: Role,
+        agent: str | None,
+        now: datetime,
+        phone: str | None = None,
+        units: tuple[str, ...] = (),
     ) -> User:
         if role not in PEOPLE:
             raise InvalidInput(
@@ -126,8 +135,22 @@ class UserStore:
                 f"agent user {name!r} needs --agent: the queue member name or interface "
                 "they answer as on the switch (e.g. 'PJSIP/1001')"
             )
+        names = tuple(dict.fromkeys(u.strip() for u in units if u.strip()))
+        if role is Role.UNIT and not names:
+            raise InvalidInput(
+                f"承办单位用户 {name!r} 须指定所属单位 (unit user {name!r} needs --unit: the "
+                "responsible unit(s) they act for, e.g. --unit 抢修中心)"
+            )
+        if any("、" in u for u in names):
+            raise InvalidInput("单位名称不能含「、」 (a unit name cannot contain 、)")
         row = UserRow(
-            name=name, role=role.value, agent=agent, phone=phone, active=True, created_at=now
+            name=name,
+            role=role.value,
+            agent=agent,
+            phone=phone,
+            active=True,
+            created_at=now,
+            units="、".join(names) or None,
         )
         try:
             async with self._sessions() as session, session.begin():
@@ -231,6 +254,11 @@ class UserStore:
                 raise InvalidInput(
                     f"坐席角色需要指定分机 (user {name!r} as an agent needs --agent: the queue "
                     "member name or interface, e.g. PJSIP/1001)"
+                )
+            if role is Role.UNIT and not row.units:
+                raise InvalidInput(
+                    f"承办单位角色需要所属单位 (user {name!r} has no units: add a unit user "
+                    "with `hotline users add … --role unit --unit 单位`)"
                 )
             row.role = role.value
             if agent:

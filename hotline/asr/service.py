@@ -6,8 +6,8 @@ runner what to do:
 - `TranscriptResult` with status `done`: finished (`written` False: it already was);
 - status `no_model`: no usable ASR model; nothing is wrong with the recording. Park or
   delay the job and try again once a model is configured (`waiting` is True);
-- `RecordingNotReady` (an `Unavailable`): transient (not archived yet, archive storage not
-  mounted): retry with backoff;
+- `RecordingNotReady` (a `Waiting`): not archived yet, archive storage not mounted: the
+  job waits with a backoff, charging no attempt;
 - `TranscriptionFailed`: permanent for this recording (corrupt audio, failed or purged
   recording): park it with its `reason`; a person may retry it.
 
@@ -33,7 +33,8 @@ from hotline.asr.transcribe import transcribe_file
 from hotline.asr.transcript import Transcript
 from hotline.asr.vosk import ModelError, NoModelConfigured, RecognizerError, VoskEngine
 from hotline.core.bus import Bus, Message
-from hotline.core.errors import HotlineError, InvalidInput, Unavailable
+from hotline.core.errors import HotlineError, InvalidInput
+from hotline.core.jobs import Waiting
 from hotline.recording.policy import inside
 from hotline.recording.store import Recording, RecordingStore, Status
 
@@ -56,8 +57,9 @@ class TranscriptionFailed(HotlineError):
         self.reason = reason
 
 
-class RecordingNotReady(Unavailable):
-    """Transient: the recording is not (yet) readable from the archive; retry later."""
+class RecordingNotReady(Waiting):
+    """Waiting: the recording is not (yet) readable from the archive; run again later
+    (no attempt charged)."""
 
     error_id = "recording_not_ready"
 

@@ -12,8 +12,7 @@ from hotline.asr.service import NO_MODEL_MESSAGE, TranscriptionFailed, Transcrip
 from hotline.asr.store import TranscriptRecord
 from hotline.asr.transcript import Transcript
 from hotline.asr.vosk import ModelError, check_model_dir
-from hotline.core.errors import Unavailable
-from hotline.core.jobs import PermanentError
+from hotline.core.jobs import PermanentError, Waiting
 from hotline.recording.store import Recording
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class TranscribeStage:
         except TranscriptionFailed as exc:
             raise PermanentError(exc.message) from exc
         if result.waiting:
-            raise Unavailable(result.reason or NO_MODEL_MESSAGE)
+            raise Waiting(result.reason or NO_MODEL_MESSAGE)
         return True
 
 

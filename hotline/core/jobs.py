@@ -4,7 +4,11 @@ only finishes a job it still holds, so a job is never lost and never done twice 
 A stage handler is `async def handler(key: str) -> None`. It raises `PermanentError(reason)`
 when retrying cannot help (the job is parked as failed with that reason, a person can
 `retry` it); any other exception is transient (retried with exponential backoff up to
-`max_attempts`, then parked as failed with the last error). The retry policy can differ by
+`max_attempts`, then parked as failed with the last error). Waiting is not failing: a
+handler that raises `Waiting` (its input is not there yet, its disk is full) or loses the
+database (`is_waiting`) is run again after a backoff in minutes, charging no attempt, until
+the wait has lasted the policy's `wait_limit_s` (then it is parked with the reason). The
+retry policy can differ by
 stage (`retry_by_stage`); while a handler runs, `current_attempt()` says which run of its
 job this is, so a stage can leave its own records consistent on the last one.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -43,12 +48,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
-from hotline.core.errors import HotlineError
+from hotline.core.errors import HotlineError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,7 @@ class JobStatus:
     created_at: datetime | None
     updated_at: datetime | None
     run_after: datetime | None  # a pending job does not start before this
+    waiting_since: datetime | None = None  # waiting (no attempt charged) since then
 
 
 class PermanentError(HotlineError):
@@ -92,17 +99,74 @@ class PermanentError(HotlineError):
         self.reason = reason
 
 
+class Waiting(Unavailable):
+    """Not failing, waiting: the job's input is not there yet, or its disk or database is
+    away. The job runs again after a backoff and no attempt is charged."""
+
+    error_id = "waiting"
+
+
+_DB_AWAY = (
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # the connection pool had nothing to give
+    sa_exc.DisconnectionError,
+    ConnectionError,
+)
+
+
+def is_waiting(exc: BaseException) -> bool:
+    """Whether an error means "wait" rather than "failed": `Waiting`, the database away (a
+    lost connection, a refused one, a pool timeout) or a full disk."""
+    if isinstance(exc, (Waiting, *_DB_AWAY)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        orig = exc.orig
+        if exc.connection_invalidated or (
+            isinstance(orig, BaseException) and orig is not exc and is_waiting(orig)
+        ):
+            return True
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    kind = type(exc)
+    if kind.__module__.startswith(("asyncpg", "psycopg")) and (
+        "Connect" in kind.__name__ or kind.__name__ == "OperationalError"
+    ):
+        return True
+    cause = exc.__cause__
+    return cause is not None and cause is not exc and is_waiting(cause)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff: backoff_s, 2*backoff_s, 4*backoff_s, ... capped at max_backoff_s."""
+    """Exponential backoff: backoff_s, 2*backoff_s, 4*backoff_s, ... capped at max_backoff_s.
+    Waiting: wait_backoff_s, then as long again as waited so far, capped at
+    wait_max_backoff_s; parked once the job has waited wait_limit_s."""
 
     max_attempts: int = 5
     backoff_s: float = 2.0
     max_backoff_s: float = 600.0
+    wait_backoff_s: float = 60.0
+    wait_max_backoff_s: float = 900.0
+    wait_limit_s: float = 72 * 3600.0
 
     def delay_s(self, attempts: int) -> float:
         """Wait after the `attempts`-th failed run (1-based)."""
         return float(min(self.max_backoff_s, self.backoff_s * 2 ** max(0, attempts - 1)))
+
+    def wait_delay_s(self, waited_s: float) -> float:
+        """When to look again after a job has waited `waited_s` (doubling, capped)."""
+        return float(min(self.wait_max_backoff_s, max(self.wait_backoff_s, waited_s)))
+
+    def waited_too_long(self, waited_s: float) -> bool:
+        return waited_s >= self.wait_limit_s
+
+
+def waited_out(reason: str, limit_s: float) -> str:
+    """The reason of a job parked after waiting too long."""
+    return (
+        f"等待超过 {limit_s / 3600:g} 小时仍未就绪，请排除原因后重试 "
+        f"(waited more than {limit_s / 3600:g} h: {reason})"
+    )[:MAX_REASON]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +244,10 @@ class JobQueue(Protocol):
         """Put a failed (parked) job back to pending with fresh attempts; False if not failed."""
         ...
 
+    async def run_now(self, job_id: int) -> bool:
+        """A pending (e.g. waiting) job due now; False if it is not pending."""
+        ...
+
     async def run_worker(
         self,
         handlers: Mapping[Stage, Handler],
@@ -226,6 +294,7 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 def _now() -> datetime:
@@ -315,6 +384,7 @@ class SqlJobQueue:
                 created_at=r.created_at,
                 updated_at=r.updated_at,
                 run_after=r.run_after,
+                waiting_since=r.waiting_since,
             )
             for r in rows
         ]
@@ -354,6 +424,7 @@ class SqlJobQueue:
                     locked_by=None,
                     heartbeat_at=None,
                     finished_at=None,
+                    waiting_since=None,
                     updated_at=now,
                 )
             )
@@ -362,12 +433,28 @@ class SqlJobQueue:
             self._wake.set()
         return done
 
-    async def recover_stalled(self) -> int:
+    async def run_now(self, job_id: int) -> bool:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == JobState.PENDING.value)
+                .values(run_after=now, updated_at=now)
+            )
+        done = bool(getattr(result, "rowcount", 0))
+        if done:
+            self._wake.set()
+        return done
+
+    async def recover_stalled(self, mine: str | None = None) -> int:
         """Jobs whose worker stopped renewing the heartbeat: back to pending (the run counts
-        as an attempt), or failed when that was the last attempt."""
+        as an attempt), or failed when that was the last attempt. `mine`: the calling
+        worker, whose own jobs are alive even if the database was away for a while."""
         now = self._clock()
         cutoff = now - timedelta(seconds=self.lease_s)
         stale = and_(JobRow.status == JobState.RUNNING.value, JobRow.heartbeat_at < cutoff)
+        if mine is not None:
+            stale = and_(stale, JobRow.locked_by != mine)
         lost = worker_lost(self.lease_s)
         special = self.retry_by_stage
         limits = [(JobRow.stage == stage, policy.max_attempts) for stage, policy in special.items()]
@@ -443,7 +530,28 @@ class SqlJobQueue:
         return claimed
 
     async def _finish(self, job: JobRow, worker: str, **values: Any) -> None:
-        now = self._clock()
+        """Record how a run ended; while the database is away, keep trying (the job stays
+        ours: its heartbeat resumes with the database)."""
+        pause = 0.2
+        while True:
+            try:
+                result = await self._write_finish(job, worker, values)
+                break
+            except Exception as exc:
+                if not is_waiting(exc):
+                    raise
+                log.warning("jobs: cannot record %s %s (%s); retrying", job.stage, job.key, exc)
+                await asyncio.sleep(pause)
+                pause = min(5.0, pause * 2)
+        if not result:
+            log.warning(
+                "jobs: %s %s finished on %s after its lease was lost; the other run counts",
+                job.stage,
+                job.key,
+                worker,
+            )
+
+    async def _write_finish(self, job: JobRow, worker: str, values: Mapping[str, Any]) -> bool:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(JobRow)
@@ -452,60 +560,90 @@ class SqlJobQueue:
                     JobRow.status == JobState.RUNNING.value,
                     JobRow.locked_by == worker,
                 )
-                .values(locked_by=None, updated_at=now, **values)
+                .values(locked_by=None, updated_at=self._clock(), **values)
             )
-        if not getattr(result, "rowcount", 0):
-            log.warning(
-                "jobs: %s %s finished on %s after its lease was lost; the other run counts",
-                job.stage,
-                job.key,
-                worker,
-            )
+        return bool(getattr(result, "rowcount", 0))
 
     async def _run_one(self, job: JobRow, handler: Handler, worker: str) -> None:
         policy = self.policy_for(job.stage)
         try:
             await run_handler(handler, job.key, Attempt(job.attempts, policy.max_attempts))
-        except PermanentError as exc:
-            log.warning("jobs: %s %s failed: %s", job.stage, job.key, exc.reason)
+        except Exception as exc:
+            if is_waiting(exc):
+                await self._wait(job, worker, policy, describe(exc))
+            else:
+                await self._failed(job, worker, policy, exc)
+        else:
+            await self._finish(
+                job,
+                worker,
+                status=JobState.DONE.value,
+                reason=None,
+                waiting_since=None,
+                finished_at=self._clock(),
+            )
+
+    async def _wait(self, job: JobRow, worker: str, policy: RetryPolicy, reason: str) -> None:
+        """Not failed, waiting: the same job again after the wait backoff, no attempt."""
+        now = self._clock()
+        since = job.waiting_since or now
+        waited = (now - since).total_seconds()
+        if policy.waited_too_long(waited):
+            log.warning("jobs: %s %s waited %.0f s, parked: %s", job.stage, job.key, waited, reason)
             await self._finish(
                 job,
                 worker,
                 status=JobState.FAILED.value,
-                reason=describe(exc),
-                finished_at=self._clock(),
+                reason=waited_out(reason, policy.wait_limit_s),
+                finished_at=now,
             )
-        except Exception as exc:
-            if job.attempts >= policy.max_attempts:
-                log.warning("jobs: %s %s gave up: %s", job.stage, job.key, describe(exc))
-                await self._finish(
-                    job,
-                    worker,
-                    status=JobState.FAILED.value,
-                    reason=f"gave up after {job.attempts} attempts: {describe(exc)}"[:MAX_REASON],
-                    finished_at=self._clock(),
-                )
-            else:
-                delay = policy.delay_s(job.attempts)
-                log.info(
-                    "jobs: %s %s attempt %d failed (%s); retry in %.1f s",
-                    job.stage,
-                    job.key,
-                    job.attempts,
-                    describe(exc),
-                    delay,
-                )
-                await self._finish(
-                    job,
-                    worker,
-                    status=JobState.PENDING.value,
-                    reason=describe(exc),
-                    run_after=self._clock() + timedelta(seconds=delay),
-                )
+            return
+        delay = policy.wait_delay_s(waited)
+        log.info("jobs: %s %s waits (%s); again in %.0f s", job.stage, job.key, reason, delay)
+        await self._finish(
+            job,
+            worker,
+            status=JobState.PENDING.value,
+            attempts=JobRow.attempts - 1,
+            reason=reason,
+            waiting_since=since,
+            run_after=now + timedelta(seconds=delay),
+        )
+
+    async def _failed(self, job: JobRow, worker: str, policy: RetryPolicy, exc: Exception) -> None:
+        if isinstance(exc, PermanentError):
+            log.warning("jobs: %s %s failed: %s", job.stage, job.key, exc.reason)
+            parked = describe(exc)
+        elif job.attempts >= policy.max_attempts:
+            log.warning("jobs: %s %s gave up: %s", job.stage, job.key, describe(exc))
+            parked = f"gave up after {job.attempts} attempts: {describe(exc)}"[:MAX_REASON]
         else:
-            await self._finish(
-                job, worker, status=JobState.DONE.value, reason=None, finished_at=self._clock()
+            delay = policy.delay_s(job.attempts)
+            log.info(
+                "jobs: %s %s attempt %d failed (%s); retry in %.1f s",
+                job.stage,
+                job.key,
+                job.attempts,
+                describe(exc),
+                delay,
             )
+            await self._finish(
+                job,
+                worker,
+                status=JobState.PENDING.value,
+                reason=describe(exc),
+                run_after=self._clock() + timedelta(seconds=delay),
+                waiting_since=None,
+            )
+            return
+        await self._finish(
+            job,
+            worker,
+            status=JobState.FAILED.value,
+            reason=parked,
+            waiting_since=None,
+            finished_at=self._clock(),
+        )
 
     async def _release(self, jobs: Sequence[JobRow], worker: str) -> None:
         """A worker cancelled mid-job gives its jobs back (the run does not count)."""
@@ -573,7 +711,7 @@ class SqlJobQueue:
                 try:
                     if loop.time() >= next_recovery:
                         next_recovery = loop.time() + self.heartbeat_s
-                        await self.recover_stalled()
+                        await self.recover_stalled(me)
                     free = concurrency - len(running)
                     if free > 0:
                         claimed = await self.claim(stages, me, free)
@@ -616,8 +754,13 @@ def make_job_queue(
     db_url: str, sessions: async_sessionmaker[AsyncSession], **options: Any
 ) -> JobQueue:
     """PostgreSQL: procrastinate (worker processes on any host); otherwise the `jobs` table."""
+    lease_s = options.pop("lease_s", None)
     if db_url.startswith(("postgresql", "postgres")):
         from hotline.core.jobs_procrastinate import ProcrastinateJobQueue
 
+        if lease_s is not None:
+            options.update(stall_s=lease_s, heartbeat_s=max(0.5, lease_s / 3))
         return ProcrastinateJobQueue(db_url, **options)
+    if lease_s is not None:
+        options["lease_s"] = lease_s
     return SqlJobQueue(sessions, **options)

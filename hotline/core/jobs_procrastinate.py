@@ -40,7 +40,9 @@ from hotline.core.jobs import (
     Stage,
     describe,
     empty_stats,
+    is_waiting,
     run_handler,
+    waited_out,
     worker_lost,
     worker_name,
 )
@@ -77,6 +79,14 @@ class _Retry(Exception):
         self.attempt = attempt
 
 
+class _Wait(Exception):
+    """Raised by a stage task that waits: run again after `delay_s`, no attempt charged."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(delay_s)
+        self.delay_s = delay_s
+
+
 class _Backoff(BaseRetryStrategy):
     """procrastinate's retry strategy for our tasks: exponential, parked on `_Parked`."""
 
@@ -88,6 +98,8 @@ class _Backoff(BaseRetryStrategy):
     ) -> RetryDecision | None:
         if isinstance(exception, _Parked):
             return None
+        if isinstance(exception, _Wait):
+            return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=exception.delay_s))
         attempt = exception.attempt if isinstance(exception, _Retry) else job.attempts + 1
         delay = self.policy.delay_s(attempt)
         return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=delay))
@@ -224,7 +236,7 @@ class ProcrastinateJobQueue:
         rows = await self._query(
             """
             SELECT j.id, r.stage, r.key, r.version, j.status::text AS status, j.attempts,
-                   j.scheduled_at, r.reason,
+                   j.scheduled_at, r.reason, r.waiting_since, r.attempts_base,
                    (SELECT min(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) AS created,
                    (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) AS updated
               FROM job_refs r JOIN procrastinate_jobs j ON j.id = r.job_id
@@ -245,11 +257,14 @@ class ProcrastinateJobQueue:
                 version=r["version"],
                 state=_STATES.get(r["status"], JobState.FAILED),
                 reason=r["reason"],
-                # procrastinate counts a run when it ends (finished or retried)
-                attempts=r["attempts"] + (1 if r["status"] == "doing" else 0),
+                # procrastinate counts a run when it ends (finished or retried); runs
+                # before a retry by hand and waits are in attempts_base
+                attempts=max(0, r["attempts"] - r["attempts_base"])
+                + (1 if r["status"] == "doing" else 0),
                 created_at=r["created"],
                 updated_at=r["updated"],
                 run_after=r["scheduled_at"] or r["created"],
+                waiting_since=r["waiting_since"],
             )
             for r in rows
         ]
@@ -276,7 +291,8 @@ class ProcrastinateJobQueue:
         async with self._conn() as conn:
             # fresh attempts: count from the attempts procrastinate's retry will leave
             cur = await conn.execute(
-                "UPDATE job_refs r SET attempts_base = j.attempts + 1 FROM procrastinate_jobs j "
+                "UPDATE job_refs r SET attempts_base = j.attempts + 1, waiting_since = NULL "
+                "FROM procrastinate_jobs j "
                 "WHERE r.job_id = j.id AND j.id = %s AND j.status = 'failed' RETURNING r.job_id",
                 [job_id],
             )
@@ -287,6 +303,33 @@ class ProcrastinateJobQueue:
         except pexc.ConnectorException:
             return False
         return True
+
+    async def run_now(self, job_id: int) -> bool:
+        rows = await self._query(
+            "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = %(id)s "
+            "AND status = 'todo' AND id IN (SELECT job_id FROM job_refs) RETURNING id",
+            {"id": job_id},
+        )
+        return bool(rows)
+
+    async def _wait(self, job_id: int, policy: RetryPolicy, reason: str) -> float | None:
+        """Note a wait (no attempt: the retry procrastinate counts is taken off again);
+        the delay until the next run, or None when the job has waited too long."""
+        rows = await self._query(
+            "UPDATE job_refs SET waiting_since = coalesce(waiting_since, now()), "
+            "reason = %(reason)s WHERE job_id = %(id)s "
+            "RETURNING extract(epoch FROM now() - waiting_since) AS waited",
+            {"id": job_id, "reason": reason[:MAX_REASON]},
+        )
+        waited = float(rows[0]["waited"]) if rows else 0.0
+        if policy.waited_too_long(waited):
+            return None
+        await self._query(
+            "UPDATE job_refs SET attempts_base = attempts_base + 1 WHERE job_id = %(id)s "
+            "RETURNING job_id",
+            {"id": job_id},
+        )
+        return policy.wait_delay_s(waited)
 
     async def retry_stalled(self) -> int:
         """Hand back the jobs of workers whose heartbeat stopped (procrastinate's
@@ -335,13 +378,34 @@ class ProcrastinateJobQueue:
         if name in self._app.tasks:
             return
 
+        async def run_waiting(
+            job: pjobs.Job, key: str, version: int, attempt: int, policy: RetryPolicy
+        ) -> None:
+            assert job.id is not None
+            try:
+                await run_handler(self._handlers[stage], key, Attempt(attempt, policy.max_attempts))
+            except Exception as exc:
+                if not is_waiting(exc):
+                    raise
+                reason = describe(exc)
+                delay = await self._wait(job.id, policy, reason)
+                if delay is None:
+                    parked = waited_out(reason, policy.wait_limit_s)
+                    log.warning("jobs: %s %s v%d %s", stage, key, version, parked)
+                    await self._note(job.id, parked)
+                    raise _Parked(parked) from exc
+                log.info("jobs: %s %s waits (%s); again in %.0f s", stage, key, reason, delay)
+                raise _Wait(delay) from exc
+
         async def run(context: JobContext, key: str, version: int) -> None:
             job = context.job
             assert job.id is not None
             attempt = job.attempts - await self._attempts_base(job.id) + 1
             policy = self.policy_for(stage)
             try:
-                await run_handler(self._handlers[stage], key, Attempt(attempt, policy.max_attempts))
+                await run_waiting(job, key, version, attempt, policy)
+            except (_Wait, _Parked):
+                raise
             except PermanentError as exc:
                 log.warning("jobs: %s %s v%d failed: %s", stage, key, version, exc.reason)
                 await self._note(job.id, describe(exc))
@@ -354,7 +418,11 @@ class ProcrastinateJobQueue:
                     raise _Parked(reason) from exc
                 await self._note(job.id, describe(exc))
                 raise _Retry(attempt) from exc
-            await self._note(job.id, None)
+            await self._query(
+                "UPDATE job_refs SET reason = NULL, waiting_since = NULL WHERE job_id = %(id)s "
+                "RETURNING job_id",
+                {"id": job.id},
+            )
 
         self._app.task(
             name=name, queue=stage, pass_context=True, retry=_Backoff(self.policy_for(stage))

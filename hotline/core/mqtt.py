@@ -57,21 +57,26 @@ class MqttPublisher:
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
+        self._task = asyncio.create_task(self.run(), name="mqtt-publisher")
 
-    async def stop(self, drain_s: float = 2.0) -> None:
-        if self._task is None:
-            return
+    async def drain(self, drain_s: float = 2.0) -> None:
+        """Give the queued messages `drain_s` to reach a connected broker."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_s):
                 while self._pending and self.connected:
                     await asyncio.sleep(0.02)
+
+    async def stop(self, drain_s: float = 2.0) -> None:
+        await self.drain(drain_s)
+        if self._task is None:
+            return
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Connect, publish, reconnect with backoff: forever (a loop to supervise)."""
         delay = 1.0
         while True:
             try:
@@ -88,7 +93,7 @@ class MqttPublisher:
                             self._pending.popleft()
                         self._wake.clear()
                         await self._wake.wait()
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
                 self.connected = False
                 log.warning(
                     "MQTT broker %s:%s unreachable (%s); retrying in %.0f s",
@@ -99,3 +104,5 @@ class MqttPublisher:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+            finally:
+                self.connected = False

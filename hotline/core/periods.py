@@ -40,6 +40,8 @@ class PeriodKind(StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
 
 
 # what a report over such a period is called
@@ -47,6 +49,8 @@ REPORT_LABELS: Mapping[PeriodKind, str] = {
     PeriodKind.DAY: "日报",
     PeriodKind.WEEK: "周报",
     PeriodKind.MONTH: "月报",
+    PeriodKind.QUARTER: "季报",
+    PeriodKind.YEAR: "年报",
 }
 
 # a week or month as `key` writes it: 2026-W48, 2026-11
@@ -55,6 +59,8 @@ _KEY_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # what `parse` also takes for a week or a month: 2026w48, 2026-W1, 2026-1
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+_YEAR = re.compile(r"^(\d{4})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,8 @@ class Period:
             period_kind = PeriodKind(kind)
         except ValueError:
             raise InvalidInput(
-                f"报表周期无效 (unknown report period {kind!r}); use day, week or month"
+                f"报表周期无效 (unknown report period {kind!r}); use day, week, month, quarter "
+                "or year"
             ) from None
         _zone(timezone)
         return cls.of(period_kind, _anchor(period_kind, day), timezone)
@@ -122,7 +129,9 @@ class Period:
             return self.first + timedelta(days=1)
         if self.kind is PeriodKind.WEEK:
             return self.first + timedelta(days=7)
-        return date(self.first.year + self.first.month // 12, self.first.month % 12 + 1, 1)
+        months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[self.kind]
+        index = self.first.month - 1 + months
+        return date(self.first.year + index // 12, index % 12 + 1, 1)
 
     @property
     def last(self) -> date:
@@ -137,6 +146,10 @@ class Period:
         if self.kind is PeriodKind.WEEK:
             year, week, _ = self.first.isocalendar()
             return f"{year}-W{week:02d}"
+        if self.kind is PeriodKind.QUARTER:
+            return f"{self.first.year}-Q{(self.first.month - 1) // 3 + 1}"
+        if self.kind is PeriodKind.YEAR:
+            return f"{self.first.year}"
         return f"{self.first.year}-{self.first.month:02d}"
 
     @property
@@ -147,6 +160,10 @@ class Period:
         if self.kind is PeriodKind.WEEK:
             year, week, _ = self.first.isocalendar()
             return f"{year}年第{week}周"
+        if self.kind is PeriodKind.QUARTER:
+            return f"{self.first.year}年第{(self.first.month - 1) // 3 + 1}季度"
+        if self.kind is PeriodKind.YEAR:
+            return f"{self.first.year}年"
         return f"{self.first.year}年{self.first.month}月"
 
     @property
@@ -181,6 +198,10 @@ def _first_day(kind: PeriodKind, day: date) -> date:
         return day
     if kind is PeriodKind.WEEK:
         return day - timedelta(days=day.weekday())
+    if kind is PeriodKind.QUARTER:
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    if kind is PeriodKind.YEAR:
+        return date(day.year, 1, 1)
     return day.replace(day=1)
 
 
@@ -197,11 +218,17 @@ def _anchor(kind: PeriodKind, day: date | str) -> date:
         month = _MONTH.match(text)
         if month and kind is PeriodKind.MONTH:
             return date(int(month[1]), int(month[2]), 1)
+        quarter = _QUARTER.match(text)
+        if quarter and kind is PeriodKind.QUARTER:
+            return date(int(quarter[1]), (int(quarter[2]) - 1) * 3 + 1, 1)
+        year = _YEAR.match(text)
+        if year and kind is PeriodKind.YEAR:
+            return date(int(year[1]), 1, 1)
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
             f"报表日期无效 (cannot read the date {day!r}); give YYYY-MM-DD, "
-            "or YYYY-Www for a week, YYYY-MM for a month"
+            "or YYYY-Www for a week, YYYY-MM for a month, YYYY-Qn for a quarter, YYYY for a year"
         ) from None
 
 

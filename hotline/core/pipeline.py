@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from hotline.core.jobs import Handler, JobQueue, JobState
+from hotline.core.errors import InvalidInput
+from hotline.core.jobs import Handler, JobQueue, JobState, JobStatus
 
 StageHandler = Callable[[str], Awaitable[bool]]
 """Runs one job of a stage for `key` (a recording id, as text). True: its output is there,
@@ -71,9 +72,43 @@ class Pipeline:
         when it has one); False when the job is not parked."""
         failed = {j.id: j for j in await self.jobs.status(state=JobState.FAILED, limit=1000)}
         job = failed.get(job_id)
-        stage = self.stages.get(job.stage) if job is not None else None
-        if job is not None and stage is not None and stage.retry is not None:
-            retried = await stage.retry(job.key, actor)
-            if retried:
-                return True
-        return await self.jobs.retry(job_id)
+        if job is None:
+            return await self.jobs.retry(job_id)
+        return await self._retry(job, actor)
+
+    async def _retry(self, job: JobStatus, actor: str) -> bool:
+        stage = self.stages.get(job.stage)
+        if stage is not None and stage.retry is not None and await stage.retry(job.key, actor):
+            return True
+        return await self.jobs.retry(job.id)
+
+    async def retry_many(
+        self,
+        actor: str,
+        *,
+        stage: str | None = None,
+        state: JobState = JobState.FAILED,
+        limit: int = 1000,
+    ) -> int:
+        """Bulk: every parked job (state failed) of `stage` (None: all stages) back in the
+        queue with fresh attempts, or every waiting job (state pending) due now. Returns
+        how many were put back."""
+        if stage is not None and stage not in self.stages:
+            raise InvalidInput(
+                f"没有名为 {stage} 的环节，可选：{', '.join(self.stages)} "
+                f"(unknown stage {stage!r}; choose among {', '.join(self.stages)})",
+                error_id="unknown_stage",
+            )
+        if state not in (JobState.FAILED, JobState.PENDING):
+            raise InvalidInput(
+                "只能批量重试失败(failed)或等待中(pending)的作业 "
+                "(only failed or pending jobs can be retried in bulk)",
+                error_id="invalid_state",
+            )
+        n = 0
+        for job in await self.jobs.status(stage, state=state, limit=limit):
+            if state is JobState.FAILED:
+                n += await self._retry(job, actor)
+            else:
+                n += await self.jobs.run_now(job.id)
+        return n

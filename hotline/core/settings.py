@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hotline.core.errors import InvalidInput
+
 # Q.850 causes that mean the line broke rather than someone hanging up on purpose.
 DEFAULT_ABNORMAL_CAUSES = (27, 34, 38, 41, 42, 44, 47, 102, 127)
 
@@ -34,6 +36,23 @@ class AmiSettings(BaseModel):
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
     end_unknown_after_s: float = 4 * 3600.0
+
+
+PLACEHOLDER_AMI_SECRETS = frozenset({"change-me-hotline", "change-me", "changeme"})
+
+
+def refuse_placeholder_secret(settings: Settings) -> None:
+    """The shipped sample secret is public: refuse to connect to a switch with it."""
+    ami = settings.ami
+    if ami.host and ami.secret.strip().lower() in PLACEHOLDER_AMI_SECRETS:
+        raise InvalidInput(
+            "AMI 密码仍是示例值 change-me-hotline，任何人都能用它控制交换机：请在 Asterisk 的 "
+            "manager.conf 中为 hotline 用户设置新的 secret，并把同一个值设为 "
+            "HOTLINE_AMI__SECRET（或配置文件 [ami] secret） "
+            "(the AMI secret is the shipped placeholder; set a new one in manager.conf and "
+            "HOTLINE_AMI__SECRET)",
+            error_id="placeholder_ami_secret",
+        )
 
 
 class MqttSettings(BaseModel):
@@ -116,6 +135,11 @@ class TicketSettings(BaseModel):
     )
     calendar_files: tuple[Path, ...] = Field(
         (), description="official holiday schedules for years chinese-calendar does not know"
+    )
+    policy: Path | None = Field(
+        None,
+        description="the hotline's 管理办法 as a ticket policy file (hotline/tickets/policies/); "
+        "when set, its numbers replace the dispatch/complaint/回访 numbers below",
     )
     dispatch_min: float = Field(20.0, gt=0, description="派发 within, minutes")
     dispatch_urgent_min: float = Field(5.0, gt=0, description="repairs and complaints, minutes")
@@ -236,6 +260,28 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="the hotline's local time zone")
     jobs_concurrency: int = Field(
         0, ge=0, description="pipeline jobs run at once by this process; 0 = 2 x cores"
+    )
+    jobs_wait_backoff_min: float = Field(
+        1.0,
+        gt=0,
+        description="a waiting job (input not ready, disk full, database away) "
+        "looks again after this, then after as long as it has waited",
+    )
+    jobs_wait_max_backoff_min: float = Field(15.0, gt=0, description="longest wait between looks")
+    jobs_wait_limit_h: float = Field(
+        72.0, gt=0, description="a job that has waited this long is parked (retry it by hand)"
+    )
+    jobs_lease_s: float = Field(
+        60.0, gt=0, description="a running job whose worker is silent this long is taken back"
+    )
+    jobs_poll_s: float | None = Field(
+        None,
+        gt=0,
+        description="how often an idle worker looks for jobs; unset = 1 s "
+        "(SQLite) / 5 s (PostgreSQL, which also wakes workers at once with NOTIFY)",
+    )
+    jobs_sweep_min: float = Field(
+        5.0, gt=0, description="re-queue pending recordings with no live job this often"
     )
     ami: AmiSettings = AmiSettings()
     mqtt: MqttSettings = MqttSettings()

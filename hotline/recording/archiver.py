@@ -19,6 +19,8 @@ import errno
 import hashlib
 import logging
 import os
+import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +39,7 @@ from hotline.telephony.paths import map_path
 log = logging.getLogger(__name__)
 
 PARTIAL_DIR = ".partial"
+STALE_PARTIAL_S = 24 * 3600.0  # a half-written file untouched this long has no owner
 _PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ELOOP}
 
 
@@ -61,7 +64,12 @@ class Ffmpeg:
 
 
 class _NotYet(Exception):
-    """The switch has not written the file yet: look again soon, it is no attempt."""
+    """The switch has not written the file yet, or its recording folder is away (an NFS
+    mount dropped): look again soon, it is no attempt."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def sha256_file(path: Path, *, fsync: bool = False) -> str:
@@ -84,6 +92,7 @@ class ArchiveService:
         store: RecordingStore,
         bus: Bus,
         *,
+        instance: str = "local",
         root: Path,
         path_map: dict[str, str],
         codec: str = "opus",
@@ -101,6 +110,7 @@ class ArchiveService:
     ) -> None:
         self.store = store
         self.bus = bus
+        self.instance = instance
         self.root = root
         self.timezone = timezone
         self._path_map = path_map
@@ -172,16 +182,26 @@ class ArchiveService:
 
     # --- the work --------------------------------------------------------------------------
 
+    @property
+    def partial_dir(self) -> Path:
+        """This instance's own folder for half-written files (`.partial/<instance>`)."""
+        return self.root / PARTIAL_DIR / self.instance
+
     async def recover(self) -> int:
-        """Remove half-written files a crash left behind (run once at start, before any
-        worker; not while another process archives into the same root)."""
+        """Remove half-written files a crash left behind: only those of instances that are
+        gone (same host, process not alive; or untouched for a day), never another live
+        instance's. Returns how many files were removed."""
         partial = self.root / PARTIAL_DIR
         removed = 0
         if partial.is_dir():
             for p in partial.iterdir():
-                if p.name.endswith(".partial"):
-                    p.unlink(missing_ok=True)
-                    removed += 1
+                if p.is_file() and p.name.endswith(".partial"):  # before per-instance folders
+                    if time.time() - p.stat().st_mtime > STALE_PARTIAL_S:
+                        p.unlink(missing_ok=True)
+                        removed += 1
+                elif p.is_dir() and p.name != self.instance and _gone(p):
+                    removed += sum(1 for f in p.iterdir() if f.is_file())
+                    shutil.rmtree(p, ignore_errors=True)
         if removed:
             log.warning("removed %d unfinished archive file(s) from %s", removed, partial)
         return removed
@@ -227,12 +247,13 @@ class ArchiveService:
         """Try to archive one recording once; returns its row as it stands afterwards (see
         the module). `last_try`: a transient error fails the row; None: when this is the
         row's `max_attempts`-th attempt (the importer's way; a job passes its own)."""
-        partial = self.root / PARTIAL_DIR / f"{rec.id}-{uuid.uuid4().hex[:8]}.partial"
+        partial = self.partial_dir / f"{rec.id}-{uuid.uuid4().hex[:8]}.partial"
         last = self._last(rec, last_try)
         try:
             return await self._archive(rec, partial)
-        except _NotYet:
-            pass  # not written yet: no attempt, the row stays as it is
+        except _NotYet as exc:  # not written yet: no attempt, the row stays pending
+            if exc.reason and exc.reason != rec.reason:
+                await self.store.update(rec.id, reason=exc.reason)
         except DiskFull as exc:
             await self._disk_full(rec, exc.message)
         except AudioError as exc:
@@ -260,8 +281,13 @@ class ArchiveService:
         await self._settle(present)
         chosen, layout, info, note = await self._choose(present)
         partial.parent.mkdir(parents=True, exist_ok=True)
+        _check_room(partial.parent)
         await self._audio.transcode(chosen, partial, codec=self._codec, bitrate_kbps=self._bitrate)
-        out = await self._audio.probe(partial)
+        try:
+            out = await self._audio.probe(partial)
+        except AudioError:
+            _check_room(partial.parent)  # an encoder may end "well" with nothing written
+            raise
         tolerance = max(0.5, 0.02 * info.duration_s)
         if abs(out.duration_s - info.duration_s) > tolerance:
             raise AudioError(
@@ -320,6 +346,13 @@ class ArchiveService:
         present = {k: Path(v) for k, v in rec.sources.items() if Path(v).is_file()}
         if present:
             return present
+        folders = {Path(v).parent for v in rec.sources.values()}
+        if folders and not any(f.is_dir() for f in folders):
+            shown = ", ".join(sorted(str(f) for f in folders))
+            raise _NotYet(
+                f"交换机录音目录不可用，等待恢复 (the switch's recording folder {shown} is "
+                "missing: a dropped mount? waiting for it)"
+            )
         waited = (self._clock() - rec.created_at).total_seconds()
         if waited < self._wait_for_file_s:
             raise _NotYet()
@@ -427,6 +460,36 @@ class ArchiveService:
                     },
                 )
             )
+
+
+MIN_ROOM_BYTES = 1024 * 1024  # less free space than this on the archive disk is "full"
+
+
+def _check_room(folder: Path) -> None:
+    """DiskFull when the archive disk has (next to) no room left."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < MIN_ROOM_BYTES:
+        raise DiskFull(f"磁盘已满 (disk full: {free} bytes free on the archive disk)")
+
+
+def _gone(folder: Path) -> bool:
+    """Whether the instance that owns this `.partial/<host>-<pid>-<rand>` folder is gone."""
+    host, _, rest = folder.name.rpartition("-")[0].rpartition("-")
+    pid = int(rest) if rest.isdigit() else None
+    if host == socket.gethostname() and pid is not None:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    try:
+        return time.time() - folder.stat().st_mtime > STALE_PARTIAL_S
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(directory: Path) -> None:

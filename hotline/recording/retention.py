@@ -140,15 +140,21 @@ async def purge(
             r = fresh
             if r.legal_hold or r.retain_until > now or r.status is Status.PURGED:
                 continue
-            item = _item(r, _file_state(root, r, delete=True), timezone, dry_run=False)
+            if _file_state(root, r, delete=False) == "refused":
+                item = _item(r, "refused", timezone, dry_run=False)
+            elif not await store.claim_purge(r.id, now):
+                continue  # a hold (or a new deadline) came first: the file stays
+            else:
+                item = _item(r, _file_state(root, r, delete=True), timezone, dry_run=False)
             items.append(item)
             if item.file in ("refused", "error"):
                 log.error("recording %s (%s): not purged", r.id, item.file)
+                if item.file == "error":  # claimed, but the file is still there
+                    await store.update(r.id, status=r.status)
                 action = "purge_failed"
             else:
                 if on_purged is not None:
                     await on_purged(r.id)
-                await store.update(r.id, status=Status.PURGED)
                 action = "purge"
             await store.audit(
                 actor=actor, action=action, recording_id=r.id, at=now, detail=_detail(item)
@@ -220,7 +226,10 @@ async def set_hold(
             "设置法律保全需要填写原因 (a legal hold needs a reason, e.g. the case number)"
         )
     r = await _live(store, recording_id)
-    await store.update(recording_id, legal_hold=hold, hold_reason=reason if hold else None)
+    if not await store.update_unless_purged(
+        recording_id, legal_hold=hold, hold_reason=reason if hold else None
+    ):
+        await _live(store, recording_id)  # purged meanwhile: says so
     await store.audit(
         actor=actor,
         action="hold" if hold else "release",
@@ -275,14 +284,15 @@ async def set_retention(
 
 
 async def retry(store: RecordingStore, recording_id: int, actor: str, now: datetime) -> Recording:
-    """Send a failed recording back to the archiver: pending, attempts 0, due now."""
+    """Send a failed or pending (stuck, waiting) recording back to the archiver: pending,
+    attempts 0, due now."""
     r = await store.get(recording_id)
     if r is None:
         raise NotFound(f"没有编号为 {recording_id} 的录音 (no recording {recording_id})")
-    if r.status is not Status.FAILED:
+    if r.status not in (Status.FAILED, Status.PENDING):
         raise Conflict(
-            f"只有失败的录音可以重试，录音 {recording_id} 的状态是 {r.status.value} "
-            f"(only failed recordings can be retried; this one is {r.status.value})",
+            f"只有失败或待归档的录音可以重试，录音 {recording_id} 的状态是 {r.status.value} "
+            f"(only failed or pending recordings can be retried; this one is {r.status.value})",
             error_id="not_failed",
         )
     await store.update(
@@ -293,6 +303,6 @@ async def retry(store: RecordingStore, recording_id: int, actor: str, now: datet
         action="retry",
         recording_id=recording_id,
         at=now,
-        detail=f"failed -> pending; was: {r.reason}",
+        detail=f"{r.status.value} -> pending; was: {r.reason}",
     )
     return await _live(store, recording_id)

@@ -1,6 +1,8 @@
 """The archive stage: a call's recording into the archive, as a job keyed by the recording
 id. Rule: the job queue decides when to try again; the archiver tries once and the row
-says how it went (archived: done; failed: parked with the row's reason; pending: wait).
+says how it went (archived: done; failed: parked with the row's reason; pending with one
+more attempt on the row: a transient error, retried; pending with none: waiting, for the
+switch's file, the archive disk or the database, which charges no attempt).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hotline.core.errors import Unavailable
-from hotline.core.jobs import JobQueue, JobState, PermanentError, current_attempt
+from hotline.core.jobs import JobQueue, JobState, PermanentError, Waiting, current_attempt
 from hotline.recording import peaks, retention
 from hotline.recording.archiver import ArchiveService
 from hotline.recording.store import Recording, RecordingStore, Status
@@ -45,6 +47,7 @@ class ArchiveStage:
         rec = await self.recordings.get(int(key)) if key.isdigit() else None
         if rec is None:
             raise PermanentError(f"录音 {key} 不存在 (no recording with id {key!r})")
+        tried = rec.attempts
         if rec.status is Status.PENDING:
             attempt = current_attempt()
             rec = await self.archiver.process_safely(
@@ -52,8 +55,10 @@ class ArchiveStage:
             )
         if rec.status is Status.FAILED:
             raise PermanentError(rec.reason or "录音归档失败 (the recording could not be archived)")
-        if rec.status is Status.PENDING:  # file not there yet, or a transient error
-            raise Unavailable(rec.reason or "录音文件尚未就绪 (the recording is not ready yet)")
+        if rec.status is Status.PENDING and rec.attempts > tried:  # a transient error
+            raise Unavailable(rec.reason or "录音归档暂时失败 (archiving failed for now)")
+        if rec.status is Status.PENDING:  # the file, the disk or the database is not there
+            raise Waiting(rec.reason or "录音文件尚未就绪 (the recording is not ready yet)")
         if rec.status is not Status.ARCHIVED:
             return False
         # waveform peaks made once, right after a verified archive (never fails the job)
@@ -68,22 +73,43 @@ class ArchiveStage:
         return rec
 
     async def resume(self) -> int:
-        """At start: remove half-written files, and queue an archive job for every pending
-        recording (a no-op for those that have one). Returns how many were queued."""
+        """At start: remove this instance's half-written files, and re-queue every pending
+        recording with no live job (`sweep`). Returns how many were queued."""
         await self.archiver.recover()
+        return await self.sweep()
+
+    async def sweep(self) -> int:
+        """Every pending recording without a live (pending or running) archive job gets one:
+        a new job, or its parked one back with fresh attempts. Run at start and now and
+        then, so that no pending recording is ever stuck. Returns how many were queued."""
         queued = 0
         for rec in await self.recordings.due(datetime.max.replace(tzinfo=UTC), limit=100_000):
-            queued += await self.jobs.defer(ARCHIVE, str(rec.id), version=ARCHIVE_VERSION)
+            key = str(rec.id)
+            if await self.jobs.defer(ARCHIVE, key, version=ARCHIVE_VERSION):
+                queued += 1
+                continue
+            jobs = await self.jobs.status(ARCHIVE, key)
+            if any(j.state in (JobState.PENDING, JobState.RUNNING) for j in jobs):
+                continue
+            for job in jobs:
+                if job.state is JobState.FAILED and await self.jobs.retry(job.id):
+                    queued += 1
+        if queued:
+            log.warning("archive: %d pending recording(s) had no live job; queued again", queued)
         return queued
 
     async def retry_recording(self, recording_id: int, actor: str) -> Recording:
-        """A failed recording back in the pipeline: the row to pending (audited) and its
-        parked archive job back in the queue (or a new one)."""
+        """A failed or pending recording back in the pipeline: the row to pending with fresh
+        attempts (audited) and its archive job due now: the parked one back in the queue,
+        a waiting one woken, or a new one."""
         rec = await retention.retry(self.recordings, recording_id, actor, self._clock())
-        parked = await self.jobs.status(ARCHIVE, str(recording_id), state=JobState.FAILED)
-        for job in parked:
-            await self.jobs.retry(job.id)
-        if not parked:
+        jobs = await self.jobs.status(ARCHIVE, str(recording_id))
+        for job in jobs:
+            if job.state is JobState.FAILED:
+                await self.jobs.retry(job.id)
+            elif job.state is JobState.PENDING:
+                await self.jobs.run_now(job.id)
+        if not jobs:
             await self.jobs.defer(ARCHIVE, str(recording_id), version=ARCHIVE_VERSION)
         return rec
 

@@ -261,6 +261,34 @@ class RecordingStore:
                 update(RecordingRow).where(RecordingRow.id == recording_id).values(**values)
             )
 
+    async def update_unless_purged(self, recording_id: int, **values: Any) -> bool:
+        """`update`, in one statement only while the recording is not purged (a hold set
+        as a purge takes the row cannot be lost); False when it is purged (or gone)."""
+        values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(RecordingRow)
+                .where(RecordingRow.id == recording_id, RecordingRow.status != "purged")
+                .values(**values)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def claim_purge(self, recording_id: int, now: datetime) -> bool:
+        """Mark the recording purged, in one statement, only if it is still due: not on
+        legal hold, its deadline passed, not purged. The file goes only after this."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(RecordingRow)
+                .where(
+                    RecordingRow.id == recording_id,
+                    RecordingRow.legal_hold.is_(False),
+                    RecordingRow.retain_until <= now,
+                    RecordingRow.status != "purged",
+                )
+                .values(status="purged")
+            )
+        return bool(getattr(result, "rowcount", 0))
+
     async def get(self, recording_id: int) -> Recording | None:
         async with self._sessions() as session:
             row = await session.get(RecordingRow, recording_id)

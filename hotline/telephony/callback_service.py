@@ -226,12 +226,19 @@ class CallbackService:
             await self._finish(cb, attempt.action_id, verdict, None)
 
     async def run(self) -> None:
-        await self.recover()
+        """Recover the attempts a crash cut off, then start due callbacks every `poll_s`;
+        a failure of either (the database away at start too) is logged and tried again."""
+        recovered = False
         while True:
             try:
+                if not recovered:
+                    await self.recover()
+                    recovered = True
                 await self.tick()
             except Exception:
-                log.exception("callback scheduler tick failed; retrying")
+                log.exception(
+                    "callback scheduler %s failed; retrying", "tick" if recovered else "recovery"
+                )
             await asyncio.sleep(self.poll_s)
 
     async def tick(self) -> int:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.core.bus import Bus, Message
+from hotline.core.jobs import is_waiting
 from hotline.telephony import events
 from hotline.telephony.ami import LinkDown, LinkUp, Resync
 from hotline.telephony.frames import Frame
@@ -216,11 +217,41 @@ class CallService:
                 except Exception:
                     log.exception("call event work failed for call %s", event.record.call_id)
             if event.kind is CallEventKind.ENDED:
-                for hook in self.on_ended:
-                    try:
-                        await hook(event.record)
-                    except Exception:
-                        log.exception("after-call work failed for call %s", event.record.call_id)
+                await self.after_call(event.record)
+
+    async def ended(self, record: CallRecord) -> None:
+        """Store a call that ended and run its after-call work, as the consumer does for
+        the calls it follows (e.g. a call replayed from a switch's CDR)."""
+        await self._write(lambda: self.store.save([record], delete=set()), 1)
+        await self.after_call(record)
+
+    async def after_call(self, record: CallRecord) -> None:
+        """The work after a stored call ended (its recording, callback, ticket), each hook
+        in turn (see `_after_call`)."""
+        for hook in self.on_ended:
+            await self._after_call(hook, record)
+
+    async def _after_call(
+        self, hook: Callable[[CallRecord], Awaitable[object]], record: CallRecord
+    ) -> None:
+        """Run one after-call hook (its recording, callback, ticket): while the database is
+        away it is tried again (a call's work is never dropped for an outage); another
+        error is logged and the next hook runs."""
+        delay = 0.5
+        while True:
+            try:
+                await hook(record)
+                return
+            except Exception as exc:
+                if not is_waiting(exc):
+                    log.exception("after-call work failed for call %s", record.call_id)
+                    return
+                self.counters.db_retries += 1
+                log.error(
+                    "after-call work for call %s waits for the database: %s", record.call_id, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _write(self, work: Callable[[], Awaitable[None]], count: int) -> None:
         delay = 0.5
@@ -229,7 +260,8 @@ class CallService:
                 await work()
                 self.counters.saved += count
                 return
-            except (DBAPIError, OSError) as exc:  # the database is away: hold the batch
+            except (SQLAlchemyError, OSError) as exc:  # the database is away (a lost or
+                # refused connection, a pool timeout, any database error): hold the batch
                 self.counters.db_retries += 1
                 log.error("database unavailable, retrying in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)

@@ -5,14 +5,13 @@ different figure and is never added in here.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
 
 from hotline.core.periods import REPORT_LABELS, Period
-from hotline.core.sheets import add_sheet
+from hotline.core.sheets import add_sheet, to_bytes
 from hotline.telephony.survey import SurveyRates
 
 
@@ -74,6 +73,4 @@ def report_xlsx(r: SurveyReport) -> bytes:
     add_sheet(wb, "汇总", ["报表", *HEAD[1:]], [_row(report_title(r.period), r.total)])
     add_sheet(wb, "坐席", ["坐席", *HEAD[1:]], [_row(a.key or "未知", a) for a in r.agents])
     add_sheet(wb, "队列", ["队列", *HEAD[1:]], [_row(q.key or "无队列", q) for q in r.queues])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return to_bytes(wb)

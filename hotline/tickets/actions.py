@@ -15,11 +15,18 @@ from typing import Any
 
 from hotline.core.bus import Bus, Message
 from hotline.core.errors import InvalidInput
-from hotline.tickets import lifecycle, sla
+from hotline.tickets import followup, lifecycle, sla
 from hotline.tickets.calendar import CalendarUnknown
 from hotline.tickets.drafting import Drafting, payload
 from hotline.tickets.lifecycle import Action, Role
-from hotline.tickets.model import Category, ComplaintLevel, Deadlines
+from hotline.tickets.model import (
+    CATEGORY_LABELS,
+    Category,
+    ComplaintLevel,
+    Deadlines,
+    Validity,
+)
+from hotline.tickets.policy import HotlinePolicy
 from hotline.tickets.records import TicketRecord
 from hotline.tickets.store import TicketStore
 
@@ -33,18 +40,23 @@ class Actions:
         *,
         sla_policy: sla.SlaPolicy,
         clock: Callable[[], datetime],
+        policy: HotlinePolicy | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.drafting = drafting
         self.sla = sla_policy
         self.clock = clock
+        self.policy = policy
 
     async def edit(
         self, ticket_id: int, changes: Mapping[str, Any], *, actor: str, role: Role | str
     ) -> TicketRecord:
         current = await self.store.require(ticket_id)
         t = current.ticket
+        booked = changes.get("followup_booked_at")
+        if isinstance(booked, datetime) and self.policy is not None:
+            followup.check_booking(self.policy.followup, booked, self.clock())
         category = Category(changes["category"]) if changes.get("category") else t.category
         if category is Category.EMERGENCY and "urgent" not in changes:
             changes = {**changes, "urgent": True}  # 报警/紧急 is urgent by definition
@@ -80,6 +92,8 @@ class Actions:
         current = await self.store.require(ticket_id)
         t, now = current.ticket, self.clock()
         data = dict(data or {})
+        if self.policy is not None and Action(action) is Action.DISPATCH:
+            lifecycle.check_role(Action.DISPATCH, role, self.policy.min_role(Action.DISPATCH))
         act = lifecycle.step(  # refuse an illegal move before anything else
             t.state,
             action,
@@ -99,6 +113,13 @@ class Actions:
                     "PATCH /api/tickets/{id} with category)"
                 )
             deadlines = await dl(t.id, t.category, t.complaint_level, t.created_at)
+        elif act is Action.RESOLVE_ON_SPOT:
+            self._check_on_spot(t.category)
+        elif act is Action.DISPATCH and t.category is not None:
+            rule = self.sla.spans(t.category, t.complaint_level)
+            if rule.clock is sla.Clock.DISPATCH:  # the unit's clock starts now
+                unit = await dl(t.id, t.category, t.complaint_level, t.created_at, now)
+                deadlines = replace(t.deadlines, contact_by=unit.contact_by, done_by=unit.done_by)
         elif act is Action.REPLY:
             try:
                 reply_by: datetime | None = sla.reply_deadline(self.sla, now)
@@ -108,12 +129,13 @@ class Actions:
             deadlines = replace(t.deadlines, reply_by=reply_by)
         elif act is Action.REOPEN and t.category is not None:
             # 不满意重办: the second handling gets the category's time again, from now
-            again = await dl(t.id, t.category, t.complaint_level, now)
+            again = await dl(t.id, t.category, t.complaint_level, now, now)
             deadlines = replace(again, dispatch_by=t.deadlines.dispatch_by, reply_by=None)
         elif act is Action.REQUEST_EXTENSION:
             new_due = data.get("new_due")
             if isinstance(new_due, datetime) and isinstance(data.get("step"), str):
                 sla.extend(t.deadlines, data["step"], new_due, now)  # refuse what cannot pass
+                self._check_lead(t.deadlines, data["step"], now)
         elif act is Action.APPROVE_EXTENSION and current.extension is not None:
             ext = current.extension  # asked in time: approving it later still counts
             deadlines = sla.extend(t.deadlines, ext.step, ext.new_due, ext.at)
@@ -141,7 +163,113 @@ class Actions:
         await self.bus.publish(
             Message("ticket/changed", payload(record, action=str(act), by=actor))
         )
+        if act is Action.REPLY:
+            record = await self._close_without_followup(record)
         return record
+
+    async def _close_without_followup(self, record: TicketRecord) -> TicketRecord:
+        """After the reply: a ticket that gets no 回访 (the customer declined it, or the
+        policy does not ask for one for its category and source) is closed at once."""
+        if self.policy is None:
+            return record
+        t = record.ticket
+        rules = self.policy.followup_rules
+        if rules.wanted(t.category, t.source, record.followup_declined):
+            return record
+        reason = "客户不需要回访" if record.followup_declined else "按规定该类工单无需回访"
+        return await self.act(
+            t.id, Action.CLOSE_NO_FOLLOWUP, actor="system", role=Role.SYSTEM, reason=reason
+        )
+
+    async def judge(
+        self,
+        ticket_id: int,
+        validity: Validity | str,
+        *,
+        reason: str,
+        unit: str | None = None,
+        agent: str | None = None,
+        actor: str,
+        role: Role | str,
+    ) -> TicketRecord:
+        """投诉认定: 有效 / 无效 / 特殊 with the reason and the party complained about (a unit
+        and/or an agent); a valid complaint's handling opinion is due within the policy's
+        `complaint_opinion` (004: 5 working days). A supervisor's call; judged again, the
+        last judgement stands and the history keeps each."""
+        lifecycle.check_role(Action.APPROVE_EXTENSION, role)  # supervisors and up
+        try:
+            v = Validity(validity)
+        except ValueError:
+            raise InvalidInput(
+                f"投诉认定结果 {validity!r} 无效 (validity must be valid 有效, invalid 无效 or "
+                "special 特殊)"
+            ) from None
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("投诉认定须填写理由 (a judgement needs its reason)")
+        unit = (unit or "").strip() or None
+        agent = (agent or "").strip() or None
+        if v is Validity.VALID and unit is None and agent is None:
+            raise InvalidInput(
+                "有效投诉须指明被投诉的单位或人员 (a valid complaint names the unit and/or the "
+                "agent complained about)"
+            )
+        current = await self.store.require(ticket_id)
+        if current.ticket.category is not Category.COMPLAINT:
+            raise InvalidInput(
+                "只有投诉工单可以认定 (only a complaint can be judged: set the category to 投诉 "
+                "first)",
+                error_id="not_a_complaint",
+            )
+        now = self.clock()
+        span = self.policy.complaint_opinion if self.policy else None
+        opinion_by = None
+        if v is Validity.VALID and span is not None:
+            try:
+                opinion_by = self.sla.due(span, now)
+            except CalendarUnknown as exc:
+                await self.drafting.calendar_gap(ticket_id, (exc,))
+        record = await self.store.judge(
+            current,
+            {
+                "complaint_validity": v.value,
+                "complaint_reason": reason,
+                "complained_unit": unit,
+                "complained_agent": agent,
+                "opinion_by": opinion_by,
+            },
+            actor=actor,
+            role=role,
+            now=now,
+        )
+        await self.bus.publish(Message("ticket/changed", payload(record, action="judge", by=actor)))
+        return record
+
+    def _check_on_spot(self, category: Category | None) -> None:
+        allowed = self.policy.on_spot if self.policy else frozenset({Category.CONSULT})
+        if category not in allowed:
+            names = "、".join(CATEGORY_LABELS[c] for c in sorted(allowed)) or "无"
+            got = CATEGORY_LABELS[category] if category else "未分类"
+            raise InvalidInput(
+                f"「{got}」工单不能即时办结，只有{names}可以 (only these categories may be "
+                "closed on the spot under this hotline's policy; dispatch it instead, or set "
+                "the category first)",
+                error_id="not_on_spot",
+            )
+
+    def _check_lead(self, deadlines: Deadlines, step: str, now: datetime) -> None:
+        """004: a 延期 is asked at least `extension_lead` before the deadline."""
+        lead = self.policy.extension_lead if self.policy else None
+        due = getattr(deadlines, f"{step}_by", None)
+        if lead is None or lead.amount == 0 or due is None:
+            return
+        if self.sla.due(lead, now) > due:
+            raise InvalidInput(
+                f"延期须在时限前至少{lead.label}申请 (an extension must be asked at least "
+                f"{lead} before the deadline {due.isoformat()}; it is too late to ask now: "
+                "finish the step, or ask a supervisor)",
+                error_id="extension_too_late",
+            )
 
     async def split(
         self, ticket_id: int, units: Sequence[str], *, actor: str, role: Role | str

@@ -77,7 +77,9 @@ class Drafting:
         pack: Callable[[], classify.ClassifyPack],
         recordings: RecordingLookup | None,
         clock: Callable[[], datetime],
+        on_spot: frozenset[Category] = frozenset(),
     ) -> None:
+        self.on_spot = on_spot  # categories the policy lets the agent close on the spot
         self.store = store
         self.bus = bus
         self.sla = sla_policy
@@ -153,7 +155,7 @@ class Drafting:
         )
         if not created:
             return ticket
-        level = ComplaintLevel.MINOR
+        level = self.sla.base_level  # the policy's least severe level
         refined = await self.store.refine(
             ticket.id,
             now=now,
@@ -212,6 +214,8 @@ class Drafting:
         summary, summary_ev = extract.summarize(words)
         level = await self.level(current, reading.category, reading.topic)
         deadlines, unknown = sla.deadlines_known(self.sla, reading.category, level, t.created_at)
+        if reading.category in self.on_spot:  # likely answered during the call: no clock
+            deadlines, unknown = Deadlines(), ()  # until the agent confirms it for a unit
         refined = await self.store.refine(
             t.id,
             now=self.clock(),
@@ -265,7 +269,7 @@ class Drafting:
         if category is not Category.COMPLAINT:
             return None
         t = current.ticket
-        base = t.complaint_level or ComplaintLevel.MINOR
+        base = t.complaint_level or self.sla.base_level
         if topic is None or t.caller_number is None:
             return ComplaintLevel.MAJOR if current.exposure else base
         since = self.clock() - timedelta(days=self.sla.level2_window_days)
@@ -296,8 +300,11 @@ class Drafting:
         category: Category,
         level: ComplaintLevel | None,
         start: datetime,
+        unit_clock_at: datetime | None = None,
     ) -> Deadlines:
-        found, unknown = sla.deadlines_known(self.sla, category, level, start)
+        found, unknown = sla.deadlines_known(
+            self.sla, category, level, start, unit_clock_at=unit_clock_at
+        )
         await self.calendar_gap(ticket_id, unknown)
         return found
 

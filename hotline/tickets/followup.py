@@ -125,6 +125,19 @@ def check_attempt(
         )
 
 
+def check_booking(policy: FollowupPolicy, at: datetime, now: datetime) -> None:
+    """A 回访 time the customer booked: in the future and outside the quiet hours."""
+    if _aware(at, "booked time") <= _aware(now, "now"):
+        raise InvalidInput("预约回访时间须晚于现在 (the booked 回访 time is in the past)")
+    if in_quiet_hours(policy, at):
+        quiet = f"{policy.quiet_start:%H:%M}–{policy.quiet_end:%H:%M}"
+        raise InvalidInput(
+            f"预约回访时间在{quiet}之间，不能回访；请另约时间 (the booked 回访 time falls in "
+            f"the quiet hours {quiet}; book another time)",
+            error_id="followup_quiet_hours",
+        )
+
+
 def parse_result(value: str) -> Result:
     try:
         return Result(value)

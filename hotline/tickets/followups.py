@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hotline.core.errors import InvalidInput, Unavailable
@@ -24,6 +24,7 @@ from hotline.tickets.actions import Actions
 from hotline.tickets.followup import FollowupPolicy, PastAttempt, Result
 from hotline.tickets.lifecycle import Action, Role
 from hotline.tickets.model import Satisfaction, State
+from hotline.tickets.policy import FollowupRules
 from hotline.tickets.records import FollowupAttempt, TicketRecord
 from hotline.tickets.store import TicketStore
 
@@ -43,11 +44,13 @@ class Followups:
         *,
         policy: FollowupPolicy,
         clock: Callable[[], datetime],
+        rules: FollowupRules | None = None,
     ) -> None:
         self.store = store
         self.actions = actions
         self.dialler = dialler
         self.policy = policy
+        self.rules = rules
         self.clock = clock
         self._unusable: set[int] = set()  # tickets whose number was said to be undiallable
 
@@ -55,10 +58,23 @@ class Followups:
         t = record.ticket
         if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
             return None
+        if record.followup_declined:
+            return None  # the customer said 不需要回访
         attempts = await self.store.followups(t.id, t.reopened)
         if any(a.result is None for a in attempts):
             return None  # one in progress
-        return followup.next_attempt_at(self.policy, t.replied_at, _past(attempts))
+        return followup.next_attempt_at(self.policy, self._start(record), _past(attempts))
+
+    def _start(self, record: TicketRecord) -> datetime:
+        """The reply, or the time the customer booked for the 回访 (less the delay) when it
+        is later: the first attempt is then due at the booked time."""
+        replied = record.ticket.replied_at
+        assert replied is not None
+        booked = record.followup_booked_at
+        if booked is not None and record.ticket.reopened == 0:
+            at_booked = booked - timedelta(hours=self.policy.delay_h)
+            return max(replied, at_booked)
+        return replied
 
     async def _begin(
         self, record: TicketRecord, *, actor: str, role: Role | str, action_id: str | None = None
@@ -70,8 +86,9 @@ class Followups:
                 f"{t.state.value})"
             )
         attempts = await self.store.followups(t.id, t.reopened)
-        followup.check_attempt(self.policy, t.replied_at, _past(attempts), now)
-        planned = followup.next_attempt_at(self.policy, t.replied_at, _past(attempts))
+        start = self._start(record)
+        followup.check_attempt(self.policy, start, _past(attempts), now)
+        planned = followup.next_attempt_at(self.policy, start, _past(attempts))
         attempt = await self.store.begin_followup(
             t.id,
             round=t.reopened,
@@ -140,13 +157,13 @@ class Followups:
         )
         if res is Result.REACHED and sat is not None:
             move = Action.REOPEN if sat is Satisfaction.UNSATISFIED else Action.CLOSE
+            data = {"satisfaction": sat.value}
+            rules = self.rules
+            if move is Action.REOPEN and rules and rules.unsatisfied == "escalate":
+                data["unit"] = rules.escalate_to or ""  # 不满意: to the named department
+                data["escalated_to"] = rules.escalate_to or ""
             return await self.actions.act(
-                ticket_id,
-                move,
-                actor=actor,
-                role=role,
-                reason=note,
-                data={"satisfaction": sat.value},
+                ticket_id, move, actor=actor, role=role, reason=note, data=data
             )
         record = await self.store.require(ticket_id)
         attempts = await self.store.followups(ticket_id, record.ticket.reopened)
@@ -226,6 +243,8 @@ class Followups:
             return 0
         placed, now = 0, self.clock()
         for record in await self.store.open_tickets([State.REPLIED, State.FOLLOW_UP]):
+            if self.rules is not None and self.rules.manual(record.ticket.source):
+                continue  # 100 % manual 回访 for this channel: an agent calls
             due = await self.next_followup_at(record)
             if due is None or due > now:
                 continue

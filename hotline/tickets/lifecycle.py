@@ -7,8 +7,13 @@ not theirs to dispatch), 不满意重办 (回访 不满意 reopens it for a seco
 不属于受理范围 close straight from the draft, and the actions that change no state
 (延期 request and approval, media/legal exposure).
 
-There is no "unit" role: the responsible units act through a supervisor (or admin) who
-records the unit's name. The service's own moves (an unreachable 回访) act as `system`.
+即时办结: a consultation, query or praise answered during the call is closed in one step
+from the draft (or accepted ticket) with the answer given: no dispatch, no deadline.
+Who may 派发 is the policy's (agents by default, as 002 says; `need` in `check_role`).
+A responsible unit's user (role unit) takes the unit's own steps (`UNIT_ACTIONS`: 签收,
+contact, 回退, reply, 延期 request) on its units' tickets; a supervisor may take them for
+the unit.
+The service's own moves (an unreachable 回访) act as `system`.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ from hotline.tickets.model import STATE_LABELS, Satisfaction, State
 class Action(StrEnum):
     CONFIRM = "confirm"  # the agent confirms the draft: 受理
     CLOSE_OUT_OF_SCOPE = "close_out_of_scope"  # 不属于受理范围, with a reason
+    RESOLVE_ON_SPOT = "resolve_on_spot"  # 即时办结: answered during the call, with the answer
     DISPATCH = "dispatch"  # 派发 to a responsible unit
-    START = "start"  # the unit starts handling: 处理中
+    START = "start"  # the unit receives it (签收) and starts handling: 处理中
+    CONTACT = "contact"  # the unit contacted the customer (the contact clock's step)
     RETURN = "return"  # 回退: the unit returns a ticket that is not theirs, with a reason
     REPLY = "reply"  # the unit's answer: 已回复
     FOLLOW_UP = "follow_up"  # the 回访 starts
     CLOSE = "close"  # 办结: satisfied / basically satisfied, or 回访 unreachable
+    CLOSE_NO_FOLLOWUP = "close_no_followup"  # 办结 without 回访: declined, or not in the policy
     REOPEN = "reopen"  # 不满意重办: back to the unit for a second handling
     REQUEST_EXTENSION = "request_extension"  # 延期 asked by the unit (before the deadline)
     APPROVE_EXTENSION = "approve_extension"  # 延期 approved: the deadline moves
@@ -41,12 +49,15 @@ class Action(StrEnum):
 ACTION_LABELS: dict[Action, str] = {
     Action.CONFIRM: "确认受理",
     Action.CLOSE_OUT_OF_SCOPE: "不属于受理范围办结",
+    Action.RESOLVE_ON_SPOT: "即时办结",
     Action.DISPATCH: "派发",
-    Action.START: "开始处理",
+    Action.START: "签收并开始处理",
+    Action.CONTACT: "已联系客户",
     Action.RETURN: "回退",
     Action.REPLY: "回复",
     Action.FOLLOW_UP: "开始回访",
     Action.CLOSE: "办结",
+    Action.CLOSE_NO_FOLLOWUP: "办结（无需回访）",
     Action.REOPEN: "不满意重办",
     Action.REQUEST_EXTENSION: "申请延期",
     Action.APPROVE_EXTENSION: "批准延期",
@@ -56,6 +67,11 @@ ACTION_LABELS: dict[Action, str] = {
 HISTORY_LABELS: dict[str, str] = {
     **{a.value: label for a, label in ACTION_LABELS.items()},
     "draft": "来电结束，生成工单草稿",
+    "create": "登记工单",
+    "raised_new": "回访中提出新诉求，已另立工单",
+    "judge": "投诉认定",
+    "verify": "办结核实",
+    "attach": "上传附件",
     "refine": "按录音转写补全草稿",
     "edit": "修改工单内容",
     "suggest_split": "建议按承办单位拆分",
@@ -79,13 +95,18 @@ TABLE: dict[tuple[State, Action], State] = {
     (S.DRAFT, A.CONFIRM): S.ACCEPTED,
     (S.DRAFT, A.CLOSE_OUT_OF_SCOPE): S.CLOSED,
     (S.ACCEPTED, A.CLOSE_OUT_OF_SCOPE): S.CLOSED,
+    (S.DRAFT, A.RESOLVE_ON_SPOT): S.CLOSED,
+    (S.ACCEPTED, A.RESOLVE_ON_SPOT): S.CLOSED,
     (S.ACCEPTED, A.DISPATCH): S.DISPATCHED,
     (S.DISPATCHED, A.START): S.IN_PROGRESS,
     (S.DISPATCHED, A.RETURN): S.ACCEPTED,
+    (S.DISPATCHED, A.CONTACT): S.DISPATCHED,
+    (S.IN_PROGRESS, A.CONTACT): S.IN_PROGRESS,
     (S.IN_PROGRESS, A.RETURN): S.ACCEPTED,
     (S.IN_PROGRESS, A.REPLY): S.REPLIED,
     (S.REPLIED, A.FOLLOW_UP): S.FOLLOW_UP,
     (S.FOLLOW_UP, A.CLOSE): S.CLOSED,
+    (S.REPLIED, A.CLOSE_NO_FOLLOWUP): S.CLOSED,
     (S.FOLLOW_UP, A.REOPEN): S.DISPATCHED,
     **{(s, A.REQUEST_EXTENSION): s for s in _HANDLING},
     **{(s, A.APPROVE_EXTENSION): s for s in _HANDLING},
@@ -95,21 +116,30 @@ TABLE: dict[tuple[State, Action], State] = {
 MIN_ROLE: dict[Action, Role] = {
     A.CONFIRM: Role.AGENT,
     A.CLOSE_OUT_OF_SCOPE: Role.AGENT,
-    A.DISPATCH: Role.SUPERVISOR,
+    A.RESOLVE_ON_SPOT: Role.AGENT,
+    A.DISPATCH: Role.AGENT,  # 002: the first-contact agent dispatches; a policy may say supervisor
     A.START: Role.SUPERVISOR,  # on the unit's behalf
+    A.CONTACT: Role.SUPERVISOR,  # on the unit's behalf
     A.RETURN: Role.SUPERVISOR,  # on the unit's behalf
     A.REPLY: Role.SUPERVISOR,  # on the unit's behalf
     A.FOLLOW_UP: Role.AGENT,
     A.CLOSE: Role.AGENT,
+    A.CLOSE_NO_FOLLOWUP: Role.AGENT,
     A.REOPEN: Role.AGENT,
     A.REQUEST_EXTENSION: Role.SUPERVISOR,  # on the unit's behalf
     A.APPROVE_EXTENSION: Role.SUPERVISOR,
     A.SET_EXPOSURE: Role.SUPERVISOR,
 }
 
-NEEDS_REASON = frozenset({A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE})
+# What a responsible unit's own user (role unit) may do on its units' tickets; a supervisor
+# may do each of them for the unit, and the history says for whom.
+UNIT_ACTIONS = frozenset({A.START, A.CONTACT, A.RETURN, A.REPLY, A.REQUEST_EXTENSION})
+
+NEEDS_REASON = frozenset(
+    {A.CLOSE_OUT_OF_SCOPE, A.RETURN, A.REQUEST_EXTENSION, A.SET_EXPOSURE, A.CLOSE_NO_FOLLOWUP}
+)
 NEEDS_UNIT = frozenset({A.DISPATCH})
-NEEDS_TEXT = frozenset({A.REPLY})  # the unit's answer, in `reason`
+NEEDS_TEXT = frozenset({A.REPLY, A.RESOLVE_ON_SPOT})  # the answer given, in `reason`
 
 
 def allowed(state: State) -> tuple[Action, ...]:
@@ -155,9 +185,12 @@ class Move:
     unreachable: bool = False
 
 
-def check_role(action: Action, role: Role | str) -> None:
-    need = MIN_ROLE[action]
+def check_role(action: Action, role: Role | str, need: Role | None = None) -> None:
+    """Refuse an actor below the action's role (`need` overrides the table: the policy's)."""
+    need = need or MIN_ROLE[action]
     have = Role(role)
+    if have is Role.UNIT and action in UNIT_ACTIONS:
+        return  # the unit's own step (the routes check it is the unit's ticket)
     if RANK[have] < RANK[need]:
         raise ActionRefused(
             f"「{ACTION_LABELS[action]}」需要{need.value}或更高权限 (action {action.value} needs "
@@ -196,8 +229,8 @@ def step(
         )
     if act in NEEDS_TEXT and reason is None:
         raise InvalidInput(
-            f"「{ACTION_LABELS[act]}」须填写承办单位的答复 (action {act.value} needs the "
-            "unit's answer in `reason`)"
+            f"「{ACTION_LABELS[act]}」须填写答复内容 (action {act.value} needs the answer "
+            "given in `reason`)"
         )
     unit = (unit or "").strip() or None
     if act in NEEDS_UNIT and unit is None:

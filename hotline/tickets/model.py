@@ -35,6 +35,29 @@ CATEGORY_LABELS: dict[Category, str] = {
 }
 
 
+class Source(StrEnum):
+    """How the matter reached the hotline (来源)."""
+
+    PHONE = "phone"  # a call to the hotline
+    GOVERNMENT = "government"  # 12345 or another government transfer (督办件), with its number
+    WECHAT = "wechat"  # WeChat message
+    WEB = "web"  # web message / online form
+    LETTER = "letter"  # 来信
+    VISIT = "visit"  # 来访
+    FOLLOWUP = "followup"  # a new request raised during a 回访
+
+
+SOURCE_LABELS: dict[Source, str] = {
+    Source.PHONE: "热线电话",
+    Source.GOVERNMENT: "政府转办（12345）",
+    Source.WECHAT: "微信",
+    Source.WEB: "网站留言",
+    Source.LETTER: "来信",
+    Source.VISIT: "来访",
+    Source.FOLLOWUP: "回访中提出",
+}
+
+
 class State(StrEnum):
     DRAFT = "draft"  # 草稿: drafted from the call, the agent has not confirmed it
     ACCEPTED = "accepted"  # 受理
@@ -68,6 +91,21 @@ LEVEL_LABELS: dict[ComplaintLevel, str] = {
     ComplaintLevel.MAJOR: "一级（重大）",
     ComplaintLevel.GENERAL: "二级（一般）",
     ComplaintLevel.MINOR: "三级（轻度）",
+}
+
+
+class Validity(StrEnum):
+    """A complaint judged (投诉认定)."""
+
+    VALID = "valid"  # 有效投诉
+    INVALID = "invalid"  # 无效投诉
+    SPECIAL = "special"  # 特殊 (e.g. caused by a force majeure or a third party)
+
+
+VALIDITY_LABELS: dict[Validity, str] = {
+    Validity.VALID: "有效投诉",
+    Validity.INVALID: "无效投诉",
+    Validity.SPECIAL: "特殊投诉",
 }
 
 
@@ -118,6 +156,7 @@ class Deadlines:
     contact_by: datetime | None = None  # the unit contacts the customer
     done_by: datetime | None = None  # the unit finishes (办结 of its part)
     reply_by: datetime | None = None  # reply to the customer after the unit's answer
+    opinion_by: datetime | None = None  # a valid complaint's handling opinion (投诉认定)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +184,6 @@ class Ticket:
     reopened: int = 0  # times reopened by 不满意重办
     close_reason: str | None = None  # e.g. 不属于受理范围: …
     parent_id: int | None = None  # split from this ticket (one call, several units)
+    source: Source = Source.PHONE  # the channel it came by
+    source_ref: str | None = None  # the transfer's or letter's own number (12345 工单号 …)
+    on_spot: bool = False  # 即时办结: answered during the call (一次解决)

@@ -120,6 +120,11 @@ class TicketQueries:
             where.append(c.state == f.state.value)
         if f.category:
             where.append(c.category == f.category.value)
+        if f.source:
+            where.append(c.source == f.source.value)
+        if f.units is not None:
+            where.append(c.unit.in_(f.units or ("\x00none",)))
+            where.append(c.dispatched_at.is_not(None))  # a unit sees what was sent to it
         if f.unit:
             where.append(c.unit == f.unit)
         if f.agent:

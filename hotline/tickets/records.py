@@ -19,8 +19,10 @@ from hotline.tickets.model import (
     Field,
     FieldKind,
     Satisfaction,
+    Source,
     State,
     Ticket,
+    Validity,
 )
 from hotline.tickets.tables import TicketEventRow, TicketFollowupRow, TicketRow
 
@@ -36,6 +38,17 @@ class Extension:
     reason: str
     by: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A complaint judged: valid or not, why, against whom, and the opinion's deadline."""
+
+    validity: Validity
+    reason: str
+    unit: str | None  # 被投诉单位
+    agent: str | None  # 被投诉人员
+    opinion_by: datetime | None  # 处理意见 due (004: 5 working days for a valid one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,12 @@ class TicketRecord:
     overdue_steps: tuple[str, ...]
     extension: Extension | None
     updated_at: datetime
+    followup_declined: bool = False  # the customer said 不需要回访
+    followup_booked_at: datetime | None = None  # the 回访 time the customer booked
+    judgement: Judgement | None = None  # a complaint judged 有效/无效/特殊
+    contacted_at: datetime | None = None  # the unit contacted the customer
+    verify_state: str | None = None  # drawn for a check: pending / passed / failed
+    verify_note: str | None = None
 
     @property
     def id(self) -> int:
@@ -65,9 +84,10 @@ class TicketRecord:
         t = self.ticket
         return {
             "dispatch": t.dispatched_at,
-            "contact": self.started_at,
+            "contact": self.contacted_at or self.started_at,
             "done": t.replied_at,
             "reply": self.followup_at or t.closed_at,
+            "opinion": t.replied_at or t.closed_at,  # the unit's answer carries the opinion
         }
 
 
@@ -127,6 +147,8 @@ class TicketFilter:
     since: datetime | None = None  # created from
     until: datetime | None = None  # created until, exclusive
     only_agent: str | None = None  # an agent's own tickets (role agent)
+    source: Source | None = None  # the channel
+    units: tuple[str, ...] | None = None  # a unit user's units: those dispatched to them
 
 
 # --- row -> record, JSON ----------------------------------------------------------------
@@ -180,7 +202,9 @@ def ticket_from_row(row: TicketRow) -> Ticket:
         fields=_fields(row.fields),
         topic=row.topic,
         created_at=row.created_at,
-        deadlines=Deadlines(row.dispatch_by, row.contact_by, row.done_by, row.reply_by),
+        deadlines=Deadlines(
+            row.dispatch_by, row.contact_by, row.done_by, row.reply_by, row.opinion_by
+        ),
         dispatched_at=row.dispatched_at,
         replied_at=row.replied_at,
         closed_at=row.closed_at,
@@ -189,6 +213,9 @@ def ticket_from_row(row: TicketRow) -> Ticket:
         reopened=row.reopened,
         close_reason=row.close_reason,
         parent_id=row.parent_id,
+        source=Source(row.source or Source.PHONE.value),
+        source_ref=row.source_ref,
+        on_spot=bool(row.on_spot),
     )
 
 
@@ -217,6 +244,20 @@ def record_from_row(row: TicketRow) -> TicketRecord:
         if ext
         else None,
         updated_at=row.updated_at,
+        followup_declined=bool(row.followup_declined),
+        followup_booked_at=row.followup_booked_at,
+        judgement=Judgement(
+            Validity(row.complaint_validity),
+            row.complaint_reason or "",
+            row.complained_unit,
+            row.complained_agent,
+            row.opinion_by,
+        )
+        if row.complaint_validity
+        else None,
+        contacted_at=row.contacted_at,
+        verify_state=row.verify_state,
+        verify_note=row.verify_note,
     )
 
 
@@ -252,6 +293,7 @@ def attempt_from_row(r: TicketFollowupRow) -> FollowupAttempt:
 
 
 def deadline_values(d: Deadlines) -> dict[str, Any]:
+    """The step deadlines a lifecycle move writes (the opinion's is written by 投诉认定)."""
     return dict(
         dispatch_by=d.dispatch_by, contact_by=d.contact_by, done_by=d.done_by, reply_by=d.reply_by
     )

@@ -1,9 +1,11 @@
-"""Daily, weekly and monthly ticket summaries (日报/周报/月报) and their XLSX workbook.
+"""Ticket summaries (日报/周报/月报/季报/年报) and their XLSX workbook.
 
 Rule: a report counts the tickets accepted (created) inside the period, a calendar day, ISO
 week (Monday first) or month in the hotline's time zone, and shows each one's state as of
 the moment the report is made. Drafts the agent never confirmed are not tickets yet and are
-left out. Pure: the caller passes the tickets and the clock.
+left out. `summarize` is pure (the caller passes the tickets and the clock): it is the
+reference that the database's version (tickets/report_queries.py, what the service runs)
+is tested against.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from hotline.core.periods import REPORT_LABELS, Period
 from hotline.tickets.model import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
+    SOURCE_LABELS,
     STATE_LABELS,
     Category,
     ComplaintLevel,
     Satisfaction,
+    Source,
     State,
     Ticket,
 )
@@ -34,6 +38,23 @@ from hotline.tickets.model import (
 HOT_TOPICS = 10
 NO_UNIT = "未指定单位"
 NO_CATEGORY = "未分类"
+
+
+@dataclass(frozen=True, slots=True)
+class AssessRow:
+    """One line of the 考核 table: a unit or an agent over the period."""
+
+    name: str | None
+    tickets: int
+    by_category: dict[str, int]
+    dispatch_on_time: float | None  # share of its dispatch deadlines met
+    contact_on_time: float | None
+    done_on_time: float | None
+    first_contact: float | None  # 一次解决率: 即时办结 / tickets
+    followup_rate: float | None  # 回访处理率: followed up / those to follow up
+    satisfaction_rate: float | None  # (满意 + 基本满意) / answered
+    valid_complaint_rate: float | None  # 有效投诉 / judged complaints
+    complaints_against: int  # valid complaints naming this unit / agent as the party
 
 
 def report_title(period: Period) -> str:
@@ -67,6 +88,17 @@ class UnitRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceRow:
+    source: Source
+    created: int
+    closed: int
+
+    @property
+    def label(self) -> str:
+        return SOURCE_LABELS[self.source]
+
+
+@dataclass(frozen=True, slots=True)
 class TicketReport:
     period: Period
     generated_at: datetime
@@ -81,6 +113,13 @@ class TicketReport:
     escalated: tuple[Ticket, ...]  # level-1 then level-2 complaints, oldest first
     satisfaction: tuple[tuple[Satisfaction, int], ...]  # every answer kind, in enum order
     reopened: int  # tickets reopened at least once (不满意重办)
+    on_spot: int = 0  # 即时办结: resolved at first contact (一次解决)
+    by_source: tuple[SourceRow, ...] = ()  # in the order of Source
+
+    @property
+    def first_contact_rate(self) -> float | None:
+        """一次解决率: tickets closed on the spot / tickets."""
+        return self.on_spot / self.created if self.created else None
 
     @property
     def level1(self) -> int:
@@ -171,6 +210,16 @@ def summarize(tickets: Sequence[Ticket], period: Period, now: datetime) -> Ticke
         escalated=escalated,
         satisfaction=tuple((s, answers[s]) for s in Satisfaction),
         reopened=sum(1 for t in mine if t.reopened),
+        on_spot=sum(1 for t in mine if t.on_spot),
+        by_source=tuple(
+            SourceRow(
+                src,
+                len(group),
+                sum(1 for t in group if closed(t)),
+            )
+            for src in Source
+            if (group := [t for t in mine if t.source is src])
+        ),
     )
 
 
@@ -187,9 +236,15 @@ _PERCENT = "0.0%"
 Cell = str | int | float | datetime | None
 
 
-def report_xlsx(report: TicketReport) -> bytes:
-    """The report as a workbook: 汇总, 分类, 责任单位, 热点, 投诉升级; each sheet has the
-    report's title in row 1 and Chinese headers in row 2, frozen."""
+def report_xlsx(
+    report: TicketReport,
+    units: Sequence[AssessRow] = (),
+    agents: Sequence[AssessRow] = (),
+) -> bytes:
+    """The report as a workbook: 汇总, 分类, 来源, 责任单位, 热点, 投诉升级, and the 考核
+    tables by unit and by agent; each sheet has the report's title in row 1 and Chinese
+    headers in row 2, frozen. The aggregates are small: the sheets hold
+    grouped rows, never a period's tickets."""
     zone = report.period.zone
     title = report_title(report.period)
     wb = Workbook()
@@ -210,10 +265,12 @@ def report_xlsx(report: TicketReport) -> bytes:
         *(_pair(f"回访{SATISFACTION_LABELS[s]}", n) for s, n in report.satisfaction),
         ["回访满意率", report.satisfaction_rate],
         ["不满意重办", report.reopened],
+        ["即时办结（一次解决）", report.on_spot],
+        ["一次解决率", report.first_contact_rate],
     ]
     _fill(ws, title, ["项目", "数值"], summary, [16, 28])
     for row in ws.iter_rows(min_row=3, max_col=2):
-        if row[0].value in ("办结率", "回访满意率"):
+        if row[0].value in ("办结率", "回访满意率", "一次解决率"):
             row[1].number_format = _PERCENT
     _fill(
         wb.create_sheet("分类"),
@@ -255,7 +312,52 @@ def report_xlsx(report: TicketReport) -> bytes:
         ],
         [10, 14, 18, 20, 16, 48, 10, 8],
     )
+    _fill(
+        wb.create_sheet("来源"),
+        title,
+        ["来源", "受理量", "已办结"],
+        [[r.label, r.created, r.closed] for r in report.by_source],
+        [20, 10, 10],
+    )
+    for sheet_name, who, lines in (
+        ("考核（单位）", "责任单位", units),
+        ("考核（人员）", "坐席", agents),
+    ):
+        ws2 = wb.create_sheet(sheet_name)
+        _fill(ws2, title, [who, *ASSESS_HEADERS], [assess_cells(x) for x in lines], ASSESS_WIDTHS)
+        for data_row in ws2.iter_rows(min_row=3):
+            for cell in data_row[2:9]:
+                cell.number_format = _PERCENT
     return sheets.to_bytes(wb)
+
+
+ASSESS_HEADERS = [
+    "工单量",
+    "派发及时率",
+    "联系及时率",
+    "办结及时率",
+    "一次解决率",
+    "回访处理率",
+    "满意率",
+    "有效投诉率",
+    "被有效投诉",
+]
+ASSESS_WIDTHS = [20, 8, 10, 10, 10, 10, 10, 8, 10, 10]
+
+
+def assess_cells(x: AssessRow) -> list[Cell]:
+    return [
+        x.name or NO_UNIT,
+        x.tickets,
+        x.dispatch_on_time,
+        x.contact_on_time,
+        x.done_on_time,
+        x.first_contact,
+        x.followup_rate,
+        x.satisfaction_rate,
+        x.valid_complaint_rate,
+        x.complaints_against,
+    ]
 
 
 def _pair(label: str, value: Cell) -> list[Cell]:

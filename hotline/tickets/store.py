@@ -24,8 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.errors import Conflict, InvalidInput
-from hotline.tickets import lifecycle
+from hotline.tickets import lifecycle, sla
+from hotline.tickets.deadline_store import DeadlineStore, next_deadline_after
 from hotline.tickets.followup_store import FollowupStore
+from hotline.tickets.history import history_row
 from hotline.tickets.lifecycle import Action, Move, Role
 from hotline.tickets.model import (
     Category,
@@ -34,6 +36,7 @@ from hotline.tickets.model import (
     Evidence,
     Field,
     Satisfaction,
+    Source,
     State,
 )
 from hotline.tickets.queries import TicketQueries
@@ -45,15 +48,31 @@ from hotline.tickets.records import (
     jsonable,
     record_from_row,
 )
+from hotline.tickets.report_queries import TicketReports
 from hotline.tickets.tables import TicketEventRow, TicketRow
+from hotline.tickets.verification import Verification
 
-_EDITABLE = {"category", "fields", "summary", "unit", "complaint_level", "urgent", "topic"}
-_REQUIRED = {"fields", "summary", "urgent"}  # editable, but never null
+_EDITABLE = {
+    "category",
+    "fields",
+    "summary",
+    "unit",
+    "complaint_level",
+    "urgent",
+    "topic",
+    "followup_declined",  # the customer said 不需要回访
+    "followup_booked_at",  # the 回访 time the customer booked
+}
+_REQUIRED = {"fields", "summary", "urgent", "followup_declined"}  # editable, never null
 
 
-class TicketStore(TicketQueries, FollowupStore):
+class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, FollowupStore):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
 
     # --- drafting -------------------------------------------------------------------------
 
@@ -105,6 +124,64 @@ class TicketStore(TicketQueries, FollowupStore):
             return existing, False
         return record_from_row(row), True
 
+    async def create(
+        self,
+        *,
+        source: Source,
+        source_ref: str | None,
+        caller_number: str | None,
+        agent: str | None,
+        category: Category,
+        summary: str,
+        unit: str | None,
+        urgent: bool,
+        complaint_level: ComplaintLevel | None,
+        deadlines: Deadlines,
+        created_at: datetime,
+        followup_declined: bool,
+        followup_booked_at: datetime | None,
+        actor: str,
+        role: Role | str,
+        now: datetime,
+        detail: Mapping[str, Any],
+    ) -> TicketRecord:
+        """A ticket entered by a person (or a system through the API) from any channel:
+        accepted at once, with its source, its deadlines and a history row."""
+        row = TicketRow(
+            source=source.value,
+            source_ref=source_ref,
+            caller_number=caller_number,
+            agent=agent,
+            state=State.ACCEPTED.value,
+            category=category.value,
+            urgent=urgent,
+            complaint_level=int(complaint_level) if complaint_level else None,
+            unit=unit,
+            summary=summary,
+            fields="[]",
+            evidence="{}",
+            edited=True,
+            exposure=False,
+            created_at=created_at,
+            updated_at=now,
+            overdue=False,
+            overdue_steps="",
+            reopened=0,
+            version=1,
+            on_spot=False,
+            followup_declined=followup_declined,
+            followup_booked_at=followup_booked_at,
+            next_deadline=sla.next_deadline(deadlines, {}),
+            **deadline_values(deadlines),
+        )
+        async with self._sessions() as session, session.begin():
+            session.add(row)
+            await session.flush()
+            session.add(
+                self._event(row.id, now, actor, role, "create", None, State.ACCEPTED, detail=detail)
+            )
+        return record_from_row(row)
+
     async def link_recording(self, ticket_id: int, recording_id: int) -> bool:
         """The call's recording, once known, whatever the ticket's state; a link already
         made is kept. Bookkeeping, not an edit: no version bump, no history."""
@@ -153,6 +230,7 @@ class TicketStore(TicketQueries, FollowupStore):
             values["recording_id"] = recording_id
         if deadlines is not None:
             values.update(deadline_values(deadlines))
+            values["next_deadline"] = sla.next_deadline(deadlines, {})
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(TicketRow)
@@ -318,12 +396,26 @@ class TicketStore(TicketQueries, FollowupStore):
         values: dict[str, Any] = {"state": move.to_state.value}
         if act is Action.CLOSE_OUT_OF_SCOPE:
             values.update(closed_at=now, close_reason=f"不属于受理范围：{move.reason}")
+        elif act is Action.RESOLVE_ON_SPOT:  # 即时办结: answered, nothing left to watch
+            values.update(
+                closed_at=now,
+                replied_at=now,
+                reply=move.reason,
+                close_reason="即时办结",
+                on_spot=True,
+                dispatch_by=None,
+                contact_by=None,
+                done_by=None,
+                reply_by=None,
+            )
         elif act is Action.DISPATCH:
             values.update(unit=move.unit, dispatched_at=now, started_at=None)
         elif act is Action.START:
             values.update(started_at=now)
+        elif act is Action.CONTACT:
+            values.update(contacted_at=now)
         elif act is Action.RETURN:
-            values.update(unit=None, dispatched_at=None, started_at=None)
+            values.update(unit=None, dispatched_at=None, started_at=None, contacted_at=None)
         elif act is Action.REPLY:
             values.update(replied_at=now, reply=move.reason)
         elif act is Action.FOLLOW_UP:
@@ -334,12 +426,17 @@ class TicketStore(TicketQueries, FollowupStore):
                 satisfaction=move.satisfaction.value if move.satisfaction else None,
                 close_reason=move.reason,
             )
+        elif act is Action.CLOSE_NO_FOLLOWUP:
+            values.update(closed_at=now, close_reason=move.reason)
         elif act is Action.REOPEN:
+            if data.get("unit"):  # 不满意 escalated to the policy's department
+                values["unit"] = data["unit"]
             values.update(
                 satisfaction=Satisfaction.UNSATISFIED.value,
                 reopened=t.reopened + 1,
                 dispatched_at=now,
                 started_at=None,
+                contacted_at=None,
                 replied_at=None,
                 followup_at=None,
                 reply=None,
@@ -376,6 +473,7 @@ class TicketStore(TicketQueries, FollowupStore):
     async def _cas(
         self, current: TicketRecord, values: dict[str, Any], event: TicketEventRow
     ) -> None:
+        values.setdefault("next_deadline", next_deadline_after(current, values))
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(TicketRow)
@@ -390,30 +488,7 @@ class TicketStore(TicketQueries, FollowupStore):
                 )
             session.add(event)
 
-    @staticmethod
-    def _event(
-        ticket_id: int,
-        at: datetime,
-        actor: str,
-        role: Role | str,
-        action: str,
-        from_state: State | None,
-        to_state: State | None,
-        *,
-        reason: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> TicketEventRow:
-        return TicketEventRow(
-            ticket_id=ticket_id,
-            at=at,
-            actor=actor,
-            role=str(role),
-            action=action,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value if to_state else None,
-            reason=reason,
-            detail=json.dumps(jsonable(dict(detail or {})), ensure_ascii=False),
-        )
+    _event = staticmethod(history_row)
 
     async def note(
         self,
@@ -512,36 +587,34 @@ class TicketStore(TicketQueries, FollowupStore):
                 )
         return [await self.require(i) for i in (ticket_id, *(c.id for c in children))]
 
-    # --- overdue --------------------------------------------------------------------------
+    # --- complaints judged ------------------------------------------------------------------
 
-    async def mark_overdue(self, ticket_id: int, steps: Sequence[str], now: datetime) -> bool:
-        """Mark the steps overdue; True when one of them is newly overdue."""
-        current = await self.require(ticket_id)
-        new = [s for s in steps if s not in current.overdue_steps]
-        if not new:
-            return False
-        joined = ",".join(sorted({*current.overdue_steps, *steps}))
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(TicketRow)
-                .where(
-                    TicketRow.id == ticket_id,
-                    TicketRow.overdue_steps == ",".join(current.overdue_steps),
-                )
-                .values(overdue=True, overdue_steps=joined)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return False
-            session.add(
-                self._event(
-                    ticket_id,
-                    now,
-                    "system",
-                    Role.SYSTEM,
-                    "overdue",
-                    None,
-                    None,
-                    detail={"steps": new},
-                )
-            )
-        return True
+    async def judge(
+        self,
+        current: TicketRecord,
+        values: Mapping[str, Any],
+        *,
+        actor: str,
+        role: Role | str,
+        now: datetime,
+    ) -> TicketRecord:
+        """Store a complaint's judgement (validity, reason, party complained about, opinion
+        deadline), compare-and-set, with its history row."""
+        t = current.ticket
+        changes = {**values, "updated_at": now, "version": current.version + 1}
+        await self._cas(
+            current,
+            changes,
+            self._event(
+                t.id,
+                now,
+                actor,
+                role,
+                "judge",
+                t.state,
+                t.state,
+                reason=values.get("complaint_reason"),
+                detail={k: v for k, v in values.items() if k != "complaint_reason"},
+            ),
+        )
+        return await self.require(t.id)

@@ -65,6 +65,25 @@ class TicketRow(Base):
     close_reason: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # 0010_ticket_policy: what the watch queries, the channel, 即时办结, 回访 wishes, 投诉 judged
+    next_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    source: Mapped[str] = mapped_column(String(16), default="phone", index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64))  # 12345 工单号, letter no. …
+    on_spot: Mapped[bool] = mapped_column(Boolean, default=False)  # 即时办结 (一次解决)
+    followup_declined: Mapped[bool] = mapped_column(Boolean, default=False)  # 不需要回访
+    followup_booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 预约回访时间
+    complaint_validity: Mapped[str | None] = mapped_column(String(16))  # valid/invalid/special
+    complaint_reason: Mapped[str | None] = mapped_column(Text)
+    complained_unit: Mapped[str | None] = mapped_column(String(128))  # 被投诉单位
+    complained_agent: Mapped[str | None] = mapped_column(String(128))  # 被投诉人员
+    opinion_by: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 处理意见 due (有效投诉)
+    contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the unit called back
+    verify_state: Mapped[str | None] = mapped_column(
+        String(16), index=True
+    )  # pending/passed/failed
+    verify_note: Mapped[str | None] = mapped_column(Text)
+    verified_by: Mapped[str | None] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class TicketEventRow(Base):
@@ -80,6 +99,20 @@ class TicketEventRow(Base):
     to_state: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+
+class TicketAttachmentRow(Base):
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))  # under the archive root
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class TicketFollowupRow(Base):

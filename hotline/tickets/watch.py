@@ -1,7 +1,8 @@
 """The deadline watch: the loop that marks overdue tickets and places due 回访 calls.
 
 Rule: a step is marked overdue once (compare-and-set in the store) and only the steps
-newly past their deadline are published as "alert/ticket_overdue"; a failed round is
+newly past their deadline are published as "alert/ticket_overdue"; a tick reads only the
+tickets whose indexed `next_deadline` has come, never every open ticket; a failed round is
 logged and the loop goes on.
 """
 
@@ -13,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from hotline.core.bus import Bus, Message
-from hotline.tickets import sla
 from hotline.tickets.drafting import OVERDUE_TOPIC, payload
 from hotline.tickets.followups import Followups
 from hotline.tickets.records import TicketRecord
@@ -39,17 +39,17 @@ class Watch:
         self.clock = clock
 
     async def check_overdue(self) -> list[TicketRecord]:
-        """Mark every ticket with a step newly past its deadline; alert on each."""
+        """Mark every ticket with a step newly past its deadline; alert on each. Only the
+        tickets whose indexed next deadline has come are read, in one session."""
         now = self.clock()
         newly: list[TicketRecord] = []
-        for record in await self.store.open_tickets():
-            steps = sla.overdue(record.ticket.deadlines, record.reached(), now)
-            if steps and await self.store.mark_overdue(record.id, steps, now):
-                late = [s for s in steps if s not in record.overdue_steps]
-                marked = await self.store.require(record.id)
-                newly.append(marked)
-                due = {s: getattr(record.ticket.deadlines, f"{s}_by") for s in late}
-                await self.bus.publish(Message(OVERDUE_TOPIC, payload(marked, steps=late, due=due)))
+        for found in await self.store.mark_due(now):
+            t = found.record.ticket
+            due = {s: getattr(t.deadlines, f"{s}_by") for s in found.steps}
+            newly.append(found.record)
+            await self.bus.publish(
+                Message(OVERDUE_TOPIC, payload(found.record, steps=list(found.steps), due=due))
+            )
         return newly
 
     async def tick(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hotline.api.users import Role
 
 ROLES = {
+    Role.UNIT: "承办单位",
     Role.AGENT: "坐席",
     Role.INSPECTOR: "质检员",
     Role.SUPERVISOR: "班长",

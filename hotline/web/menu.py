@@ -19,7 +19,7 @@ class MenuItem:
 MENU: list[MenuItem] = [
     MenuItem("首页", "/", Role.AGENT),
     MenuItem("坐席工作台", "/workspace", Role.AGENT),
-    MenuItem("工单", "/tickets", Role.AGENT),
+    MenuItem("工单", "/tickets", Role.UNIT),  # a unit's 联络员: its units' tickets
     MenuItem("我的质检", "/my/quality", Role.AGENT),
     MenuItem("通话记录", "/calls", Role.AGENT),
     MenuItem("录音检索", "/recordings", Role.AGENT),

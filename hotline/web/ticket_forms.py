@@ -28,6 +28,7 @@ LEVELS = {1: "一级（重大）", 2: "二级（一般）", 3: "三级（轻度�
 ACTION_INPUTS: dict[Action, tuple[str, str]] = {
     **{a: ("reason", "原因") for a in NEEDS_REASON},
     **{a: ("reason", "承办单位的答复") for a in NEEDS_TEXT},
+    Action.RESOLVE_ON_SPOT: ("reason", "已答复客户的内容"),
     **{a: ("unit", "承办单位") for a in NEEDS_UNIT},
     Action.CLOSE: ("satisfaction", "客户满意度"),
 }

@@ -11,18 +11,19 @@ shown wrongly still meets the API's checks.
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from starlette.responses import Response
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
 
-from hotline.api.deps import AnyUser, Recordings, Tickets
+from hotline.api.deps import AnyUser, Recordings, Tickets, Timezone
 from hotline.api.recording_schemas import RecordingOut
 from hotline.api.routes import recordings as recordings_routes
 from hotline.api.routes import tickets as tickets_routes
-from hotline.api.ticket_schemas import TicketDetailOut
+from hotline.api.ticket_schemas import TicketDetailOut, TicketIn
 from hotline.api.users import User
 from hotline.core.errors import Conflict, InvalidInput, NotFound, Unavailable
-from hotline.core.roles import RANK
-from hotline.tickets.lifecycle import ACTION_LABELS, MIN_ROLE, Action
-from hotline.tickets.model import CATEGORY_LABELS
+from hotline.core.roles import RANK, Role
+from hotline.tickets.lifecycle import ACTION_LABELS, MIN_ROLE, UNIT_ACTIONS, Action
+from hotline.tickets.model import CATEGORY_LABELS, SOURCE_LABELS, Source
 from hotline.web import ticket_forms as tf
 from hotline.web.render import page
 
@@ -39,7 +40,8 @@ def buttons(user: User, ticket: TicketDetailOut) -> list[Action]:
     out: list[Action] = []
     for name in ticket.allowed_actions:
         action = Action(name)
-        if action in PAGE_ACTIONS and RANK[user.role] >= RANK[MIN_ROLE[action]]:
+        unit_step = user.role is Role.UNIT and action in UNIT_ACTIONS
+        if action in PAGE_ACTIONS and (RANK[user.role] >= RANK[MIN_ROLE[action]] or unit_step):
             out.append(action)
     return out
 
@@ -89,6 +91,50 @@ async def _panel(
 def _refused(exc: Conflict) -> HTTPException:
     """A 409 whose text the page shows as it is (the Chinese part of the domain message)."""
     return HTTPException(409, detail={"error": exc.error_id, "message": tf.chinese(exc.message)})
+
+
+def _new_form(
+    request: Request, form: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> Response:
+    context = {
+        "form": form,
+        "errors": errors,
+        "sources": {s.value: SOURCE_LABELS[s] for s in Source if s is not Source.PHONE},
+        "categories": {c.value: label for c, label in CATEGORY_LABELS.items()},
+    }
+    return page(request, "agent/ticket_new.html", context, status_code=status_code)
+
+
+@router.get("/tickets/new")
+async def new_ticket_page(request: Request, user: AnyUser) -> Response:
+    """By hand: a ticket from a 12345 transfer, WeChat, web message, letter or visit."""
+    return _new_form(request, {}, {})
+
+
+@router.post("/tickets/new")
+async def new_ticket(request: Request, user: AnyUser, service: Tickets, tz: Timezone) -> Response:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        body = TicketIn.model_validate(
+            {
+                "source": form.get("source", ""),
+                "source_ref": form.get("source_ref") or None,
+                "category": form.get("category", ""),
+                "summary": (form.get("summary") or "").strip(),
+                "caller_number": form.get("caller_number") or None,
+                "followup_declined": form.get("followup_declined") == "true",
+            }
+        )
+    except ValidationError as exc:
+        names = {str(e["loc"][0]) for e in exc.errors()}
+        errors = {n: "请填写" + {"summary": "诉求内容"}.get(n, "此项") for n in names}
+        return _new_form(request, form, errors, status_code=422)
+    try:
+        created = await tickets_routes.create_ticket(user, service, tz, body)
+    except InvalidInput as exc:
+        field = "source_ref" if "单号" in exc.message else "summary"
+        return _new_form(request, form, {field: tf.chinese(exc.message)}, status_code=422)
+    return RedirectResponse(f"/tickets/{created.id}", status_code=303)
 
 
 @router.get("/tickets/{ticket_id}")

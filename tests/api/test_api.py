@@ -238,3 +238,42 @@ async def test_a_supervisor_retriggers_a_scheduled_callback_to_dial_now(api: Api
     after = adjust_for_quiet_hours(policy, datetime.now(UTC))
     assert r.status_code == 200 and r.json()["status"] == "scheduled"
     assert before <= datetime.fromisoformat(r.json()["next_attempt_at"]) <= after  # now
+
+
+async def test_health_and_readiness_say_each_part_without_error_text_to_strangers(
+    api: Api,
+) -> None:
+    loops = {"call-consumer", "pipeline-worker", "archive-sweep", "leader", "tickets"}
+    r = await api.client.get("/api/health")
+    body = r.json()
+    assert r.status_code == 200 and body["database"] == "ok"
+    assert body["ami"] == "disabled" and body["broker"] == "disabled"
+    assert body["archive_disk"] == "ok"
+    assert loops <= set(body["loops"]) and set(body["loops"].values()) == {"running"}
+    assert "details" not in body and body["instance"] is None
+    r = await api.client.get("/api/ready")
+    assert r.status_code == 200 and r.json()["not_ready"] == []
+
+    # the database goes away: not ready, and a stranger learns no more than that
+    real = api.container.sessions
+
+    def broken() -> object:
+        raise ConnectionRefusedError("connect to 10.0.0.5:5432 as hotline_admin refused")
+
+    api.container.sessions = broken  # type: ignore[assignment]
+    try:
+        r = await api.client.get("/api/ready")
+        assert r.status_code == 503 and r.json()["not_ready"] == ["database"]
+        assert r.json()["database"] == "unavailable"
+        assert "10.0.0.5" not in r.text and "hotline_admin" not in r.text
+        r = await api.client.get("/api/health")
+        assert r.status_code == 200 and r.json()["status"] == "degraded"
+        assert "10.0.0.5" not in r.text
+        r = await api.get("wang", "/api/ready")  # an agent: no details either
+        assert r.status_code == 503 and "10.0.0.5" not in r.text
+        r = await api.get("chen", "/api/ready")  # a supervisor sees why
+    finally:
+        api.container.sessions = real
+    assert r.status_code == 503
+    assert "10.0.0.5" in r.json()["details"]["database"]
+    assert r.json()["instance"] == api.container.instance

@@ -33,6 +33,7 @@ STREAM = "S"
 
 TABLE: dict[str, str] = {
     "GET /api/health": "200 200 200 200 200",
+    "GET /api/ready": "200 200 200 200 200",
     "GET /api/calls": "401 200 200 200 200",
     "GET /api/calls/{call_id}": "401 404 404 404 404",
     "GET /api/stats/service-level": "401 403 403 200 200",
@@ -59,6 +60,7 @@ TABLE: dict[str, str] = {
     "GET /api/jobs": "401 403 403 200 200",
     "GET /api/recordings/{recording_id}/jobs": "401 403 403 200 200",
     "POST /api/jobs/{job_id}/retry": "401 403 403 409 409",
+    "POST /api/jobs/retry": "401 403 403 200 200",
     "GET /api/quality/scores": "401 200 200 200 200",
     "GET /api/quality/scores/{call_id}": "401 404 404 404 404",
     "GET /api/quality/review-queue": "401 403 200 200 200",
@@ -75,6 +77,13 @@ TABLE: dict[str, str] = {
     "GET /api/quality/reports": "401 403 403 200 200",
     "GET /api/tickets": "401 200 200 200 200",
     "GET /api/tickets/{ticket_id}": "401 404 404 404 404",
+    "POST /api/tickets": "401 422 422 422 422",
+    "POST /api/tickets/{ticket_id}/attachments": "401 422 422 422 422",
+    "GET /api/tickets/{ticket_id}/attachments": "401 404 404 404 404",
+    "POST /api/tickets/{ticket_id}/judgement": "401 403 403 422 422",
+    "POST /api/ticket-verification/draw": "401 403 403 200 200",
+    "GET /api/ticket-verification": "401 403 403 200 200",
+    "POST /api/tickets/{ticket_id}/verification": "401 403 403 422 422",
     "PATCH /api/tickets/{ticket_id}": "401 404 404 404 404",
     "POST /api/tickets/{ticket_id}/actions/{action}": "401 404 404 404 404",
     "POST /api/tickets/{ticket_id}/split": "401 422 422 422 422",
@@ -142,6 +151,8 @@ TABLE: dict[str, str] = {
     "GET /my/quality/{call_id}": "303 404 404 404 404",
     "POST /my/quality/{call_id}/hits/{hit_id}/appeal": "303 404 404 404 404",
     "POST /my/quality/{call_id}/appeals/{appeal_id}/withdraw": "303 404 404 404 404",
+    "GET /tickets/new": "303 200 200 200 200",
+    "POST /tickets/new": "303 422 422 422 422",
     "GET /tickets/{ticket_id}": "303 404 404 404 404",
     "POST /tickets/{ticket_id}/edit": "303 404 404 404 404",
     "POST /tickets/{ticket_id}/actions/{action}": "303 404 404 404 404",
@@ -194,7 +205,14 @@ TABLE: dict[str, str] = {
 }
 
 # routes that answer without anyone signed in
-PUBLIC = {"GET /api/health", "GET /login", "POST /login", "POST /logout", "GET /reports"}
+PUBLIC = {
+    "GET /api/health",
+    "GET /api/ready",
+    "GET /login",
+    "POST /login",
+    "POST /logout",
+    "GET /reports",
+}
 
 
 def route_keys(app: FastAPI) -> list[str]:

@@ -151,6 +151,18 @@ async def test_a_broken_recording_parks_its_job_with_a_reason_and_can_be_retried
         rec = (await pipeline.get(f"/api/calls/{record.call_id}/recording")).json()
     assert rec["layout"] == "mixed"
 
+    # bulk: every parked archive job back at once (none parked now), by stage and state
+    auth = {"Authorization": f"Bearer {pipeline.token}"}
+    r = await pipeline.http.post("/api/jobs/retry?stage=archive&state=failed", headers=auth)
+    assert r.status_code == 200 and r.json() == {
+        "stage": "archive",
+        "state": "failed",
+        "retried": 0,
+    }
+    r = await pipeline.http.post("/api/jobs/retry?stage=nonsense", headers=auth)
+    assert r.status_code == 422 and r.json()["error"] == "unknown_stage"
+    assert (await pipeline.http.post("/api/jobs/retry")).status_code == 401
+
 
 def test_the_cli_lists_jobs_and_refuses_to_retry_one_that_is_not_parked(tmp_path: Path) -> None:
     runner = CliRunner()
@@ -161,3 +173,9 @@ def test_the_cli_lists_jobs_and_refuses_to_retry_one_that_is_not_parked(tmp_path
     assert r.exit_code == 0 and r.output == ""
     r = runner.invoke(cli, ["jobs", "retry", "999"], env=env)
     assert r.exit_code == 1 and "only parked jobs can be retried" in r.output
+    r = runner.invoke(cli, ["jobs", "retry", "--stage", "archive", "--state", "failed"], env=env)
+    assert r.exit_code == 0 and "0 job(s) queued again" in r.output
+    r = runner.invoke(cli, ["jobs", "retry", "--stage", "nonsense"], env=env)
+    assert r.exit_code == 1 and "unknown stage" in r.output
+    r = runner.invoke(cli, ["jobs", "retry", "--state", "done"], env=env)
+    assert r.exit_code == 1 and "failed or pending" in r.output

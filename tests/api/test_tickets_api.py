@@ -19,6 +19,7 @@ import pytest
 from hotline.api import app as app_module
 from hotline.core.roles import Role
 from hotline.core.settings import Settings
+from hotline.tickets.policy import PolicyError
 from tests.factories import answered_call
 from tests.tickets.test_service import GAS, Clock
 
@@ -93,16 +94,21 @@ async def test_the_whole_lifecycle_with_roles(api: Api) -> None:
     # an agent sees the caller's number masked (issue 13: security.whole_pii_roles)
     assert body["agent"] == "PJSIP/1001" and body["caller_number"] == "138****8000"
     assert body["evidence"][0]["text"] == "燃气泄漏" and body["fields"]
-    assert body["allowed_actions"] == ["confirm", "close_out_of_scope", "set_exposure"]
+    assert body["allowed_actions"] == [
+        "confirm",
+        "close_out_of_scope",
+        "resolve_on_spot",
+        "set_exposure",
+    ]
     assert (await api.get("li", url)).status_code == 404
     assert (await api.get("li", "/api/tickets")).json()["total"] == 0
     assert (await api.get("wang", "/api/tickets")).json()["total"] == 1
 
-    # the agent edits and confirms the draft; dispatching is not theirs to do
+    # the agent edits and confirms the draft; a draft is not dispatched before it is confirmed
     r = await api.client.patch(url, json={"summary": "幸福路12号燃气泄漏"}, headers=api._h("wang"))
     assert r.status_code == 200 and r.json()["summary"] == "幸福路12号燃气泄漏", r.text
     r = await api.act("wang", tid, "dispatch", unit="抢修中心")
-    assert r.status_code == 403 and "supervisor" in r.json()["message"]
+    assert r.status_code == 409 and "confirm" in r.json()["message"]
     r = await api.act("wang", tid, "confirm")
     assert r.status_code == 200 and r.json()["state"] == "accepted", r.text
     r = await api.act("wang", tid, "confirm")
@@ -256,3 +262,146 @@ async def test_an_agent_named_by_member_name_sees_the_tickets_of_their_calls(api
     # a supervisor filtering by the member name finds it too
     by_member = (await api.get("boss", "/api/tickets", agent="1003")).json()
     assert [t["id"] for t in by_member["items"]] == [rec.id]
+
+
+async def test_a_12345_transfer_entered_through_the_api(api: Api) -> None:
+    body = {
+        "source": "government",
+        "source_ref": "12345-0042",
+        "category": "repair",
+        "summary": "市民反映幸福路燃气管道漏气",
+        "received_at": "2024-11-25T09:30:00",
+        "due": "2024-11-27T17:00:00",
+    }
+    r = await api.post("wang", "/api/tickets", body)
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert (t["source"], t["source_label"], t["source_ref"]) == (
+        "government",
+        "政府转办（12345）",
+        "12345-0042",
+    )
+    assert t["state"] == "accepted" and t["deadlines"]["done_by"] == "2024-11-27T17:00:00+08:00"
+    assert (await api.get("wang", f"/api/tickets/{t['id']}")).status_code == 200  # theirs
+    listed = (await api.get("boss", "/api/tickets?source=government")).json()
+    assert [x["id"] for x in listed["items"]] == [t["id"]]
+    r = await api.post("wang", "/api/tickets", {**body, "source_ref": None})
+    assert r.status_code == 422 and "转办单号" in r.json()["message"]
+
+
+async def test_a_supervisor_judges_a_complaint(api: Api) -> None:
+    body = {"source": "visit", "category": "complaint", "summary": "营业员推诿"}
+    tid = (await api.post("wang", "/api/tickets", body)).json()["id"]
+    judgement = {"validity": "valid", "reason": "监控属实", "unit": "营业厅", "agent": "李四"}
+    assert (await api.post("wang", f"/api/tickets/{tid}/judgement", judgement)).status_code == 403
+    r = await api.post("boss", f"/api/tickets/{tid}/judgement", judgement)
+    assert r.status_code == 200, r.text
+    j = r.json()["judgement"]
+    assert (j["validity_label"], j["unit"], j["agent"]) == ("有效投诉", "营业厅", "李四")
+    assert r.json()["history"][-1]["label"] == "投诉认定"
+
+
+async def test_closed_repairs_are_drawn_for_a_check_and_the_result_recorded(api: Api) -> None:
+    svc = api.container.tickets
+    ids = []
+    for i in range(12):
+        rec = await svc.create(
+            source="visit", category="repair", summary=f"报修{i}", actor="wang", role="agent"
+        )
+        await svc.store.apply(
+            rec.id, "close_out_of_scope", "wang", "agent", "测试", now=api.clock.now
+        )
+        ids.append(rec.id)
+    r = await api.post("boss", "/api/ticket-verification/draw?period=quarter&date=2024-11-25")
+    assert r.status_code == 200, r.text
+    assert r.json()["period"] == "2024-Q4" and r.json()["share"] == 0.2
+    queue = (await api.get("boss", "/api/ticket-verification")).json()
+    assert [t["id"] for t in queue] == [2, 7, 9]  # the keyed hash of the ids: 3 of 12
+    assert r.json()["drawn"] == 3 and all(t["verify_state"] == "pending" for t in queue)
+    assert (await api.get("wang", "/api/ticket-verification")).status_code == 403
+    r = await api.post("boss", "/api/tickets/7/verification", {"passed": True})
+    assert r.status_code == 200 and r.json()["verify_state"] == "passed"
+    r = await api.post("boss", "/api/tickets/8/verification", {"passed": True})
+    assert r.status_code == 409  # not drawn
+
+
+def test_a_bad_policy_file_stops_hotline_at_start(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("policy: x\ncategories:\n  complaint: {done: 3x}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, tickets={"policy": bad})
+    with pytest.raises(PolicyError, match=rf"{bad}:3 .*'3x'"):
+        app_module.build(settings)
+
+
+async def test_a_units_user_works_its_own_tickets_and_only_those(api: Api) -> None:
+    now = datetime.now(UTC)
+    users = api.container.users
+    await users.add("qx", Role.UNIT, None, now, units=("抢修中心",))
+    api.tokens["qx"] = await users.issue_token("qx", now)
+    await users.add("yy", Role.UNIT, None, now, units=("营业厅", "计量所"))
+    api.tokens["yy"] = await users.issue_token("yy", now)
+    mine = (
+        await api.post(
+            "wang",
+            "/api/tickets",
+            {"source": "visit", "category": "repair", "summary": "燃气表漏气"},
+        )
+    ).json()["id"]
+    other = (
+        await api.post(
+            "wang", "/api/tickets", {"source": "visit", "category": "service", "summary": "报装"}
+        )
+    ).json()["id"]
+    await api.act("wang", mine, "dispatch", unit="抢修中心")
+    await api.act("wang", other, "dispatch", unit="营业厅")
+
+    listed = (await api.get("qx", "/api/tickets")).json()
+    assert [t["id"] for t in listed["items"]] == [mine]
+    assert (await api.get("qx", f"/api/tickets/{other}")).status_code == 404
+    assert (await api.act("qx", other, "start")).status_code == 404  # another unit's ticket
+    assert (await api.act("qx", mine, "confirm")).status_code == 403  # not a unit's step
+    assert (
+        await api.post(
+            "qx", "/api/tickets", {"source": "visit", "category": "repair", "summary": "x"}
+        )
+    ).status_code == 403
+
+    # 签收, contact, reply: the unit's own clocks run from its own steps
+    api.clock.now = T0 + timedelta(minutes=30)
+    assert (await api.act("qx", mine, "start")).json()["state"] == "in_progress"
+    api.clock.now = T0 + timedelta(minutes=50)
+    r = await api.act("qx", mine, "contact")
+    assert r.status_code == 200, r.text
+    r = await api.act("qx", mine, "reply", reason="已更换胶管")
+    assert r.json()["state"] == "replied" and r.json()["reply"] == "已更换胶管"
+    steps = [e for e in r.json()["history"] if e["action"] in ("start", "contact", "reply")]
+    assert [(e["actor"], e["role"], e["detail"]["by_unit"]) for e in steps] == [
+        ("qx", "unit", "抢修中心")
+    ] * 3
+
+    # a supervisor acts for the unit: the history says for whom
+    r = await api.act("boss", other, "start")
+    assert r.json()["history"][-1]["detail"]["for_unit"] == "营业厅"
+    assert [t["id"] for t in (await api.get("yy", "/api/tickets")).json()["items"]] == [other]
+
+
+async def test_a_unit_attaches_a_photo_to_its_ticket(api: Api) -> None:
+    now = datetime.now(UTC)
+    await api.container.users.add("qx", Role.UNIT, None, now, units=("抢修中心",))
+    api.tokens["qx"] = await api.container.users.issue_token("qx", now)
+    body = {"source": "visit", "category": "repair", "summary": "燃气表漏气"}
+    tid = (await api.post("wang", "/api/tickets", body)).json()["id"]
+    await api.act("wang", tid, "dispatch", unit="抢修中心")
+    url = f"/api/tickets/{tid}/attachments"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    r = await api.client.post(
+        url, files={"file": ("现场.png", png, "image/png")}, headers=api._h("qx")
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["name"], r.json()["content_type"]) == ("现场.png", "image/png")
+    r = await api.client.post(
+        url, files={"file": ("a.png", b"not an image", "image/png")}, headers=api._h("qx")
+    )
+    assert r.status_code == 422 and "JPG、PNG" in r.json()["message"]
+    listed = (await api.get("qx", url)).json()
+    assert [a["name"] for a in listed] == ["现场.png"]

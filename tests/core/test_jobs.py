@@ -4,6 +4,7 @@ PostgreSQL) and on procrastinate (PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import update
 
 from hotline.core import db
@@ -25,11 +27,20 @@ from hotline.core.jobs import (
     PermanentError,
     RetryPolicy,
     SqlJobQueue,
+    Waiting,
+    is_waiting,
     make_job_queue,
 )
 from hotline.core.jobs_procrastinate import ProcrastinateJobQueue
 
-FAST = RetryPolicy(max_attempts=3, backoff_s=0.1, max_backoff_s=1.0)
+FAST = RetryPolicy(
+    max_attempts=3,
+    backoff_s=0.1,
+    max_backoff_s=1.0,
+    wait_backoff_s=0.1,
+    wait_max_backoff_s=0.3,
+    wait_limit_s=60.0,
+)
 
 
 def make_queue(kind: str, url: str, engine: Any) -> JobQueue:
@@ -126,7 +137,7 @@ async def test_a_transient_failure_is_retried_with_backoff(queue: JobQueue) -> N
     async def flaky(key: str) -> None:
         calls.append(time.monotonic())
         if len(calls) < 3:
-            raise ConnectionError("database went away")
+            raise RuntimeError("the transcoder crashed")
 
     await queue.defer("archive", "7", version=1)
     [job] = await run_until(queue, {"archive": flaky}, all_settled)
@@ -134,6 +145,82 @@ async def test_a_transient_failure_is_retried_with_backoff(queue: JobQueue) -> N
     assert job.reason is None
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[0] >= 0.09 and gaps[1] >= 0.19, gaps  # 0.1 s, then 0.2 s
+
+
+async def test_waiting_is_not_failing_no_attempt_is_charged_and_the_wait_backs_off(
+    queue: JobQueue,
+) -> None:
+    """A stage whose input is not there, whose disk is full or whose database is away runs
+    again after a growing, capped wait, far more often than max_attempts, and is done."""
+    calls: list[float] = []
+    away: list[BaseException] = [
+        Waiting("录音文件尚未就绪"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        ConnectionRefusedError("database down"),
+        sa_exc.TimeoutError("QueuePool limit reached"),
+        Waiting("still not there"),
+    ]
+
+    async def waits(key: str) -> None:
+        calls.append(time.monotonic())
+        if len(calls) <= len(away):
+            raise away[len(calls) - 1]
+
+    await queue.defer("archive", "17", version=1)
+    [job] = await run_until(queue, {"archive": waits}, all_settled)
+    assert job.state is JobState.DONE and job.attempts == 1, job  # 5 waits, no attempt
+    assert job.reason is None and job.waiting_since is None
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert min(gaps) >= 0.09, gaps  # each look after the wait backoff
+    assert max(gaps) < 1.0, gaps  # capped (0.3 s; polling adds a little)
+
+
+async def test_a_job_that_waits_past_the_limit_is_parked_with_the_reason(
+    backend: tuple[str, str, Any],
+) -> None:
+    kind, url, engine = backend
+    short = RetryPolicy(
+        max_attempts=2, wait_backoff_s=0.1, wait_max_backoff_s=0.1, wait_limit_s=1.0
+    )
+    queue: JobQueue
+    if kind == "procrastinate":
+        queue = ProcrastinateJobQueue(url, retry=short, heartbeat_s=0.2, stall_s=1.0, poll_s=0.1)
+    else:
+        queue = SqlJobQueue(db.session_factory(engine), retry=short, lease_s=1.0, poll_s=0.05)
+    runs = 0
+
+    async def never_ready(key: str) -> None:
+        nonlocal runs
+        runs += 1
+        raise Waiting("交换机录音目录不可用")
+
+    try:
+        await queue.defer("archive", "18", version=1)
+        [job] = await run_until(queue, {"archive": never_ready}, all_settled)
+    finally:
+        await queue.close()
+    assert job.state is JobState.FAILED
+    assert runs > 2  # more looks than attempts: waiting charged none
+    assert job.reason is not None and "交换机录音目录不可用" in job.reason
+    assert "等待超过" in job.reason
+
+
+def test_what_counts_as_waiting() -> None:
+    assert is_waiting(Waiting("not there"))
+    assert is_waiting(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_waiting(ConnectionResetError("peer reset"))
+    assert is_waiting(sa_exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"))
+    lost = sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+    assert is_waiting(lost)
+    wrapped = RuntimeError("while saving")
+    wrapped.__cause__ = ConnectionRefusedError("refused")
+    assert is_waiting(wrapped)
+    refused = sa_exc.OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
+    assert is_waiting(refused)
+    assert not is_waiting(sa_exc.OperationalError("SELECT", {}, Exception("no such table")))
+    assert not is_waiting(RuntimeError("the transcoder crashed"))
+    assert not is_waiting(PermanentError("corrupt audio"))
+    assert not is_waiting(sa_exc.IntegrityError("INSERT", {}, Exception("duplicate")))
 
 
 async def test_transient_failures_are_parked_after_max_attempts(queue: JobQueue) -> None:

@@ -108,7 +108,7 @@ def test_the_week_and_month_forms_count_only_for_their_kind() -> None:
 
 
 def test_report_labels_name_every_kind() -> None:
-    assert [REPORT_LABELS[k] for k in PeriodKind] == ["日报", "周报", "月报"]
+    assert [REPORT_LABELS[k] for k in PeriodKind] == ["日报", "周报", "月报", "季报", "年报"]
 
 
 @pytest.mark.parametrize(
@@ -126,8 +126,8 @@ def test_a_key_that_cannot_be_read_says_which_forms_to_give(text: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "day", "expected"),
     [
-        ("year", "2026-11-23", "use day, week or month"),
-        ("Week", "2026-11-23", "use day, week or month"),
+        ("decade", "2026-11-23", "use day, week, month, quarter"),
+        ("Week", "2026-11-23", "use day, week, month, quarter"),
         ("week", "23/11/2026", "give YYYY-MM-DD"),
         ("week", "2026-W54", "give YYYY-MM-DD"),
         ("week", "2026-11", "give YYYY-MM-DD"),  # a month is no day of a week
@@ -153,3 +153,17 @@ def test_a_period_starts_on_its_first_day() -> None:
         Period(PeriodKind.WEEK, date(2026, 11, 26))
     with pytest.raises(ValueError, match=r"Period\.of"):
         Period(PeriodKind.MONTH, date(2026, 11, 2))
+
+
+def test_quarters_and_years_for_the_regulations_reports() -> None:
+    q = Period.parse("quarter", "2026-11-26", "Asia/Shanghai")
+    assert (q.first, q.end, q.key, q.name) == (
+        date(2026, 10, 1),
+        date(2027, 1, 1),
+        "2026-Q4",
+        "2026年第4季度",
+    )
+    assert Period.parse("quarter", "2026-Q1").first == date(2026, 1, 1)
+    y = Period.parse("year", "2026")
+    assert (y.first, y.end, y.key, y.name) == (date(2026, 1, 1), date(2027, 1, 1), "2026", "2026年")
+    assert REPORT_LABELS[q.kind] == "季报" and REPORT_LABELS[y.kind] == "年报"

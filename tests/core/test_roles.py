@@ -6,7 +6,7 @@ from hotline.tickets import lifecycle
 
 
 def test_roles_are_ordered_agent_inspector_supervisor_admin_then_the_system() -> None:
-    order = [Role.AGENT, Role.INSPECTOR, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM]
+    order = [Role.UNIT, Role.AGENT, Role.INSPECTOR, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM]
     assert sorted(Role, key=lambda r: r.rank) == order
     assert Role.SUPERVISOR.at_least("inspector") and not Role.INSPECTOR.at_least(Role.ADMIN)
     assert Role.SYSTEM not in PEOPLE

@@ -52,3 +52,21 @@ def test_the_sample_deploy_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HOTLINE_CONFIG", str(sample))
     s = Settings()
     assert s.ami.host == "127.0.0.1" and s.callback.channel_template.endswith("hotline-outbound")
+
+
+def test_the_placeholder_ami_secret_is_refused_at_start() -> None:
+    from typer.testing import CliRunner
+
+    from hotline.api.cli import app as cli
+    from hotline.core.errors import InvalidInput
+    from hotline.core.settings import refuse_placeholder_secret
+
+    shipped = Settings(ami={"host": "10.0.0.2", "secret": "change-me-hotline"})
+    with pytest.raises(InvalidInput, match="HOTLINE_AMI__SECRET") as refused:
+        refuse_placeholder_secret(shipped)
+    assert "示例值" in refused.value.message and "manager.conf" in refused.value.message
+    refuse_placeholder_secret(Settings(ami={"host": "10.0.0.2", "secret": "s3cr3t-of-ours"}))
+    refuse_placeholder_secret(Settings(ami={"secret": "change-me-hotline"}))  # AMI off
+    env = {"HOTLINE_AMI__HOST": "127.0.0.1", "HOTLINE_AMI__SECRET": "change-me-hotline"}
+    r = CliRunner().invoke(cli, ["serve"], env=env)
+    assert r.exit_code == 1 and "AMI 密码仍是示例值" in r.output

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.core import db
 from hotline.core.bus import Bus, Message
 from hotline.core.jobs import JobQueue
+from hotline.core.leader import instance_name
 from hotline.recording.archiver import PARTIAL_DIR, ArchiveService
 from hotline.recording.policy import RetentionPolicy
 from hotline.recording.stage import ArchiveStage
@@ -211,6 +212,7 @@ def harness(engine: AsyncEngine, tmp_path: Path, **overrides: Any) -> Harness:
     bus.subscribe("", keep)
     root, spool = tmp_path / "archive", tmp_path / "spool"
     options: dict[str, Any] = dict(
+        instance=instance_name(),
         root=root,
         path_map={SWITCH_SPOOL: str(spool)},
         codec="opus",

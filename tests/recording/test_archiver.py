@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -172,6 +173,7 @@ async def test_broken_file_fails_with_a_reason_and_the_worker_goes_on(
 async def test_missing_file_waits_then_fails(engine: AsyncEngine, tmp_path: Path) -> None:
     now = [datetime(2026, 11, 23, 2, 1, tzinfo=UTC)]
     h = af.harness(engine, tmp_path, clock=lambda: now[0], wait_for_file_s=120.0)
+    (h.spool / "20261123").mkdir(parents=True)  # the folder is there, the file is not
     rec = await h.service.on_call_ended(call())
     assert rec is not None
 
@@ -259,7 +261,7 @@ async def test_disk_full_alerts_keeps_the_source_and_stays_pending(
     assert "磁盘已满" in alert["message"] and str(h.root) in alert["message"]
     assert files.mixed.exists() and files.customer.exists() and files.agent.exists()
     assert h.archived_files() == []
-    assert not list((h.root / PARTIAL_DIR).iterdir())
+    assert not list((h.root / PARTIAL_DIR).rglob("*.partial"))
 
     fake.error = None  # space freed: the same row archives
     rec = await h.service.process(first)
@@ -311,12 +313,19 @@ async def test_a_bug_in_one_recording_does_not_stop_the_loop(
     assert b2.status == Status.ARCHIVED
 
 
-async def test_retry_only_failed(engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit) -> None:
+async def test_retry_only_failed_or_pending(
+    engine: AsyncEngine, tmp_path: Path, kit: af.AudioKit
+) -> None:
     h = af.harness(engine, tmp_path)
     kit.call(h.spool / "20261123", "1790000000.1")
     rec = await h.service.on_call_ended(call())
-    with pytest.raises(Conflict, match="只有失败的录音可以重试"):
-        await retention.retry(h.store, rec.id, "chen", datetime.now(UTC))  # type: ignore[union-attr]
+    assert rec is not None
+    again = await retention.retry(h.store, rec.id, "chen", datetime.now(UTC))  # pending: ok
+    assert again.status == Status.PENDING
+    done = await h.service.process(again)
+    assert done.status == Status.ARCHIVED
+    with pytest.raises(Conflict, match="只有失败或待归档的录音可以重试"):
+        await retention.retry(h.store, rec.id, "chen", datetime.now(UTC))
     with pytest.raises(NotFound):
         await retention.retry(h.store, 424242, "chen", datetime.now(UTC))
 
@@ -330,7 +339,7 @@ async def test_cancelled_mid_transcode_leaves_nothing_archived(
     af.concat(day / "1790000000.1.wav", *([kit.mix] * 40))
     rec = await h.service.on_call_ended(call())
     task = asyncio.create_task(h.service.process(rec))  # type: ignore[arg-type]
-    partial = h.root / PARTIAL_DIR
+    partial = h.service.partial_dir
     async with asyncio.timeout(10):
         while not (partial.is_dir() and any(partial.iterdir())):
             await asyncio.sleep(0.01)
@@ -377,7 +386,7 @@ async def test_killed_mid_transcode_then_recover(
     partial = h.root / PARTIAL_DIR
     try:
         async with asyncio.timeout(20):
-            while not (partial.is_dir() and any(p.stat().st_size for p in partial.iterdir())):
+            while not any(p.stat().st_size for p in partial.rglob("*.partial")):
                 assert proc.poll() is None, "the archiver finished before it could be killed"
                 await asyncio.sleep(0.01)
     finally:
@@ -387,10 +396,15 @@ async def test_killed_mid_transcode_then_recover(
     after = await h.store.get(rec.id)
     assert after is not None and after.status == Status.PENDING and after.path is None
     assert h.archived_files() == []
-    assert len(list(partial.iterdir())) == 1  # the half-written file, under a name no row has
+    # the half-written file, under a name no row has, in the dead instance's own folder
+    assert len(list(partial.rglob("*.partial"))) == 1
+    # another instance, alive, is writing too: its file is not ours to delete
+    alive = partial / f"{socket.gethostname()}-{os.getpid()}-beef01"
+    alive.mkdir()
+    (alive / "99-abcd.partial").write_bytes(b"half")
 
     assert await h.service.recover() == 1
-    assert not any(partial.iterdir())
+    assert [p.name for p in partial.rglob("*.partial")] == ["99-abcd.partial"]
     done = await h.service.process(after)
     assert done.status == Status.ARCHIVED
     assert h.archived_files() == [h.root / done.path]  # type: ignore[operator]

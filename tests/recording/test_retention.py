@@ -204,14 +204,56 @@ async def test_holds_and_deadlines_are_changed_with_a_reason_and_audited(
         await retention.set_hold(store, r.id, True, "太晚了", "admin", NOW)
 
 
-async def test_a_failed_recording_is_retried_and_nothing_else(
+async def test_a_failed_or_pending_recording_is_retried_and_nothing_else(
     store: RecordingStore, root: Path
 ) -> None:
     r = await archived(store, root, "1.1")
-    with pytest.raises(Conflict, match="only failed"):
+    with pytest.raises(Conflict, match="only failed or pending"):
         await retention.retry(store, r.id, "chen", NOW)
     await store.update(r.id, status=Status.FAILED, reason="文件为空", attempts=5)
     again = await retention.retry(store, r.id, "chen", NOW)
     assert again.status is Status.PENDING and again.attempts == 0
     assert again.reason is None and again.next_attempt_at == NOW
     assert [e.action for e in await store.audit_log(recording_id=r.id)] == ["retry"]
+    await store.update(r.id, attempts=3, reason="磁盘已满")  # stuck pending: accepted too
+    again = await retention.retry(store, r.id, "chen", NOW)
+    assert again.status is Status.PENDING and again.attempts == 0
+    assert [e.action for e in await store.audit_log(recording_id=r.id)] == ["retry", "retry"]
+
+
+async def test_a_legal_hold_set_while_a_purge_runs_is_never_missed(
+    engine: AsyncEngine, root: Path
+) -> None:
+    """The hold lands after the purge has read the row as due, just before it takes it:
+    the purge sees it (it takes the row in one statement that re-checks the hold)."""
+
+    class HoldArrivesMidPurge(RecordingStore):
+        async def claim_purge(self, recording_id: int, now: datetime) -> bool:
+            await retention.set_hold(
+                self, recording_id, True, "（2026）京0105民初123号", "liu", now
+            )
+            return await super().claim_purge(recording_id, now)
+
+    store = HoldArrivesMidPurge(db.session_factory(engine))
+    r = await archived(store, root, "1.1")
+    done = await retention.purge(store, root, now=NOW, dry_run=False)
+    assert done == []
+    kept = await store.get(r.id)
+    assert kept is not None and kept.status is Status.ARCHIVED and kept.legal_hold
+    assert (root / (kept.path or "")).is_file()
+
+
+async def test_a_hold_after_the_purge_took_the_row_is_refused_not_lost(
+    engine: AsyncEngine, root: Path
+) -> None:
+    class PurgeWinsTheRace(RecordingStore):
+        async def update_unless_purged(self, recording_id: int, **values: object) -> bool:
+            await retention.purge(self, root, now=NOW, dry_run=False)  # it ran first
+            return await super().update_unless_purged(recording_id, **values)
+
+    store = PurgeWinsTheRace(db.session_factory(engine))
+    r = await archived(store, root, "1.2")
+    with pytest.raises(Conflict, match="已按保存期限清除"):
+        await retention.set_hold(store, r.id, True, "案件123", "liu", NOW)
+    gone = await store.get(r.id)
+    assert gone is not None and gone.status is Status.PURGED and not gone.legal_hold

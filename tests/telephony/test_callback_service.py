@@ -488,3 +488,52 @@ async def test_a_call_cut_by_a_switch_restart_is_called_back_once_when_the_link_
     assert await service.tick() == 1
     await service.drain()
     assert len(switch.calls) == 1
+
+
+async def test_a_database_error_during_start_up_recovery_is_retried_not_fatal(
+    world: World,
+) -> None:
+    """The recovery at start runs inside the scheduler's error handler: the database away
+    at that moment delays it, and callbacks still go out afterwards."""
+    import asyncio
+
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    service, switch, clock, _ = world
+    cb = await service.on_call_ended(abandoned_call())
+    assert cb is not None
+    assert await service.store.begin_attempt(cb.id, action_id="lost-1", now=clock.now)
+    real, failures = service.store.dialing, [PoolTimeout("QueuePool limit reached")]
+
+    async def flaky() -> list[object]:
+        if failures:
+            raise failures.pop()
+        return await real()  # type: ignore[return-value]
+
+    service.store.dialing = flaky  # type: ignore[assignment,method-assign]
+    service.poll_s = 0.02
+    clock.now = cb.next_attempt_at + timedelta(hours=1)  # type: ignore[operator]
+    runner = asyncio.create_task(service.run())
+
+    async def recovered() -> bool:
+        got = await service.store.get(cb.id)
+        return got is not None and got.status == "scheduled"
+
+    try:
+        async with asyncio.timeout(5):
+            while not await recovered():
+                assert not runner.done()
+                await asyncio.sleep(0.02)
+        assert not failures  # it failed once, and was tried again
+        clock.now += timedelta(minutes=11)  # the retry interval: the scheduler goes on
+        async with asyncio.timeout(5):
+            while not switch.calls:
+                assert not runner.done()
+                await asyncio.sleep(0.02)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await service.drain()
+    after = await service.store.get(cb.id)
+    assert after is not None and after.attempts[0].reason_text == "服务重启，上次呼叫结果未知"
+    assert len(switch.calls) == 1

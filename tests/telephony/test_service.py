@@ -103,3 +103,35 @@ async def test_a_restart_mid_call_loses_nothing_and_duplicates_nothing(engine: A
     assert total == 1
     (first,) = records
     assert first.outcome is Outcome.ANSWERED and first.agent_member == "Local/agent@agents/n"
+
+
+async def test_a_pool_timeout_and_a_database_away_during_after_call_work_lose_no_call(
+    engine: AsyncEngine,
+) -> None:
+    """A pool timeout (no connection to be had) is a database error the consumer holds its
+    batch for, like a refused connection; after-call work waits for the database too."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    real = CallStore(db.session_factory(engine))
+
+    class PoolExhausted(FlakyStore):
+        async def save(self, records: Iterable[CallRecord], *, delete: Iterable[str] = ()) -> None:
+            if self.outages:
+                self.outages -= 1
+                raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+            await self.inner.save(records, delete=delete)
+
+    after: list[str] = []
+    away = [ConnectionRefusedError("database is down")] * 3
+
+    async def archive(record: CallRecord) -> None:  # e.g. the recording row and its job
+        if away:
+            raise OperationalError("INSERT", {}, away.pop())
+        after.append(record.call_id)
+
+    svc = service(PoolExhausted(real, outages=2))
+    svc.on_ended = [archive]
+    await run_until_drained(svc, frames())
+    records, total = await real.search(CallFilter(), limit=100)
+    assert total == 17 and svc.counters.db_retries == 2 + 3
+    assert sorted(after) == sorted(r.call_id for r in records)  # none dropped, none twice

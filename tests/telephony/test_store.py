@@ -37,6 +37,18 @@ def test_switch_paths_are_mapped_to_local_ones_by_the_longest_prefix() -> None:
     assert map_path(None, paths) is None
 
 
+def test_the_path_map_resolves_dot_dot_and_refuses_paths_that_leave_the_folder() -> None:
+    paths = {"/var/spool/asterisk/monitor": "/srv/rec"}
+    monitor = "/var/spool/asterisk/monitor"
+    assert map_path(f"{monitor}/2026/../x.wav", paths) == "/srv/rec/x.wav"
+    assert map_path(f"{monitor}/./20261123//y.wav", paths) == "/srv/rec/20261123/y.wav"
+    assert map_path(f"{monitor}/../../../../etc/shadow", paths) is None
+    assert map_path(f"{monitor}/20261123/../../z.wav", paths) is None
+    assert map_path(f"{monitor}/..", paths) is None
+    assert map_path("/var/spool/asterisk/../../etc/shadow", paths) is None  # unmapped, ..
+    assert map_path("/tmp/a/../b.wav", {}) == "/tmp/b.wav"  # no map: just resolved
+
+
 async def test_a_call_in_progress_is_updated_in_place_and_reloaded_after_a_restart(
     engine: AsyncEngine,
 ) -> None:

@@ -22,10 +22,12 @@ from hotline.tickets.model import Satisfaction, State
 # what each action needs to be complete
 ARGS: dict[Action, dict[str, object]] = {
     Action.CLOSE_OUT_OF_SCOPE: {"reason": "咨询电信业务"},
+    Action.RESOLVE_ON_SPOT: {"reason": "已告知营业厅地址和营业时间"},
     Action.DISPATCH: {"unit": "抢修中心"},
     Action.RETURN: {"reason": "不属于本单位"},
     Action.REPLY: {"reason": "已更换阀门"},
     Action.CLOSE: {"satisfaction": "satisfied"},
+    Action.CLOSE_NO_FOLLOWUP: {"reason": "客户不需要回访"},
     Action.REQUEST_EXTENSION: {"reason": "等待配件"},
     Action.SET_EXPOSURE: {"reason": "媒体报道"},
 }
@@ -70,7 +72,8 @@ def test_every_pair_is_either_in_the_table_or_refused_naming_the_allowed(
 def test_an_action_below_its_role_is_refused_whatever_the_state(action: Action, role: Role) -> None:
     state = next(s for (s, a) in TABLE if a is action)
     args = ARGS.get(action, {})
-    if RANK[role] >= RANK[MIN_ROLE[action]]:
+    unit_step = role is Role.UNIT and action in lifecycle.UNIT_ACTIONS
+    if RANK[role] >= RANK[MIN_ROLE[action]] or unit_step:
         lifecycle.step(state, action, role, **args)  # type: ignore[arg-type]
     else:
         with pytest.raises(ActionRefused, match=MIN_ROLE[action].value):
@@ -82,6 +85,20 @@ def test_agents_confirm_and_close_but_only_supervisors_act_for_units() -> None:
     assert MIN_ROLE[Action.APPROVE_EXTENSION] is Role.SUPERVISOR
     with pytest.raises(ActionRefused):
         lifecycle.step(State.DISPATCHED, Action.APPROVE_EXTENSION, Role.AGENT)
+
+
+def test_a_units_user_takes_only_the_units_own_steps() -> None:
+    assert {
+        Action.START,
+        Action.CONTACT,
+        Action.RETURN,
+        Action.REPLY,
+        Action.REQUEST_EXTENSION,
+    } == lifecycle.UNIT_ACTIONS
+    lifecycle.step(State.DISPATCHED, Action.START, Role.UNIT)
+    for action in (Action.CONFIRM, Action.DISPATCH, Action.APPROVE_EXTENSION, Action.CLOSE):
+        with pytest.raises(ActionRefused):
+            lifecycle.check_role(action, Role.UNIT)
 
 
 def test_a_closed_ticket_accepts_nothing() -> None:

@@ -209,7 +209,8 @@ def test_the_workbook_shows_the_figures_under_chinese_headers() -> None:
     report = summarize(gas_company_week(), Period.parse("week", "2026-11-23"), NOW)
     wb = load_workbook(BytesIO(report_xlsx(report)))
 
-    assert wb.sheetnames == ["汇总", "分类", "责任单位", "热点", "投诉升级"]
+    assert wb.sheetnames[:5] == ["汇总", "分类", "责任单位", "热点", "投诉升级"]
+    assert wb.sheetnames[5:] == ["来源", "考核（单位）", "考核（人员）"]
     for ws in wb:
         assert ws["A1"].value == "客服热线工单周报 2026年第48周"
         assert ws.freeze_panes == "A3"

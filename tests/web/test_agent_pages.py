@@ -107,7 +107,8 @@ async def test_an_agent_edits_and_confirms_and_a_second_confirm_is_the_apis_409(
     tid = await drafted(site)
     page = text(await site.get("wang", f"/tickets/{tid}"))
     assert "核对并修改工单" in page and "燃气泄漏" in page
-    assert ">确认受理</button>" in page and ">派发</button>" not in page  # dispatch: supervisor
+    assert ">确认受理</button>" in page and ">派发</button>" not in page  # confirm first
+    assert ">即时办结</button>" in page
     assert "依据：" in page and "录音尚未归档" in page  # no recording yet: nothing to hear
 
     r = await site.post("wang", f"/tickets/{tid}/edit", {"summary": "", "category": "repair"})
@@ -136,12 +137,14 @@ async def test_another_agents_ticket_is_the_apis_404_and_actions_need_the_role(
     r = await site.post("li", f"/tickets/{tid}/actions/confirm")
     assert r.status_code == 404
     await site.post("wang", f"/tickets/{tid}/actions/confirm")
-    r = await site.post("wang", f"/tickets/{tid}/actions/dispatch", {"unit": "抢修中心"})
-    assert r.status_code == 403
-    r = await site.post("boss", f"/tickets/{tid}/actions/dispatch", {"unit": ""})
+    r = await site.post("wang", f"/tickets/{tid}/actions/start")
+    assert r.status_code == 403  # the unit's step: not an agent's
+    r = await site.post("wang", f"/tickets/{tid}/actions/dispatch", {"unit": ""})
     assert r.status_code == 422 and 'id="a-dispatch-unit-error"' in r.text
-    r = await site.post("boss", f"/tickets/{tid}/actions/dispatch", {"unit": "抢修中心"})
-    assert r.status_code == 200 and "已派发" in r.text and ">开始处理</button>" in r.text
+    r = await site.post("wang", f"/tickets/{tid}/actions/dispatch", {"unit": "抢修中心"})
+    assert r.status_code == 200 and "已派发" in r.text  # 002: the first-contact agent dispatches
+    r = await site.post("boss", f"/tickets/{tid}/actions/start")
+    assert r.status_code == 200 and "回复" in r.text
 
 
 async def test_followup_list_dial_and_a_manual_result(site: Site) -> None:
@@ -245,3 +248,38 @@ async def test_my_scores_hits_and_an_appeal_raised_and_withdrawn(site: Site) -> 
     r = await site.post("wang", f"/my/quality/q.1/appeals/{appeal_id}/withdraw")
     assert r.status_code == 200 and "申诉已撤销" in r.text and ">发起申诉</button>" in r.text
     assert "已撤销" in text(await site.get("wang", "/my/quality"))
+
+
+async def test_an_agent_enters_a_12345_transfer_by_hand(site: Site) -> None:
+    page = text(await site.get("wang", "/tickets/new"))
+    assert "登记工单" in page and "政府转办（12345）" in page and "客户不需要回访" in page
+    form = {"source": "government", "category": "repair", "summary": "市民反映燃气表漏气"}
+    r = await site.post("wang", "/tickets/new", form)
+    assert r.status_code == 422 and "转办单号" in r.text and 'aria-invalid="true"' in r.text
+    r = await site.post("wang", "/tickets/new", {**form, "summary": ""})
+    assert r.status_code == 422 and "请填写诉求内容" in r.text
+    r = await site.post("wang", "/tickets/new", {**form, "source_ref": "12345-0042"})
+    assert r.status_code == 303
+    page = text(await site.get("wang", r.headers["location"]))
+    assert "市民反映燃气表漏气" in page
+    t = (await site.client.get("/api/tickets", headers=site.h("wang"))).json()["items"][0]
+    assert (t["source"], t["source_ref"]) == ("government", "12345-0042")
+
+
+async def test_a_units_user_signs_for_its_ticket_in_the_workspace(site: Site) -> None:
+    now = datetime.now(UTC)
+    users = site.container.users
+    await users.add("qx", Role.UNIT, None, now, units=("抢修中心",))
+    site.tokens["qx"] = await users.issue_token("qx", now)
+    tid = await drafted(site)
+    svc = site.container.tickets
+    await svc.act(tid, "confirm", actor="wang", role=Role.AGENT)
+    await svc.act(tid, "dispatch", actor="wang", role=Role.AGENT, data={"unit": "抢修中心"})
+    listing = text(await site.get("qx", "/tickets"))
+    assert f"/tickets/{tid}" in listing
+    page = text(await site.get("qx", f"/tickets/{tid}"))
+    assert ">签收并开始处理</button>" in page and ">确认受理</button>" not in page
+    r = await site.post("qx", f"/tickets/{tid}/actions/start")
+    assert r.status_code == 200 and "已签收并开始处理" in r.text
+    other = await drafted(site, "1.2")
+    assert (await site.get("qx", f"/tickets/{other}")).status_code == 404

@@ -190,7 +190,7 @@ def test_the_agent_hears_the_evidence_edits_and_confirms_the_draft(
     history = page.get_by_role("table", name="办理记录")
     expect(history.get_by_role("cell", name="确认受理", exact=True)).to_have_count(1)
     expect(page.get_by_role("button", name="确认受理")).to_have_count(0)
-    expect(page.get_by_role("button", name="派发")).to_have_count(0)  # a supervisor's
+    expect(page.get_by_role("button", name="派发")).to_have_count(1)  # 002: the agent dispatches
 
     # the tab left open still offers 受理: the service refuses it, in Chinese
     stale.get_by_role("button", name="确认受理").click()

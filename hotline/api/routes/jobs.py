@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from hotline.api.deps import Jobs, Supervisor, Wiring
 from hotline.api.schemas import JobOut
-from hotline.api.stages import retry_job
+from hotline.api.stages import retry_job, retry_jobs
 from hotline.core.errors import Conflict
 from hotline.core.jobs import JobState
 
@@ -39,6 +39,20 @@ async def list_jobs(
 async def recording_jobs(user: Supervisor, jobs: Jobs, recording_id: int) -> list[JobOut]:
     """Where one recording stands in the pipeline: archive, transcribe, …"""
     return [JobOut.model_validate(j) for j in await jobs.status(key=str(recording_id))]
+
+
+@router.post("/jobs/retry")
+async def post_jobs_retry(
+    user: Supervisor,
+    wiring: Wiring,
+    stage: Annotated[str | None, Query(max_length=32, description="all stages if unset")] = None,
+    state: JobState = JobState.FAILED,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> dict[str, Any]:
+    """Bulk retry: every parked (failed) job of a stage back to pending with fresh attempts,
+    or every waiting (pending) job due now, e.g. after an outage was fixed."""
+    n = await retry_jobs(wiring, user.name, stage=stage, state=state, limit=limit)
+    return {"stage": stage, "state": state.value, "retried": n}
 
 
 @router.post("/jobs/{job_id}/retry")

@@ -1,7 +1,8 @@
-"""Ticket summaries (日报 / 周报 / 月报) and the 投诉转接单, as JSON, XLSX and PDF.
+"""Ticket summaries (日报 / 周报 / 月报 / 季报 / 年报) and the 投诉转接单, as JSON, XLSX and PDF.
 
-Rule: supervisors and admins only; the figures come from `tickets.reports` and the forms
-from `tickets.forms`, both pure — this module only fetches the tickets and picks a format.
+Rule: supervisors and admins only; the figures are aggregated by the database
+(`tickets.report_queries`), the forms come from `tickets.forms` — this module only asks
+for them and picks a format.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from hotline.api import ticket_schemas as s
 from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import Audit, Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
@@ -23,19 +25,24 @@ from hotline.quality.model import agent_number_from
 from hotline.tickets.forms import TransferSlip, slip_pdf, slip_xlsx
 from hotline.tickets.lifecycle import Action
 from hotline.tickets.model import CATEGORY_LABELS
-from hotline.tickets.records import TicketFilter
 from hotline.tickets.reports import (
     SATISFACTION_LABELS,
+    AssessRow,
     TicketReport,
     report_title,
     report_xlsx,
-    summarize,
 )
 
 router = APIRouter(prefix="/api", tags=["ticket reports"])
 
 
-def _report_json(r: TicketReport) -> dict[str, Any]:
+def _assess_json(rows: list[AssessRow]) -> list[dict[str, Any]]:
+    return [asdict(x) for x in rows]
+
+
+def _report_json(
+    r: TicketReport, units: list[AssessRow] | None = None, agents: list[AssessRow] | None = None
+) -> dict[str, Any]:
     return {
         "title": report_title(r.period),
         "period": r.period.kind.value,
@@ -47,6 +54,15 @@ def _report_json(r: TicketReport) -> dict[str, Any]:
         "overdue": r.overdue,
         "urgent": r.urgent,
         "reopened": r.reopened,
+        "on_spot": r.on_spot,
+        "first_contact_rate": r.first_contact_rate,
+        "by_source": [
+            {**asdict(row), "source": row.source.value, "label": row.label} for row in r.by_source
+        ],
+        "assessment": {
+            "units": _assess_json(units or []),
+            "agents": _assess_json(agents or []),
+        },
         "by_category": [
             {
                 **asdict(row),
@@ -83,26 +99,61 @@ async def ticket_report(
     tz: Timezone,
     audit: Audit,
     settings: Settings,
-    period: Literal["day", "week", "month"] = "day",
+    period: Literal["day", "week", "month", "quarter", "year"] = "day",
     day: Annotated[
         str | None, Query(alias="date", description="a day of the period; default today")
     ] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> dict[str, Any] | Response:
-    """日报 / 周报 / 月报: tickets by category and unit, overdue, level-1/2 complaints, 热点,
-    satisfaction, reopened; `format=xlsx` downloads the workbook."""
+    """日报 / 周报 / 月报 / 季报 / 年报: tickets by category, source and unit, overdue,
+    level-1/2 complaints, 热点, satisfaction, reopened, 一次解决, and the 考核 table by unit
+    and by agent, all computed by the database; `format=xlsx` downloads the workbook."""
     now = datetime.now(UTC)
     p = Period.parse(period, day or now, tz)  # default: today in the hotline's zone
-    tickets = await service.store.tickets(TicketFilter(since=p.start_utc, until=p.end_utc))
-    report = summarize(tickets, p, now)
+    store = service.store
+    report = await store.period_report(p, now)
+    units = await store.assessment(p, "unit")
+    agents = await store.assessment(p, "agent")
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
         await audit(user, AuditAction.EXPORT, detail=f"tickets-{period}-{p.first}.xlsx: {name}")
-        body = report_xlsx(report)
+        body = report_xlsx(report, units, agents)
         if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
             body = sheets.map_text(body, pii.mask_text)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
-    return _report_json(report)
+    return _report_json(report, units, agents)
+
+
+@router.post("/ticket-verification/draw")
+async def draw_verification(
+    _: Supervisor,
+    service: Tickets,
+    tz: Timezone,
+    period: Literal["day", "week", "month", "quarter", "year"] = "quarter",
+    day: Annotated[str | None, Query(alias="date", description="a day of the period")] = None,
+) -> dict[str, Any]:
+    """Draw the policy's share of the period's closed tickets into the verification queue
+    (003: 20 % of the repair records each quarter)."""
+    p = Period.parse(period, day or datetime.now(UTC), tz)
+    drawn = await service.draw_verification(p)
+    return {"period": p.key, "drawn": drawn, "share": service.policy.verification.share}
+
+
+@router.get("/ticket-verification", response_model=list[s.TicketOut])
+async def verification_queue(_: Supervisor, service: Tickets) -> list[s.TicketOut]:
+    """The drawn tickets waiting for their check, oldest first."""
+    ids = await service.store.verification_queue()
+    return [s.ticket_out(await service.store.require(i)) for i in ids]
+
+
+@router.post("/tickets/{ticket_id}/verification", response_model=s.TicketOut)
+async def record_verification(
+    user: Supervisor, service: Tickets, ticket_id: int, body: s.VerifyIn
+) -> s.TicketOut:
+    rec = await service.record_verification(
+        ticket_id, passed=body.passed, note=body.note, actor=user.name, role=user.role
+    )
+    return s.ticket_out(rec)
 
 
 @router.get("/tickets/{ticket_id}/transfer-slip", response_model=None)

@@ -1,8 +1,9 @@
 """Tickets (工单) over HTTP: list, read, edit a draft, lifecycle actions, split, 延期, 回访.
 
 Rule: an agent sees and acts on only the tickets they own (首问负责: the agent who took the
-call); supervisors and admins see all and act for the responsible units (there is no unit
-role: the unit's name is recorded). An action below the actor's role is 403, an illegal
+call), dispatches them (unless the policy says supervisors do) and closes a consultation
+on the spot (即时办结); supervisors and admins see all and act for the responsible units
+(the unit's name is recorded). An action below the actor's role is 403, an illegal
 move 409 with the allowed ones named.
 """
 
@@ -13,35 +14,67 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, UploadFile
 
 from hotline.api import ticket_schemas as s
-from hotline.api.deps import AnyUser, Tickets, Timezone
+from hotline.api.deps import AnyUser, Supervisor, Tickets, Timezone
 from hotline.api.etag import IfMatch, Versioned, conflict, expected
 from hotline.api.routes.common import local, own_scope, time_range
-from hotline.api.users import User
+from hotline.api.users import Role, User
 from hotline.core import pii
 from hotline.core.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from hotline.tickets import lifecycle
 from hotline.tickets.duties import Actor
 from hotline.tickets.lifecycle import Action, ActionRefused
-from hotline.tickets.model import Category, State
+from hotline.tickets.model import Category, Source, State
 from hotline.tickets.records import TicketFilter, TicketRecord
 from hotline.tickets.service import TicketService
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
 
-def _allow(user: User, action: Action) -> None:
+def _allow(user: User, action: Action, service: TicketService | None = None) -> None:
+    need = service.policy.min_role(action) if service is not None else None
     try:
-        lifecycle.check_role(action, user.role)
+        lifecycle.check_role(action, user.role, need)
     except ActionRefused as exc:
         raise HTTPException(403, detail={"error": exc.error_id, "message": exc.message}) from None
+
+
+def _no_unit(user: User) -> None:
+    """A unit's user takes only the unit's own steps (签收, contact, 回退, reply, 延期)."""
+    if user.role is Role.UNIT:
+        raise HTTPException(
+            403,
+            detail={
+                "error": "forbidden",
+                "message": "承办单位用户只能签收、联系客户、回退、回复和申请延期 "
+                "(a unit user takes only the unit's own steps: start, contact, return, "
+                "reply, extension)",
+            },
+        )
+
+
+def _for_whom(user: User, rec: TicketRecord, action: Action, data: dict[str, Any]) -> None:
+    """The history says who did a unit's step for which unit."""
+    if action not in lifecycle.UNIT_ACTIONS:
+        return
+    if user.role is Role.UNIT:
+        data["by_unit"] = rec.ticket.unit
+    else:
+        data["for_unit"] = data.pop("unit_asking", None) or rec.ticket.unit
 
 
 async def _visible(service: TicketService, user: User, ticket_id: int) -> TicketRecord:
     store = service.store
     rec = await store.get(ticket_id)
+    if user.role is Role.UNIT:  # a unit's user: the tickets dispatched to its units only
+        if rec is None or rec.ticket.unit not in user.units or rec.ticket.dispatched_at is None:
+            raise NotFound(
+                f"没有编号为 {ticket_id} 的工单，或不属于你的单位 (no ticket {ticket_id} of your "
+                f"units {', '.join(user.units)}; list them with GET /api/tickets)"
+            )
+        return rec
     own = own_scope(user)
     if rec is None or (own is not None and not await store.belongs_to(ticket_id, own)):
         raise NotFound(
@@ -73,6 +106,7 @@ async def list_tickets(
     tz: Timezone,
     state: State | None = None,
     category: Category | None = None,
+    source: Source | None = None,
     unit: Annotated[str | None, Query(max_length=128)] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
     overdue: bool | None = None,
@@ -87,6 +121,7 @@ async def list_tickets(
     f = TicketFilter(
         state=state,
         category=category,
+        source=source,
         unit=unit,
         agent=agent,
         overdue=overdue,
@@ -94,12 +129,29 @@ async def list_tickets(
         caller=caller,
         since=since,
         until=until,
-        only_agent=own_scope(user),
+        only_agent=None if user.role is Role.UNIT else own_scope(user),
+        units=user.units if user.role is Role.UNIT else None,
     )
     items, total = await service.store.find(f, offset=offset, limit=limit)
     return s.TicketListOut(
         items=[s.ticket_out(r) for r in items], total=total, offset=offset, limit=limit
     )
+
+
+@router.post("", response_model=s.TicketDetailOut, status_code=201)
+async def create_ticket(
+    user: AnyUser, service: Tickets, tz: Timezone, body: s.TicketIn
+) -> s.TicketDetailOut:
+    """A ticket from a 12345 transfer, a WeChat or web message, a letter, a visit or a 回访;
+    the one who enters it owns it (首问负责)."""
+    fields = body.model_dump()
+    for key in ("received_at", "due", "followup_booked_at"):
+        if fields[key] is not None:
+            fields[key] = local(tz, fields[key])
+    _no_unit(user)
+    owner = user.agent or user.name
+    rec = await service.create(**fields, actor=user.name, role=user.role, owner=owner)
+    return await _detail(service, rec)
 
 
 async def _followups(service: TicketService, rec: TicketRecord) -> s.FollowupsOut:
@@ -163,6 +215,7 @@ async def _versioned(
 async def edit_ticket(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.TicketPatch, v: IfMatch = None
 ) -> s.TicketDetailOut:
+    _no_unit(user)
     current = (await _visible(service, user, ticket_id)).ticket
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if body.fields is not None:
@@ -181,6 +234,10 @@ async def edit_ticket(
         ]
     if changes.get("summary"):
         changes["summary"] = pii.unmask(changes["summary"], [current.summary], pii.mask_text)
+    if changes.get("followup_booked_at") is not None:
+        changes["followup_booked_at"] = local(
+            str(service.policy.sla.tz), changes["followup_booked_at"]
+        )
     if not changes:
         raise InvalidInput("没有要修改的内容 (nothing to change: send at least one field)")
     return await _versioned(
@@ -209,13 +266,14 @@ async def act(
             "延期请用 POST /api/tickets/{id}/extension 及 /extension/approve (use the extension "
             "endpoints for 延期)"
         )
-    _allow(user, act_)
-    await _visible(service, user, ticket_id)
+    _allow(user, act_, service)
+    rec = await _visible(service, user, ticket_id)
     data: dict[str, Any] = {}
     if body.unit:
         data["unit"] = body.unit
     if body.satisfaction:
         data["satisfaction"] = body.satisfaction.value
+    _for_whom(user, rec, act_, data)
     return await _versioned(
         service,
         user,
@@ -234,10 +292,67 @@ async def act(
     )
 
 
+@router.post("/{ticket_id}/attachments", response_model=s.AttachmentOut, status_code=201)
+async def attach(
+    user: AnyUser, service: Tickets, ticket_id: int, file: UploadFile
+) -> s.AttachmentOut:
+    """A photo (JPG, PNG) or document (PDF) for the ticket, at most 10 MB; stored beside the
+    recording archive."""
+    await _visible(service, user, ticket_id)
+    data = await file.read(service.attachments.max_bytes + 1)
+    a = await service.attach(
+        ticket_id, file.filename or "附件", data, actor=user.name, role=user.role
+    )
+    return s.AttachmentOut(
+        id=a.id,
+        name=a.name,
+        content_type=a.content_type,
+        size=a.size,
+        sha256=a.sha256,
+        by=a.by,
+        at=a.at,
+    )
+
+
+@router.get("/{ticket_id}/attachments", response_model=list[s.AttachmentOut])
+async def attachments(user: AnyUser, service: Tickets, ticket_id: int) -> list[s.AttachmentOut]:
+    await _visible(service, user, ticket_id)
+    return [
+        s.AttachmentOut(
+            id=a.id,
+            name=a.name,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            by=a.by,
+            at=a.at,
+        )
+        for a in await service.attachments.of_ticket(ticket_id)
+    ]
+
+
+@router.post("/{ticket_id}/judgement", response_model=s.TicketDetailOut)
+async def judge(
+    user: Supervisor, service: Tickets, ticket_id: int, body: s.JudgeIn
+) -> s.TicketDetailOut:
+    """投诉认定: 有效/无效/特殊, the reason and the party complained about."""
+    rec = await service.judge(
+        ticket_id,
+        body.validity.value,
+        reason=body.reason,
+        unit=body.unit,
+        agent=body.agent,
+        actor=user.name,
+        role=user.role,
+    )
+    return await _detail(service, rec)
+
+
 @router.post("/{ticket_id}/split", response_model=list[s.TicketOut])
 async def split(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.SplitIn
 ) -> list[s.TicketOut]:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     recs = await service.split(ticket_id, body.units, actor=user.name, role=user.role)
     return [s.ticket_out(r) for r in recs]
@@ -248,10 +363,11 @@ async def request_extension(
     user: AnyUser, service: Tickets, tz: Timezone, ticket_id: int, body: s.ExtensionIn
 ) -> s.TicketDetailOut:
     _allow(user, Action.REQUEST_EXTENSION)
-    await _visible(service, user, ticket_id)
+    rec = await _visible(service, user, ticket_id)
     data: dict[str, Any] = {"step": body.step, "new_due": local(tz, body.new_due)}
     if body.unit:
         data["unit_asking"] = body.unit
+    _for_whom(user, rec, Action.REQUEST_EXTENSION, data)
     rec = await service.act(
         ticket_id,
         Action.REQUEST_EXTENSION,
@@ -288,6 +404,7 @@ async def followups(user: AnyUser, service: Tickets, ticket_id: int) -> s.Follow
 async def record_followup(
     user: AnyUser, service: Tickets, ticket_id: int, body: s.FollowupIn
 ) -> s.TicketDetailOut:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     rec = await service.record_followup(
         ticket_id,
@@ -303,6 +420,7 @@ async def record_followup(
 
 @router.post("/{ticket_id}/followups/dial", response_model=s.TicketDetailOut)
 async def dial_followup(user: AnyUser, service: Tickets, ticket_id: int) -> s.TicketDetailOut:
+    _no_unit(user)
     await _visible(service, user, ticket_id)
     rec = await service.dial_followup(ticket_id, actor=user.name, role=user.role)
     return await _detail(service, rec)

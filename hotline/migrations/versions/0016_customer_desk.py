@@ -1,8 +1,8 @@
 """the agent's desk (issue 16): customers, their numbers, imports, call links, identity
 checks, the customer audit; knowledge articles with versions and search grams; notices
 
-Revision ID: w16_0014_customer_desk
-Revises: w17_0011_latest_score
+Revision ID: w16_0016_customer_desk
+Revises: w13ops_0010_job_waits
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "w16_0014_customer_desk"
-down_revision = "w17_0011_latest_score"
+revision = "w16_0016_customer_desk"
+down_revision = "w13ops_0010_job_waits"
 branch_labels = None
 depends_on = None
 
