@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hotline.core.errors import InvalidInput
@@ -186,6 +187,20 @@ class Period:
     @property
     def end_utc(self) -> datetime:
         return _midnight(self.end, self.zone).astimezone(UTC)
+
+    def report_title(self, subject: str) -> str:
+        """「坐席状态周报 2026年第48周」: `subject`, the period's report name and its name."""
+        return f"{subject}{REPORT_LABELS[self.kind]} {self.name}"
+
+    def report_head(self, subject: str) -> dict[str, Any]:
+        """What every report's JSON opens with: its title, the period and its bounds."""
+        return {
+            "title": self.report_title(subject),
+            "period": self.kind.value,
+            "key": self.key,
+            "since": self.start_utc,
+            "until": self.end_utc,
+        }
 
     def contains(self, moment: datetime) -> bool:
         """Whether the aware `moment` falls in [start, end)."""

@@ -17,7 +17,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from hotline.core import sheets
-from hotline.core.periods import REPORT_LABELS, Period
+from hotline.core.periods import Period
 from hotline.core.sheets import add_sheet
 from hotline.telephony.live import Activity
 from hotline.telephony.live_store import StateRow
@@ -101,7 +101,7 @@ def summarize(rows: Sequence[StateRow], period: Period, now: datetime) -> AgentS
 
 
 def report_title(period: Period) -> str:
-    return f"坐席状态{REPORT_LABELS[period.kind]} {period.name}"
+    return period.report_title("坐席状态")
 
 
 def times_json(t: AgentTimes) -> dict[str, Any]:
@@ -124,11 +124,7 @@ def times_json(t: AgentTimes) -> dict[str, Any]:
 
 def report_json(r: AgentStateReport) -> dict[str, Any]:
     return {
-        "title": report_title(r.period),
-        "period": r.period.kind.value,
-        "key": r.period.key,
-        "since": r.period.start_utc,
-        "until": r.period.end_utc,
+        **r.period.report_head("坐席状态"),
         "generated_at": r.generated_at,
         "agents": [times_json(a) for a in r.agents],
         "team": times_json(r.team),

@@ -10,7 +10,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from hotline.core.periods import REPORT_LABELS, Period
+from hotline.core.periods import Period
 from hotline.core.sheets import add_sheet, to_bytes
 from hotline.telephony.survey import SurveyRates
 
@@ -24,7 +24,7 @@ class SurveyReport:
 
 
 def report_title(period: Period) -> str:
-    return f"来电满意度{REPORT_LABELS[period.kind]} {period.name}"
+    return period.report_title("来电满意度")
 
 
 def rates_json(r: SurveyRates) -> dict[str, Any]:
@@ -43,11 +43,7 @@ def rates_json(r: SurveyRates) -> dict[str, Any]:
 
 def report_json(r: SurveyReport) -> dict[str, Any]:
     return {
-        "title": report_title(r.period),
-        "period": r.period.kind.value,
-        "key": r.period.key,
-        "since": r.period.start_utc,
-        "until": r.period.end_utc,
+        **r.period.report_head("来电满意度"),
         "total": rates_json(r.total),
         "agents": [rates_json(a) for a in r.agents],
         "queues": [rates_json(q) for q in r.queues],

@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from hotline.core import sheets
-from hotline.core.periods import REPORT_LABELS, Period
+from hotline.core.periods import Period
 from hotline.tickets.model import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
@@ -59,7 +59,7 @@ class AssessRow:
 
 def report_title(period: Period) -> str:
     """「客服热线工单周报 2026年第48周」: the title every sheet of the workbook opens with."""
-    return f"客服热线工单{REPORT_LABELS[period.kind]} {period.name}"
+    return period.report_title("客服热线工单")
 
 
 @dataclass(frozen=True, slots=True)

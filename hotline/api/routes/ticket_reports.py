@@ -44,10 +44,7 @@ def _report_json(
     r: TicketReport, units: list[AssessRow] | None = None, agents: list[AssessRow] | None = None
 ) -> dict[str, Any]:
     return {
-        "title": report_title(r.period),
-        "period": r.period.kind.value,
-        "since": r.period.start_utc,
-        "until": r.period.end_utc,
+        **r.period.report_head("客服热线工单"),
         "created": r.created,
         "closed": r.closed,
         "open": r.open,
