@@ -1,7 +1,8 @@
-"""The dependency direction core <- telephony <- recording <- asr <- quality <- tickets <-
-api <- web: a package imports only from packages to its left (read with `ast`, every module,
-`if TYPE_CHECKING:` imports included), so there is no import cycle between packages. The
-one way back is named in MOUNTS: the composition root mounts the web workspace."""
+"""The dependency direction core <- telephony <- recording <- asr <- quality <- customers <-
+knowledge <- tickets <- api <- web: a package imports only from packages to its left (read
+with `ast`, every module, `if TYPE_CHECKING:` imports included), so there is no import cycle
+between packages. The one way back is named in MOUNTS: the composition root mounts the web
+workspace."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from pathlib import Path
 import hotline
 
 ROOT = Path(hotline.__file__).parent
-ORDER = ["core", "telephony", "recording", "asr", "quality", "tickets", "api", "web"]
+ORDER = [
+    "core",
+    "telephony",
+    "recording",
+    "asr",
+    "quality",
+    "customers",
+    "knowledge",
+    "tickets",
+    "api",
+    "web",
+]
 RANK = {name: i for i, name in enumerate(ORDER)}
 # web is the top: its pages call the API's route functions, so that who may see or do what
 # is written once (in api/routes). api never imports web, except where the app is composed:

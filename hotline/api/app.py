@@ -26,11 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import hotline
 from hotline.api import health as health_routes
 from hotline.api import privacy
+from hotline.api.desk_wiring import attach_desk
 from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
 from hotline.api.masking import MaskPersonalData
 from hotline.api.routes import calls as calls_routes
+from hotline.api.routes import customers as customers_routes
 from hotline.api.routes import jobs as jobs_routes
+from hotline.api.routes import knowledge as knowledge_routes
 from hotline.api.routes import live as live_routes
 from hotline.api.routes import quality as quality_routes
 from hotline.api.routes import recordings as recordings_routes
@@ -564,6 +567,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     attach_supervision(app, c.settings, SupervisionStore(c.sessions), c.ami)
     app.include_router(supervision_routes.router)
 
+    # -- the agent's desk (issue 16): customer file, identity check, knowledge, notices --
+    attach_desk(app, c.settings, c.sessions)
+    app.include_router(customers_routes.router)
+    app.include_router(knowledge_routes.router)
+
     # --- web workspace (branch web): sign-in, pages at /, static files -----------------
     from hotline.web.install import install as install_web
 
@@ -572,5 +580,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # personal data masked by role in every JSON answer (issue 13)
     app.add_middleware(MaskPersonalData, whole_roles=c.settings.security.whole_pii_roles)
     # outermost: a body over the limit is refused before anything reads it (issue 13)
-    app.add_middleware(BodyLimit, max_bytes=c.settings.security.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=c.settings.security.max_body_bytes,
+        larger=dict.fromkeys(customers_routes.UPLOAD_PATHS, customers_routes.MAX_UPLOAD),
+    )
     return app

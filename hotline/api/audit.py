@@ -35,6 +35,8 @@ class Action(StrEnum):
     TOKEN_ISSUE = "token_issue"
     TOKEN_REVOKE = "token_revoke"
     PASSWORD_SET = "password_set"
+    IDENTITY_CHECK = "identity_check"  # issue 16: the caller's identity check recorded
+    CUSTOMER_ACCOUNT = "customer_account"  # issue 16: a customer's full file shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from hotline.api.audit import Auditor
 from hotline.api.auth import Admin, Agent, AnyUser, Inspector, Supervisor, current_user, require
+from hotline.api.desk_wiring import DeskParts
 from hotline.api.live_wiring import Live as LiveParts
 from hotline.api.users import UserStore
 from hotline.asr.store import TranscriptStore
@@ -46,6 +47,7 @@ __all__ = [
     "CallbackRecords",
     "Callbacks",
     "Calls",
+    "Desk",
     "Inspector",
     "Jobs",
     "Quality",
@@ -148,8 +150,15 @@ def supervision(request: Request) -> SupervisionService:
     return service
 
 
+def desk(request: Request) -> DeskParts:
+    """Customer file, identity check, knowledge, notices (api/desk_wiring.py)."""
+    parts: DeskParts = request.app.state.desk
+    return parts
+
+
 Audit = Annotated[Auditor, Depends(auditor)]
 Calls = Annotated[CallStore, Depends(calls)]
+Desk = Annotated[DeskParts, Depends(desk)]
 Users = Annotated[UserStore, Depends(users)]
 CallbackRecords = Annotated[CallbackStore, Depends(callback_records)]
 Callbacks = Annotated[CallbackService, Depends(callbacks)]

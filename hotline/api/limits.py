@@ -12,6 +12,7 @@ Chinese message, never an overflow deep in a query.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -39,12 +40,16 @@ def _refusal(limit: int) -> bytes:
 class BodyLimit:
     """Refuse request bodies over `max_bytes` with 413, before the app reads them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # paths that take files (a customer import) and their own, larger limit
+        self.larger = dict(larger or {})
 
-    async def _refuse(self, send: Send) -> None:
-        body = _refusal(self.max_bytes)
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = _refusal(limit)
         await send(
             {
                 "type": "http.response.start",
@@ -62,9 +67,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit)
             return
         seen = 0
         over = False
@@ -75,7 +81,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     over = True
                     # the app sees the end of an empty body; its answer is replaced below
                     return {"type": "http.request", "body": b"", "more_body": False}
@@ -86,7 +92,7 @@ class BodyLimit:
             if over:
                 if not started:
                     started = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                 return
             if message["type"] == "http.response.start":
                 started = True

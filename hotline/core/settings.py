@@ -205,6 +205,19 @@ class WebSettings(BaseModel):
     )
 
 
+class DeskSettings(BaseModel):
+    """The agent's desk (issue 16): customer file, identity check, knowledge, notices."""
+
+    identity_details: tuple[str, ...] = Field(
+        ("name", "address", "account_no", "phone"),
+        description="reserved details that count in an identity check (核实身份): name, "
+        "address, account_no, phone, id_last4",
+    )
+    identity_required: int = Field(2, ge=1, description="how many of them must match")
+    import_batch: int = Field(2000, ge=1, description="rows per transaction of an import")
+    suggest_limit: int = Field(5, ge=1, le=50, description="articles suggested during a call")
+
+
 class SecuritySettings(BaseModel):
     """Issue 13: limits, tokens, personal data, the 抽查 key."""
 
@@ -281,6 +294,7 @@ class Settings(BaseSettings):
     live: LiveSettings = LiveSettings()
     survey: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
+    desk: DeskSettings = DeskSettings()
     security: SecuritySettings = SecuritySettings()
 
     @field_validator("database_url")

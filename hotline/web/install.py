@@ -22,6 +22,7 @@ from hotline.core.errors import HotlineError
 from hotline.web import (
     agent,
     calls_pages,
+    desk_pages,
     pages,
     quality_pages,
     records_pages,
@@ -46,6 +47,7 @@ ROUTERS = (
     report_pages.router,  # branch supervisor: service-level, quality, ticket, agent reports
     agent.router,  # branch agentws: 来电弹屏, tickets, my scores
     supervision_pages.router,  # branch webactions: the supervisor actions log
+    desk_pages.router,  # issue 16: customer file, identity check, notices, knowledge
 )
 
 

@@ -29,6 +29,9 @@ MENU: list[MenuItem] = [
     MenuItem("需关注工单", "/attention", Role.SUPERVISOR),  # branch supervisor
     MenuItem("报表", "/reports", Role.SUPERVISOR),  # branch supervisor
     MenuItem("坐席操作记录", "/supervision/actions", Role.SUPERVISOR),  # branch webactions
+    MenuItem("知识库", "/knowledge", Role.AGENT),  # issue 16
+    MenuItem("停气停水通知", "/notices", Role.AGENT),  # issue 16
+    MenuItem("客户档案", "/customers", Role.SUPERVISOR),  # issue 16
     MenuItem("审计日志", "/audit", Role.ADMIN),
 ]
 

@@ -73,6 +73,9 @@ async def test_the_api_can_only_append_to_the_audit_log(api: Api) -> None:
     keys = route_keys(app)
     audit_routes = [k for k in keys if "/audit" in k]
     assert audit_routes == ["GET /api/audit", "GET /audit"]
+    # issue 16: the customer file's own log (checks, links, views) is read-only too
+    assert [k for k in keys if "/api/customer-audit" in k] == ["GET /api/customer-audit"]
     for method in ("PUT", "PATCH", "DELETE", "POST"):
-        r = await api.client.request(method, "/api/audit", headers=api._headers("sun"))
-        assert r.status_code == 405, (method, r.status_code)
+        for url in ("/api/audit", "/api/customer-audit"):
+            r = await api.client.request(method, url, headers=api._headers("sun"))
+            assert r.status_code == 405, (method, url, r.status_code)
