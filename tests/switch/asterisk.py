@@ -19,6 +19,8 @@ Simulator (test-only dialplan, appended to deploy/asterisk/extensions.conf):
   until the other side hangs up, cause 16), or, with `SIM_SURVEY_KEY`, presses that key
   (SendDTMF) `SIM_SURVEY_AFTER` seconds after answering (the post-call survey); the `;1`
   half is the customer call that runs the real hotline-inbound dialplan.
+* `sim-pstn-late` is a customer's phone that rings 15 s before answering (as `sim-pstn`):
+  the channel of a callback still in flight, `Local/{number}@sim-pstn-late`.
 * `sim-agent` are the queue members: `Local/pickup-<N>@sim-agent` answers after N
   seconds, plays 1000 Hz (the agent's voice), and hangs up after `SIM_AGENT_TALK`
   seconds with cause `SIM_AGENT_HANGUP_CAUSE` (default: stays, 16);
@@ -114,6 +116,14 @@ exten => _X.,1,NoOp(sim customer ${EXTEN} answers)
  same => n,StopPlaytones()
  same => n,SendDTMF(${SIM_SURVEY_KEY})
  same => n,Wait(3600)
+
+[sim-pstn-late]
+; 客户话机，响铃 15 秒才接 / the customer's phone that rings 15 s before it answers (a
+; callback still ringing while something else happens), then as sim-pstn
+exten => _X.,1,NoOp(sim customer ${EXTEN} rings 15 s)
+ same => n,Ringing()
+ same => n,Wait(15)
+ same => n,Goto(sim-pstn,${EXTEN},1)
 
 [sim-agent]
 ; 模拟坐席 / simulated agents: queue members Local/pickup-<N>@sim-agent
