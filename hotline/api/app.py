@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ from hotline.api.routes import ticket_reports as ticket_reports_routes
 from hotline.api.routes import tickets as tickets_routes
 from hotline.api.routes import transcripts as transcripts_routes
 from hotline.api.routes import users as users_routes
+from hotline.api.sessions import SessionStore
 from hotline.api.stages import active_handlers, stage_table
 from hotline.api.supervision_wiring import attach_supervision
 from hotline.api.users import UserStore
@@ -430,6 +431,11 @@ async def start(c: Container) -> None:
         lambda: every(c.settings.jobs_sweep_min * 60, c.archive.sweep, "archive sweep"),
     )
     loops.start("leader", lead.run)
+    web_sessions = SessionStore(c.sessions, timedelta(minutes=c.settings.web.idle_minutes))
+    loops.start(  # abandoned browser sessions: their rows go once they have been idle too long
+        "session-purge",
+        lambda: every(3600, lambda: web_sessions.purge_idle(datetime.now(UTC)), "session purge"),
+    )
     loops.start(
         "retention-purge",
         lambda: lead.while_leading(

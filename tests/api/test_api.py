@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hotline.api import app as app_module
 from hotline.api.cli import app as cli
+from hotline.api.sessions import SessionStore
 from hotline.core.errors import InvalidInput
 from hotline.core.roles import Role
 from hotline.core.settings import Settings
@@ -243,7 +244,14 @@ async def test_a_supervisor_retriggers_a_scheduled_callback_to_dial_now(api: Api
 async def test_health_and_readiness_say_each_part_without_error_text_to_strangers(
     api: Api,
 ) -> None:
-    loops = {"call-consumer", "pipeline-worker", "archive-sweep", "leader", "tickets"}
+    loops = {
+        "call-consumer",
+        "pipeline-worker",
+        "archive-sweep",
+        "leader",
+        "tickets",
+        "session-purge",
+    }
     r = await api.client.get("/api/health")
     body = r.json()
     assert r.status_code == 200 and body["database"] == "ok"
@@ -277,3 +285,17 @@ async def test_health_and_readiness_say_each_part_without_error_text_to_stranger
     assert r.status_code == 503
     assert "10.0.0.5" in r.json()["details"]["database"]
     assert r.json()["instance"] == api.container.instance
+
+
+async def test_a_browser_session_left_idle_is_purged_and_a_recent_one_stays(api: Api) -> None:
+    # a supervisor closed the laptop yesterday without signing out; a colleague is still at work
+    store = SessionStore(api.container.sessions, timedelta(minutes=30))
+    now = datetime.now(UTC)
+    chen, _ = await api.container.users.status("chen")
+    wang, _ = await api.container.users.status("wang")
+    old, _ = await store.open(chen, now - timedelta(days=1))
+    recent, _ = await store.open(wang, now - timedelta(minutes=5))
+    assert await store.purge_idle(now) == 1
+    assert (await store.find(old, now)).session is None
+    found = (await store.find(recent, now)).session
+    assert found is not None and found.user.name == "wang"
