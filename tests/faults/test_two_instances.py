@@ -4,62 +4,41 @@ the test): one leads (an advisory lock), and each callback is dialled once, not 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hotline.api import app as app_module
 from hotline.core import db
 from hotline.core.settings import CallbackSettings, Settings
+from tests import instances
 from tests.factories import abandoned_call
 from tests.faults.proxy import free_port
+from tests.instances import Instance
 from tests.telephony.fake_ami import FakeAmi
-
-ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from hotline.api.cli import main; sys.argv[0] = 'hotline'; main()"
-
-
-Instance = tuple[subprocess.Popen[bytes], int]
 
 
 def serve(tmp: Path, name: str, db_url: str, switch: FakeAmi) -> Instance:
-    port = free_port()
-    env = os.environ | {
-        "PYTHONPATH": str(ROOT),
-        "HOTLINE_DATA_DIR": str(tmp / name),
-        "HOTLINE_DATABASE_URL": db_url,
-        "HOTLINE_HTTP_PORT": str(port),
-        "HOTLINE_AMI__HOST": "127.0.0.1",
-        "HOTLINE_AMI__PORT": str(switch.port),
-        "HOTLINE_AMI__USERNAME": switch.username,
-        "HOTLINE_AMI__SECRET": switch.secret,
-        "HOTLINE_CALLBACK__DELAY_S": "0",
-        "HOTLINE_CALLBACK__RETRY_INTERVAL_MIN": "0.01",  # a failed try is re-dialled at once
-        "HOTLINE_CALLBACK__QUIET_START": "00:00",
-        "HOTLINE_CALLBACK__QUIET_END": "00:00",
-        "HOTLINE_LOG_LEVEL": "WARNING",
-    }
-    log = (tmp / f"{name}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
+    return instances.serve(
+        tmp,
+        name,
+        free_port(),
+        {
+            "HOTLINE_DATABASE_URL": db_url,
+            "HOTLINE_AMI__HOST": "127.0.0.1",
+            "HOTLINE_AMI__PORT": str(switch.port),
+            "HOTLINE_AMI__USERNAME": switch.username,
+            "HOTLINE_AMI__SECRET": switch.secret,
+            "HOTLINE_CALLBACK__DELAY_S": "0",
+            "HOTLINE_CALLBACK__RETRY_INTERVAL_MIN": "0.01",  # a failed try is re-dialled at once
+            "HOTLINE_CALLBACK__QUIET_START": "00:00",
+            "HOTLINE_CALLBACK__QUIET_END": "00:00",
+        },
     )
-    return proc, port
-
-
-async def health(port: int) -> dict[str, object] | None:
-    try:
-        async with httpx.AsyncClient() as http:
-            r = await http.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-            return r.json()  # type: ignore[no-any-return]
-    except httpx.HTTPError:
-        return None
 
 
 @pytest.mark.postgres
@@ -76,7 +55,7 @@ async def test_two_instances_on_one_database_dial_each_callback_once(
     async def up(instance: Instance) -> dict[str, object]:
         async with asyncio.timeout(40):
             while True:
-                state = await health(instance[1])
+                state = await instances.health(instance[1])
                 if state is not None and state["ami"] == "connected":
                     return state
                 assert instance[0].poll() is None, "the instance did not start"
@@ -105,7 +84,7 @@ async def test_two_instances_on_one_database_dial_each_callback_once(
         procs.append(serve(tmp_path, "b", pg_url, switch))
         assert (await up(procs[1]))["leader"] is False
         await asyncio.sleep(5)  # a few polls of both instances
-        assert (await health(procs[0][1]) or {})["leader"] is True
+        assert (await instances.health(procs[0][1]) or {})["leader"] is True
     finally:
         for p, _ in procs:
             p.terminate()

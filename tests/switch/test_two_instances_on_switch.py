@@ -11,79 +11,60 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from hotline.core import db
+from tests import instances
+from tests.instances import Instance
 from tests.switch.asterisk import Asterisk, free_port
 from tests.switch.scenarios import Scenario, connect_manager, originate, quiet_switch
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from hotline.api.cli import main; sys.argv[0] = 'hotline'; main()"
 CALLERS = ("13900000001", "13900000002", "13900000003")
 # the customer's phone for the callbacks rings 15 s before answering (tests/switch/asterisk.py)
 CALLBACK_LEG = re.compile(r"^Local/(\d+)@sim-pstn-late-\w+;1$")
-
-Instance = tuple[subprocess.Popen[bytes], int]
 
 
 def serve(tmp: Path, name: str, db_url: str, asterisk: Asterisk) -> Instance:
     """One `hotline serve` process of its own (port, data dir, log) on the shared database
     and switch; callbacks as soon as a caller has given up, no quiet hours."""
-    port = free_port()
-    env = os.environ | {
-        "PYTHONPATH": str(ROOT),
-        "HOTLINE_DATA_DIR": str(tmp / name),
-        "HOTLINE_DATABASE_URL": db_url,
-        "HOTLINE_HTTP_PORT": str(port),
-        "HOTLINE_AMI__HOST": "127.0.0.1",
-        "HOTLINE_AMI__PORT": str(asterisk.ami_port),
-        "HOTLINE_AMI__USERNAME": asterisk.ami_username,
-        "HOTLINE_AMI__SECRET": asterisk.ami_secret,
-        "HOTLINE_AMI__PING_INTERVAL_S": "1",
-        "HOTLINE_AMI__PING_TIMEOUT_S": "2",
-        "HOTLINE_CALLBACK__DELAY_S": "0",
-        "HOTLINE_CALLBACK__MIN_ABANDON_WAIT_S": "3",
-        "HOTLINE_CALLBACK__RETRY_INTERVAL_MIN": "0.01",  # a failed try is re-dialled at once
-        "HOTLINE_CALLBACK__QUIET_START": "00:00",
-        "HOTLINE_CALLBACK__QUIET_END": "00:00",
-        "HOTLINE_CALLBACK__CHANNEL_TEMPLATE": "Local/{number}@sim-pstn-late",
-        "HOTLINE_CALLBACK__ORIGINATE_TIMEOUT_S": "40",
-        "HOTLINE_RECORDING__PATH_MAP": json.dumps(
-            {f"{asterisk.inner_dir}/spool": str(asterisk.spool_dir)}
-        ),
-        "HOTLINE_LOG_LEVEL": "WARNING",
-    }
-    log = (tmp / f"{name}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
+    return instances.serve(
+        tmp,
+        name,
+        free_port(),
+        {
+            "HOTLINE_DATABASE_URL": db_url,
+            "HOTLINE_AMI__HOST": "127.0.0.1",
+            "HOTLINE_AMI__PORT": str(asterisk.ami_port),
+            "HOTLINE_AMI__USERNAME": asterisk.ami_username,
+            "HOTLINE_AMI__SECRET": asterisk.ami_secret,
+            "HOTLINE_AMI__PING_INTERVAL_S": "1",
+            "HOTLINE_AMI__PING_TIMEOUT_S": "2",
+            "HOTLINE_CALLBACK__DELAY_S": "0",
+            "HOTLINE_CALLBACK__MIN_ABANDON_WAIT_S": "3",
+            "HOTLINE_CALLBACK__RETRY_INTERVAL_MIN": "0.01",  # a failed try is re-dialled at once
+            "HOTLINE_CALLBACK__QUIET_START": "00:00",
+            "HOTLINE_CALLBACK__QUIET_END": "00:00",
+            "HOTLINE_CALLBACK__CHANNEL_TEMPLATE": "Local/{number}@sim-pstn-late",
+            "HOTLINE_CALLBACK__ORIGINATE_TIMEOUT_S": "40",
+            "HOTLINE_RECORDING__PATH_MAP": json.dumps(
+                {f"{asterisk.inner_dir}/spool": str(asterisk.spool_dir)}
+            ),
+        },
     )
-    return proc, port
-
-
-async def health(port: int) -> dict[str, object] | None:
-    try:
-        async with httpx.AsyncClient() as http:
-            r = await http.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-            return r.json()  # type: ignore[no-any-return]
-    except httpx.HTTPError:
-        return None
 
 
 async def up(instance: Instance) -> dict[str, object]:
     """Wait until the instance answers and is logged in to the switch."""
     async with asyncio.timeout(40):
         while True:
-            state = await health(instance[1])
+            state = await instances.health(instance[1])
             if state is not None and state["ami"] == "connected":
                 return state
             assert instance[0].poll() is None, "the instance did not start (see its log)"
@@ -154,7 +135,7 @@ async def test_two_instances_on_one_database_and_one_switch_call_each_caller_bac
             ) != [(len(CALLERS),)]:
                 await asyncio.sleep(0.3)
         await asyncio.sleep(3)  # a poll or two more of both instances
-        leaders += [(await health(port) or {}).get("leader") for _, port in procs]
+        leaders += [(await instances.health(port) or {}).get("leader") for _, port in procs]
         callbacks = await rows(
             "SELECT c.id, c.number, c.status, count(a.id) FROM callbacks c"
             " LEFT JOIN callback_attempts a ON a.callback_id = c.id GROUP BY c.id ORDER BY c.number"
