@@ -77,6 +77,7 @@ class SearchHitOut(Out):
 class SearchOut(Out):
     query: str
     searched: str  # the query as searched: simplified, without spaces
-    items: list[SearchHitOut]
+    items: list[SearchHitOut]  # newest call first
     offset: int
     limit: int
+    next_cursor: str | None = None  # pass as cursor= for the next page; None on the last

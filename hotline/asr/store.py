@@ -4,12 +4,14 @@ stage changes nothing and creates no duplicate.
 
 Search: Chinese has no spaces between words, so words cannot be the tokens. Every
 utterance's normalized text, with whitespace removed and case folded (its `compact`
-form), is indexed as the set of its character bigrams in `transcript_grams`, a plain
-table with a B-tree index on the gram: the same SQL on SQLite and PostgreSQL, no FTS5 or
-pg_trgm extension to install. A query (normalized the same way: traditional -> simplified,
-spaces removed) finds the utterances holding all of its bigrams, then a LIKE on their
-compact text drops the rare utterance that holds them in another order. A one-character
-query has no bigram: it is a LIKE over the utterances.
+form), is stored for search, and each done transcript's character bigrams go to an index
+the database searches (search_index.py: a GIN-indexed text[] on PostgreSQL, FTS5 on
+SQLite). A query (normalized the same way: traditional -> simplified, spaces removed)
+narrows to the transcripts holding all of its bigrams, then a LIKE on the utterances'
+compact text confirms (and drops a transcript holding them only apart or out of order).
+A one-character query has no bigram: it is a LIKE over the utterances, newest call first,
+so it costs more the rarer the character. Results are the newest calls first, paged by
+offset or by a keyset cursor (core/paging.py).
 """
 
 from __future__ import annotations
@@ -21,24 +23,28 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Float,
     ForeignKey,
-    Index,
     Integer,
     PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
     delete,
+    exists,
     func,
     insert,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.asr import search_index
 from hotline.asr.transcript import Transcript, normalize
+from hotline.core import paging
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.errors import InvalidInput
 from hotline.recording.store import RecordingRow
@@ -71,6 +77,10 @@ class TranscriptRow(Base):
     transcript: Mapped[str | None] = mapped_column(Text)  # Transcript.to_json()
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # the search index on PostgreSQL (GIN); always NULL on SQLite (FTS5 there)
+    grams: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text).with_variant(JSON(), "sqlite"), deferred=True
+    )
 
 
 class UtteranceRow(Base):
@@ -86,20 +96,6 @@ class UtteranceRow(Base):
     end_s: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)  # normalized
     compact: Mapped[str] = mapped_column(Text)  # search form: no whitespace, case folded
-
-
-class GramRow(Base):
-    """The distinct character bigrams of one utterance's compact text."""
-
-    __tablename__ = "transcript_grams"
-    __table_args__ = (
-        PrimaryKeyConstraint("transcript_id", "utterance_no", "gram"),
-        Index("ix_transcript_grams_gram", "gram", "transcript_id", "utterance_no"),
-    )
-
-    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id", ondelete="CASCADE"))
-    utterance_no: Mapped[int] = mapped_column(Integer)
-    gram: Mapped[str] = mapped_column(String(8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +136,12 @@ class SearchHit:
     matches: tuple[Match, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    items: list[SearchHit]
+    next_cursor: str | None  # None on the last page
+
+
 def _record(row: TranscriptRow) -> TranscriptRecord:
     return TranscriptRecord(
         id=row.id,
@@ -168,10 +170,6 @@ def compact(text: str) -> str:
 def search_key(query: str) -> str:
     """A query as the index holds text: traditional -> simplified, spaces removed."""
     return compact(normalize(query))
-
-
-def bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 class TranscriptStore:
@@ -270,14 +268,14 @@ class TranscriptStore:
     async def _index(
         self, session: AsyncSession, transcript_id: int, transcript: Transcript | None
     ) -> None:
-        await session.execute(delete(GramRow).where(GramRow.transcript_id == transcript_id))
         await session.execute(
             delete(UtteranceRow).where(UtteranceRow.transcript_id == transcript_id)
         )
+        dialect = session.get_bind().dialect.name
         if transcript is None:
+            await search_index.write(session, TranscriptRow, transcript_id, None)
             return
         utterances: list[dict[str, Any]] = []
-        grams: list[dict[str, Any]] = []
         for no, u in enumerate(transcript.utterances):
             key = compact(u.normalized)
             if not key:
@@ -293,14 +291,10 @@ class TranscriptStore:
                     "compact": key,
                 }
             )
-            grams.extend(
-                {"transcript_id": transcript_id, "utterance_no": no, "gram": g}
-                for g in sorted(bigrams(key))
-            )
         if utterances:
             await session.execute(insert(UtteranceRow), utterances)
-        if grams:
-            await session.execute(insert(GramRow), grams)
+        grams = search_index.index_grams((u["compact"] for u in utterances), dialect)
+        await search_index.write(session, TranscriptRow, transcript_id, grams)
 
     async def delete(self, recording_id: int) -> int:
         """Remove every transcript of a recording (all versions), e.g. when it is purged."""
@@ -311,7 +305,7 @@ class TranscriptStore:
                 )
             )
             if ids:
-                await session.execute(delete(GramRow).where(GramRow.transcript_id.in_(ids)))
+                await search_index.remove(session, ids)
                 await session.execute(
                     delete(UtteranceRow).where(UtteranceRow.transcript_id.in_(ids))
                 )
@@ -340,11 +334,13 @@ class TranscriptStore:
         only_agent: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        cursor: str | None = None,
         version: str | None = None,
-    ) -> list[SearchHit]:
+    ) -> SearchPage:
         """Calls whose transcript (of this pipeline version) says `query`, newest first,
-        each with its matching utterances. `agent` filters by the recording's agent;
-        `only_agent` is the role check: an agent's own calls, by member name or interface."""
+        each with its matching utterances; after `cursor` (a previous page's next_cursor)
+        when given. `agent` filters by the recording's agent; `only_agent` is the role
+        check: an agent's own calls, by member name or interface."""
         key = search_key(query)
         if not key:
             raise InvalidInput(
@@ -355,10 +351,12 @@ class TranscriptStore:
                 f"搜索内容过长 (the search text has {len(key)} characters, at most {MAX_QUERY})"
             )
         u, t, r = UtteranceRow, TranscriptRow, RecordingRow
+        said = u.compact.contains(key, autoescape=True)
         where: list[Any] = [
             t.pipeline_version == (version or self.pipeline_version),
             t.status == TranscriptStatus.DONE.value,
-            u.compact.contains(key, autoescape=True),
+            exists().where(u.transcript_id == t.id, said),
+            *paging.after(r.started_at, r.id, cursor, int),
         ]
         if since:
             where.append(r.started_at >= since)
@@ -368,55 +366,37 @@ class TranscriptStore:
             where.append(r.agent == agent)
         if only_agent is not None:
             where.append(owned_by(only_agent, r.id, r.agent, r.call_id))
-
-        def matching(*columns: Any) -> Any:
-            stmt = (
-                select(*columns)
-                .select_from(u)
-                .join(t, t.id == u.transcript_id)
-                .join(r, r.id == t.recording_id)
-                .where(*where)
-            )
-            grams = sorted(bigrams(key))
-            if grams:
-                found = (
-                    select(GramRow.transcript_id, GramRow.utterance_no)
-                    .where(GramRow.gram.in_(grams))
-                    .group_by(GramRow.transcript_id, GramRow.utterance_no)
-                    .having(func.count(GramRow.gram) == len(grams))
-                    .subquery()
-                )
-                stmt = stmt.join(
-                    found,
-                    (found.c.transcript_id == u.transcript_id)
-                    & (found.c.utterance_no == u.utterance_no),
-                )
-            return stmt
-
-        calls = (
-            matching(r.id, r.started_at)
-            .group_by(r.id, r.started_at)
-            .order_by(r.started_at.desc(), r.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
         async with self._sessions() as session:
-            ids = [row[0] for row in (await session.execute(calls)).all()]
-            if not ids:
-                return []
+            dialect = session.get_bind().dialect.name
+            grams = search_index.index_grams([key], dialect)
+            if grams:
+                where.append(search_index.narrows(dialect, t.id, t.grams, grams))
+            calls = (
+                select(r, t.id)
+                .join(t, t.recording_id == r.id)
+                .where(*where)
+                .order_by(r.started_at.desc(), r.id.desc())
+                .offset(offset)
+                .limit(limit + 1)
+            )
+            found = (await session.execute(calls)).all()
+            more = len(found) > limit
+            found = found[:limit]
             rows = (
-                await session.execute(
-                    matching(r, u).where(r.id.in_(ids)).order_by(r.id, u.start_s, u.utterance_no)
+                await session.scalars(
+                    select(u)
+                    .where(u.transcript_id.in_([tid for _, tid in found]), said)
+                    .order_by(u.transcript_id, u.start_s, u.utterance_no)
                 )
             ).all()
-        by_recording: dict[int, tuple[RecordingRow, list[Match]]] = {}
-        for rec, utt in rows:
-            _, matches = by_recording.setdefault(rec.id, (rec, []))
+        by_transcript: dict[int, list[Match]] = {}
+        for utt in rows:
+            matches = by_transcript.setdefault(utt.transcript_id, [])
             if len(matches) < MAX_MATCHES_PER_CALL:
                 matches.append(
                     Match(utt.utterance_no, utt.channel, utt.start_s, utt.end_s, utt.text)
                 )
-        return [
+        hits = [
             SearchHit(
                 recording_id=rec.id,
                 call_id=rec.call_id,
@@ -424,7 +404,11 @@ class TranscriptStore:
                 caller_number=rec.caller_number,
                 agent=rec.agent,
                 queue=rec.queue,
-                matches=tuple(matches),
+                matches=tuple(by_transcript.get(tid, ())),
             )
-            for rec, matches in (by_recording[i] for i in ids if i in by_recording)
+            for rec, tid in found
         ]
+        last = hits[-1] if more else None
+        return SearchPage(
+            hits, paging.Cursor(last.started_at, str(last.recording_id)).encode() if last else None
+        )

@@ -82,9 +82,12 @@ async def search_transcripts(
     agent: Annotated[str | None, Query(max_length=128, description="the recording's agent")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
 ) -> SearchOut:
     since, until = time_range(tz, since, until)
-    hits = await transcripts.search(
+    page = await transcripts.search(
         q,
         since=since,
         until=until,
@@ -92,7 +95,9 @@ async def search_transcripts(
         only_agent=own_scope(user),
         offset=offset,
         limit=limit,
+        cursor=cursor,
     )
+    hits = page.items
     await audit.each(user, AuditAction.SEARCH_HIT, [h.recording_id for h in hits], detail=f"q={q}")
     return SearchOut(
         query=q,
@@ -100,4 +105,5 @@ async def search_transcripts(
         items=[SearchHitOut.of(h) for h in hits],
         offset=offset,
         limit=limit,
+        next_cursor=page.next_cursor,
     )
