@@ -6,8 +6,11 @@ what the service itself would have stored.
 
 One call, its transcript, its score and its ticket are first put in through the real stores
 (the templates); their JSON is then reused for every clone, with the searchable columns
-(times, agents, queues, numbers, outcomes, scores, states) varied per row. Not loaded: the
-transcript search's bigram rows (`transcript_grams`), audit entries.
+(times, agents, queues, numbers, outcomes, scores, states) varied per row. Transcripts come
+from a few templates (what the customer called about: 燃气表 most often, 燃气泄漏 in 5 %, a
+rare 壁挂炉 in 0.1 %) and carry their search index entry (PostgreSQL: `transcripts.grams`;
+SQLite: a `transcript_fts` row), so the search is measured for real. Not loaded: audit
+entries.
 
 Used by benchmarks/web_pages.py and benchmarks/big_hotline.py;
 `python benchmarks/million_calls.py --calls 20000 [--url sqlite+aiosqlite:///big.db]` fills
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # type: ignore[import-untyped]  # noqa: E402
 
+from hotline.asr.search_index import index_grams  # noqa: E402
 from hotline.asr.store import TranscriptStore  # noqa: E402
 from hotline.asr.transcript import Channel  # noqa: E402
 from hotline.core import db  # noqa: E402
@@ -204,13 +208,22 @@ async def open_sink(url: str) -> Sink:
 # -- the templates, through the real stores -------------------------------------------------
 
 
+CALLED_ABOUT = (  # (share of transcripts, the customer's first words)
+    (0.649, "我 家 燃气 表 坏 了 请 派 人 来 修"),
+    (0.30, "我 家 停水 了 什么 时候 来 水"),
+    (0.05, "我 闻到 燃气 泄漏 的 味道 很 浓"),
+    (0.001, "我 家 的 壁挂炉 打 不着 火"),
+)
+
+
 async def _templates(url: str, at: datetime) -> dict[str, Any]:
     engine = db.make_engine(url)
     await db.migrate(engine)
     sessions = db.session_factory(engine)
     settings = Settings()
+    transcripts = TranscriptStore(sessions, str(settings.asr.pipeline_version))
     customer = [
-        said("我 家 燃气 表 坏 了 请 派 人 来 修", 2.0, Channel.CUSTOMER),
+        said(CALLED_ABOUT[0][1], 2.0, Channel.CUSTOMER),
         said("地址 是 幸福 路 十二 号", 20.0, Channel.CUSTOMER),
     ]
     agent = [
@@ -229,13 +242,21 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
         cols = ["id", "call_id", "status", "attempts", "sources", "created_at", "started_at"]
         cols += ["retain_until", "important", "legal_hold"]
         await sink.write(
-            "recordings", cols, [(1, "tmpl", "archived", 0, "{}", at, at, at, False, False)]
+            "recordings",
+            cols,
+            [
+                (k + 1, f"tmpl{k or ''}", "archived", 0, "{}", at, at, at, False, False)
+                for k in range(len(CALLED_ABOUT))
+            ],
         )
     finally:
         await sink.close()
-    await TranscriptStore(sessions, str(settings.asr.pipeline_version)).save(
-        1, "tmpl", transcript, at
-    )
+    await transcripts.save(1, "tmpl", transcript, at)
+    for k, (_, words) in enumerate(CALLED_ABOUT[1:], start=2):
+        other = two_channel_transcript(
+            [said(words, 2.0, Channel.CUSTOMER), *customer[1:]], agent, 45.0
+        )
+        await transcripts.save(k, f"tmpl{k - 1}", other, at)
     pack = load_pack(settings.quality.pack)
     result = score_call(
         CallInput.from_transcript(
@@ -280,15 +301,30 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
     sink = await open_sink(url)
     try:
         out: dict[str, Any] = {}
-        for table in ("transcripts", "quality_scores", "tickets"):
+        for table in ("quality_scores", "tickets"):
             out[table] = (await sink.fetch(f"SELECT * FROM {table}"))[0]
-        out["utterances"] = await sink.fetch(
-            "SELECT * FROM transcript_utterances ORDER BY utterance_no"
+        utterances = await sink.fetch(
+            "SELECT * FROM transcript_utterances ORDER BY transcript_id, utterance_no"
         )
+        sqlite = isinstance(sink, SqliteSink)
+        out["transcripts"] = [
+            (
+                share,
+                tr,
+                us := [u for u in utterances if u["transcript_id"] == tr["id"]],
+                " ".join(index_grams([u["compact"] for u in us], "sqlite")) if sqlite else None,
+            )
+            for share, tr in zip(
+                (s for s, _ in CALLED_ABOUT),
+                await sink.fetch("SELECT * FROM transcripts ORDER BY recording_id"),
+                strict=True,
+            )
+        ]
         out["hits"] = await sink.fetch("SELECT * FROM quality_hits ORDER BY id")
         out["ticket_events"] = await sink.fetch("SELECT * FROM ticket_events ORDER BY id")
+        if sqlite:
+            await sink.execute("DELETE FROM transcript_fts")
         for table in (
-            "transcript_grams",
             "transcript_utterances",
             "quality_history",
             "quality_hits",
@@ -302,6 +338,15 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
     finally:
         await sink.close()
     return out
+
+
+def _called_about(templates: list[Any], r: float) -> Any:
+    """The transcript template whose share of the unit interval holds `r`."""
+    for template in templates:
+        r -= template[0]
+        if r < 0:
+            return template
+    return templates[0]
 
 
 # -- the rows ---------------------------------------------------------------------------------
@@ -327,6 +372,7 @@ class _Gen:
         rows: dict[str, list[tuple[Any, ...]]] = {
             k: [] for k in ("calls", "callbacks", "recordings", "transcripts", "utterances")
         }
+        rows["fts"] = []
         for k in ("scores", "hits", "tickets", "ticket_events"):
             rows[k] = []
         rng = self.rng
@@ -521,7 +567,7 @@ class _Gen:
         now: datetime,
     ) -> None:
         rng, t = self.rng, self.t
-        tr = t["transcripts"]
+        _, tr, utterances, fts = _called_about(t["transcripts"], rng.random())
         done_at = c.ended_at + timedelta(minutes=2) if c.ended_at else now
         rows["transcripts"].append(
             (
@@ -537,9 +583,12 @@ class _Gen:
                 tr["transcript"],
                 done_at,
                 done_at,
+                tr["grams"],
             )
         )
-        for u in t["utterances"]:
+        if fts is not None:
+            rows["fts"].append((rid, fts))
+        for u in utterances:
             rows["utterances"].append(
                 (
                     rid,
@@ -767,6 +816,7 @@ TABLES = {  # generator key -> table (in COPY order: parents first)
     "recordings": "recordings",
     "transcripts": "transcripts",
     "utterances": "transcript_utterances",
+    "fts": "transcript_fts",  # SQLite's search index (PostgreSQL's is transcripts.grams)
     "scores": "quality_scores",
     "hits": "quality_hits",
     "tickets": "tickets",
@@ -807,6 +857,7 @@ async def load_url(
     t0 = time.perf_counter()
     try:
         cols = {key: await sink.columns(table) for key, table in TABLES.items()}
+        cols["fts"] = ["rowid", "grams"]
         pending: asyncio.Task[dict[str, list[Any]]] | None = None
         spans = list(_chunks(calls))
         for k, (start, stop) in enumerate(spans):

@@ -79,7 +79,7 @@ class TranscriptRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # the search index on PostgreSQL (GIN); always NULL on SQLite (FTS5 there)
     grams: Mapped[list[str] | None] = mapped_column(
-        ARRAY(Text).with_variant(JSON(), "sqlite"), deferred=True
+        ARRAY(Text).with_variant(JSON(none_as_null=True), "sqlite"), deferred=True
     )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import Counter
 
 from benchmarks.million_calls import load_url
+from hotline.asr.store import TranscriptStore
 from hotline.core import db
+from hotline.core.settings import Settings
 from hotline.quality.store import QualityStore
 from hotline.recording.store import RecordingFilter, RecordingStore
 from hotline.telephony.callback_store import CallbackStore
@@ -47,5 +49,14 @@ async def test_a_small_hotline_loads_and_reads_back(db_url: str) -> None:
         assert [e.action for e in history][:2] == ["draft", "refine"]
         states = Counter(t.ticket.state for t in await tickets.open_tickets())
         assert len(states) >= 5  # tickets in every open state
+
+        # the transcripts carry their search index entry: the search finds what was said
+        transcripts = TranscriptStore(sessions, str(Settings().asr.pipeline_version))
+        meters = await transcripts.search("燃氣表", limit=5)  # traditional, as typed
+        assert len(meters.items) == 5 and meters.next_cursor is not None
+        assert all("燃气表" in m.text for h in meters.items for m in h.matches)
+        leaks = await transcripts.search("燃气泄漏", limit=200)
+        assert 0 < len(leaks.items) < loaded.counts["transcripts"] / 5
+        assert (await transcripts.search("地铁卡")).items == []
     finally:
         await engine.dispose()
