@@ -355,7 +355,9 @@ class TranscriptStore:
         where: list[Any] = [
             t.pipeline_version == (version or self.pipeline_version),
             t.status == TranscriptStatus.DONE.value,
-            exists().where(u.transcript_id == t.id, said),
+            # OFFSET 0 keeps it a per-transcript check: PostgreSQL would otherwise turn it
+            # into a join that scans every utterance with the LIKE (misestimated as rare)
+            exists(select(u.transcript_id).where(u.transcript_id == t.id, said).offset(0)),
             *paging.after(r.started_at, r.id, cursor, int),
         ]
         if since:
