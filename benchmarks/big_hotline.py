@@ -75,6 +75,11 @@ def routes(loaded: Loaded, calls: int, deep_cursor: str) -> list[Route]:
         Route(f"/api/calls/{loaded.sample_call}", "list"),
         Route("/api/recordings", "list"),
         Route("/api/transcripts/search?q=燃气表", "list"),
+        *(  # said in most calls, in 5 %, in 0.1 %, nowhere; one character (most calls)
+            Route(f"/api/transcripts/search?q={q}", "list")
+            for q in ("燃气", "燃气泄漏", "壁挂炉", "地铁卡", "燃")
+        ),
+        Route("/api/transcripts/search?q=燃气泄漏", "list", "wang"),
         Route("/api/quality/scores", "list"),
         Route("/api/quality/scores?band=不合格", "list"),
         Route(f"/api/quality/scores/{loaded.sample_call}", "list"),

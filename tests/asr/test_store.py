@@ -177,12 +177,8 @@ async def test_search_filters_time_agent_and_paging(world: World) -> None:
     await world.store.save(b, "1.2", WATER, T0)
     q = "您好"
     assert [h.call_id for h in await world.search(q)] == ["1.2", "1.1"]
-    assert [h.call_id for h in await world.search(q, since=T0 + timedelta(hours=1))] == [
-        "1.2"
-    ]
-    assert [h.call_id for h in await world.search(q, until=T0 + timedelta(hours=1))] == [
-        "1.1"
-    ]
+    assert [h.call_id for h in await world.search(q, since=T0 + timedelta(hours=1))] == ["1.2"]
+    assert [h.call_id for h in await world.search(q, until=T0 + timedelta(hours=1))] == ["1.1"]
     assert [h.call_id for h in await world.search(q, agent="PJSIP/1002")] == ["1.2"]
     assert [h.call_id for h in await world.search(q, only_agent="PJSIP/1001")] == ["1.1"]
     assert await world.search(q, only_agent="nobody") == []

@@ -67,10 +67,10 @@ def upgrade() -> None:
         for entry in _sqlite_entries(conn):
             batch.append(entry)
             if len(batch) >= 5000:
-                conn.exec_driver_sql(insert, batch)  # type: ignore[arg-type]
+                conn.exec_driver_sql(insert, batch)
                 batch = []
         if batch:
-            conn.exec_driver_sql(insert, batch)  # type: ignore[arg-type]
+            conn.exec_driver_sql(insert, batch)
     op.drop_index("ix_transcript_grams_gram", table_name="transcript_grams")
     op.drop_table("transcript_grams")
 
