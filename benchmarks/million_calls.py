@@ -8,9 +8,8 @@ One call, its transcript, its score and its ticket are first put in through the 
 (the templates); their JSON is then reused for every clone, with the searchable columns
 (times, agents, queues, numbers, outcomes, scores, states) varied per row. Transcripts come
 from a few templates (what the customer called about: 燃气表 most often, 燃气泄漏 in 5 %, a
-rare 壁挂炉 in 0.1 %) and carry their search index entry (PostgreSQL: `transcripts.grams`;
-SQLite: a `transcript_fts` row), so the search is measured for real. Not loaded: audit
-entries.
+rare 壁挂炉 in 0.1 %) and carry their search index entry (`transcript_search`, and on SQLite
+a `transcript_fts` row), so the search is measured for real. Not loaded: audit entries.
 
 Used by benchmarks/web_pages.py and benchmarks/big_hotline.py;
 `python benchmarks/million_calls.py --calls 20000 [--url sqlite+aiosqlite:///big.db]` fills
@@ -312,7 +311,7 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
                 share,
                 tr,
                 us := [u for u in utterances if u["transcript_id"] == tr["id"]],
-                " ".join(index_grams([u["compact"] for u in us], "sqlite")) if sqlite else None,
+                index_grams([u["compact"] for u in us], "sqlite" if sqlite else "postgresql"),
             )
             for share, tr in zip(
                 (s for s, _ in CALLED_ABOUT),
@@ -325,6 +324,7 @@ async def _templates(url: str, at: datetime) -> dict[str, Any]:
         if sqlite:
             await sink.execute("DELETE FROM transcript_fts")
         for table in (
+            "transcript_search",
             "transcript_utterances",
             "quality_history",
             "quality_hits",
@@ -367,12 +367,13 @@ class _Gen:
     callback_id: int = 0
     event_id: int = 0
     sample: tuple[str, int] | None = None
+    sqlite: bool = False
 
     def chunk(self, start: int, stop: int, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
         rows: dict[str, list[tuple[Any, ...]]] = {
             k: [] for k in ("calls", "callbacks", "recordings", "transcripts", "utterances")
         }
-        rows["fts"] = []
+        rows["fts"], rows["search"] = [], []
         for k in ("scores", "hits", "tickets", "ticket_events"):
             rows[k] = []
         rng = self.rng
@@ -567,7 +568,7 @@ class _Gen:
         now: datetime,
     ) -> None:
         rng, t = self.rng, self.t
-        _, tr, utterances, fts = _called_about(t["transcripts"], rng.random())
+        _, tr, utterances, grams = _called_about(t["transcripts"], rng.random())
         done_at = c.ended_at + timedelta(minutes=2) if c.ended_at else now
         rows["transcripts"].append(
             (
@@ -583,11 +584,14 @@ class _Gen:
                 tr["transcript"],
                 done_at,
                 done_at,
-                tr["grams"],
             )
         )
-        if fts is not None:
-            rows["fts"].append((rid, fts))
+        sqlite = self.sqlite
+        rows["search"].append(
+            (rid, rid, tr["pipeline_version"], c.entered_at, None if sqlite else grams)
+        )
+        if sqlite:
+            rows["fts"].append((rid, " ".join(grams)))
         for u in utterances:
             rows["utterances"].append(
                 (
@@ -816,6 +820,7 @@ TABLES = {  # generator key -> table (in COPY order: parents first)
     "recordings": "recordings",
     "transcripts": "transcripts",
     "utterances": "transcript_utterances",
+    "search": "transcript_search",
     "fts": "transcript_fts",  # SQLite's search index (PostgreSQL's is transcripts.grams)
     "scores": "quality_scores",
     "hits": "quality_hits",
@@ -853,6 +858,7 @@ async def load_url(
     numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(calls // 3 + 1)]
     gen = _Gen(calls, first, days * 86400 - 3600, rng, t, numbers)
     sink = await open_sink(url)
+    gen.sqlite = isinstance(sink, SqliteSink)
     counts = dict.fromkeys(TABLES, 0)
     t0 = time.perf_counter()
     try:

@@ -23,7 +23,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Float,
     ForeignKey,
     Integer,
@@ -37,12 +36,12 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.asr import search_index
+from hotline.asr.search_index import SearchRow
 from hotline.asr.transcript import Transcript, normalize
 from hotline.core import paging
 from hotline.core.db import Base, UtcDateTime
@@ -77,10 +76,6 @@ class TranscriptRow(Base):
     transcript: Mapped[str | None] = mapped_column(Text)  # Transcript.to_json()
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    # the search index on PostgreSQL (GIN); always NULL on SQLite (FTS5 there)
-    grams: Mapped[list[str] | None] = mapped_column(
-        ARRAY(Text).with_variant(JSON(none_as_null=True), "sqlite"), deferred=True
-    )
 
 
 class UtteranceRow(Base):
@@ -273,7 +268,7 @@ class TranscriptStore:
         )
         dialect = session.get_bind().dialect.name
         if transcript is None:
-            await search_index.write(session, TranscriptRow, transcript_id, None)
+            await search_index.write(session, transcript_id, None)
             return
         utterances: list[dict[str, Any]] = []
         for no, u in enumerate(transcript.utterances):
@@ -294,7 +289,13 @@ class TranscriptStore:
         if utterances:
             await session.execute(insert(UtteranceRow), utterances)
         grams = search_index.index_grams((u["compact"] for u in utterances), dialect)
-        await search_index.write(session, TranscriptRow, transcript_id, grams)
+        row = await session.get_one(TranscriptRow, transcript_id)
+        started = await session.scalar(
+            select(RecordingRow.started_at).where(RecordingRow.id == row.recording_id)
+        )
+        assert started is not None  # a transcript's recording exists (foreign key)
+        entry = (row.recording_id, row.pipeline_version, started, grams)
+        await search_index.write(session, transcript_id, entry)
 
     async def delete(self, recording_id: int) -> int:
         """Remove every transcript of a recording (all versions), e.g. when it is purged."""
@@ -350,34 +351,33 @@ class TranscriptStore:
             raise InvalidInput(
                 f"搜索内容过长 (the search text has {len(key)} characters, at most {MAX_QUERY})"
             )
-        u, t, r = UtteranceRow, TranscriptRow, RecordingRow
+        u, s, r = UtteranceRow, SearchRow, RecordingRow
+        version = version or self.pipeline_version
         said = u.compact.contains(key, autoescape=True)
+        here = select(u.transcript_id).where(u.transcript_id == s.transcript_id, said)
         where: list[Any] = [
-            t.pipeline_version == (version or self.pipeline_version),
-            t.status == TranscriptStatus.DONE.value,
+            s.pipeline_version == version,
             # OFFSET 0 keeps it a per-transcript check: PostgreSQL would otherwise turn it
             # into a join that scans every utterance with the LIKE (misestimated as rare)
-            exists(select(u.transcript_id).where(u.transcript_id == t.id, said).offset(0)),
-            *paging.after(r.started_at, r.id, cursor, int),
+            exists(here.offset(0)),
+            *paging.after(s.started_at, s.recording_id, cursor, int),
         ]
         if since:
-            where.append(r.started_at >= since)
+            where.append(s.started_at >= since)
         if until:
-            where.append(r.started_at < until)
+            where.append(s.started_at < until)
         if agent:
             where.append(r.agent == agent)
         if only_agent is not None:
             where.append(owned_by(only_agent, r.id, r.agent, r.call_id))
         async with self._sessions() as session:
-            dialect = session.get_bind().dialect.name
-            grams = search_index.index_grams([key], dialect)
-            if grams:
-                where.append(search_index.narrows(dialect, t.id, t.grams, grams))
+            grams = search_index.index_grams([key], session.get_bind().dialect.name)
+            where += await search_index.narrows(session, grams)
             calls = (
-                select(r, t.id)
-                .join(t, t.recording_id == r.id)
+                select(r, s.transcript_id)
+                .join(r, r.id == s.recording_id)
                 .where(*where)
-                .order_by(r.started_at.desc(), r.id.desc())
+                .order_by(s.started_at.desc(), s.recording_id.desc())
                 .offset(offset)
                 .limit(limit + 1)
             )

@@ -1,7 +1,8 @@
-"""the transcript search's index the database searches (issue 17): one entry per done
-transcript with its character bigrams, a GIN-indexed text[] (`transcripts.grams`) on
-PostgreSQL and the FTS5 table `transcript_fts` on SQLite, backfilled from the utterances;
-the per-utterance bigram rows (`transcript_grams`) are dropped.
+"""the transcript search's index the database searches (issue 17): one narrow row per done
+transcript (`transcript_search`: recording, version, the recording's start, walked newest
+first) with its character bigrams, a GIN-indexed text[] on PostgreSQL and the FTS5 table
+`transcript_fts` on SQLite, backfilled from the utterances; the per-utterance bigram rows
+(`transcript_grams`) are dropped.
 
 PostgreSQL backfills in one SQL statement (about a minute at a million calls); SQLite
 reads the utterances once, in transcript order, and writes with executemany.
@@ -47,17 +48,41 @@ def _sqlite_entries(conn: sa.Connection) -> Iterator[tuple[int, str]]:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    if conn.dialect.name == "postgresql":
-        op.add_column("transcripts", sa.Column("grams", ARRAY(sa.Text())))
+    postgres = conn.dialect.name == "postgresql"
+    op.create_table(
+        "transcript_search",
+        sa.Column("transcript_id", sa.Integer(), nullable=False),
+        sa.Column("recording_id", sa.Integer(), nullable=False),
+        sa.Column("pipeline_version", sa.String(32), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("grams", ARRAY(sa.Text()) if postgres else sa.JSON()),
+        sa.ForeignKeyConstraint(
+            ["transcript_id"],
+            ["transcripts.id"],
+            name=op.f("fk_transcript_search_transcript_id_transcripts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("transcript_id", name=op.f("pk_transcript_search")),
+    )
+    entries = (
+        "INSERT INTO transcript_search"
+        " (transcript_id, recording_id, pipeline_version, started_at, grams)"
+        " SELECT t.id, t.recording_id, t.pipeline_version, r.started_at, {grams}"
+        " FROM transcripts t JOIN recordings r ON r.id = t.recording_id {more}"
+        " WHERE t.status = 'done'"
+    )
+    if postgres:
         op.execute(
-            "UPDATE transcripts t SET grams = g.grams FROM ("
-            " SELECT transcript_id, array_agg(DISTINCT gram ORDER BY gram) AS grams"
-            f" FROM ({_BIGRAMS}) b GROUP BY transcript_id"
-            ") g WHERE g.transcript_id = t.id"
+            entries.format(
+                grams="coalesce(g.grams, '{}')",
+                more="LEFT JOIN (SELECT transcript_id,"
+                " array_agg(DISTINCT gram ORDER BY gram) AS grams"
+                f" FROM ({_BIGRAMS}) b GROUP BY transcript_id) g ON g.transcript_id = t.id",
+            )
         )
-        op.execute("CREATE INDEX ix_transcripts_grams ON transcripts USING gin (grams)")
+        op.execute("CREATE INDEX ix_transcript_search_grams ON transcript_search USING gin (grams)")
     else:
-        op.add_column("transcripts", sa.Column("grams", sa.JSON()))
+        op.execute(entries.format(grams="NULL", more=""))
         op.execute(
             "CREATE VIRTUAL TABLE transcript_fts USING fts5("
             "grams, tokenize = 'unicode61 remove_diacritics 0')"
@@ -71,6 +96,11 @@ def upgrade() -> None:
                 batch = []
         if batch:
             conn.exec_driver_sql(insert, batch)
+    op.create_index(
+        "ix_transcript_search_walk",
+        "transcript_search",
+        ["pipeline_version", "started_at", "recording_id"],
+    )
     op.drop_index("ix_transcript_grams_gram", table_name="transcript_grams")
     op.drop_table("transcript_grams")
 
@@ -102,7 +132,6 @@ def downgrade() -> None:
             " FROM transcript_utterances u,"
             " generate_series(1, char_length(u.compact) - 1) AS i"
         )
-        op.drop_index("ix_transcripts_grams", table_name="transcripts")
     else:
         rows = conn.exec_driver_sql(
             "SELECT transcript_id, utterance_no, compact FROM transcript_utterances"
@@ -116,5 +145,4 @@ def downgrade() -> None:
             ],
         )
         op.execute("DROP TABLE transcript_fts")
-    with op.batch_alter_table("transcripts") as batch:
-        batch.drop_column("grams")
+    op.drop_table("transcript_search")
