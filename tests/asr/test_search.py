@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.million_calls import load_url
+from hotline.asr import search_index
 from hotline.asr.store import TranscriptStatus, TranscriptStore
 from hotline.asr.transcript import Channel
 from hotline.core import db
@@ -35,8 +37,30 @@ async def test_a_phrase_whose_bigrams_are_said_apart_is_not_found(engine: AsyncE
     assert await calls_saying(world, "泄") == ["1.1"]  # one character: no bigram to index
 
 
+@pytest.fixture(params=["few", "many"])
+def index_hits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways to a page: the index's hits sorted (few), or a newest-first walk (many,
+    here whenever the index holds more than one hit)."""
+    if request.param == "many":
+        monkeypatch.setattr(search_index, "FEW", 1)
+    return str(request.param)
+
+
+async def test_a_phrase_whose_bigrams_are_said_apart_is_not_found_either_way(
+    engine: AsyncEngine, index_hits: str
+) -> None:
+    world = World(engine)
+    for n in range(3):
+        rid = await world.recording(f"1.{n}", started=T0 + timedelta(minutes=n))
+        apart = transcript(customer=[("燃气 表 坏 了", 1.0), ("空 气泄 了", 5.0)], agent=[])
+        await world.store.save(rid, f"1.{n}", apart if n else GAS, T0)
+    assert await calls_saying(world, "燃气泄") == ["1.0"]
+    assert await calls_saying(world, "燃气") == ["1.2", "1.1", "1.0"]
+    assert await calls_saying(world, "燃氣", agent="PJSIP/1001", limit=1, offset=1) == ["1.1"]
+
+
 async def test_pages_follow_each_other_newest_first_with_nothing_repeated_or_lost(
-    engine: AsyncEngine,
+    engine: AsyncEngine, index_hits: str
 ) -> None:
     world = World(engine)
     ids = []
