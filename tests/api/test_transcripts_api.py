@@ -146,6 +146,16 @@ async def test_search_returns_calls_with_the_matching_utterance_and_its_time(api
     assert [i["call_id"] for i in r.json()["items"]] == ["1.1"]
     r = await api.get("zhao", "/api/transcripts/search", q="您好", limit=1, offset=1)
     assert [i["call_id"] for i in r.json()["items"]] == ["1.1"]
+    # or page by cursor: the next page starts where this one ended
+    first = (await api.get("zhao", "/api/transcripts/search", q="您好", limit=1)).json()
+    assert [i["call_id"] for i in first["items"]] == ["1.2"] and first["next_cursor"]
+    r = await api.get(
+        "zhao", "/api/transcripts/search", q="您好", limit=1, cursor=first["next_cursor"]
+    )
+    assert [i["call_id"] for i in r.json()["items"]] == ["1.1"]
+    assert r.json()["next_cursor"] is None
+    r = await api.get("zhao", "/api/transcripts/search", q="您好", cursor="不是游标")
+    assert r.status_code == 422 and r.json()["error"] == "bad_cursor"
 
 
 async def test_search_rejects_what_is_not_a_query(api: Api) -> None:
