@@ -12,8 +12,9 @@ punctuation, so SQLite indexes only bigrams of two letters or digits; a query wi
 
 Two ways to a page, chosen by how many transcripts the index holds for the query (counted
 up to FEW): a few are read from the index and sorted; many are found by walking the
-transcripts newest first (B-tree on version, start time) and checking each, which stops
-after a page because at least FEW of them match.
+transcripts newest first (B-tree on version, start time) and checking each with the LIKE,
+which stops after a page because at least FEW of them match (denser matches, shorter
+walk). An agent's own search starts from their recordings, whichever way.
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    cast,
     delete,
     func,
     insert,
-    literal,
     select,
     text,
 )
@@ -55,6 +54,8 @@ class SearchRow(Base):
     __table_args__ = (
         Index("ix_transcript_search_walk", "pipeline_version", "started_at", "recording_id"),
         Index("ix_transcript_search_grams", "grams", postgresql_using="gin"),
+        # an agent's own calls: from their recordings to these rows, not a walk of all
+        Index("ix_transcript_search_recording_id", "recording_id"),
     )
 
     transcript_id: Mapped[int] = mapped_column(
@@ -148,9 +149,7 @@ async def narrows(session: AsyncSession, grams: list[str]) -> list[ColumnElement
     n = int(await session.scalar(select(func.count()).select_from(hits.subquery())) or 0)
     if n <= FEW:  # few: the index drives, the sort is small
         return [SearchRow.transcript_id.in_(hits)]
-    if sqlite:  # many: walk newest first; the LIKE alone checks (cheap, matches are dense)
-        return []
-    # many: walk newest first, checking each row's own bigrams; coalesce() keeps the planner
-    # from reading every hit through the GIN index and sorting them all
-    empty = cast(literal([], ARRAY(Text)), ARRAY(Text))
-    return [func.coalesce(SearchRow.grams, empty).contains(grams)]
+    # many: walk newest first and let the LIKE alone check (at least FEW match, so a page
+    # comes soon); a bigram check here would make PostgreSQL misjudge the walk and read
+    # and sort every hit instead
+    return []

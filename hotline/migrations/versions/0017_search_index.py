@@ -101,6 +101,7 @@ def upgrade() -> None:
         "transcript_search",
         ["pipeline_version", "started_at", "recording_id"],
     )
+    op.create_index("ix_transcript_search_recording_id", "transcript_search", ["recording_id"])
     op.drop_index("ix_transcript_grams_gram", table_name="transcript_grams")
     op.drop_table("transcript_grams")
 
