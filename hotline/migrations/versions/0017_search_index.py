@@ -102,6 +102,8 @@ def upgrade() -> None:
         ["pipeline_version", "started_at", "recording_id"],
     )
     op.create_index("ix_transcript_search_recording_id", "transcript_search", ["recording_id"])
+    # the planners choose between the newest-first walk and an agent's recordings by these
+    op.execute("ANALYZE transcript_search")
     op.drop_index("ix_transcript_grams_gram", table_name="transcript_grams")
     op.drop_table("transcript_grams")
 
