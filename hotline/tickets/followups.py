@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from hotline.core.errors import InvalidInput, Unavailable
@@ -71,7 +71,9 @@ class Followups:
             return None  # one in progress
         return followup.next_attempt_at(self.policy, self._start(record), _past(attempts))
 
-    def _watched(self, record: TicketRecord, attempts: Sequence[FollowupAttempt]) -> datetime | None:
+    def _watched(
+        self, record: TicketRecord, attempts: Sequence[FollowupAttempt]
+    ) -> datetime | None:
         """When the watch should next look at the ticket: the next attempt, unless an agent
         makes every 回访 of its channel by hand."""
         if self.rules is not None and self.rules.manual(record.ticket.source):
