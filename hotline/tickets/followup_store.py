@@ -13,13 +13,14 @@ session factory.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -122,29 +123,45 @@ class FollowupStore:
         self, now: datetime, *, limit: int = 500
     ) -> list[tuple[TicketRecord, datetime]]:
         """The tickets whose indexed `followup_due` has come (`WHERE followup_due <= now`),
-        earliest first, each with the due time read (for `set_followup_due`)."""
+        earliest first, each with the due time read (for `set_followup_dues`); the records
+        are built in a worker thread (CPU over up to `limit` rows)."""
+        table: Table = TicketRow.__table__  # type: ignore[assignment]
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(TicketRow)
-                .where(TicketRow.followup_due <= now)
-                .order_by(TicketRow.followup_due)
-                .limit(limit)
-            )
-            return [(record_from_row(r), r.followup_due) for r in rows if r.followup_due]
+            rows: Sequence[Any] = (
+                await session.execute(
+                    select(*table.c)
+                    .where(table.c.followup_due <= now)
+                    .order_by(table.c.followup_due)
+                    .limit(limit)
+                )
+            ).all()
+        return await asyncio.to_thread(lambda: [(record_from_row(r), r.followup_due) for r in rows])
 
-    async def set_followup_due(
-        self, ticket_id: int, due: datetime | None, *, seen: datetime | None = None
-    ) -> bool:
-        """Write when the watch next looks at the ticket's 回访; with `seen`, only if the
-        value is still the one read (an attempt begun or ended meanwhile wins)."""
-        stmt = update(TicketRow).where(TicketRow.id == ticket_id)
-        if seen is not None:
-            stmt = stmt.where(TicketRow.followup_due == seen)
+    async def set_followup_due(self, ticket_id: int, due: datetime | None) -> None:
+        """Write when the watch next looks at the ticket's 回访."""
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                stmt.values(followup_due=due).execution_options(synchronize_session=False)
+            await session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id)
+                .values(followup_due=due)
+                .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_followup_dues(
+        self, changes: Sequence[tuple[int, datetime | None, datetime]]
+    ) -> None:
+        """(ticket, next due, due read) in one statement, each only if the value is still
+        the one read (an attempt begun or ended meanwhile wins)."""
+        if not changes:
+            return
+        table: Table = TicketRow.__table__  # type: ignore[assignment]
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.followup_due == bindparam("b_seen"))
+                .values(followup_due=bindparam("b_due")),
+                [{"b_id": i, "b_due": due, "b_seen": seen} for i, due, seen in changes],
+            )
 
     async def followups_of(
         self, tickets: Sequence[tuple[int, int]]

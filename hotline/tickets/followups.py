@@ -10,6 +10,7 @@ Originate).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -249,25 +250,42 @@ class Followups:
         )
         return await self.store.require(record.id)
 
+    async def due(self, now: datetime) -> list[TicketRecord]:
+        """The tickets whose next 回访 attempt is due at `now`. Reads only the tickets whose
+        indexed `followup_due` has come; one whose next attempt is later (or never: by
+        hand, in progress, over) gets that time written and is not read again until then."""
+        rows = await self.store.followups_due(now)
+        rounds = await self.store.followups_of([(r.id, r.ticket.reopened) for r, _ in rows])
+        due, later = await asyncio.to_thread(self._sort, rows, rounds, now)  # CPU: off the loop
+        await self.store.set_followup_dues(later)
+        return due
+
+    def _sort(
+        self,
+        rows: Sequence[tuple[TicketRecord, datetime]],
+        rounds: Mapping[tuple[int, int], Sequence[FollowupAttempt]],
+        now: datetime,
+    ) -> tuple[list[TicketRecord], list[tuple[int, datetime | None, datetime]]]:
+        due, later = [], []
+        for record, seen in rows:
+            at = self._watched(record, rounds.get((record.id, record.ticket.reopened), []))
+            if at is not None and at <= now:
+                due.append(record)
+            else:
+                later.append((record.id, at, seen))
+        return due, later
+
     async def dial_due(self) -> int:
-        """Dial every 回访 that is due (AMI only); returns how many were placed. Reads only
-        the tickets whose indexed `followup_due` has come; one whose next attempt is later
-        (or never) gets that time written and is not read again until then."""
+        """Dial every 回访 that is due (AMI only); returns how many were placed."""
         if not self.dialler.ready:
             return 0
-        placed, now = 0, self.clock()
-        due_rows = await self.store.followups_due(now)
-        rounds = await self.store.followups_of([(r.id, r.ticket.reopened) for r, _ in due_rows])
-        for record, seen in due_rows:
-            due = self._watched(record, rounds.get((record.id, record.ticket.reopened), []))
-            if due is None or due > now:
-                await self.store.set_followup_due(record.id, due, seen=seen)
-                continue
+        placed = 0
+        for record in await self.due(self.clock()):
             try:
                 await self._dial(record, actor="system", role=Role.SYSTEM)
                 placed += 1
             except UnusableNumber as exc:  # the agent calls by hand; said once
-                await self.store.set_followup_due(record.id, None, seen=seen)
+                await self.store.set_followup_due(record.id, None)
                 log.warning("回访 of ticket %d not dialled: %s", record.id, exc.message)
             except Exception:
                 log.exception("回访 of ticket %d could not be placed", record.id)
