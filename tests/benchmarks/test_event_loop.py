@@ -10,13 +10,16 @@ import asyncio
 import gc
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from benchmarks.million_calls import load_url
 from benchmarks.ticket_watch import fill, service
+from hotline.api import app as app_module
 from hotline.core import db
 from hotline.core.periods import Period, PeriodKind
+from hotline.core.settings import Settings
 from hotline.quality import reports
 from hotline.quality.store import QualityStore
 from hotline.telephony.store import CallFilter, CallStore
@@ -114,3 +117,20 @@ async def test_the_deadline_watch_and_a_ticket_report_leave_the_event_loop_free(
         assert stall < STALL_MS, f"the event loop stalled {stall:.0f} ms"
     finally:
         await engine.dispose()
+
+
+async def test_a_full_garbage_collection_no_longer_walks_the_start_up_heap(
+    tmp_path: Path,
+) -> None:
+    container = app_module.build(
+        Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/h.db")
+    )
+    await app_module.start(container)
+    try:
+        assert gc.get_freeze_count() > 100_000  # modules, settings, policies
+        cpu = time.thread_time()
+        gc.collect()
+        assert (time.thread_time() - cpu) * 1000 < STALL_MS
+    finally:
+        await app_module.stop(container)
+    assert gc.get_freeze_count() == 0
