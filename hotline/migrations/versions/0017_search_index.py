@@ -8,7 +8,7 @@ PostgreSQL backfills in one SQL statement (about a minute at a million calls); S
 reads the utterances once, in transcript order, and writes with executemany.
 
 Revision ID: w17_0017_search
-Revises: w16_0016_customer_desk
+Revises: w17_0021_followup_due
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
 revision = "w17_0017_search"
-down_revision = "w16_0016_customer_desk"
+down_revision = "w17_0021_followup_due"
 branch_labels = None
 depends_on = None
 
