@@ -241,7 +241,9 @@ class QualityStore:
     async def candidates(
         self, since: datetime, until: datetime
     ) -> list[tuple[review.Candidate, ScoredCall]]:
-        """Every scored call of [since, until): as the review queue sees it, and as it is."""
+        """Every scored call of [since, until): as the review queue sees it (its pending
+        needs-review hits counted from the hits themselves, the reference for the count kept
+        on the row), and as it is."""
         pending = (
             select(HitRow.score_id, func.count().label("n"))
             .where(HitRow.verdict == Verdict.PENDING.value, HitRow.needs_review.is_(True))
@@ -283,16 +285,10 @@ class QualityStore:
     ) -> list[tuple[ScoredCall, int, tuple[review.QueueReason, ...]]]:
         """The review queue of [since, until) computed by the database: the same entries, in
         the same order, as `review.review_queue(candidates, review.sample(...))` (the pure
-        rule), each with its pending needs-review hits and reasons, at most `limit`. The
-        抽查 sample is ranked per agent by the same keyed sha256 in SQL (a window)."""
+        rule), each with its pending needs-review hits (the count kept on the score row) and
+        reasons, at most `limit`. The 抽查 sample is ranked per agent by the same keyed sha256
+        in SQL (a window)."""
         s = ScoreRow
-        pending_hits = (
-            select(HitRow.score_id, func.count().label("n"))
-            .where(HitRow.verdict == Verdict.PENDING.value, HitRow.needs_review.is_(True))
-            .group_by(HitRow.score_id)
-            .subquery()
-        )
-        pending = func.coalesce(pending_hits.c.n, 0)
         async with self._sessions() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
             key = literal(f"{seed}|{period_key}|", String()) + s.call_id
@@ -301,11 +297,9 @@ class QualityStore:
             cand = (
                 select(
                     s.id.label("sid"),
-                    pending.label("pending"),
                     func.row_number().over(partition_by=s.agent, order_by=digest).label("rn"),
                     func.count().over(partition_by=s.agent).label("n"),
                 )
-                .outerjoin(pending_hits, pending_hits.c.score_id == s.id)
                 .where(_newest(), *self._filters(since, until, None))
                 .subquery()
             )
@@ -315,31 +309,30 @@ class QualityStore:
                 if percent > 0
                 else false()
             )
+            needs = s.pending_review > 0
             stmt = (
-                select(s, cand.c.pending, case((sampled, 1), else_=0))
+                select(s, case((sampled, 1), else_=0))
                 .join(cand, cand.c.sid == s.id)
                 .where(
                     s.status != ReviewStatus.FINALISED.value,
-                    or_(cand.c.pending > 0, s.score < low_below, sampled),
+                    or_(needs, s.score < low_below, sampled),
                 )
-                .order_by(
-                    case((cand.c.pending > 0, 0), else_=1), s.score, s.call_started_at, s.call_id
-                )
+                .order_by(case((needs, 0), else_=1), s.score, s.call_started_at, s.call_id)
                 .limit(limit)
             )
             rows = (await session.execute(stmt)).all()
         out = []
-        for row, n, picked in rows:
+        for row, picked in rows:
             reasons = [
                 reason
                 for reason, on in (
-                    (review.QueueReason.NEEDS_REVIEW, n > 0),
+                    (review.QueueReason.NEEDS_REVIEW, row.pending_review > 0),
                     (review.QueueReason.LOW_SCORE, row.score < low_below),
                     (review.QueueReason.SAMPLE, bool(picked)),
                 )
                 if on
             ]
-            out.append((to_call(row), int(n), tuple(reasons)))
+            out.append((to_call(row), row.pending_review, tuple(reasons)))
         return out
 
     async def period_details(self, since: datetime, until: datetime) -> list[ScoreDetail]:
@@ -364,64 +357,48 @@ class QualityStore:
         return [ScoreDetail(to_call(r), tuple(hits[r.id]), (), (), ()) for r in rows]
 
     async def report(self, period: Period, now: datetime) -> reports.Report:
-        """The period's report (hotline.quality.reports) aggregated by the database: group
-        counts, averages and rule hits by GROUP BY, the worst calls by ORDER BY … LIMIT; only
-        the few worst calls' hits are read. Equal to `build_report` over `period_details`."""
+        """The period's report (hotline.quality.reports) aggregated by the database: one
+        GROUP BY (agent, queue) over the scores and one over the hits that stand (agents,
+        teams, rules and the total are summed from those few rows), the worst calls by
+        ORDER BY … LIMIT; only the few worst calls' hits are read. Equal to `build_report`
+        over `period_details`."""
         since, until = period.bounds()
         s, h = ScoreRow, HitRow
         period_where = [_newest(), *self._filters(since, until, None)]
         finalised = s.status == ReviewStatus.FINALISED.value
         effective = case((finalised & s.final_score.is_not(None), s.final_score), else_=s.score)
-        stands = or_(
-            (h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False),
-            h.verdict == Verdict.CONFIRMED.value,
+        confirmed = h.verdict == Verdict.CONFIRMED.value
+        stands = or_((h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False), confirmed)
+        pairs = (
+            select(
+                s.agent,
+                s.queue,
+                func.count(),
+                func.sum(case((finalised, 1), else_=0)),
+                func.sum(effective),
+                func.sum(case((s.within_rule.is_not(None), 1), else_=0)),
+                func.sum(case((s.within_rule.is_(True), 1), else_=0)),
+            )
+            .where(*period_where)
+            .group_by(s.agent, s.queue)
         )
-        scored = select(s.id).where(*period_where).subquery()
-
-        async def groups(session: AsyncSession, key: Any) -> dict[str | None, list[Any]]:
-            stmt = (
-                select(
-                    key,
-                    func.count(),
-                    func.sum(case((finalised, 1), else_=0)),
-                    func.sum(effective),
-                    func.sum(case((s.within_rule.is_not(None), 1), else_=0)),
-                    func.sum(case((s.within_rule.is_(True), 1), else_=0)),
-                )
-                .where(*period_where)
-                .group_by(key)
+        pair_hits = (
+            select(
+                s.agent,
+                s.queue,
+                h.rule,
+                func.count(),
+                func.sum(case((confirmed, 1), else_=0)),
+                func.count(func.distinct(h.score_id)),
             )
-            return {r[0]: list(r[1:]) for r in await session.execute(stmt)}
-
-        async def group_hits(session: AsyncSession, key: Any) -> list[Any]:
-            stmt = (
-                select(key, h.rule, func.count())
-                .select_from(h)
-                .join(s, s.id == h.score_id)
-                .join(scored, scored.c.id == s.id)
-                .where(stands)
-                .group_by(key, h.rule)
-            )
-            return list((await session.execute(stmt)).all())
-
+            .select_from(h)
+            .join(s, s.id == h.score_id)
+            .where(*period_where, stands)
+            .group_by(s.agent, s.queue, h.rule)
+        )
         async with self._sessions() as session:
-            agents = await groups(session, s.agent)
-            teams = await groups(session, s.queue)
-            agent_hits = await group_hits(session, s.agent)
-            team_hits = await group_hits(session, s.queue)
-            rule_rows = (
-                await session.execute(
-                    select(
-                        h.rule,
-                        func.count(),
-                        func.sum(case((h.verdict == Verdict.CONFIRMED.value, 1), else_=0)),
-                        func.count(func.distinct(h.score_id)),
-                    )
-                    .join(scored, scored.c.id == h.score_id)
-                    .where(stands)
-                    .group_by(h.rule)
-                )
-            ).all()
+            pair_rows = list((await session.execute(pairs)).all())
+            hit_rows = list((await session.execute(pair_hits)).all())
             worst_rows = list(
                 await session.scalars(
                     select(s)
@@ -443,14 +420,7 @@ class QualityStore:
             for r in worst_rows
         ]
         return reports.report_from_totals(
-            period,
-            now,
-            agents=agents,
-            teams=teams,
-            agent_hits=agent_hits,
-            team_hits=team_hits,
-            rules=[tuple(r) for r in rule_rows],
-            worst=worst,
+            period, now, pairs=pair_rows, pair_hits=hit_rows, worst=worst
         )
 
     # --- the inspector's actions ---------------------------------------------------------

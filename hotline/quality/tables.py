@@ -47,6 +47,9 @@ class ScoreRow(Base):
     score: Mapped[float] = mapped_column(Float, index=True)  # current: from the verdicts
     # the call's newest row (highest id); older packs' rows stay for audit (migration 0013)
     latest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # pending needs-review hits, kept by txn.rescore on every change of a hit (migration
+    # 0019): the review queue reads it instead of counting hits
+    pending_review: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     band: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     final_score: Mapped[float | None] = mapped_column(Float)

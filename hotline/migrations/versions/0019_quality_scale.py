@@ -1,0 +1,47 @@
+"""quality_scores.pending_review: the call's pending needs-review hits, kept on write
+
+The review queue ranked each period's scores after counting the pending needs-review hits
+of every score in the database; the count is now kept on the score row by
+hotline.quality.txn.rescore (every change of a hit ends there) and filled here once, by one
+grouped pass over the hits.
+
+Revision ID: w17_0019_quality_scale
+Revises: w16_0016_customer_desk
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "w17_0019_quality_scale"
+down_revision = "w16_0016_customer_desk"
+branch_labels = None
+depends_on = None
+
+_PENDING = "verdict = 'pending' AND needs_review"
+
+
+def upgrade() -> None:
+    # a plain ADD COLUMN on both (a batch copy would drop a table others refer to)
+    op.add_column(
+        "quality_scores",
+        sa.Column("pending_review", sa.Integer(), nullable=False, server_default="0"),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "UPDATE quality_scores AS s SET pending_review = p.n FROM (SELECT score_id, count(*)"
+            f" AS n FROM quality_hits WHERE {_PENDING} GROUP BY score_id) AS p"
+            " WHERE p.score_id = s.id"
+        )
+    else:
+        op.execute(
+            "UPDATE quality_scores SET pending_review = (SELECT count(*) FROM quality_hits AS h"
+            f" WHERE h.score_id = quality_scores.id AND {_PENDING})"
+            f" WHERE id IN (SELECT score_id FROM quality_hits WHERE {_PENDING})"
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("quality_scores") as batch:
+        batch.drop_column("pending_review")
