@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, false, func, literal, or_, select, update
+from sqlalchemy import String, case, exists, false, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -287,40 +287,76 @@ class QualityStore:
         the same order, as `review.review_queue(candidates, review.sample(...))` (the pure
         rule), each with its pending needs-review hits (the count kept on the score row) and
         reasons, at most `limit`. The 抽查 sample is ranked per agent by the same keyed sha256
-        in SQL (a window)."""
+        in SQL (a window).
+
+        A call only sampled (no pending hit, score not below `low_below`) sorts after every
+        call that needs review or scored low, so when those fill `limit` the entries are
+        known without the sample: only their agents' calls are ranked, for the reasons.
+        Otherwise the whole period is ranked."""
         s = ScoreRow
+        period = [_newest(), *self._filters(since, until, None)]
+        needs = s.pending_review > 0
         async with self._sessions() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
+            # group and order by plain bytes on PostgreSQL: the pure rule compares code points
+            # (and a collation's comparisons cost more than the rest of the window)
+            agent = s.agent.collate("C") if postgres else s.agent
+            call_id = s.call_id.collate("C") if postgres else s.call_id
+            order = (case((needs, 0), else_=1), s.score, s.call_started_at, call_id)
             key = literal(f"{seed}|{period_key}|", String()) + s.call_id
             # the digest's bytes sort as its hex text does (and need no collation)
             digest = func.sha256(func.convert_to(key, "UTF8")) if postgres else func.sha256_hex(key)
-            cand = (
-                select(
-                    s.id.label("sid"),
-                    func.row_number().over(partition_by=s.agent, order_by=digest).label("rn"),
-                    func.count().over(partition_by=s.agent).label("n"),
+
+            def ranked(*where: Any) -> Any:
+                return (
+                    select(
+                        s.id.label("sid"),
+                        func.row_number().over(partition_by=agent, order_by=digest).label("rn"),
+                        func.count().over(partition_by=agent).label("n"),
+                    )
+                    .where(*period, *where)
+                    .subquery()
                 )
-                .where(_newest(), *self._filters(since, until, None))
-                .subquery()
-            )
-            # rank r is sampled when r <= max(1, ceil(n * percent / 100 - 1e-9))
-            sampled = (
-                or_(cand.c.rn == 1, (cand.c.rn - 1) * 100.0 < cand.c.n * percent - 1e-7)
-                if percent > 0
-                else false()
-            )
-            needs = s.pending_review > 0
-            stmt = (
-                select(s, case((sampled, 1), else_=0))
-                .join(cand, cand.c.sid == s.id)
-                .where(
-                    s.status != ReviewStatus.FINALISED.value,
-                    or_(needs, s.score < low_below, sampled),
-                )
-                .order_by(case((needs, 0), else_=1), s.score, s.call_started_at, s.call_id)
+
+            def sampled(cand: Any) -> Any:
+                # rank r is sampled when r <= max(1, ceil(n * percent / 100 - 1e-9))
+                if percent <= 0:
+                    return false()
+                return or_(cand.c.rn == 1, (cand.c.rn - 1) * 100.0 < cand.c.n * percent - 1e-7)
+
+            open_ = s.status != ReviewStatus.FINALISED.value
+            top = (
+                select(s.id, s.agent)
+                .where(*period, open_, or_(needs, s.score < low_below))
+                .order_by(*order)
                 .limit(limit)
+                .cte("top")
             )
-            rows = (await session.execute(stmt)).all()
+            of_top = ranked(
+                or_(
+                    s.agent.in_(select(top.c.agent)),
+                    s.agent.is_(None) & exists().where(top.c.agent.is_(None)),
+                )
+            )
+            rows = (
+                await session.execute(
+                    select(s, case((sampled(of_top), 1), else_=0))
+                    .join(top, top.c.id == s.id)
+                    .join(of_top, of_top.c.sid == s.id)
+                    .order_by(*order)
+                )
+            ).all()
+            if len(rows) < limit:  # the sample may add calls: rank the whole period
+                cand = ranked()
+                rows = (
+                    await session.execute(
+                        select(s, case((sampled(cand), 1), else_=0))
+                        .join(cand, cand.c.sid == s.id)
+                        .where(open_, or_(needs, s.score < low_below, sampled(cand)))
+                        .order_by(*order)
+                        .limit(limit)
+                    )
+                ).all()
         out = []
         for row, picked in rows:
             reasons = [

@@ -33,6 +33,13 @@ async def _same_queue(store: QualityStore, since: datetime, until: datetime) -> 
         ]
         pending = {c.call_id: c.pending_review for c in candidates}
         assert all(n == pending[c.call_id] for c, n, _ in got)
+        for limit in (7, 60):  # the calls that need review or scored low fill these
+            top = await store.review_queue(
+                since, until, period_key="2026-11", percent=percent, low_below=low, limit=limit
+            )
+            assert [(c.call_id, reasons) for c, _, reasons in top] == [
+                (e.call_id, e.reasons) for e in expected[:limit]
+            ]
         assert any(review.QueueReason.SAMPLE in r for _, _, r in got) == (percent > 0)
 
 
