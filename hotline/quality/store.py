@@ -405,41 +405,48 @@ class QualityStore:
         effective = case((finalised & s.final_score.is_not(None), s.final_score), else_=s.score)
         confirmed = h.verdict == Verdict.CONFIRMED.value
         stands = or_((h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False), confirmed)
-        pairs = (
-            select(
-                s.agent,
-                s.queue,
-                func.count(),
-                func.sum(case((finalised, 1), else_=0)),
-                func.sum(effective),
-                func.sum(case((s.within_rule.is_not(None), 1), else_=0)),
-                func.sum(case((s.within_rule.is_(True), 1), else_=0)),
-            )
-            .where(*period_where)
-            .group_by(s.agent, s.queue)
-        )
-        pair_hits = (
-            select(
-                s.agent,
-                s.queue,
-                h.rule,
-                func.count(),
-                func.sum(case((confirmed, 1), else_=0)),
-                func.count(func.distinct(h.score_id)),
-            )
-            .select_from(h)
-            .join(s, s.id == h.score_id)
-            .where(*period_where, stands)
-            .group_by(s.agent, s.queue, h.rule)
-        )
         async with self._sessions() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            # group by plain bytes on PostgreSQL (a collation's comparisons cost more than the sums)
+            agent, queue, rule, call_id = (
+                (c.collate("C") for c in (s.agent, s.queue, h.rule, s.call_id))
+                if postgres
+                else (s.agent, s.queue, h.rule, s.call_id)
+            )
+            pairs = (
+                select(
+                    agent,
+                    queue,
+                    func.count(),
+                    func.sum(case((finalised, 1), else_=0)),
+                    func.sum(effective),
+                    func.sum(case((s.within_rule.is_not(None), 1), else_=0)),
+                    func.sum(case((s.within_rule.is_(True), 1), else_=0)),
+                )
+                .where(*period_where)
+                .group_by(agent, queue)
+            )
+            pair_hits = (
+                select(
+                    agent,
+                    queue,
+                    rule,
+                    func.count(),
+                    func.sum(case((confirmed, 1), else_=0)),
+                    func.count(func.distinct(h.score_id)),
+                )
+                .select_from(h)
+                .join(s, s.id == h.score_id)
+                .where(*period_where, stands)
+                .group_by(agent, queue, rule)
+            )
             pair_rows = list((await session.execute(pairs)).all())
             hit_rows = list((await session.execute(pair_hits)).all())
             worst_rows = list(
                 await session.scalars(
                     select(s)
                     .where(*period_where)
-                    .order_by(effective, s.call_started_at, s.call_id)
+                    .order_by(effective, s.call_started_at, call_id)
                     .limit(reports.WORST)
                 )
             )
