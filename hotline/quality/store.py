@@ -27,7 +27,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, exists, false, func, literal, or_, select, update
+from sqlalchemy import (
+    String,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,7 +57,7 @@ from hotline.quality.records import (
     to_hit,
 )
 from hotline.quality.review import AppealAction, AppealState, ReviewRules, ReviewStatus, Verdict
-from hotline.quality.tables import AppealRow, CommentRow, HitRow, ScoreRow
+from hotline.quality.tables import EFFECTIVE_SCORE, AppealRow, CommentRow, HitRow, ScoreRow
 from hotline.telephony.view import call_answered_by, owned_by
 
 SYSTEM = "system"  # the actor of the pipeline's own changes
@@ -446,7 +457,8 @@ class QualityStore:
                 await session.scalars(
                     select(s)
                     .where(*period_where)
-                    .order_by(effective, s.call_started_at, call_id)
+                    # the text of ix_quality_scores_worst, so the database reads it in order
+                    .order_by(literal_column(EFFECTIVE_SCORE), s.call_started_at, call_id)
                     .limit(reports.WORST)
                 )
             )
