@@ -418,7 +418,9 @@ class QualityStore:
         stands = or_((h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False), confirmed)
         async with self._sessions() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            # group by plain bytes on PostgreSQL (a collation's comparisons cost more than the sums)
+            # the hits are grouped by sorting (for the distinct calls): by plain bytes on
+            # PostgreSQL, as a collation's comparisons cost more than the sums; the scores
+            # are grouped by hashing
             agent, queue, rule, call_id = (
                 (c.collate("C") for c in (s.agent, s.queue, h.rule, s.call_id))
                 if postgres
@@ -426,8 +428,8 @@ class QualityStore:
             )
             pairs = (
                 select(
-                    agent,
-                    queue,
+                    s.agent,
+                    s.queue,
                     func.count(),
                     func.sum(case((finalised, 1), else_=0)),
                     func.sum(effective),
@@ -435,7 +437,7 @@ class QualityStore:
                     func.sum(case((s.within_rule.is_(True), 1), else_=0)),
                 )
                 .where(*period_where)
-                .group_by(agent, queue)
+                .group_by(s.agent, s.queue)
             )
             pair_hits = (
                 select(
