@@ -352,8 +352,8 @@ class QualityStore:
             rows = (
                 await session.execute(
                     select(s, case((sampled(of_top), 1), else_=0))
-                    .join(top, top.c.id == s.id)
                     .join(of_top, of_top.c.sid == s.id)
+                    .where(s.id.in_(select(top.c.id)))  # SQLite would scan `top` per row of a join
                     .order_by(*order)
                 )
             ).all()
