@@ -643,10 +643,12 @@ class _Gen:
                 True,  # latest: one pack, so each call's only row is its newest
             )
         )
+        pending = 0  # pending_review: the score's pending needs-review hits
         for h in hits:
             self.hit_id += 1
             needs = rng.random() < 0.3
             verdict = "pending" if not final else rng.choice(("confirmed", "overturned"))
+            pending += needs and verdict == "pending"
             rows["hits"].append(
                 (
                     self.hit_id,
@@ -667,6 +669,7 @@ class _Gen:
                     None,
                 )
             )
+        rows["scores"][-1] += (pending,)
 
     def _ticket(
         self, rows: dict[str, list[tuple[Any, ...]]], c: CallRecord, rid: int, now: datetime

@@ -169,26 +169,34 @@ def report_from_totals(
     period: Period,
     now: datetime,
     *,
-    agents: dict[str | None, list[Any]],
-    teams: dict[str | None, list[Any]],
-    agent_hits: Sequence[Any],
-    team_hits: Sequence[Any],
-    rules: Sequence[Any],
+    pairs: Sequence[Any],
+    pair_hits: Sequence[Any],
     worst: Sequence[ReportCall],
 ) -> Report:
-    """The same Report as `build_report`, from totals the database summed: per group
-    [calls, finalised, score sum, ring known, within rule]; hits as (group, rule, n);
-    rules as (rule, hits, confirmed, calls); the worst calls as they are."""
+    """The same Report as `build_report`, from totals the database summed in one pass per
+    table, by (agent, queue): `pairs` as (agent, queue, calls, finalised, score sum, ring
+    known, within rule); `pair_hits` as (agent, queue, rule, hits, confirmed, calls) for the
+    hits that stand. A call is in exactly one pair, so the pairs' distinct calls per rule add
+    up to the rule's. The worst calls come as they are."""
+    agents: dict[str, list[Any]] = {}
+    teams: dict[str, list[Any]] = {}
+    everyone: list[Any] = [0, 0, 0.0, 0, 0, Counter()]
 
-    def named(groups: dict[str | None, list[Any]], hits: Sequence[Any], none: str) -> list[Any]:
-        merged: dict[str, list[Any]] = {}
-        for key, (n, fin, total, known, within) in groups.items():
-            m = merged.setdefault(key or none, [0, 0, 0.0, 0, 0, Counter()])
-            for i, v in enumerate((n, fin, total, known, within)):
+    def into(groups: dict[str, list[Any]], name: str) -> list[Any]:
+        return groups.setdefault(name, [0, 0, 0.0, 0, 0, Counter()])
+
+    for agent, queue, *totals in pairs:
+        for m in (into(agents, agent or NO_AGENT), into(teams, queue or NO_TEAM), everyone):
+            for i, v in enumerate(totals):
                 m[i] += v or 0
-        for key, rule, n in hits:
-            merged.setdefault(key or none, [0, 0, 0.0, 0, 0, Counter()])[5][rule] += n
-        return sorted(merged.items())
+    rules: dict[str, list[int]] = {}
+    for agent, queue, rule, n, confirmed, calls in pair_hits:
+        for m in (into(agents, agent or NO_AGENT), into(teams, queue or NO_TEAM), everyone):
+            m[5][rule] += n
+        r = rules.setdefault(rule, [0, 0, 0])
+        r[0] += n
+        r[1] += confirmed or 0
+        r[2] += calls
 
     def stats(name: str, m: list[Any]) -> GroupStats:
         n, fin, total, known, within, hits = m
@@ -202,21 +210,15 @@ def report_from_totals(
             hits=dict(sorted(hits.items())),
         )
 
-    by_agent = named(agents, agent_hits, NO_AGENT)
-    everyone: list[Any] = [0, 0, 0.0, 0, 0, Counter()]
-    for _, m in by_agent:
-        for i in range(5):
-            everyone[i] += m[i]
-        everyone[5].update(m[5])
     return Report(
         period=period,
         generated_at=now,
         total=stats("全部", everyone),
-        agents=tuple(stats(name, m) for name, m in by_agent),
-        teams=tuple(stats(name, m) for name, m in named(teams, team_hits, NO_TEAM)),
+        agents=tuple(stats(name, m) for name, m in sorted(agents.items())),
+        teams=tuple(stats(name, m) for name, m in sorted(teams.items())),
         rules=tuple(
-            RuleStats(rule, int(hits), int(confirmed or 0), int(calls))
-            for rule, hits, confirmed, calls in sorted(rules, key=lambda r: (-r[1], r[0]))
+            RuleStats(rule, int(h), int(c), int(n))
+            for rule, (h, c, n) in sorted(rules.items(), key=lambda kv: (-kv[1][0], kv[0]))
         ),
         worst=tuple(worst),
     )

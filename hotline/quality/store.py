@@ -27,7 +27,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, false, func, literal, or_, select, update
+from sqlalchemy import (
+    String,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,7 +57,7 @@ from hotline.quality.records import (
     to_hit,
 )
 from hotline.quality.review import AppealAction, AppealState, ReviewRules, ReviewStatus, Verdict
-from hotline.quality.tables import AppealRow, CommentRow, HitRow, ScoreRow
+from hotline.quality.tables import EFFECTIVE_SCORE, AppealRow, CommentRow, HitRow, ScoreRow
 from hotline.telephony.view import call_answered_by, owned_by
 
 SYSTEM = "system"  # the actor of the pipeline's own changes
@@ -241,7 +252,9 @@ class QualityStore:
     async def candidates(
         self, since: datetime, until: datetime
     ) -> list[tuple[review.Candidate, ScoredCall]]:
-        """Every scored call of [since, until): as the review queue sees it, and as it is."""
+        """Every scored call of [since, until): as the review queue sees it (its pending
+        needs-review hits counted from the hits themselves, the reference for the count kept
+        on the row), and as it is."""
         pending = (
             select(HitRow.score_id, func.count().label("n"))
             .where(HitRow.verdict == Verdict.PENDING.value, HitRow.needs_review.is_(True))
@@ -283,63 +296,90 @@ class QualityStore:
     ) -> list[tuple[ScoredCall, int, tuple[review.QueueReason, ...]]]:
         """The review queue of [since, until) computed by the database: the same entries, in
         the same order, as `review.review_queue(candidates, review.sample(...))` (the pure
-        rule), each with its pending needs-review hits and reasons, at most `limit`. The
-        抽查 sample is ranked per agent by the same keyed sha256 in SQL (a window)."""
+        rule), each with its pending needs-review hits (the count kept on the score row) and
+        reasons, at most `limit`. The 抽查 sample is ranked per agent by the same keyed sha256
+        in SQL (a window).
+
+        A call only sampled (no pending hit, score not below `low_below`) sorts after every
+        call that needs review or scored low, so when those fill `limit` the entries are
+        known without the sample: only their agents' calls are ranked, for the reasons.
+        Otherwise the whole period is ranked."""
         s = ScoreRow
-        pending_hits = (
-            select(HitRow.score_id, func.count().label("n"))
-            .where(HitRow.verdict == Verdict.PENDING.value, HitRow.needs_review.is_(True))
-            .group_by(HitRow.score_id)
-            .subquery()
-        )
-        pending = func.coalesce(pending_hits.c.n, 0)
+        period = [_newest(), *self._filters(since, until, None)]
+        needs = s.pending_review > 0
         async with self._sessions() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
+            # group and order by plain bytes on PostgreSQL: the pure rule compares code points
+            # (and a collation's comparisons cost more than the rest of the window)
+            agent = s.agent.collate("C") if postgres else s.agent
+            call_id = s.call_id.collate("C") if postgres else s.call_id
+            order = (case((needs, 0), else_=1), s.score, s.call_started_at, call_id)
             key = literal(f"{seed}|{period_key}|", String()) + s.call_id
             # the digest's bytes sort as its hex text does (and need no collation)
             digest = func.sha256(func.convert_to(key, "UTF8")) if postgres else func.sha256_hex(key)
-            cand = (
-                select(
-                    s.id.label("sid"),
-                    pending.label("pending"),
-                    func.row_number().over(partition_by=s.agent, order_by=digest).label("rn"),
-                    func.count().over(partition_by=s.agent).label("n"),
+
+            def ranked(*where: Any) -> Any:
+                return (
+                    select(
+                        s.id.label("sid"),
+                        func.row_number().over(partition_by=agent, order_by=digest).label("rn"),
+                        func.count().over(partition_by=agent).label("n"),
+                    )
+                    .where(*period, *where)
+                    .subquery()
                 )
-                .outerjoin(pending_hits, pending_hits.c.score_id == s.id)
-                .where(_newest(), *self._filters(since, until, None))
-                .subquery()
-            )
-            # rank r is sampled when r <= max(1, ceil(n * percent / 100 - 1e-9))
-            sampled = (
-                or_(cand.c.rn == 1, (cand.c.rn - 1) * 100.0 < cand.c.n * percent - 1e-7)
-                if percent > 0
-                else false()
-            )
-            stmt = (
-                select(s, cand.c.pending, case((sampled, 1), else_=0))
-                .join(cand, cand.c.sid == s.id)
-                .where(
-                    s.status != ReviewStatus.FINALISED.value,
-                    or_(cand.c.pending > 0, s.score < low_below, sampled),
-                )
-                .order_by(
-                    case((cand.c.pending > 0, 0), else_=1), s.score, s.call_started_at, s.call_id
-                )
+
+            def sampled(cand: Any) -> Any:
+                # rank r is sampled when r <= max(1, ceil(n * percent / 100 - 1e-9))
+                if percent <= 0:
+                    return false()
+                return or_(cand.c.rn == 1, (cand.c.rn - 1) * 100.0 < cand.c.n * percent - 1e-7)
+
+            open_ = s.status != ReviewStatus.FINALISED.value
+            top = (
+                select(s.id, s.agent)
+                .where(*period, open_, or_(needs, s.score < low_below))
+                .order_by(*order)
                 .limit(limit)
+                .cte("top")
             )
-            rows = (await session.execute(stmt)).all()
+            of_top = ranked(
+                or_(
+                    s.agent.in_(select(top.c.agent)),
+                    s.agent.is_(None) & exists().where(top.c.agent.is_(None)),
+                )
+            )
+            rows = (
+                await session.execute(
+                    select(s, case((sampled(of_top), 1), else_=0))
+                    .join(of_top, of_top.c.sid == s.id)
+                    .where(s.id.in_(select(top.c.id)))  # SQLite would scan `top` per row of a join
+                    .order_by(*order)
+                )
+            ).all()
+            if len(rows) < limit:  # the sample may add calls: rank the whole period
+                cand = ranked()
+                rows = (
+                    await session.execute(
+                        select(s, case((sampled(cand), 1), else_=0))
+                        .join(cand, cand.c.sid == s.id)
+                        .where(open_, or_(needs, s.score < low_below, sampled(cand)))
+                        .order_by(*order)
+                        .limit(limit)
+                    )
+                ).all()
         out = []
-        for row, n, picked in rows:
+        for row, picked in rows:
             reasons = [
                 reason
                 for reason, on in (
-                    (review.QueueReason.NEEDS_REVIEW, n > 0),
+                    (review.QueueReason.NEEDS_REVIEW, row.pending_review > 0),
                     (review.QueueReason.LOW_SCORE, row.score < low_below),
                     (review.QueueReason.SAMPLE, bool(picked)),
                 )
                 if on
             ]
-            out.append((to_call(row), int(n), tuple(reasons)))
+            out.append((to_call(row), row.pending_review, tuple(reasons)))
         return out
 
     async def period_details(self, since: datetime, until: datetime) -> list[ScoreDetail]:
@@ -364,24 +404,32 @@ class QualityStore:
         return [ScoreDetail(to_call(r), tuple(hits[r.id]), (), (), ()) for r in rows]
 
     async def report(self, period: Period, now: datetime) -> reports.Report:
-        """The period's report (hotline.quality.reports) aggregated by the database: group
-        counts, averages and rule hits by GROUP BY, the worst calls by ORDER BY … LIMIT; only
-        the few worst calls' hits are read. Equal to `build_report` over `period_details`."""
+        """The period's report (hotline.quality.reports) aggregated by the database: one
+        GROUP BY (agent, queue) over the scores and one over the hits that stand (agents,
+        teams, rules and the total are summed from those few rows), the worst calls by
+        ORDER BY … LIMIT; only the few worst calls' hits are read. Equal to `build_report`
+        over `period_details`."""
         since, until = period.bounds()
         s, h = ScoreRow, HitRow
         period_where = [_newest(), *self._filters(since, until, None)]
         finalised = s.status == ReviewStatus.FINALISED.value
         effective = case((finalised & s.final_score.is_not(None), s.final_score), else_=s.score)
-        stands = or_(
-            (h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False),
-            h.verdict == Verdict.CONFIRMED.value,
-        )
-        scored = select(s.id).where(*period_where).subquery()
-
-        async def groups(session: AsyncSession, key: Any) -> dict[str | None, list[Any]]:
-            stmt = (
+        confirmed = h.verdict == Verdict.CONFIRMED.value
+        stands = or_((h.verdict == Verdict.PENDING.value) & h.needs_review.is_(False), confirmed)
+        async with self._sessions() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            # the hits are grouped by sorting (for the distinct calls): by plain bytes on
+            # PostgreSQL, as a collation's comparisons cost more than the sums; the scores
+            # are grouped by hashing
+            agent, queue, rule, call_id = (
+                (c.collate("C") for c in (s.agent, s.queue, h.rule, s.call_id))
+                if postgres
+                else (s.agent, s.queue, h.rule, s.call_id)
+            )
+            pairs = (
                 select(
-                    key,
+                    s.agent,
+                    s.queue,
                     func.count(),
                     func.sum(case((finalised, 1), else_=0)),
                     func.sum(effective),
@@ -389,44 +437,30 @@ class QualityStore:
                     func.sum(case((s.within_rule.is_(True), 1), else_=0)),
                 )
                 .where(*period_where)
-                .group_by(key)
+                .group_by(s.agent, s.queue)
             )
-            return {r[0]: list(r[1:]) for r in await session.execute(stmt)}
-
-        async def group_hits(session: AsyncSession, key: Any) -> list[Any]:
-            stmt = (
-                select(key, h.rule, func.count())
+            pair_hits = (
+                select(
+                    agent,
+                    queue,
+                    rule,
+                    func.count(),
+                    func.sum(case((confirmed, 1), else_=0)),
+                    func.count(func.distinct(h.score_id)),
+                )
                 .select_from(h)
                 .join(s, s.id == h.score_id)
-                .join(scored, scored.c.id == s.id)
-                .where(stands)
-                .group_by(key, h.rule)
+                .where(*period_where, stands)
+                .group_by(agent, queue, rule)
             )
-            return list((await session.execute(stmt)).all())
-
-        async with self._sessions() as session:
-            agents = await groups(session, s.agent)
-            teams = await groups(session, s.queue)
-            agent_hits = await group_hits(session, s.agent)
-            team_hits = await group_hits(session, s.queue)
-            rule_rows = (
-                await session.execute(
-                    select(
-                        h.rule,
-                        func.count(),
-                        func.sum(case((h.verdict == Verdict.CONFIRMED.value, 1), else_=0)),
-                        func.count(func.distinct(h.score_id)),
-                    )
-                    .join(scored, scored.c.id == h.score_id)
-                    .where(stands)
-                    .group_by(h.rule)
-                )
-            ).all()
+            pair_rows = list((await session.execute(pairs)).all())
+            hit_rows = list((await session.execute(pair_hits)).all())
             worst_rows = list(
                 await session.scalars(
                     select(s)
                     .where(*period_where)
-                    .order_by(effective, s.call_started_at, s.call_id)
+                    # the text of ix_quality_scores_worst, so the database reads it in order
+                    .order_by(literal_column(EFFECTIVE_SCORE), s.call_started_at, call_id)
                     .limit(reports.WORST)
                 )
             )
@@ -443,14 +477,7 @@ class QualityStore:
             for r in worst_rows
         ]
         return reports.report_from_totals(
-            period,
-            now,
-            agents=agents,
-            teams=teams,
-            agent_hits=agent_hits,
-            team_hits=team_hits,
-            rules=[tuple(r) for r in rule_rows],
-            worst=worst,
+            period, now, pairs=pair_rows, pair_hits=hit_rows, worst=worst
         )
 
     # --- the inspector's actions ---------------------------------------------------------

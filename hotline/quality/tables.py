@@ -14,11 +14,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
+
+# a call's score as reports count it: the final score once finalised; written out as text so
+# that the worst-calls query and its index (migration 0019) say it the same way
+EFFECTIVE_SCORE = (
+    "CASE WHEN status = 'finalised' AND final_score IS NOT NULL THEN final_score ELSE score END"
+)
 
 
 class ScoreRow(Base):
@@ -30,6 +37,27 @@ class ScoreRow(Base):
         Index("ix_quality_scores_call_started_at_id", "call_started_at", "id"),
         Index("ix_quality_scores_agent_started_at", "agent", "call_started_at"),
         Index("ix_quality_scores_band_started_at", "band", "call_started_at"),
+        # reports (migration 0019): a period's totals read from the index alone, and the
+        # worst calls in order
+        Index(
+            "ix_quality_scores_period_totals",
+            "call_started_at",
+            "agent",
+            "queue",
+            "status",
+            "score",
+            "final_score",
+            "within_rule",
+            postgresql_where=text("latest"),
+            sqlite_where=text("latest"),
+        ),
+        Index(
+            "ix_quality_scores_worst",
+            text(f"({EFFECTIVE_SCORE})"),
+            "call_started_at",
+            postgresql_where=text("latest"),
+            sqlite_where=text("latest"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -47,6 +75,9 @@ class ScoreRow(Base):
     score: Mapped[float] = mapped_column(Float, index=True)  # current: from the verdicts
     # the call's newest row (highest id); older packs' rows stay for audit (migration 0013)
     latest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # pending needs-review hits, kept by txn.rescore on every change of a hit (migration
+    # 0019): the review queue reads it instead of counting hits
+    pending_review: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     band: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     final_score: Mapped[float | None] = mapped_column(Float)

@@ -121,7 +121,8 @@ async def merge_hits(
 
 async def rescore(session: AsyncSession, row: ScoreRow, rules: ReviewRules, now: datetime) -> float:
     """The current score: the scorer's own figure while nobody decided a hit (it may round
-    or cap differently), else recomputed from the verdicts; the final one once finalised."""
+    or cap differently), else recomputed from the verdicts; the final one once finalised.
+    Also the row's count of pending needs-review hits (every change of a hit ends here)."""
     hits = [
         to_hit(h) for h in await session.scalars(select(HitRow).where(HitRow.score_id == row.id))
     ]
@@ -135,6 +136,7 @@ async def rescore(session: AsyncSession, row: ScoreRow, rules: ReviewRules, now:
         row.band = rules.band(row.score)
     if row.status == ReviewStatus.FINALISED.value:
         row.final_score = row.score
+    row.pending_review = sum(1 for h in hits if h.verdict is Verdict.PENDING and h.needs_review)
     row.updated_at = now
     return row.score
 

@@ -25,6 +25,9 @@ T0 = datetime(2024, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 QUALITY_TABLES = {
     "quality_scores", "quality_hits", "quality_comments", "quality_appeals", "quality_history",
 }  # fmt: skip
+# alembic compares an expression index by its text, which PostgreSQL gives back reformatted;
+# tests/benchmarks/test_quality_report.py shows the worst calls' query reading this one
+EXPRESSION_INDEXES = ("ix_quality_scores_worst",)
 
 FORBIDDEN = Hit("forbidden_phrase", "agent", 42.3, 43.5, "我也没办法", 0.88, 15.0, False)
 CLOSING = Hit("closing_missing", "agent", 170.0, 200.0, "（无结束语）", 0.9, 10.0, False)
@@ -58,7 +61,12 @@ async def test_the_migration_makes_the_quality_tables_as_the_models_declare(
     def check(conn):  # type: ignore[no-untyped-def]
         assert set(inspect(conn).get_table_names()) >= QUALITY_TABLES
         diff = compare_metadata(MigrationContext.configure(conn), db.Base.metadata)
-        ours = [d for d in diff if any(t in repr(d) for t in QUALITY_TABLES)]
+        ours = [
+            d
+            for d in diff
+            if any(t in repr(d) for t in QUALITY_TABLES)
+            and not any(f"Index({i!r}" in repr(d) for i in EXPRESSION_INDEXES)
+        ]
         assert ours == []
 
     async with engine.connect() as conn:
