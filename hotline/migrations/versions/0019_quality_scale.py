@@ -10,7 +10,7 @@ scores with every column a report sums (read without the table), and the worst c
 order (the effective score, then the start), so "the 10 worst of the month" reads 10 rows.
 
 Revision ID: w17_0019_quality_scale
-Revises: w17_0021_followup_due
+Revises: w17_0017_search
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w17_0019_quality_scale"
-down_revision = "w17_0021_followup_due"
+down_revision = "w17_0017_search"
 branch_labels = None
 depends_on = None
 
