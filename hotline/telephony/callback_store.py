@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
+from hotline.telephony import changes
 from hotline.telephony.callbacks import AttemptStage, furthest
+from hotline.telephony.tables import CallRow
 
 
 class CallbackRow(Base):
@@ -236,6 +238,14 @@ class CallbackStore:
                     updated_by=by,
                 )
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                # callbacks_done in the service level counts per call: its day changed
+                start = await session.scalar(
+                    select(CallRow.entered_at)
+                    .join(CallbackRow, CallbackRow.call_id == CallRow.call_id)
+                    .where(CallbackRow.id == callback_id)
+                )
+                await changes.touch(await session.connection(), [start] if start else [])
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def begin_attempt(self, callback_id: int, *, action_id: str, now: datetime) -> bool:
