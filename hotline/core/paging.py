@@ -83,3 +83,31 @@ async def capped_count(session: AsyncSession, rows: Select[Any], cap: int) -> tu
     limited = rows.limit(cap + 1).subquery()
     n = int(await session.scalar(select(func.count()).select_from(limited)) or 0)
     return min(n, cap), n > cap
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """The page's keys, ranked newest first, and the count of the rows from the page's
+    start on, up to COUNT_CAP + 1 (a CTE `k` of the columns at, key, rank, and `n`)."""
+
+    rows: Any  # the CTE: at, key, rank (1 = the page's first row)
+    n: Any  # a scalar subquery: how many rows from the page's start, up to the cap + 1
+
+
+def ranked(keys: Select[Any], offset: int) -> Ranked:
+    """A deferred join's first half: `keys` selects (at, key) of the matching rows, in
+    (at DESC, key DESC) order, from an index alone; the rows from `offset` on, up to the
+    cap, are ranked, so one statement both counts them and joins the page's few wide rows."""
+    window = keys.offset(offset).limit(COUNT_CAP + 1).subquery("w")
+    at, key = window.c[0], window.c[1]
+    rank = func.row_number().over(order_by=(at.desc(), key.desc()))
+    k = select(at.label("at"), key.label("key"), rank.label("rank")).cte("k")
+    return Ranked(k, select(func.count()).select_from(k).scalar_subquery())
+
+
+def total_of(n: int | None, offset: int) -> tuple[int, bool] | None:
+    """The (total, capped) from a ranked count; None when the offset is past the end (then
+    only a count of the rows before it can tell the total)."""
+    if not n:
+        return None
+    return offset + min(n, COUNT_CAP), n > COUNT_CAP

@@ -353,20 +353,33 @@ class RecordingStore:
     async def page(
         self, f: RecordingFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
     ) -> Page[Recording]:
-        """Newest first; with `cursor` (a previous page's next_cursor) the page after it."""
+        """Newest first; with `cursor` (a previous page's next_cursor) the page after it.
+        A deferred join: the page's keys and its capped count from an index alone, then
+        the page's rows (as CallStore.page)."""
         r = RecordingRow
         where = self._where(f)
         keyset = paging.after(r.started_at, r.id, cursor, int)
-        stmt = select(r).where(*where, *keyset).order_by(r.started_at.desc(), r.id.desc())
+        keys = select(r.started_at, r.id).where(*where, *keyset)
+        ranked = paging.ranked(keys.order_by(r.started_at.desc(), r.id.desc()), offset)
+        k = ranked.rows
+        stmt = (
+            select(r, ranked.n.label("n"))
+            .join_from(k, r, r.id == k.c.key)
+            .where(k.c.rank <= limit + 1)
+            .order_by(k.c.rank)
+        )
         async with self._sessions() as session:
-            rows = list(await session.scalars(stmt.offset(offset).limit(limit + 1)))
-            total, capped = await paging.capped_count(
-                session, select(r.id).where(*where), offset + paging.COUNT_CAP
-            )
+            found = (await session.execute(stmt)).all()
+            counted = None if cursor else paging.total_of(found[0].n if found else None, offset)
+            if counted is None:  # by cursor the total counts from the top, as by offset
+                counted = await paging.capped_count(
+                    session, select(r.id).where(*where), offset + paging.COUNT_CAP
+                )
+        rows = [x[0] for x in found]
         more = len(rows) > limit
         rows = rows[:limit]
         cursor_out = paging.Cursor(rows[-1].started_at, str(rows[-1].id)).encode() if more else None
-        return Page([_recording(x) for x in rows], total, capped, cursor_out)
+        return Page([_recording(x) for x in rows], *counted, cursor_out)
 
     async def expired(self, now: datetime, limit: int = 500) -> list[Recording]:
         """Archived or failed recordings past retention and not on legal hold."""

@@ -29,8 +29,14 @@ from hotline.telephony.model import Direction, Outcome
 from hotline.telephony.tables import CallChangeRow, CallDayBuiltRow, CallDayRollupRow, CallRow
 
 _ANSWERED = (Outcome.ANSWERED.value, Outcome.DROPPED.value)
-COUNTERS = ("calls", "answered", "within_rule", "abandoned", "answer_seconds_sum")
-COUNTERS += ("callbacks_done",)
+COUNTERS = (
+    "calls",
+    "answered",
+    "within_rule",
+    "abandoned",
+    "answer_seconds_sum",
+    "callbacks_done",
+)
 
 
 def aggregates() -> list[Any]:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Select, Table, or_, select, union
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -285,25 +285,54 @@ class CallStore:
         self, f: CallFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
     ) -> Page[CallRecord]:
         """Newest call first. With `cursor` (a previous page's next_cursor) the page starts
-        after that page's last call, whatever its depth; `offset` is kept for old clients."""
+        after that page's last call, whatever its depth; `offset` is kept for old clients.
+
+        A deferred join: the page's keys are found (and the rows from the page's start on
+        counted, up to the cap) in an index alone, then only the page's wide rows are read."""
         c = CallRow
-        where = self._where(f)
-        keyset = paging.after(c.entered_at, c.call_id, cursor)
-        stmt = select(c.detail, c.entered_at, c.call_id).where(*where, *keyset)
-        stmt = stmt.order_by(c.entered_at.desc(), c.call_id.desc())
+        ranked = paging.ranked(self._keys(f, paging.after(c.entered_at, c.call_id, cursor)), offset)
+        k = ranked.rows
+        stmt = (
+            select(c.detail, k.c.at, k.c.key, ranked.n.label("n"))
+            .join_from(k, c, c.call_id == k.c.key)
+            .where(k.c.rank <= limit + 1)
+            .order_by(k.c.rank)
+        )
         async with self._sessions() as session:
-            rows = (await session.execute(stmt.offset(offset).limit(limit + 1))).all()
-            total, capped = await paging.capped_count(
-                session, select(c.call_id).where(*where), offset + paging.COUNT_CAP
-            )
+            rows = (await session.execute(stmt)).all()
+            counted = None if cursor else paging.total_of(rows[0].n if rows else None, offset)
+            if counted is None:  # by cursor the total counts from the top, as by offset
+                counted = await paging.capped_count(
+                    session, self._keys(f, []).order_by(None), offset + paging.COUNT_CAP
+                )
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1] if rows else None
         return Page(
             [record_from_json(r.detail) for r in rows],
-            total,
-            capped,
-            paging.Cursor(last.entered_at, last.call_id).encode() if more and last else None,
+            *counted,
+            paging.Cursor(last.at, last.key).encode() if more and last else None,
+        )
+
+    def _keys(self, f: CallFilter, keyset: list[Any]) -> Select[Any]:
+        """(entered_at, call_id) of the calls `f` selects, newest first, from indexes alone.
+        An agent's calls are those they answered as the member or at the interface: the two
+        index scans' union (an OR of the two would scan the table in time order)."""
+        c = CallRow
+        where = [*self._where(dataclasses.replace(f, agent=None, only_agent=None)), *keyset]
+        agents = [a for a in (f.agent, f.only_agent) if a is not None]
+        if not agents:
+            stmt = select(c.entered_at, c.call_id).where(*where)
+            return stmt.order_by(c.entered_at.desc(), c.call_id.desc())
+        where += [answered_by(a) for a in agents[1:]]
+        mine = union(
+            *(
+                select(c.entered_at, c.call_id).where(col == agents[0], *where)
+                for col in (c.agent_member, c.agent_interface)
+            )
+        ).subquery("mine")
+        return select(mine.c.entered_at, mine.c.call_id).order_by(
+            mine.c.entered_at.desc(), mine.c.call_id.desc()
         )
 
     async def stats(

@@ -17,13 +17,13 @@ from hotline.core.db import Base, UtcDateTime
 
 class CallRow(Base):
     __tablename__ = "calls"
-    __table_args__ = (  # each list filter with the newest-first order (migration 0012)
+    __table_args__ = (  # each list filter, the direction, the newest-first order (0018)
         Index("ix_calls_entered_at_call_id", "entered_at", "call_id"),
-        Index("ix_calls_within_rule_entered_at", "within_rule", "entered_at"),
-        Index("ix_calls_agent_member_entered_at", "agent_member", "entered_at"),
-        Index("ix_calls_agent_interface_entered_at", "agent_interface", "entered_at"),
-        Index("ix_calls_queue_entered_at", "queue", "entered_at"),
-        Index("ix_calls_outcome_entered_at", "outcome", "entered_at"),
+        Index("ix_calls_direction_entered_at_call_id", "direction", "entered_at", "call_id"),
+        *(
+            Index(f"ix_calls_{column}_direction", column, "direction", "entered_at", "call_id")
+            for column in ("within_rule", "agent_member", "agent_interface", "queue", "outcome")
+        ),
         Index(
             "ix_calls_open",
             "call_id",

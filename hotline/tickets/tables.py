@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -26,6 +27,7 @@ from hotline.core.db import Base, UtcDateTime
 
 class TicketRow(Base):
     __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_created_at_id", "created_at", "id"),)  # the list (0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
