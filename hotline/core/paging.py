@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import Select, bindparam, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.core.errors import InvalidInput
@@ -85,29 +85,25 @@ async def capped_count(session: AsyncSession, rows: Select[Any], cap: int) -> tu
     return min(n, cap), n > cap
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
-    """The page's keys, ranked newest first, and the count of the rows from the page's
-    start on, up to COUNT_CAP + 1 (a CTE `k` of the columns at, key, rank, and `n`)."""
-
-    rows: Any  # the CTE: at, key, rank (1 = the page's first row)
-    n: Any  # a scalar subquery: how many rows from the page's start, up to the cap + 1
-
-
-def ranked(keys: Select[Any], offset: int) -> Ranked:
-    """A deferred join's first half: `keys` selects (at, key) of the matching rows, in
-    (at DESC, key DESC) order, from an index alone; the rows from `offset` on, up to the
-    cap, are ranked, so one statement both counts them and joins the page's few wide rows."""
-    window = keys.offset(offset).limit(COUNT_CAP + 1).subquery("w")
-    at, key = window.c[0], window.c[1]
-    rank = func.row_number().over(order_by=(at.desc(), key.desc()))
-    k = select(at.label("at"), key.label("key"), rank.label("rank")).cte("k")
-    return Ranked(k, select(func.count()).select_from(k).scalar_subquery())
+def window(keys: Select[Any], offset: int, limit: int) -> Any:
+    """A deferred join's first half: `keys` selects (at, key) of the matching rows in
+    (at DESC, key DESC) order from an index alone; the page is its rows [offset,
+    offset + limit), a subquery to join the few wide rows to. The numbers are written into
+    the SQL, so the planner knows the page is small and joins it row by row."""
+    start = bindparam("start", offset, literal_execute=True)
+    size = bindparam("size", limit, literal_execute=True)
+    return keys.offset(start).limit(size).subquery("page")
 
 
-def total_of(n: int | None, offset: int) -> tuple[int, bool] | None:
-    """The (total, capped) from a ranked count; None when the offset is past the end (then
-    only a count of the rows before it can tell the total)."""
-    if not n:
-        return None
-    return offset + min(n, COUNT_CAP), n > COUNT_CAP
+async def total_from(
+    session: AsyncSession, keys: Select[Any], first: tuple[Any, Any] | None, offset: int
+) -> tuple[int, bool]:
+    """The total as `capped_count` of `keys` up to offset + COUNT_CAP tells it, without
+    walking the offset again: the rows from the page's `first` (at, key) on, counted up to
+    the cap, plus the offset. Past the end (no first row) the rows before are counted."""
+    if first is None:
+        return await capped_count(session, keys.order_by(None), offset + COUNT_CAP)
+    at, key = keys.selected_columns[0], keys.selected_columns[1]
+    bound = tuple_(literal(first[0], at.type), literal(first[1], key.type))
+    n, capped = await capped_count(session, keys.where(tuple_(at, key) <= bound), COUNT_CAP)
+    return offset + n, capped

@@ -360,21 +360,17 @@ class RecordingStore:
         where = self._where(f)
         keyset = paging.after(r.started_at, r.id, cursor, int)
         keys = select(r.started_at, r.id).where(*where, *keyset)
-        ranked = paging.ranked(keys.order_by(r.started_at.desc(), r.id.desc()), offset)
-        k = ranked.rows
-        stmt = (
-            select(r, ranked.n.label("n"))
-            .join_from(k, r, r.id == k.c.key)
-            .where(k.c.rank <= limit + 1)
-            .order_by(k.c.rank)
-        )
+        keys = keys.order_by(r.started_at.desc(), r.id.desc())
+        p = paging.window(keys, offset, limit + 1)
+        stmt = select(r).join_from(p, r, r.id == p.c[1]).order_by(p.c[0].desc(), p.c[1].desc())
         async with self._sessions() as session:
             found = (await session.execute(stmt)).all()
-            counted = None if cursor else paging.total_of(found[0].n if found else None, offset)
-            if counted is None:  # by cursor the total counts from the top, as by offset
-                counted = await paging.capped_count(
-                    session, select(r.id).where(*where), offset + paging.COUNT_CAP
-                )
+            if cursor:  # by cursor the total counts from the top, as by offset
+                everything = select(r.started_at, r.id).where(*where)
+                counted = await paging.total_from(session, everything, None, offset)
+            else:
+                first = (found[0][0].started_at, found[0][0].id) if found else None
+                counted = await paging.total_from(session, keys, first, offset)
         rows = [x[0] for x in found]
         more = len(rows) > limit
         rows = rows[:limit]

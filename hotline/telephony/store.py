@@ -290,21 +290,21 @@ class CallStore:
         A deferred join: the page's keys are found (and the rows from the page's start on
         counted, up to the cap) in an index alone, then only the page's wide rows are read."""
         c = CallRow
-        ranked = paging.ranked(self._keys(f, paging.after(c.entered_at, c.call_id, cursor)), offset)
-        k = ranked.rows
+        keys = self._keys(f, paging.after(c.entered_at, c.call_id, cursor))
+        p = paging.window(keys, offset, limit + 1)
+        at, key = p.c[0], p.c[1]
         stmt = (
-            select(c.detail, k.c.at, k.c.key, ranked.n.label("n"))
-            .join_from(k, c, c.call_id == k.c.key)
-            .where(k.c.rank <= limit + 1)
-            .order_by(k.c.rank)
+            select(c.detail, at.label("at"), key.label("key"))
+            .join_from(p, c, c.call_id == key)
+            .order_by(at.desc(), key.desc())
         )
         async with self._sessions() as session:
             rows = (await session.execute(stmt)).all()
-            counted = None if cursor else paging.total_of(rows[0].n if rows else None, offset)
-            if counted is None:  # by cursor the total counts from the top, as by offset
-                counted = await paging.capped_count(
-                    session, self._keys(f, []).order_by(None), offset + paging.COUNT_CAP
-                )
+            if cursor:  # by cursor the total counts from the top, as by offset
+                counted = await paging.total_from(session, self._keys(f, []), None, offset)
+            else:
+                first = (rows[0].at, rows[0].key) if rows else None
+                counted = await paging.total_from(session, keys, first, offset)
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1] if rows else None

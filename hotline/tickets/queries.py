@@ -159,19 +159,13 @@ class TicketQueries:
         start on up to the cap, from an index alone; then the page's rows."""
         t = TicketRow
         keys = select(t.created_at, t.id).where(*self._where(f))
-        ranked = paging.ranked(keys.order_by(t.created_at.desc(), t.id.desc()), offset)
-        k = ranked.rows
-        stmt = (
-            select(t, ranked.n.label("n"))
-            .join_from(k, t, t.id == k.c.key)
-            .where(k.c.rank <= limit)
-            .order_by(k.c.rank)
-        )
+        keys = keys.order_by(t.created_at.desc(), t.id.desc())
+        p = paging.window(keys, offset, limit)
+        stmt = select(t).join_from(p, t, t.id == p.c[1]).order_by(p.c[0].desc(), p.c[1].desc())
         async with self._sessions() as session:
             rows = (await session.execute(stmt)).all()
-            counted = paging.total_of(rows[0].n if rows else None, offset)
-            if counted is None:  # past the end: count the rows before it
-                counted = await paging.capped_count(session, keys, offset + paging.COUNT_CAP)
+            first = (rows[0][0].created_at, rows[0][0].id) if rows else None
+            counted = await paging.total_from(session, keys, first, offset)
             return Page([record_from_row(r[0]) for r in rows], *counted, None)
 
     async def tickets(self, f: TicketFilter) -> list[Ticket]:
