@@ -51,6 +51,7 @@ class RecordingRow(Base):
     __table_args__ = (  # newest first, and an agent's own (migration 0012)
         Index("ix_recordings_started_at_id", "started_at", "id"),
         Index("ix_recordings_agent_started_at", "agent", "started_at"),
+        Index("ix_recordings_queue_started_at_id", "queue", "started_at", "id"),  # 0018
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

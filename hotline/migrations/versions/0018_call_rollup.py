@@ -5,7 +5,9 @@ Nothing is filled here: a day is built the first time a report asks for it. And 
 indexes hold the direction (every calls list filters it, inbound by default) and the call
 id after the filter column, so a page's keys and its capped total come from an index alone
 (a deferred join); they replace migration 0012's (filter, entered_at) ones. Tickets get
-(created_at, id) for their newest-first order.
+(created_at, id) for their newest-first order and (urgent, created_at, id), recordings
+(queue, started_at, id); on PostgreSQL with pg_trgm, a ticket's caller is found by a part
+of the number with a trigram index (as migration 0012 does for calls and recordings).
 
 Revision ID: w17_0018_call_rollup
 Revises: w16_0016_customer_desk
@@ -22,8 +24,23 @@ branch_labels = None
 depends_on = None
 
 
+TICKET_TRGM = "ix_tickets_caller_number_trgm"
 OLD = ("within_rule", "agent_member", "agent_interface", "queue", "outcome")
 LISTS = ("direction", *OLD)
+
+
+def _has_trgm(bind: sa.engine.Connection) -> bool:
+    available = bind.execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    ).scalar()
+    if not available:
+        return False
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except sa.exc.DBAPIError:
+        return False  # not allowed here: the caller search stays a scan
+    return True
 
 
 def _list_index(column: str) -> tuple[str, list[str]]:
@@ -39,6 +56,19 @@ def upgrade() -> None:
     for column in OLD:
         op.drop_index(f"ix_calls_{column}_entered_at", "calls")
     op.create_index("ix_tickets_created_at_id", "tickets", ["created_at", "id"])
+    op.create_index("ix_tickets_urgent_created_at_id", "tickets", ["urgent", "created_at", "id"])
+    op.create_index(
+        "ix_recordings_queue_started_at_id", "recordings", ["queue", "started_at", "id"]
+    )
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and _has_trgm(bind):
+        op.create_index(
+            TICKET_TRGM,
+            "tickets",
+            ["caller_number"],
+            postgresql_using="gin",
+            postgresql_ops={"caller_number": "gin_trgm_ops"},
+        )
     op.create_table(
         "call_changes",
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
@@ -71,6 +101,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(f"DROP INDEX IF EXISTS {TICKET_TRGM}")
+    op.drop_index("ix_recordings_queue_started_at_id", "recordings")
+    op.drop_index("ix_tickets_urgent_created_at_id", "tickets")
     op.drop_index("ix_tickets_created_at_id", "tickets")
     for column in OLD:
         op.create_index(f"ix_calls_{column}_entered_at", "calls", [column, "entered_at"])
