@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,6 +23,14 @@ from hotline.telephony.tables import CallRow
 
 class CallbackRow(Base):
     __tablename__ = "callbacks"
+    __table_args__ = (  # the service level's callbacks done, per call (migration 0018)
+        Index(
+            "ix_callbacks_done_call_id",
+            "call_id",
+            postgresql_where=text("status = 'done'"),
+            sqlite_where=text("status = 'done'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), unique=True)

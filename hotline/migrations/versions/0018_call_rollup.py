@@ -98,9 +98,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_day_rollup")),
     )
     op.create_index("ix_call_day_rollup_zone_day", "call_day_rollup", ["zone", "day"])
+    op.create_index(  # a partial day's callbacks done, looked up per call
+        "ix_callbacks_done_call_id",
+        "callbacks",
+        ["call_id"],
+        postgresql_where=sa.text("status = 'done'"),
+        sqlite_where=sa.text("status = 'done'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_callbacks_done_call_id", "callbacks")
     op.execute(f"DROP INDEX IF EXISTS {TICKET_TRGM}")
     op.drop_index("ix_recordings_queue_started_at_id", "recordings")
     op.drop_index("ix_tickets_urgent_created_at_id", "tickets")
