@@ -6,7 +6,7 @@ indexes hold the direction (every calls list filters it, inbound by default) and
 id after the filter column, so a page's keys and its capped total come from an index alone
 (a deferred join); they replace migration 0012's (filter, entered_at) ones. Tickets get
 (created_at, id) for their newest-first order and (urgent, created_at, id), recordings
-(queue, started_at, id); on PostgreSQL with pg_trgm, a ticket's caller is found by a part
+(queue|agent|call_id, started_at, id); on PostgreSQL with pg_trgm, a ticket's caller is found by a part
 of the number with a trigram index (as migration 0012 does for calls and recordings).
 
 Revision ID: w17_0018_call_rollup
@@ -25,6 +25,11 @@ depends_on = None
 
 
 TICKET_TRGM = "ix_tickets_caller_number_trgm"
+RECORDINGS = (  # a queue's, and an agent's own by the row or by the call, from indexes alone
+    ("ix_recordings_queue_started_at_id", ["queue", "started_at", "id"]),
+    ("ix_recordings_agent_started_at_id", ["agent", "started_at", "id"]),
+    ("ix_recordings_call_id_started_at_id", ["call_id", "started_at", "id"]),
+)
 OLD = ("within_rule", "agent_member", "agent_interface", "queue", "outcome")
 LISTS = ("direction", *OLD)
 
@@ -57,9 +62,9 @@ def upgrade() -> None:
         op.drop_index(f"ix_calls_{column}_entered_at", "calls")
     op.create_index("ix_tickets_created_at_id", "tickets", ["created_at", "id"])
     op.create_index("ix_tickets_urgent_created_at_id", "tickets", ["urgent", "created_at", "id"])
-    op.create_index(
-        "ix_recordings_queue_started_at_id", "recordings", ["queue", "started_at", "id"]
-    )
+    for name, columns in RECORDINGS:
+        op.create_index(name, "recordings", columns)
+    op.drop_index("ix_recordings_agent_started_at", "recordings")
     bind = op.get_bind()
     if bind.dialect.name == "postgresql" and _has_trgm(bind):
         op.create_index(
@@ -110,7 +115,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_callbacks_done_call_id", "callbacks")
     op.execute(f"DROP INDEX IF EXISTS {TICKET_TRGM}")
-    op.drop_index("ix_recordings_queue_started_at_id", "recordings")
+    op.create_index("ix_recordings_agent_started_at", "recordings", ["agent", "started_at"])
+    for name, _ in RECORDINGS:
+        op.drop_index(name, "recordings")
     op.drop_index("ix_tickets_urgent_created_at_id", "tickets")
     op.drop_index("ix_tickets_created_at_id", "tickets")
     for column in OLD:
