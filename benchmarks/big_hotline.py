@@ -211,7 +211,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="per route, one client")
     parser.add_argument("--requests8", type=int, default=3, help="per route and client, 8 clients")
     parser.add_argument("--budget-s", type=float, default=40.0, help="per route and mode")
-    parser.add_argument("--only", default="", help="only routes whose path contains this (or one of these, comma-separated)")
+    parser.add_argument(
+        "--only", default="", help="only routes whose path contains this (or one of, a,b,c)"
+    )
     parser.add_argument("--skip", default="", help="leave out routes whose path contains this")
     args = parser.parse_args()
     made = None

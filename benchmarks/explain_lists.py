@@ -42,7 +42,8 @@ def list_reads(
 ) -> dict[str, Callable[[], Awaitable[Any]]]:
     """Each README filter of the three lists (the API's default `direction=inbound` for
     calls), a first page of 50 as the API asks for it."""
-    calls, recordings, tickets = CallStore(sessions), RecordingStore(sessions), TicketStore(sessions)
+    calls, recordings = CallStore(sessions), RecordingStore(sessions)
+    tickets = TicketStore(sessions)
     since, until = last_at - timedelta(days=3), last_at - timedelta(days=2)
     number, inbound = "3800", Direction.INBOUND
     call_filters = {

@@ -85,18 +85,18 @@ async def capped_count(session: AsyncSession, rows: Select[Any], cap: int) -> tu
     return min(n, cap), n > cap
 
 
-def window(keys: Select[Any], offset: int, limit: int) -> Any:
+def window(keys: Any, offset: int, limit: int) -> Any:
     """A deferred join's first half: `keys` selects (at, key) of the matching rows in
     (at DESC, key DESC) order from an index alone; the page is its rows [offset,
     offset + limit), a subquery to join the few wide rows to. The numbers are written into
     the SQL, so the planner knows the page is small and joins it row by row."""
-    start = bindparam("start", offset, literal_execute=True)
-    size = bindparam("size", limit, literal_execute=True)
+    start: Any = bindparam("start", offset, literal_execute=True)
+    size: Any = bindparam("size", limit, literal_execute=True)
     return keys.offset(start).limit(size).subquery("page")
 
 
 async def total_from(
-    session: AsyncSession, keys: Select[Any], first: tuple[Any, Any] | None, offset: int
+    session: AsyncSession, keys: Any, first: tuple[Any, Any] | None, offset: int
 ) -> tuple[int, bool]:
     """The total as `capped_count` of `keys` up to offset + COUNT_CAP tells it, without
     walking the offset again: the rows from the page's `first` (at, key) on, counted up to

@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Select,
     String,
     Text,
     or_,
@@ -378,7 +377,7 @@ class RecordingStore:
         cursor_out = paging.Cursor(rows[-1].started_at, str(rows[-1].id)).encode() if more else None
         return Page([_recording(x) for x in rows], *counted, cursor_out)
 
-    def _keys(self, f: RecordingFilter, keyset: list[Any]) -> Select[Any]:
+    def _keys(self, f: RecordingFilter, keyset: list[Any]) -> Any:
         """(started_at, id) of the recordings `f` selects, newest first. An agent's own are
         the union of theirs by the row's agent and by the calls they answered, each part
         from its index (as `owned_by`, without looking each id up again)."""

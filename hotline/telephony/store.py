@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, or_, select, union
+from sqlalchemy import Table, or_, select, union
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -314,7 +314,7 @@ class CallStore:
             paging.Cursor(last.at, last.key).encode() if more and last else None,
         )
 
-    def _keys(self, f: CallFilter, keyset: list[Any]) -> Select[Any]:
+    def _keys(self, f: CallFilter, keyset: list[Any]) -> Any:
         """(entered_at, call_id) of the calls `f` selects, newest first, from indexes alone.
         An agent's calls are those they answered as the member or at the interface: the two
         index scans' union (an OR of the two would scan the table in time order)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, RowMapping, Select, select, union
 from sqlalchemy.ext.compiler import compiles
@@ -89,7 +89,7 @@ class AmongCallsAnsweredBy(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
-    _traverse_internals: ClassVar[list[tuple[str, Any]]] = [
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own declaration)
         ("column", InternalTraversal.dp_clauseelement),
         ("calls", InternalTraversal.dp_clauseelement),
     ]

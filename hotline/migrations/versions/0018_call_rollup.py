@@ -6,8 +6,8 @@ indexes hold the direction (every calls list filters it, inbound by default) and
 id after the filter column, so a page's keys and its capped total come from an index alone
 (a deferred join); they replace migration 0012's (filter, entered_at) ones. Tickets get
 (created_at, id) for their newest-first order and (urgent, created_at, id), recordings
-(queue|agent|call_id, started_at, id); on PostgreSQL with pg_trgm, a ticket's caller is found by a part
-of the number with a trigram index (as migration 0012 does for calls and recordings).
+(queue|agent|call_id, started_at, id); on PostgreSQL with pg_trgm, a ticket's caller is
+found by a part of the number with a trigram index (as 0012 does for calls, recordings).
 
 Revision ID: w17_0018_call_rollup
 Revises: w16_0016_customer_desk
