@@ -89,6 +89,7 @@ class AmongCallsAnsweredBy(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True  # a predicate already: no `= 1` after it on SQLite
     _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own declaration)
         ("column", InternalTraversal.dp_clauseelement),
         ("calls", InternalTraversal.dp_clauseelement),
