@@ -216,7 +216,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="per route, one client")
     parser.add_argument("--requests8", type=int, default=3, help="per route and client, 8 clients")
     parser.add_argument("--budget-s", type=float, default=40.0, help="per route and mode")
-    parser.add_argument("--only", default="", help="only routes whose path contains this")
+    parser.add_argument(
+        "--only", default="", help="only routes whose path contains this (or one of, a,b,c)"
+    )
     parser.add_argument("--skip", default="", help="leave out routes whose path contains this")
     args = parser.parse_args()
     made = None
@@ -257,7 +259,7 @@ def main() -> None:
                 depth = min(200_000, loaded.calls // 5)
                 cursor = asyncio.run(_deep_cursor(loaded.url, depth))
                 for route in routes(loaded, loaded.calls, cursor):
-                    if args.only and args.only not in route.path:
+                    if args.only and not any(p in route.path for p in args.only.split(",")):
                         continue
                     if args.skip and args.skip in route.path:
                         continue

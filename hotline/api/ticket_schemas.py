@@ -185,7 +185,8 @@ class TicketDetailOut(TicketOut):
 
 class TicketListOut(Out):
     items: list[TicketOut]
-    total: int
+    total: int  # counted up to offset + 10,000 (total_capped: at least this many)
+    total_capped: bool = False
     offset: int
     limit: int
 

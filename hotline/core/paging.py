@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import Select, bindparam, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.core.errors import InvalidInput
@@ -83,3 +83,27 @@ async def capped_count(session: AsyncSession, rows: Select[Any], cap: int) -> tu
     limited = rows.limit(cap + 1).subquery()
     n = int(await session.scalar(select(func.count()).select_from(limited)) or 0)
     return min(n, cap), n > cap
+
+
+def window(keys: Any, offset: int, limit: int) -> Any:
+    """A deferred join's first half: `keys` selects (at, key) of the matching rows in
+    (at DESC, key DESC) order from an index alone; the page is its rows [offset,
+    offset + limit), a subquery to join the few wide rows to. The numbers are written into
+    the SQL, so the planner knows the page is small and joins it row by row."""
+    start: Any = bindparam("start", offset, literal_execute=True)
+    size: Any = bindparam("size", limit, literal_execute=True)
+    return keys.offset(start).limit(size).subquery("page")
+
+
+async def total_from(
+    session: AsyncSession, keys: Any, first: tuple[Any, Any] | None, offset: int
+) -> tuple[int, bool]:
+    """The total as `capped_count` of `keys` up to offset + COUNT_CAP tells it, without
+    walking the offset again: the rows from the page's `first` (at, key) on, counted up to
+    the cap, plus the offset. Past the end (no first row) the rows before are counted."""
+    if first is None:
+        return await capped_count(session, keys.order_by(None), offset + COUNT_CAP)
+    at, key = keys.selected_columns[0], keys.selected_columns[1]
+    bound = tuple_(literal(first[0], at.type), literal(first[1], key.type))
+    n, capped = await capped_count(session, keys.where(tuple_(at, key) <= bound), COUNT_CAP)
+    return offset + n, capped

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hotline.core import paging
 from hotline.core.db import Base, UtcDateTime
 from hotline.core.paging import Page
-from hotline.telephony.view import call_answered_by, owned_by
+from hotline.telephony.view import AmongCallsAnsweredBy, call_answered_by, owned_by
 
 
 class Status(StrEnum):
@@ -50,7 +51,10 @@ class RecordingRow(Base):
     __tablename__ = "recordings"
     __table_args__ = (  # newest first, and an agent's own (migration 0012)
         Index("ix_recordings_started_at_id", "started_at", "id"),
-        Index("ix_recordings_agent_started_at", "agent", "started_at"),
+        *(  # migration 0018
+            Index(f"ix_recordings_{column}_started_at_id", column, "started_at", "id")
+            for column in ("queue", "agent", "call_id")
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -353,20 +357,43 @@ class RecordingStore:
     async def page(
         self, f: RecordingFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
     ) -> Page[Recording]:
-        """Newest first; with `cursor` (a previous page's next_cursor) the page after it."""
+        """Newest first; with `cursor` (a previous page's next_cursor) the page after it.
+        A deferred join: the page's keys and its capped count from an index alone, then
+        the page's rows (as CallStore.page)."""
         r = RecordingRow
-        where = self._where(f)
-        keyset = paging.after(r.started_at, r.id, cursor, int)
-        stmt = select(r).where(*where, *keyset).order_by(r.started_at.desc(), r.id.desc())
+        keys = self._keys(f, paging.after(r.started_at, r.id, cursor, int))
+        p = paging.window(keys, offset, limit + 1)
+        stmt = select(r).join_from(p, r, r.id == p.c[1]).order_by(p.c[0].desc(), p.c[1].desc())
         async with self._sessions() as session:
-            rows = list(await session.scalars(stmt.offset(offset).limit(limit + 1)))
-            total, capped = await paging.capped_count(
-                session, select(r.id).where(*where), offset + paging.COUNT_CAP
-            )
+            found = (await session.execute(stmt)).all()
+            if cursor:  # by cursor the total counts from the top, as by offset
+                counted = await paging.total_from(session, self._keys(f, []), None, offset)
+            else:
+                first = (found[0][0].started_at, found[0][0].id) if found else None
+                counted = await paging.total_from(session, keys, first, offset)
+        rows = [x[0] for x in found]
         more = len(rows) > limit
         rows = rows[:limit]
         cursor_out = paging.Cursor(rows[-1].started_at, str(rows[-1].id)).encode() if more else None
-        return Page([_recording(x) for x in rows], total, capped, cursor_out)
+        return Page([_recording(x) for x in rows], *counted, cursor_out)
+
+    def _keys(self, f: RecordingFilter, keyset: list[Any]) -> Any:
+        """(started_at, id) of the recordings `f` selects, newest first. An agent's own are
+        the union of theirs by the row's agent and by the calls they answered, each part
+        from its index (as `owned_by`, without looking each id up again)."""
+        r = RecordingRow
+        where = [*self._where(replace(f, only_agent=None)), *keyset]
+        if f.only_agent is None:
+            stmt = select(r.started_at, r.id).where(*where)
+            return stmt.order_by(r.started_at.desc(), r.id.desc())
+        agent = f.only_agent
+        mine = union(
+            select(r.started_at, r.id).where(r.agent == agent, *where),
+            select(r.started_at, r.id).where(AmongCallsAnsweredBy(r.call_id, agent), *where),
+        ).subquery("mine")
+        return select(mine.c.started_at, mine.c.id).order_by(
+            mine.c.started_at.desc(), mine.c.id.desc()
+        )
 
     async def expired(self, now: datetime, limit: int = 500) -> list[Recording]:
         """Archived or failed recordings past retention and not on legal hold."""

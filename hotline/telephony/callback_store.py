@@ -10,17 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.db import Base, UtcDateTime
+from hotline.telephony import changes
 from hotline.telephony.callbacks import AttemptStage, furthest
+from hotline.telephony.tables import CallRow
 
 
 class CallbackRow(Base):
     __tablename__ = "callbacks"
+    __table_args__ = (  # the service level's callbacks done, per call (migration 0018)
+        Index(
+            "ix_callbacks_done_call_id",
+            "call_id",
+            postgresql_where=text("status = 'done'"),
+            sqlite_where=text("status = 'done'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -236,6 +246,14 @@ class CallbackStore:
                     updated_by=by,
                 )
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                # callbacks_done in the service level counts per call: its day changed
+                start = await session.scalar(
+                    select(CallRow.entered_at)
+                    .join(CallbackRow, CallbackRow.call_id == CallRow.call_id)
+                    .where(CallbackRow.id == callback_id)
+                )
+                await changes.touch(await session.connection(), [start] if start else [])
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def begin_attempt(self, callback_id: int, *, action_id: str, now: datetime) -> bool:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, func, or_, select
+from sqlalchemy import Table, or_, select, union
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core import paging
 from hotline.core.paging import Page
-from hotline.telephony.callback_store import CallbackRow
+from hotline.telephony import changes, rollup
 from hotline.telephony.live import DAY_COUNTERS, DayCounters
 from hotline.telephony.model import (
     AgentAttempt,
@@ -160,9 +160,6 @@ class StatsRow:
         return round(self.answer_seconds_sum / self.answered, 1) if self.answered else None
 
 
-_ANSWERED = (Outcome.ANSWERED.value, Outcome.DROPPED.value)
-
-
 def day_counts(
     records: Iterable[CallRecord], day: date, start: datetime, end: datetime
 ) -> dict[str, DayCounters]:
@@ -205,6 +202,13 @@ class CallStore:
         table = cast(Table, CallRow.__table__)
         async with self._sessions() as session, session.begin():
             conn = await session.connection()
+            # the service-level roll-up of the days these calls entered on (before and after)
+            named = [*latest, *gone]
+            before = await conn.execute(
+                select(table.c.entered_at).where(table.c.call_id.in_(named))
+            )
+            starts = [r.entered_at for r in latest.values()]
+            await changes.touch(conn, [*starts, *(at for (at,) in before.all())])
             if latest:
                 rows = [_row_values(r, self._path_map) for r in latest.values()]
                 insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -281,65 +285,124 @@ class CallStore:
         self, f: CallFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
     ) -> Page[CallRecord]:
         """Newest call first. With `cursor` (a previous page's next_cursor) the page starts
-        after that page's last call, whatever its depth; `offset` is kept for old clients."""
+        after that page's last call, whatever its depth; `offset` is kept for old clients.
+
+        A deferred join: the page's keys are found (and the rows from the page's start on
+        counted, up to the cap) in an index alone, then only the page's wide rows are read."""
         c = CallRow
-        where = self._where(f)
-        keyset = paging.after(c.entered_at, c.call_id, cursor)
-        stmt = select(c.detail, c.entered_at, c.call_id).where(*where, *keyset)
-        stmt = stmt.order_by(c.entered_at.desc(), c.call_id.desc())
+        keys = self._keys(f, paging.after(c.entered_at, c.call_id, cursor))
+        p = paging.window(keys, offset, limit + 1)
+        at, key = p.c[0], p.c[1]
+        stmt = (
+            select(c.detail, at.label("at"), key.label("key"))
+            .join_from(p, c, c.call_id == key)
+            .order_by(at.desc(), key.desc())
+        )
         async with self._sessions() as session:
-            rows = (await session.execute(stmt.offset(offset).limit(limit + 1))).all()
-            total, capped = await paging.capped_count(
-                session, select(c.call_id).where(*where), offset + paging.COUNT_CAP
-            )
+            rows = (await session.execute(stmt)).all()
+            if cursor:  # by cursor the total counts from the top, as by offset
+                counted = await paging.total_from(session, self._keys(f, []), None, offset)
+            else:
+                first = (rows[0].at, rows[0].key) if rows else None
+                counted = await paging.total_from(session, keys, first, offset)
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1] if rows else None
         return Page(
             [record_from_json(r.detail) for r in rows],
-            total,
-            capped,
-            paging.Cursor(last.entered_at, last.call_id).encode() if more and last else None,
+            *counted,
+            paging.Cursor(last.at, last.key).encode() if more and last else None,
         )
 
-    async def stats(self, f: CallFilter, group_by: str | None) -> list[StatsRow]:
-        """Service level per queue, per agent or overall (group_by None)."""
+    def _keys(self, f: CallFilter, keyset: list[Any]) -> Any:
+        """(entered_at, call_id) of the calls `f` selects, newest first, from indexes alone.
+        An agent's calls are those they answered as the member or at the interface: the two
+        index scans' union (an OR of the two would scan the table in time order)."""
+        c = CallRow
+        where = [*self._where(dataclasses.replace(f, agent=None, only_agent=None)), *keyset]
+        agents = [a for a in (f.agent, f.only_agent) if a is not None]
+        if not agents:
+            stmt = select(c.entered_at, c.call_id).where(*where)
+            return stmt.order_by(c.entered_at.desc(), c.call_id.desc())
+        where += [answered_by(a) for a in agents[1:]]
+        mine = union(
+            *(
+                select(c.entered_at, c.call_id).where(col == agents[0], *where)
+                for col in (c.agent_member, c.agent_interface)
+            )
+        ).subquery("mine")
+        return select(mine.c.entered_at, mine.c.call_id).order_by(
+            mine.c.entered_at.desc(), mine.c.call_id.desc()
+        )
+
+    async def stats(
+        self,
+        f: CallFilter,
+        group_by: str | None,
+        zone: ZoneInfo | None = None,
+        now: datetime | None = None,
+    ) -> list[StatsRow]:
+        """Service level per queue, per agent or overall (group_by None), inbound calls.
+        Given the hotline's `zone`, the whole local days before today in the range are
+        read from the daily roll-up (hotline/telephony/rollup.py), the rest live."""
+        days: list[date] = []
+        plain = f == CallFilter(since=f.since, until=f.until, queue=f.queue)
+        if zone is not None and f.since is not None and plain:
+            now = now or datetime.now(UTC)
+            days = rollup.whole_days(f.since, min(f.until or now, now), zone)
+        async with self._sessions() as session:
+            if not days:
+                found = await self._live_stats(session, f, group_by)
+            else:
+                assert zone is not None
+                first = rollup.day_bounds(days[0], zone)[0]
+                last = rollup.day_bounds(days[-1], zone)[1]
+                found = await rollup.rolled_up(session, days, zone, group_by, f.queue)
+                if f.since is not None and f.since < first:
+                    found += await self._live_stats(
+                        session, dataclasses.replace(f, until=first), group_by
+                    )
+                if f.until is None or last < f.until:
+                    found += await self._live_stats(
+                        session, dataclasses.replace(f, since=last), group_by
+                    )
+        return _merged(found, group_by)
+
+    async def _live_stats(
+        self, session: AsyncSession, f: CallFilter, group_by: str | None
+    ) -> list[dict[str, Any]]:
         c = CallRow
         key: Any = {"queue": c.queue, "agent": c.agent_member, None: None}[group_by]
-        answered = case((c.outcome.in_(_ANSWERED), 1), else_=0)
-        cols: list[Any] = [
-            func.count().label("calls"),
-            func.sum(answered).label("answered"),
-            func.sum(case((c.within_rule.is_(True), 1), else_=0)).label("within_rule"),
-            func.sum(case((c.outcome == Outcome.ABANDONED.value, 1), else_=0)).label("abandoned"),
-            func.sum(
-                case((c.outcome.in_(_ANSWERED), func.coalesce(c.wait_seconds, 0.0)), else_=0.0)
-            ).label("asa"),
-            func.sum(case((CallbackRow.status == "done", 1), else_=0)).label("callbacks_done"),
-        ]
         where = [*self._where(f), c.direction == Direction.INBOUND.value]
         stmt = (
-            select(*([key.label("key")] if key is not None else []), *cols)
-            .select_from(
-                c.__table__.outerjoin(CallbackRow.__table__, CallbackRow.call_id == c.call_id)
-            )
+            select(*([key.label("key")] if key is not None else []), *rollup.aggregates())
+            .select_from(rollup.calls_with_callbacks())
             .where(*where)
         )
         if key is not None:
-            stmt = stmt.group_by(key).order_by(key)
-        async with self._sessions() as session:
-            result = await session.execute(stmt)
-            out: list[StatsRow] = []
-            for row in result.mappings():
-                out.append(
-                    StatsRow(
-                        key=row.get("key"),
-                        calls=int(row["calls"] or 0),
-                        answered=int(row["answered"] or 0),
-                        within_rule=int(row["within_rule"] or 0),
-                        abandoned=int(row["abandoned"] or 0),
-                        answer_seconds_sum=float(row["asa"] or 0.0),
-                        callbacks_done=int(row["callbacks_done"] or 0),
-                    )
-                )
-            return out
+            stmt = stmt.group_by(key)
+        return [dict(m) for m in (await session.execute(stmt)).mappings()]
+
+
+def _merged(found: Iterable[dict[str, Any]], group_by: str | None) -> list[StatsRow]:
+    """Sum the parts' counters per key, keys in order (none last); overall: one row."""
+    sums: dict[str | None, dict[str, float]] = {}
+    if group_by is None:
+        sums[None] = dict.fromkeys(rollup.COUNTERS, 0.0)
+    for part in found:
+        n = sums.setdefault(part.get("key"), dict.fromkeys(rollup.COUNTERS, 0.0))
+        for name in rollup.COUNTERS:
+            n[name] += float(part[name] or 0)
+    order = sorted(sums, key=lambda k: (k is None, k or ""))
+    return [
+        StatsRow(
+            key=k,
+            calls=int(sums[k]["calls"]),
+            answered=int(sums[k]["answered"]),
+            within_rule=int(sums[k]["within_rule"]),
+            abandoned=int(sums[k]["abandoned"]),
+            answer_seconds_sum=sums[k]["answer_seconds_sum"],
+            callbacks_done=int(sums[k]["callbacks_done"]),
+        )
+        for k in order
+    ]

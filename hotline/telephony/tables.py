@@ -17,13 +17,13 @@ from hotline.core.db import Base, UtcDateTime
 
 class CallRow(Base):
     __tablename__ = "calls"
-    __table_args__ = (  # each list filter with the newest-first order (migration 0012)
+    __table_args__ = (  # each list filter, the direction, the newest-first order (0018)
         Index("ix_calls_entered_at_call_id", "entered_at", "call_id"),
-        Index("ix_calls_within_rule_entered_at", "within_rule", "entered_at"),
-        Index("ix_calls_agent_member_entered_at", "agent_member", "entered_at"),
-        Index("ix_calls_agent_interface_entered_at", "agent_interface", "entered_at"),
-        Index("ix_calls_queue_entered_at", "queue", "entered_at"),
-        Index("ix_calls_outcome_entered_at", "outcome", "entered_at"),
+        Index("ix_calls_direction_entered_at_call_id", "direction", "entered_at", "call_id"),
+        *(
+            Index(f"ix_calls_{column}_direction", column, "direction", "entered_at", "call_id")
+            for column in ("within_rule", "agent_member", "agent_interface", "queue", "outcome")
+        ),
         Index(
             "ix_calls_open",
             "call_id",
@@ -56,3 +56,44 @@ class CallRow(Base):
     recording_path: Mapped[str | None] = mapped_column(Text)
     callback_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text)  # the whole CallRecord as JSON
+
+
+class CallChangeRow(Base):
+    """How often the calls that entered in one UTC hour have changed (their rows or their
+    callbacks' status): a day's service-level roll-up is valid while its hours' generations
+    are those it was built at (hotline/telephony/rollup.py)."""
+
+    __tablename__ = "call_changes"
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    gen: Mapped[int] = mapped_column(Integer)
+
+
+class CallDayBuiltRow(Base):
+    """A local day of a zone whose roll-up rows are built, and the sum of its hours'
+    generations when they were (-1 while a build holds the row)."""
+
+    __tablename__ = "call_day_built"
+
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    gens: Mapped[int] = mapped_column(Integer)
+
+
+class CallDayRollupRow(Base):
+    """The service-level counters of one local day, queue and answering agent (inbound)."""
+
+    __tablename__ = "call_day_rollup"
+    __table_args__ = (Index("ix_call_day_rollup_zone_day", "zone", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    day: Mapped[str] = mapped_column(String(10))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    agent_member: Mapped[str | None] = mapped_column(String(128))
+    calls: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    within_rule: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    answer_seconds_sum: Mapped[float] = mapped_column(Float)
+    callbacks_done: Mapped[int] = mapped_column(Integer)

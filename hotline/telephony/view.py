@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, select, union
+from sqlalchemy import Boolean, ColumnElement, RowMapping, Select, select, union
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from hotline.telephony.model import Outcome
 from hotline.telephony.tables import CallRow
@@ -75,8 +77,41 @@ def owned_by(agent: str, id_col: Any, agent_col: Any, call_id_col: Any) -> Colum
     so each part uses its index; `agent = X OR call_id IN (…)` makes the planner scan the
     whole table."""
     by_row = select(id_col).where(agent_col == agent)
-    by_call = select(id_col).where(call_id_col.in_(calls_answered_by(agent)))
+    by_call = select(id_col).where(AmongCallsAnsweredBy(call_id_col, agent))
     return id_col.in_(union(by_row, by_call))  # type: ignore[no-any-return]
+
+
+class AmongCallsAnsweredBy(ColumnElement[bool]):
+    """`call_id_col` is one of the calls `agent` answered, found as the union of two index
+    scans (member, interface). On PostgreSQL written `= ANY(ARRAY(…))`: as `IN (…)` the
+    planner guesses a few thousand calls and reads the whole per-call table to hash-join
+    them; with the array it looks each id up in the table's call_id index."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a predicate already: no `= 1` after it on SQLite
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own declaration)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("calls", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, call_id_col: Any, agent: str) -> None:
+        self.column = call_id_col
+        self.calls = union(
+            select(CallRow.call_id).where(CallRow.agent_member == agent),
+            select(CallRow.call_id).where(CallRow.agent_interface == agent),
+        ).scalar_subquery()
+
+
+@compiles(AmongCallsAnsweredBy)
+def _among_in(element: AmongCallsAnsweredBy, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.calls, **kw)}"
+
+
+@compiles(AmongCallsAnsweredBy, "postgresql")
+def _among_any(element: AmongCallsAnsweredBy, compiler: Any, **kw: Any) -> str:
+    column, calls = compiler.process(element.column, **kw), compiler.process(element.calls, **kw)
+    return f"{column} = ANY(ARRAY{calls})"
 
 
 def call_answered_by(call_id: str, agent: str) -> Select[str]:

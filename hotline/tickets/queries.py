@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.core import paging
 from hotline.core.errors import NotFound
-from hotline.telephony.view import CallView, calls_answered_by, calls_from_number
+from hotline.core.paging import Page
+from hotline.telephony.view import CallView, calls_from_number, owned_by
 from hotline.tickets.model import Category, State, Ticket
 from hotline.tickets.records import (
     CallerHistory,
@@ -146,17 +148,25 @@ class TicketQueries:
     async def find(
         self, f: TicketFilter, *, offset: int = 0, limit: int = 50
     ) -> tuple[list[TicketRecord], int]:
-        where = self._where(f)
+        """A page and the total, counted up to `offset` + paging.COUNT_CAP."""
+        page = await self.page(f, offset=offset, limit=limit)
+        return page.items, page.total
+
+    async def page(
+        self, f: TicketFilter, *, offset: int = 0, limit: int = 50
+    ) -> Page[TicketRecord]:
+        """Newest first, by a deferred join: the page's ids, and the count from the page's
+        start on up to the cap, from an index alone; then the page's rows."""
+        t = TicketRow
+        keys = select(t.created_at, t.id).where(*self._where(f))
+        keys = keys.order_by(t.created_at.desc(), t.id.desc())
+        p = paging.window(keys, offset, limit)
+        stmt = select(t).join_from(p, t, t.id == p.c[1]).order_by(p.c[0].desc(), p.c[1].desc())
         async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(TicketRow).where(*where))
-            rows = await session.scalars(
-                select(TicketRow)
-                .where(*where)
-                .order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-            return [record_from_row(r) for r in rows], int(total or 0)
+            rows = (await session.execute(stmt)).all()
+            first = (rows[0][0].created_at, rows[0][0].id) if rows else None
+            counted = await paging.total_from(session, keys, first, offset)
+            return Page([record_from_row(r[0]) for r in rows], *counted, None)
 
     async def tickets(self, f: TicketFilter) -> list[Ticket]:
         """Every ticket the filter matches (reports)."""
@@ -223,4 +233,4 @@ class TicketQueries:
 def _answered_by(agent: str) -> Any:
     """Tickets of `agent`, named as a queue member or an interface: the ticket keeps one of
     the two, the call record both."""
-    return or_(TicketRow.agent == agent, TicketRow.call_id.in_(calls_answered_by(agent)))
+    return owned_by(agent, TicketRow.id, TicketRow.agent, TicketRow.call_id)

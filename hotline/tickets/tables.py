@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -26,6 +27,10 @@ from hotline.core.db import Base, UtcDateTime
 
 class TicketRow(Base):
     __tablename__ = "tickets"
+    __table_args__ = (  # the list, newest first (0018)
+        Index("ix_tickets_created_at_id", "created_at", "id"),
+        Index("ix_tickets_urgent_created_at_id", "urgent", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
@@ -105,7 +106,7 @@ async def service_level(
     queue: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StatsReport:
     f = _filter(tz, user, since, until, queue=queue)
-    rows = await calls.stats(f, None if by == "all" else by)
+    rows = await calls.stats(f, None if by == "all" else by, zone=ZoneInfo(tz))
     return StatsReport(
         since=f.since,
         until=f.until,

@@ -132,9 +132,13 @@ async def list_tickets(
         only_agent=None if user.role is Role.UNIT else own_scope(user),
         units=user.units if user.role is Role.UNIT else None,
     )
-    items, total = await service.store.find(f, offset=offset, limit=limit)
+    page = await service.store.page(f, offset=offset, limit=limit)
     return s.TicketListOut(
-        items=[s.ticket_out(r) for r in items], total=total, offset=offset, limit=limit
+        items=[s.ticket_out(r) for r in page.items],
+        total=page.total,
+        total_capped=page.total_capped,
+        offset=offset,
+        limit=limit,
     )
 
 
