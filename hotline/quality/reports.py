@@ -9,6 +9,7 @@ when it stands: not overturned, and a needs-review hit only once an inspector co
 from __future__ import annotations
 
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,15 @@ STATUS_ZH = {ReviewStatus.OPEN: "待定稿", ReviewStatus.FINALISED: "已定稿"
 
 def rule_name(rule: str) -> str:
     return RULE_ZH.get(rule, rule)
+
+
+def average(total: float, n: int) -> float | None:
+    """The mean score to one decimal, half up, the same whether the sum came from Python or
+    from the database (whose float sum may differ in the last bits: 74.35 vs 74.3499…)."""
+    if not n:
+        return None
+    mean = Decimal(f"{total / n:.6f}")
+    return float(mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +135,7 @@ def _group(name: str, calls: Sequence[ReportCall]) -> GroupStats:
         name=name,
         calls=len(calls),
         finalised=sum(1 for c in calls if c.finalised),
-        average=round(sum(c.score for c in calls) / len(calls), 1) if calls else None,
+        average=average(sum(c.score for c in calls), len(calls)),
         ring_known=len(known),
         within_rule=sum(1 for c in known if c.within_rule),
         hits=dict(sorted(hits.items())),
@@ -204,7 +214,7 @@ def report_from_totals(
             name=name,
             calls=int(n),
             finalised=int(fin),
-            average=round(float(total) / n, 1) if n else None,
+            average=average(float(total), int(n)),
             ring_known=int(known),
             within_rule=int(within),
             hits=dict(sorted(hits.items())),

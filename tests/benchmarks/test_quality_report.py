@@ -34,7 +34,7 @@ async def _same_report(store: QualityStore, period: Period, now: datetime) -> re
             assert (a.name, a.calls, a.finalised, a.ring_known, a.within_rule, a.hits) == (
                 b.name, b.calls, b.finalised, b.ring_known, b.within_rule, b.hits,
             )  # fmt: skip
-            assert b.average == pytest.approx(a.average, abs=0.051)
+            assert b.average == a.average
     assert got.rules == expected.rules
     assert got.worst == expected.worst
     return got

@@ -10,7 +10,7 @@ id after the filter column, so a page's keys and its capped total come from an i
 found by a part of the number with a trigram index (as 0012 does for calls, recordings).
 
 Revision ID: w17_0018_call_rollup
-Revises: w16_0016_customer_desk
+Revises: w17_0019_quality_scale
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w17_0018_call_rollup"
-down_revision = "w16_0016_customer_desk"
+down_revision = "w17_0019_quality_scale"
 branch_labels = None
 depends_on = None
 
