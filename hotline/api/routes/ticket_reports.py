@@ -18,7 +18,7 @@ from hotline.api import ticket_schemas as s
 from hotline.api.audit import Action as AuditAction
 from hotline.api.deps import Audit, Settings, Supervisor, Tickets, Timezone
 from hotline.api.routes.common import XLSX, download
-from hotline.core import pii, sheets
+from hotline.core import pii
 from hotline.core.errors import NotFound
 from hotline.core.periods import Period
 from hotline.quality.model import agent_number_from
@@ -114,9 +114,8 @@ async def ticket_report(
     if format == "xlsx":
         name = f"{report_title(p)}.xlsx"
         await audit(user, AuditAction.EXPORT, detail=f"tickets-{period}-{p.first}.xlsx: {name}")
-        body = report_xlsx(report, units, agents)
-        if not pii.sees_whole(user.role.value, settings.security.whole_pii_roles):
-            body = sheets.map_text(body, pii.mask_text)
+        whole = pii.sees_whole(user.role.value, settings.security.whole_pii_roles)
+        body = report_xlsx(report, units, agents, text=None if whole else pii.mask_text)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
     return _report_json(report, units, agents)
 
