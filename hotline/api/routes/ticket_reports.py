@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from hotline.api import ticket_schemas as s
@@ -127,13 +128,10 @@ async def ticket_report(
         job = await reports.start(
             TICKETS, {**params, "whole_pii": whole}, user.name, f"{report_title(p)}.{format}"
         )
-        return JSONResponse(
-            report_job_json(job), status_code=202, headers={"Location": _job_url(job.id)}
-        )
+        body = jsonable_encoder(report_job_json(job))
+        return JSONResponse(body, status_code=202, headers={"Location": _job_url(job.id)})
     store = service.store
-    report = await store.period_report(p, now)
-    units = await store.assessment(p, "unit")
-    agents = await store.assessment(p, "agent")
+    report, units, agents = await store.ticket_report(p, now)
     if format == "xlsx":
         body = report_xlsx(report, units, agents, text=None if whole else pii.mask_text)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)

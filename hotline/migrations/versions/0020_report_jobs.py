@@ -1,5 +1,6 @@
 """report jobs (issue 17): a report over a large range is made by a job, its progress and
-its file's place under the archive root in a row
+its file's place under the archive root in a row; an index for a report's escalated
+complaints
 
 Revision ID: w17_0020_report_jobs
 Revises: w16_0016_customer_desk
@@ -35,7 +36,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_jobs_owner_kind", "report_jobs", ["owner", "kind"])
     op.create_index("ix_report_jobs_created_at", "report_jobs", ["created_at"])
+    # a report's 投诉升级 list: the period's level-1/2 complaints without reading the period
+    op.create_index(
+        "ix_tickets_complaint_level_created_at", "tickets", ["complaint_level", "created_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_complaint_level_created_at", table_name="tickets")
     op.drop_table("report_jobs")
