@@ -7,15 +7,12 @@ file as it streams; this module only wires the report kinds to their stores.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
-
-from hotline.api.routes.ticket_reports import report_json
+from hotline.api.routes.ticket_reports import json_response, report_json
 from hotline.core import pii
 from hotline.core.periods import Period
 from hotline.core.report_jobs import Builder, Progress
@@ -36,8 +33,8 @@ def ticket_report(store: TicketStore, tz: str) -> Builder:
             text = None if params["whole_pii"] else pii.mask_text
             await asyncio.to_thread(write_xlsx, path, report, units, agents, text=text)
         else:
-            body = jsonable_encoder(report_json(report, units, agents))
-            await asyncio.to_thread(path.write_text, json.dumps(body, ensure_ascii=False))
+            body = json_response(report_json(report, units, agents)).body
+            await asyncio.to_thread(path.write_bytes, bytes(body))
         await progress(steps, steps)
 
     return build

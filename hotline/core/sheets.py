@@ -23,6 +23,7 @@ from typing import IO, Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -155,12 +156,32 @@ def _styled(
     cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
-    if font is not None:
-        cell.font = font
-    if fill is not None:
-        cell.fill = fill
-    if align is not None:
-        cell.alignment = align
-    if number_format is not None:
-        cell.number_format = number_format
+    cell._style = StyleArray(_style_of(ws, font, fill, align, number_format))
     return cell
+
+
+def _style_of(
+    ws: Any,
+    font: Font | None,
+    fill: PatternFill | None,
+    align: Alignment | None,
+    number_format: str | None,
+) -> StyleArray:
+    """The workbook's style array of this look, made once per workbook: setting styles on
+    each cell of a long sheet hashes the style objects every time, the slow part of it."""
+    known: dict[tuple[Any, ...], tuple[StyleArray, Any]] = ws.parent.__dict__.setdefault(
+        "_looks", {}
+    )
+    key = (id(font), id(fill), id(align), number_format)  # hashing them is what is slow
+    if key not in known:
+        proto = WriteOnlyCell(ws)
+        if font is not None:
+            proto.font = font
+        if fill is not None:
+            proto.fill = fill
+        if align is not None:
+            proto.alignment = align
+        if number_format is not None:
+            proto.number_format = number_format
+        known[key] = (proto._style, (font, fill, align))  # alive: their ids stay theirs
+    return known[key][0]
