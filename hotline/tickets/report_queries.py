@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Index, func, select
+from sqlalchemy import ColumnElement, Index, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.core.periods import Period
@@ -182,7 +182,15 @@ class TicketReports:
         ]
 
     async def _rows(self, query: Any) -> Sequence[Any]:
-        async with self._sessions() as s:
+        async with self._sessions() as s, s.begin():
+            if s.get_bind().dialect.name == "postgresql":
+                # the three queries run side by side, each in one process (the cores go
+                # to them rather than to parallel workers of one), each hashing its groups
+                # in memory: a month's 6,000 agent groups need about 6 MB, and under the
+                # default 4 MB the planner sorts 70,000 wide rows and spills them to disk
+                # instead (EXPLAIN ANALYZE at a million calls: 250 ms -> 170 ms)
+                await s.execute(text("SET LOCAL work_mem = '32MB'"))
+                await s.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             return (await s.execute(query)).all()
 
     def _by_unit(self, period: Period) -> Any:
