@@ -136,7 +136,7 @@ async def ticket_report(
         text = None if whole else pii.mask_text
         body = await asyncio.to_thread(report_xlsx, report, units, agents, text=text)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
-    return json_response(report_json(report, units, agents))
+    return await asyncio.to_thread(lambda: json_response(report_json(report, units, agents)))
 
 
 def _plain(value: Any) -> Any:
