@@ -93,6 +93,7 @@ def routes(loaded: Loaded, calls: int, deep_cursor: str) -> list[Route]:
         Route(f"/api/quality/reports?period=month&date={day}", "report"),
         Route(f"/api/quality/reports?period=month&date={day}&format=xlsx", "report"),
         Route(f"/api/ticket-reports?period=month&date={day}", "report"),
+        Route(f"/api/ticket-reports?period=month&date={day}&format=xlsx", "report"),
     ]
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import hotline
 from hotline.api import health as health_routes
 from hotline.api import privacy
+from hotline.api import report_jobs as report_builders
 from hotline.api.desk_wiring import attach_desk
 from hotline.api.limits import BodyLimit
 from hotline.api.live_wiring import attach_live
@@ -67,6 +68,7 @@ from hotline.core.leader import Leadership, instance_name
 from hotline.core.loops import Loops, every
 from hotline.core.mqtt import MqttPublisher
 from hotline.core.pipeline import Pipeline
+from hotline.core.report_jobs import ReportJobs
 from hotline.core.settings import Settings, refuse_placeholder_secret
 from hotline.quality.pack import Pack, load_pack
 from hotline.quality.review import rules_from_pack
@@ -125,6 +127,7 @@ class Container:
     tickets: TicketService
     archive: ArchiveStage
     pipeline: Pipeline
+    report_jobs: ReportJobs
     leadership: Leadership
     instance: str
     ami: AmiClient | None = None
@@ -321,6 +324,17 @@ def build(settings: Settings) -> Container:
     quality = QualityStore(sessions, rules_from_pack(pack))
     tickets = make_ticket_service(settings, sessions, bus, recordings, ami)
     archive = ArchiveStage(recordings, archiver, jobs)
+    report_jobs = ReportJobs(
+        sessions,
+        settings.archive_root,
+        jobs,
+        {
+            ticket_reports_routes.TICKETS: report_builders.ticket_report(
+                tickets.store, settings.timezone
+            )
+        },
+        clock=lambda: datetime.now(UTC),
+    )
     pipeline = Pipeline(
         stage_table(
             archive=archive,
@@ -336,6 +350,7 @@ def build(settings: Settings) -> Container:
                 agent_number_pattern=settings.quality.agent_number_pattern,
             ),
             ticket=TicketStage(recordings, transcripts, tickets),
+            reports=report_jobs,
             version=settings.asr.pipeline_version,
         ),
         jobs,
@@ -400,6 +415,7 @@ def build(settings: Settings) -> Container:
         tickets=tickets,
         archive=archive,
         pipeline=pipeline,
+        report_jobs=report_jobs,
         leadership=Leadership(engine),
         instance=instance,
         ami=ami,

@@ -23,6 +23,7 @@ from hotline.api.users import UserStore
 from hotline.asr.store import TranscriptStore
 from hotline.core.bus import Bus as EventBus
 from hotline.core.jobs import JobQueue
+from hotline.core.report_jobs import ReportJobs
 from hotline.core.settings import Settings as HotlineSettings
 from hotline.quality.store import QualityStore
 from hotline.recording.store import RecordingStore
@@ -52,6 +53,7 @@ __all__ = [
     "Jobs",
     "Quality",
     "Recordings",
+    "Reports",
     "Rule",
     "Settings",
     "Supervision",
@@ -122,6 +124,10 @@ def jobs(request: Request) -> JobQueue:
     return container(request).jobs
 
 
+def report_jobs(request: Request) -> ReportJobs:
+    return container(request).report_jobs
+
+
 def settings(request: Request) -> HotlineSettings:
     return container(request).settings
 
@@ -169,6 +175,7 @@ Transcripts = Annotated[TranscriptStore, Depends(transcripts)]
 Quality = Annotated[QualityStore, Depends(quality)]
 Tickets = Annotated[TicketService, Depends(tickets)]
 Jobs = Annotated[JobQueue, Depends(jobs)]
+Reports = Annotated[ReportJobs, Depends(report_jobs)]
 Settings = Annotated[HotlineSettings, Depends(settings)]
 Bus = Annotated[EventBus, Depends(bus)]
 Timezone = Annotated[str, Depends(timezone)]

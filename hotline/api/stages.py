@@ -15,6 +15,7 @@ from typing import Protocol
 from hotline.asr.stage import TRANSCRIBE, TranscribeStage, model_ready
 from hotline.core.jobs import Handler, JobState
 from hotline.core.pipeline import Pipeline, Stage
+from hotline.core.report_jobs import REPORT, REPORT_VERSION, ReportJobs
 from hotline.core.settings import Settings
 from hotline.quality.stage import SCORE, ScoreStage
 from hotline.recording.stage import ARCHIVE, ARCHIVE_VERSION, ArchiveStage
@@ -30,10 +31,12 @@ def stage_table(
     transcribe: TranscribeStage,
     score: ScoreStage,
     ticket: TicketStage,
+    reports: ReportJobs,
     version: int,
 ) -> list[Stage]:
     """The stages; `version` (the ASR pipeline version) is what transcripts and all that
-    is made from them are kept per."""
+    is made from them are kept per. Beside the call's stages, `report`: a report over a
+    large range, made by the same workers instead of inside a request."""
     return [
         Stage(
             ARCHIVE,
@@ -45,6 +48,7 @@ def stage_table(
         Stage(TRANSCRIBE, transcribe.run, feeds=(SCORE, TICKET), version=version),
         Stage(SCORE, score.run, version=version),
         Stage(TICKET, ticket.run, version=version),
+        Stage(REPORT, reports.run, version=REPORT_VERSION),
     ]
 
 

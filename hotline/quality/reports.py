@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-
 from hotline.core import sheets
 from hotline.core.periods import REPORT_LABELS, Period
 from hotline.core.sheets import add_sheet
@@ -264,8 +262,7 @@ def _group_rows(groups: Sequence[GroupStats], rules: Sequence[str]) -> list[list
 def to_xlsx(report: Report) -> bytes:
     """The report as an XLSX workbook (Chinese headers, frozen header row, fitted widths)."""
     tz = report.period.zone
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = sheets.workbook()
     t = report.total
     add_sheet(
         wb,

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-
 from hotline.core import sheets
 from hotline.core.periods import Period
 from hotline.core.sheets import add_sheet
@@ -157,8 +155,7 @@ def _row(t: AgentTimes) -> list[Any]:
 def report_xlsx(r: AgentStateReport) -> bytes:
     """汇总 / 坐席 / 示忙原因 sheets, Chinese headers, frozen header row, fitted widths."""
     tz = r.period.zone
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = sheets.workbook()
     add_sheet(
         wb,
         "汇总",

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import Workbook
-
+from hotline.core import sheets
 from hotline.core.periods import Period
 from hotline.core.sheets import add_sheet, to_bytes
 from hotline.telephony.survey import SurveyRates
@@ -64,8 +63,7 @@ def _row(name: str, r: SurveyRates) -> list[Any]:
 
 def report_xlsx(r: SurveyReport) -> bytes:
     """汇总 / 坐席 / 队列 sheets, in the style of the other reports."""
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = sheets.workbook()
     add_sheet(wb, "汇总", ["报表", *HEAD[1:]], [_row(report_title(r.period), r.total)])
     add_sheet(wb, "坐席", ["坐席", *HEAD[1:]], [_row(a.key or "未知", a) for a in r.agents])
     add_sheet(wb, "队列", ["队列", *HEAD[1:]], [_row(q.key or "无队列", q) for q in r.queues])

@@ -11,14 +11,12 @@ is tested against.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any
 
 from hotline.core import sheets
 from hotline.core.periods import Period
@@ -228,9 +226,6 @@ SATISFACTION_LABELS: dict[Satisfaction, str] = {
     Satisfaction.BASICALLY: "基本满意",
     Satisfaction.UNSATISFIED: "不满意",
 }
-_TITLE = Font(size=14, bold=True)
-_HEADER = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _PERCENT = "0.0%"
 
 Cell = str | int | float | datetime | None
@@ -240,64 +235,90 @@ def report_xlsx(
     report: TicketReport,
     units: Sequence[AssessRow] = (),
     agents: Sequence[AssessRow] = (),
+    *,
+    text: sheets.Text | None = None,
 ) -> bytes:
-    """The report as a workbook: 汇总, 分类, 来源, 责任单位, 热点, 投诉升级, and the 考核
+    """The report as XLSX bytes (see `write_xlsx`)."""
+    out = BytesIO()
+    write_xlsx(out, report, units, agents, text=text)
+    return out.getvalue()
+
+
+def write_xlsx(
+    target: str | Path | IO[bytes],
+    report: TicketReport,
+    units: Sequence[AssessRow] = (),
+    agents: Sequence[AssessRow] = (),
+    *,
+    text: sheets.Text | None = None,
+) -> None:
+    """The report as a workbook: 汇总, 分类, 责任单位, 热点, 投诉升级, 来源, and the 考核
     tables by unit and by agent; each sheet has the report's title in row 1 and Chinese
-    headers in row 2, frozen. The aggregates are small: the sheets hold
-    grouped rows, never a period's tickets."""
+    headers in row 2, frozen. The aggregates are small: the sheets hold grouped rows, never
+    a period's tickets. `text` changes every text cell (masking for a role)."""
     zone = report.period.zone
-    title = report_title(report.period)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "汇总"
+    wb = sheets.workbook()
+
+    def fill(
+        name: str,
+        header: list[str],
+        rows: Iterable[Sequence[Any]],
+        widths: list[int],
+        formats: dict[int, str] | None = None,
+    ) -> None:
+        sheets.add_sheet(
+            wb,
+            name,
+            header,
+            rows,
+            caption=report_title(report.period),
+            widths=widths,
+            wrap=True,
+            text=text,
+            formats=formats,
+        )
+
     made = report.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    summary: list[list[Cell]] = [
+    summary: list[list[Any]] = [
         ["统计周期", report.period.span],
         ["生成时间", made],
         ["受理工单", report.created],
         ["已办结", report.closed],
         ["未办结", report.open],
-        ["办结率", report.closed_rate],
+        ["办结率", _share(report.closed_rate)],
         ["超时工单", report.overdue],
         ["紧急工单", report.urgent],
         ["一级投诉", report.level1],
         ["二级投诉", report.level2],
         *(_pair(f"回访{SATISFACTION_LABELS[s]}", n) for s, n in report.satisfaction),
-        ["回访满意率", report.satisfaction_rate],
+        ["回访满意率", _share(report.satisfaction_rate)],
         ["不满意重办", report.reopened],
         ["即时办结（一次解决）", report.on_spot],
-        ["一次解决率", report.first_contact_rate],
+        ["一次解决率", _share(report.first_contact_rate)],
     ]
-    _fill(ws, title, ["项目", "数值"], summary, [16, 28])
-    for row in ws.iter_rows(min_row=3, max_col=2):
-        if row[0].value in ("办结率", "回访满意率", "一次解决率"):
-            row[1].number_format = _PERCENT
-    _fill(
-        wb.create_sheet("分类"),
-        title,
+    fill("汇总", ["项目", "数值"], summary, [16, 28])
+    fill(
+        "分类",
         ["工单类别", "受理量", "已办结", "超时"],
-        [[r.label, r.created, r.closed, r.overdue] for r in report.by_category],
+        ([r.label, r.created, r.closed, r.overdue] for r in report.by_category),
         [16, 10, 10, 10],
     )
-    _fill(
-        wb.create_sheet("责任单位"),
-        title,
+    fill(
+        "责任单位",
         ["责任单位", "受理量", "已办结", "超时", "投诉"],
-        [[r.label, r.created, r.closed, r.overdue, r.complaints] for r in report.by_unit],
+        ([r.label, r.created, r.closed, r.overdue, r.complaints] for r in report.by_unit),
         [24, 10, 10, 10, 10],
     )
-    _fill(
-        wb.create_sheet("热点"),
-        title,
+    fill(
+        "热点",
         ["排名", "热点问题", "工单数"],
-        [[i, topic, n] for i, (topic, n) in enumerate(report.hot_topics, 1)],
+        ([i, topic, n] for i, (topic, n) in enumerate(report.hot_topics, 1)),
         [8, 24, 10],
     )
-    _fill(
-        wb.create_sheet("投诉升级"),
-        title,
+    fill(
+        "投诉升级",
         ["工单号", "投诉等级", "受理时间", "责任单位", "热点问题", "内容摘要", "状态", "超时"],
-        [
+        (
             [
                 t.id,
                 LEVEL_LABELS[t.complaint_level] if t.complaint_level else "",
@@ -309,26 +330,26 @@ def report_xlsx(
                 "是" if t.overdue else "否",
             ]
             for t in report.escalated
-        ],
+        ),
         [10, 14, 18, 20, 16, 48, 10, 8],
     )
-    _fill(
-        wb.create_sheet("来源"),
-        title,
+    fill(
+        "来源",
         ["来源", "受理量", "已办结"],
-        [[r.label, r.created, r.closed] for r in report.by_source],
+        ([r.label, r.created, r.closed] for r in report.by_source),
         [20, 10, 10],
     )
     for sheet_name, who, lines in (
         ("考核（单位）", "责任单位", units),
         ("考核（人员）", "坐席", agents),
     ):
-        ws2 = wb.create_sheet(sheet_name)
-        _fill(ws2, title, [who, *ASSESS_HEADERS], [assess_cells(x) for x in lines], ASSESS_WIDTHS)
-        for data_row in ws2.iter_rows(min_row=3):
-            for cell in data_row[2:9]:
-                cell.number_format = _PERCENT
-    return sheets.to_bytes(wb)
+        rows = (assess_cells(x) for x in lines)
+        fill(sheet_name, [who, *ASSESS_HEADERS], rows, ASSESS_WIDTHS, _ASSESS_FORMATS)
+    sheets.save(wb, target)
+
+
+def _share(v: float | None) -> sheets.Formatted:
+    return sheets.Formatted(v, _PERCENT)
 
 
 ASSESS_HEADERS = [
@@ -343,6 +364,7 @@ ASSESS_HEADERS = [
     "被有效投诉",
 ]
 ASSESS_WIDTHS = [20, 8, 10, 10, 10, 10, 10, 8, 10, 10]
+_ASSESS_FORMATS = dict.fromkeys(range(2, 9), _PERCENT)  # the rates
 
 
 def assess_cells(x: AssessRow) -> list[Cell]:
@@ -362,25 +384,3 @@ def assess_cells(x: AssessRow) -> list[Cell]:
 
 def _pair(label: str, value: Cell) -> list[Cell]:
     return [label, value]
-
-
-def _fill(
-    sheet: Any, title: str, header: list[str], rows: list[list[Cell]], widths: list[int]
-) -> None:
-    """Title row (merged across the table), bold header row, data, widths; rows 1–2 frozen."""
-    sheet.append([title])
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    sheet["A1"].font = _TITLE
-    sheet.append(header)
-    for cell in sheet[2]:
-        cell.font = _HEADER
-        cell.fill = _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center")
-    for row in rows:
-        sheet.append(row)
-    for i, width in enumerate(widths, 1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    for data_row in sheet.iter_rows(min_row=3):
-        for cell in data_row:
-            cell.alignment = Alignment(vertical="top", wrap_text=True)
-    sheet.freeze_panes = "A3"

@@ -6,8 +6,9 @@ module picks the period and turns the figures into charts.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,7 @@ from hotline.api.deps import (
     Calls,
     Live,
     Quality,
+    Reports,
     Rule,
     Settings,
     Supervisor,
@@ -49,6 +51,7 @@ KINDS = {
     "satisfaction": "满意度",
 }
 PERIODS = {"day": "日报", "week": "周报", "month": "月报"}
+LARGE = {"quarter": "季报", "year": "年报"}  # the ticket report's, made as a job
 LOW_WITHIN_PCT = 80.0  # a queue or agent below this is drawn red
 LOW_SATISFIED_PCT = 80.0  # 满意率 below this is drawn red
 
@@ -62,14 +65,26 @@ def _minutes(v: float) -> str:
 
 
 class ReportQuery(BaseModel):
-    period: Literal["day", "week", "month"] = "day"
+    period: Literal["day", "week", "month", "quarter", "year"] = "day"
     date_: date | None = Field(None, alias="date")
 
 
-def _period(request: Request, tz: str) -> tuple[ReportQuery, Period, dict[str, str]]:
+def _small(period: str) -> Literal["day", "week", "month"]:
+    """The period of a report that has only 日报, 周报, 月报 (`_period` made sure)."""
+    if period not in PERIODS:
+        raise ValueError(period)
+    return cast(Literal["day", "week", "month"], period)
+
+
+def _period(
+    request: Request, tz: str, periods: dict[str, str] = PERIODS
+) -> tuple[ReportQuery, Period, dict[str, str]]:
     q, errors = parse_query(request, ReportQuery)
     if "date" in errors:
         errors["date"] = "请选择日期，例如 2024-11-23"
+    if q.period not in periods:
+        errors["period"] = f"该报表只有{'、'.join(periods.values())}，请重新选择周期"
+        q = q.model_copy(update={"period": "day"})
     p = Period.of(PeriodKind(q.period), q.date_ or datetime.now(UTC), tz)
     return q, p, errors
 
@@ -85,6 +100,7 @@ def _context(request: Request, kind: str, q: ReportQuery, p: Period) -> dict[str
         "p": p,
         "query": urlencode(query),
         "xlsx": urlencode({**query, "format": "xlsx"}),
+        "job": None,
     }
 
 
@@ -156,13 +172,36 @@ def _low_score(v: float) -> bool:
 
 @router.get("/reports/tickets")
 async def tickets(
-    request: Request, user: Supervisor, service: Tickets, tz: Timezone, settings: Settings
+    request: Request,
+    user: Supervisor,
+    service: Tickets,
+    tz: Timezone,
+    settings: Settings,
+    reports: Reports,
 ) -> Response:
-    q, p, errors = _period(request, tz)
-    r = await ticket_report_routes.ticket_report(
-        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
+    """A day, week or month is shown at once; a quarter or a year is made as a job (the
+    API's 202): the page shows its progress bar, polled, and then the workbook's link."""
+    q, p, errors = _period(request, tz, {**PERIODS, **LARGE})
+    context = _context(request, "tickets", q, p)
+    context.update(periods={**PERIODS, **LARGE}, errors=errors)
+    if q.period in LARGE:
+        started = await ticket_report_routes.ticket_report(
+            user, service, tz, auditor(request), settings, q.period, p.first.isoformat(),
+            "xlsx", reports=reports,
+        )  # fmt: skip
+        context.update(job=json.loads(bytes(started.body)), xlsx_url=None)
+        return page(request, "supervisor/report_tickets.html", context)
+    answer = await ticket_report_routes.ticket_report(
+        user,
+        service,
+        tz,
+        auditor(request),
+        settings,
+        period=q.period,
+        day=p.first.isoformat(),
+        reports=reports,
     )
-    assert isinstance(r, dict)
+    r = json.loads(bytes(answer.body))
     charts = [
         bar_chart("各类别新建工单", [(c["label"], float(c["created"])) for c in r["by_category"]]),
         bar_chart(
@@ -171,16 +210,22 @@ async def tickets(
             bad=lambda v: v > 0,
         ),
     ]
-    context = _context(request, "tickets", q, p)
-    context.update(errors=errors, r=r, charts=charts, xlsx_url="/api/ticket-reports?")
+    context.update(r=r, charts=charts, xlsx_url="/api/ticket-reports?")
     return page(request, "supervisor/report_tickets.html", context)
+
+
+@router.get("/reports/jobs/{job_id}")
+async def report_job(request: Request, user: Supervisor, reports: Reports, job_id: int) -> Response:
+    """A ticket report job's progress (polled by its page every second while it runs)."""
+    job = await ticket_report_routes.ticket_report_job(user, reports, job_id)
+    return page(request, "supervisor/report_job.html", {"job": job})
 
 
 @router.get("/reports/agents")
 async def agents(request: Request, user: Supervisor, live: Live, tz: Timezone) -> Response:
     q, p, errors = _period(request, tz)
     r = await live_routes.reports(
-        user, live, auditor(request), period=q.period, day=p.first.isoformat()
+        user, live, auditor(request), period=_small(q.period), day=p.first.isoformat()
     )
     assert isinstance(r, dict)
     rows = r["agents"]
@@ -221,17 +266,26 @@ async def satisfaction(
     service: Tickets,
     tz: Timezone,
     settings: Settings,
+    reports: Reports,
 ) -> Response:
     """The callers' own survey (参评率 / 满意率, and the 不满意 to follow up) beside the
     回访 satisfaction of tickets: two figures, two tables, never added together."""
     q, p, errors = _period(request, tz)
     r = await survey_routes.survey_report(
-        user, surveys, tz, auditor(request), period=q.period, day=p.first.isoformat()
+        user, surveys, tz, auditor(request), period=_small(q.period), day=p.first.isoformat()
     )
-    tickets = await ticket_report_routes.ticket_report(
-        user, service, tz, auditor(request), settings, period=q.period, day=p.first.isoformat()
+    answer = await ticket_report_routes.ticket_report(
+        user,
+        service,
+        tz,
+        auditor(request),
+        settings,
+        period=q.period,
+        day=p.first.isoformat(),
+        reports=reports,
     )
-    assert isinstance(r, dict) and isinstance(tickets, dict)
+    assert isinstance(r, dict)
+    tickets = json.loads(bytes(answer.body))
     unhappy = await survey_routes.list_surveys(
         user, surveys, tz, p.start_utc, p.end_utc, result=SurveyResult.UNSATISFIED
     )

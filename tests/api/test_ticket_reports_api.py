@@ -4,11 +4,14 @@ and found by its ticket."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import openpyxl
 
+from hotline.core.roles import Role
 from tests.api.test_tickets_api import T0, Api, api, drafted
 from tests.factories import answered_call, pending_recording
 from tests.tickets.test_service import COMPLAINT
@@ -139,3 +142,70 @@ async def test_a_formula_typed_into_a_ticket_never_runs_in_the_supervisors_excel
     report_book = openpyxl.load_workbook(io.BytesIO(report.content))
     topics = [c.value for row in report_book["热点"].iter_rows() for c in row]
     assert "'@SUM(1)" in topics
+
+
+async def finished(api: Api, who: str, url: str) -> dict[str, Any]:
+    """Poll a report job as its page does until it is done or failed (the job runs in the
+    service's own worker: on SQLite in `serve`, on PostgreSQL through procrastinate)."""
+    for _ in range(600):
+        r = await api.get(who, url)
+        assert r.status_code == 200, r.text
+        job: dict[str, Any] = r.json()
+        assert 0 <= job["done"] <= max(job["total"], 1) and 0 <= job["percent"] <= 100
+        if job["state"] in ("done", "failed"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"report job {url} still {job['state']} after a minute")
+
+
+async def test_a_years_report_is_made_by_a_job_and_downloaded_when_ready(api: Api) -> None:
+    """年报: too large to hold a request, so the API answers 202 with the job's address; the
+    supervisor who asked follows its progress and downloads the workbook; nobody else sees
+    it, agents not even the address. A week is still answered at once."""
+    tid = await drafted(api)
+    await api.act("wang", tid, "confirm")
+    await api.act("boss", tid, "dispatch", unit="抢修中心")
+
+    r = await api.get(
+        "boss", "/api/ticket-reports", period="year", date="2024-11-25", format="xlsx"
+    )
+    assert r.status_code == 202, r.text
+    url = r.headers["location"]
+    assert r.json()["url"] == url and r.json()["title"] == "客服热线工单年报 2024年.xlsx"
+    assert r.json()["state"] in ("pending", "running", "done")
+
+    job = await finished(api, "boss", url)
+    assert job["state"] == "done" and job["error"] is None
+    assert job["done"] == job["total"] == 2 and job["percent"] == 100
+    file = await api.get("boss", job["download"])
+    assert file.status_code == 200 and "filename*=UTF-8''" in file.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(file.content))
+    assert book["汇总"]["A1"].value == "客服热线工单年报 2024年"
+    units = [str(c.value) for row in book["责任单位"].iter_rows(min_row=3) for c in row]
+    assert "抢修中心" in units
+
+    await api.container.users.add("zhao", Role.SUPERVISOR, None, datetime.now(UTC))
+    api.tokens["zhao"] = await api.container.users.issue_token("zhao", datetime.now(UTC))
+    other = await api.get("zhao", url)
+    assert other.status_code == 404 and "没有编号为" in other.json()["message"]
+    assert (await api.get("zhao", job["download"])).status_code == 404
+    assert (await api.get("wang", url)).status_code == 403
+    assert (await api.get("wang", job["download"])).status_code == 403
+
+    week = await api.get("boss", "/api/ticket-reports", period="week", date="2024-11-25")
+    assert week.status_code == 200 and week.json()["created"] == 1
+
+
+async def test_a_quarters_report_as_json_from_its_job_has_the_figures_of_the_route(
+    api: Api,
+) -> None:
+    tid = await drafted(api)
+    await api.act("wang", tid, "confirm")
+    r = await api.get("boss", "/api/ticket-reports", period="quarter", date="2024-11-25")
+    assert r.status_code == 202
+    job = await finished(api, "boss", r.headers["location"])
+    body = (await api.get("boss", job["download"])).json()
+    month = (await api.get("boss", "/api/ticket-reports", period="month", date="2024-11")).json()
+    assert body["title"] == "客服热线工单季报 2024年第4季度"
+    assert body["created"] == month["created"] == 1
+    assert body["by_category"] == month["by_category"]

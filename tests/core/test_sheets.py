@@ -61,3 +61,29 @@ def test_only_core_sheets_saves_a_workbook() -> None:
         if re.search(r"\bwb\.save\(|Workbook\(\)\.save|\.save\(out\)", p.read_text())
     ]
     assert savers == ["core/sheets.py"]
+
+
+def test_a_long_sheet_streams_from_an_iterator_and_reads_back_the_same() -> None:
+    """3,000 rows from a generator (never a list): the workbook reads back row for row,
+    with the bold frozen header, widths measured on the first rows, the masking `text`
+    applied to every text cell and the formula escaped after it."""
+    made: list[int] = []
+
+    def lines():  # type: ignore[no-untyped-def]
+        for i in range(3000):
+            made.append(i)
+            yield [i, f"用户{i}", "=1+1" if i == 7 else "13800138000"]
+
+    wb = sheets.workbook()
+    n = sheets.add_sheet(
+        wb, "明细", ["序号", "姓名", "号码"], lines(), text=lambda s: s.replace("0013", "****")
+    )
+    assert n == 3000 and len(made) == 3000
+    book = openpyxl.load_workbook(io.BytesIO(sheets.to_bytes(wb)))
+    ws = book["明细"]
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    assert values[0] == ["序号", "姓名", "号码"] and len(values) == 3001
+    assert values[1] == [0, "用户0", "138****8000"]
+    assert values[8] == [7, "用户7", "'=1+1"]
+    assert ws["A1"].font.bold and ws.freeze_panes == "A2"
+    assert ws.column_dimensions["B"].width == sheets.width("用户999") + 4  # first 1,000 rows

@@ -10,8 +10,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -246,3 +248,29 @@ def test_a_callers_unsatisfied_verdict_is_announced_on_an_open_page(
     expect(banner).to_contain_text("PJSIP/1002")
     banner.get_by_role("link", name="查看通话 1.2").click()
     expect(page).to_have_url(re.compile("/calls/1.2$"))
+
+
+def test_a_years_ticket_report_is_made_in_the_background_and_downloaded(
+    page: Page, world: World, tmp_path: Path
+) -> None:
+    """年报: the page does not wait for a year of tickets; it shows the job's progress bar,
+    polled, and then the link to the workbook, which downloads and opens."""
+    open_signed_in(page, "chen", "/reports/tickets")
+    page.get_by_label("周期").select_option("year")
+    page.get_by_role("button", name="查看").click()
+    expect(page.get_by_role("heading", name="报表 · 工单年报")).to_be_visible()
+    expect(page.get_by_role("progressbar", name="报表生成进度")).to_be_visible()
+    link = page.get_by_role("link", name=re.compile(r"下载 客服热线工单年报 \d{4}年\.xlsx"))
+    expect(link).to_be_visible(timeout=30_000)  # the job ran in the service's own worker
+    expect(page.get_by_role("status")).to_have_text("已完成")
+    expect(page.get_by_role("progressbar", name="报表生成进度")).to_have_attribute(
+        "value", re.compile(r"[1-9]")
+    )
+    with page.expect_download() as got:
+        link.click()
+    saved = tmp_path / got.value.suggested_filename
+    got.value.save_as(saved)
+    assert saved.name.startswith("客服热线工单年报") and saved.suffix == ".xlsx"
+    book = openpyxl.load_workbook(saved)
+    assert book.sheetnames[:3] == ["汇总", "分类", "责任单位"]
+    assert str(book["汇总"]["A1"].value).startswith("客服热线工单年报")

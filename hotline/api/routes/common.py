@@ -23,6 +23,7 @@ __all__ = [
     "PageCursor",
     "Since",
     "Until",
+    "attachment",
     "download",
     "local",
     "may_see",
@@ -39,10 +40,15 @@ PageCursor = Annotated[
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def attachment(ascii_name: str, name: str) -> dict[str, str]:
+    """The header of an attachment named in Chinese (RFC 5987) with an ASCII fallback."""
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return {"Content-Disposition": disposition}
+
+
 def download(body: bytes, media_type: str, ascii_name: str, name: str) -> Response:
     """An attachment named in Chinese (RFC 5987) with an ASCII fallback for old clients."""
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+    return Response(body, media_type=media_type, headers=attachment(ascii_name, name))
 
 
 def local(timezone: str, value: datetime | None) -> datetime | None:
