@@ -33,12 +33,35 @@ async def _pg_execute(sql: str) -> None:
         await conn.close()
 
 
+# HOTLINE_TEST_PG_PARTITIONED=1 (make test's second run): every PostgreSQL database of the
+# tests is migrated and its large tables partitioned by month before the test starts, so
+# the test's own migrate is a no-op and the code runs on the partitioned layout
+PARTITIONED = os.environ.get("HOTLINE_TEST_PG_PARTITIONED") == "1"
+
+
+async def _migrate_and_partition(url: str) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from hotline.api.partitioning import partition
+
+    eng = db.make_engine(url)
+    try:
+        await db.migrate(eng)
+        await partition(eng, ZoneInfo("Asia/Shanghai"), datetime.now(UTC), ahead=1)
+    finally:
+        await eng.dispose()
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards."""
+    """A new PostgreSQL database, dropped afterwards: empty, or migrated and partitioned
+    when HOTLINE_TEST_PG_PARTITIONED=1."""
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
     base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    if PARTITIONED:
+        asyncio.run(_migrate_and_partition(f"{base}/{name}"))
     yield f"{base}/{name}"
     asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -18,6 +18,8 @@ from hotline.core.db import Base, UtcDateTime
 class CallRow(Base):
     __tablename__ = "calls"
     __table_args__ = (  # each list filter with the newest-first order (migration 0012)
+        # the upsert's key, also on a partitioned `calls` (migration w17_0022)
+        Index("ux_calls_call_id_entered_at", "call_id", "entered_at", unique=True),
         Index("ix_calls_entered_at_call_id", "entered_at", "call_id"),
         Index("ix_calls_within_rule_entered_at", "within_rule", "entered_at"),
         Index("ix_calls_agent_member_entered_at", "agent_member", "entered_at"),
