@@ -184,12 +184,9 @@ def partition(
         )
         typer.echo(f"{r.table}: {done}; new partitions: {', '.join(r.created) or '-'}")
         for d in r.dropped:
-            verb = (
-                "保留 kept"
-                if d.kept_because
-                else ("将删除 would drop" if dry_run else "已删除 dropped")
-            )
-            typer.echo(f"  {d.partition}\t{d.rows} rows\t{verb}\t{d.kept_because or ''}")
+            verb = "将删除 would drop" if dry_run else "已删除 dropped"
+            why = f"保留 kept: {d.held} 行 rows, {r.held}" if d.held else verb
+            typer.echo(f"  {d.partition}\t{d.rows} rows\t{why}")
 
 
 @app.command("settings")

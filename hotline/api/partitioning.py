@@ -24,6 +24,7 @@ class Partitioned:
     table: str
     key: str
     guard: str  # counts the rows of {part} that keep the month (see partitions.drop_months)
+    held: str  # what those rows are, for the person running it
 
 
 PLAN = (
@@ -34,6 +35,7 @@ PLAN = (
         "entered_at",
         "SELECT count(*) FROM {part} c JOIN recordings r ON r.call_id = c.call_id "
         "WHERE r.legal_hold OR r.retain_until > :now",
+        "通话的录音仍在保存期内或处于法律保全 (recording retained or on legal hold)",
     ),
     # who listened to a recording stays as long as the recording may be listened to
     Partitioned(
@@ -41,6 +43,7 @@ PLAN = (
         "at",
         "SELECT count(*) FROM {part} a JOIN recordings r ON r.id = a.recording_id "
         "WHERE r.legal_hold OR r.retain_until > :now",
+        "审计记录所涉录音仍在保存期内或处于法律保全 (recording retained or on legal hold)",
     ),
     # a ticket's history goes whole or not at all: not while the ticket has newer events
     Partitioned(
@@ -48,6 +51,7 @@ PLAN = (
         "at",
         "SELECT count(*) FROM {part} e WHERE EXISTS (SELECT 1 FROM ticket_events n "
         "WHERE n.ticket_id = e.ticket_id AND n.at >= :before)",
+        "工单在保留月份中还有更新的记录 (the ticket's history goes on in a kept month)",
     ),
 )
 
@@ -55,6 +59,7 @@ PLAN = (
 @dataclass(frozen=True, slots=True)
 class TableReport:
     table: str
+    held: str  # why a kept month is kept
     converted_rows: int | None  # None: it was partitioned already
     created: list[str]
     dropped: list[Dropped]
@@ -88,7 +93,7 @@ async def partition(
                 dropped = await partitions.drop_months(
                     conn, p.table, zone, before, now, p.guard, dry_run=dry_run
                 )
-        reports.append(TableReport(p.table, converted, created, dropped))
+        reports.append(TableReport(p.table, p.held, converted, created, dropped))
     if any(r.converted_rows for r in reports):
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")

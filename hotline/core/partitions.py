@@ -52,7 +52,7 @@ class Month:
 class Dropped:
     partition: str
     rows: int
-    kept_because: str | None  # None: dropped (or would be, in a dry run)
+    held: int  # rows the guard keeps; 0: dropped (or would be, in a dry run)
 
 
 def months_between(first: Month, last: Month) -> list[Month]:
@@ -309,5 +309,5 @@ async def drop_months(
         if kept is None and not dry_run:
             await conn.execute(text(f"ALTER TABLE {_q(table)} DETACH PARTITION {_q(part)}"))
             await conn.execute(text(f"DROP TABLE {_q(part)}"))
-        out.append(Dropped(part, rows, kept))
+        out.append(Dropped(part, rows, held))
     return out

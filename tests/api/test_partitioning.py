@@ -136,8 +136,8 @@ async def test_a_generated_hotline_is_partitioned_by_month_and_keeps_every_row(
         )
         calls_report = next(r for r in again if r.table == "calls")
         assert calls_report.converted_rows is None
-        verdicts = {d.partition: d.kept_because for d in calls_report.dropped}
-        assert verdicts[old_part] is None and verdicts[held_part] is not None
+        verdicts = {d.partition: d.held for d in calls_report.dropped}
+        assert verdicts[old_part] == 0 and verdicts[held_part] == 1
         assert await calls.get("old-1") is None
         assert await calls.get(loaded.sample_call) is not None
         assert await calls.get("far-1") is not None
