@@ -6,10 +6,11 @@ same dependencies, so who may see or do what is decided once, in api/routes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from starlette.responses import Response
 
 from hotline.api.deps import (
@@ -34,27 +35,40 @@ from hotline.web.render import page, timezone
 router = APIRouter(include_in_schema=False)
 
 
+@dataclass
+class Pop:
+    """What the pop's customer panel reads, as one dependency (the same ones the API's
+    route functions take)."""
+
+    user: AnyUser
+    calls: Calls
+    desk: Desk
+    recordings: Recordings
+    transcripts: Transcripts
+    tickets: Tickets
+    audit: Audit
+
+
+PopDeps = Annotated[Pop, Depends()]
+
+
 async def _call_customer(
     request: Request,
-    user: AnyUser,
-    calls: Calls,
-    desk: Desk,
-    recordings: Recordings,
-    transcripts: Transcripts,
-    tickets: Tickets,
-    audit: Audit,
+    p: Pop,
     call_id: str,
     message: str | None = None,
     error: str | None = None,
 ) -> Response:
     state = await customers_routes.call_customer(
-        user, calls, desk, recordings, transcripts, call_id
+        p.user, p.calls, p.desk, p.recordings, p.transcripts, call_id
     )
     account = None
     if state.verified:
-        account = await customers_routes.call_account(user, calls, desk, tickets, audit, call_id)
+        account = await customers_routes.call_account(
+            p.user, p.calls, p.desk, p.tickets, p.audit, call_id
+        )
     suggestions = await knowledge_routes.call_suggestions(
-        user, calls, desk, recordings, transcripts, call_id
+        p.user, p.calls, p.desk, p.recordings, p.transcripts, call_id
     )
     return page(
         request,
@@ -72,52 +86,32 @@ async def _call_customer(
 @router.get("/workspace/pop/{call_id}/customer")
 async def call_customer(
     request: Request,
-    user: AnyUser,
-    calls: Calls,
-    desk: Desk,
-    recordings: Recordings,
-    transcripts: Transcripts,
-    tickets: Tickets,
-    audit: Audit,
+    pop: PopDeps,
     call_id: str,
 ) -> Response:
     """The caller's file on the pop: notices first, then who it is and the check."""
-    return await _call_customer(
-        request, user, calls, desk, recordings, transcripts, tickets, audit, call_id
-    )
+    return await _call_customer(request, pop, call_id)
 
 
 @router.post("/workspace/pop/{call_id}/customer")
 async def link_customer(
     request: Request,
-    user: AnyUser,
-    calls: Calls,
-    desk: Desk,
-    recordings: Recordings,
-    transcripts: Transcripts,
-    tickets: Tickets,
-    audit: Audit,
+    pop: PopDeps,
     call_id: str,
     customer_id: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = int(customer_id) if customer_id.isdigit() else None
-    await customers_routes.link_customer(user, calls, desk, call_id, LinkIn(customer_id=chosen))
-    message = "已确认来电客户" if chosen else "已记录：来电人不在客户档案中"
-    return await _call_customer(
-        request, user, calls, desk, recordings, transcripts, tickets, audit, call_id, message
+    await customers_routes.link_customer(
+        pop.user, pop.calls, pop.desk, call_id, LinkIn(customer_id=chosen)
     )
+    message = "已确认来电客户" if chosen else "已记录：来电人不在客户档案中"
+    return await _call_customer(request, pop, call_id, message)
 
 
 @router.post("/workspace/pop/{call_id}/identity")
 async def check_identity(
     request: Request,
-    user: AnyUser,
-    calls: Calls,
-    desk: Desk,
-    recordings: Recordings,
-    transcripts: Transcripts,
-    tickets: Tickets,
-    audit: Audit,
+    pop: PopDeps,
     call_id: str,
     confirmed: Annotated[list[str] | None, Form()] = None,
     outcome: Annotated[str, Form()] = "checked",
@@ -125,7 +119,9 @@ async def check_identity(
     body = IdentityIn(confirmed=confirmed or [], could_not=outcome == "could_not")
     message = error = None
     try:
-        check = await customers_routes.check_identity(user, calls, desk, audit, call_id, body)
+        check = await customers_routes.check_identity(
+            pop.user, pop.calls, pop.desk, pop.audit, call_id, body
+        )
         message = (
             "身份核实通过，已显示账户信息"
             if check.passed
@@ -133,9 +129,7 @@ async def check_identity(
         )
     except InvalidInput as exc:
         error = exc.message
-    return await _call_customer(
-        request, user, calls, desk, recordings, transcripts, tickets, audit, call_id, message, error
-    )
+    return await _call_customer(request, pop, call_id, message, error)
 
 
 @router.get("/workspace/notices")
