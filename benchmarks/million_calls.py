@@ -122,11 +122,14 @@ class Sink(Protocol):
 
 
 def _ordered(cols: list[str], rows: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Rows given as dicts are written to the columns they name (the others take their
-    defaults: a new NOT NULL column with none makes the load fail, as it should)."""
+    """Rows given as dicts are written to the columns they name, rows given as tuples to
+    the first columns (the others take their defaults: a new NOT NULL column with none
+    makes the load fail, as it should)."""
     if rows and isinstance(rows[0], dict):
         named = [c for c in cols if c in rows[0]]
         return named, [tuple(r[c] for c in named) for r in rows]
+    if rows and len(rows[0]) < len(cols):  # columns added since the tuple was laid out
+        return cols[: len(rows[0])], rows
     return cols, rows
 
 

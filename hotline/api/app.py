@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -468,9 +469,14 @@ async def start(c: Container) -> None:
             "AMI disabled: no switch configured (set HOTLINE_AMI__HOST, HOTLINE_AMI__USERNAME "
             "and HOTLINE_AMI__SECRET to follow calls)"
         )
+    # The start-up heap (modules, settings, policies: ~380,000 objects) is frozen, so a
+    # full garbage collection never walks it again: walking it took ~120 ms of CPU on the
+    # event loop, a freeze of every request at each collection.
+    gc.freeze()
 
 
 async def stop(c: Container) -> None:
+    gc.unfreeze()  # what start froze may be collected again once the service stops
     c.loops.stopping()
     if c.ami is not None:
         await c.ami.stop()

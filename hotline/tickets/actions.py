@@ -105,6 +105,7 @@ class Actions:
         ).action
         deadlines: Deadlines | None = None
         level: ComplaintLevel | None = None
+        followup_due: datetime | None = None
         dl = self.drafting.deadlines
         if act is Action.CONFIRM:
             if t.category is None:
@@ -127,6 +128,11 @@ class Actions:
                 reply_by = None
                 await self.drafting.calendar_gap(t.id, (exc,))
             deadlines = replace(t.deadlines, reply_by=reply_by)
+            if self.policy is not None:  # the first 回访 attempt, indexed for the watch
+                start = followup.start(
+                    self.policy.followup, now, current.followup_booked_at, t.reopened
+                )
+                followup_due = followup.next_attempt_at(self.policy.followup, start, [])
         elif act is Action.REOPEN and t.category is not None:
             # 不满意重办: the second handling gets the category's time again, from now
             again = await dl(t.id, t.category, t.complaint_level, now, now)
@@ -159,6 +165,7 @@ class Actions:
             now=now,
             deadlines=deadlines,
             complaint_level=level,
+            followup_due=followup_due,
         )
         await self.bus.publish(
             Message("ticket/changed", payload(record, action=str(act), by=actor))

@@ -1,14 +1,16 @@
 """Deadline marks: the deadline watch's writes. Rule: the watch reads only the tickets whose
 indexed `next_deadline` has come (`WHERE next_deadline <= now`), marks their newly late
 steps compare-and-set on the version with a history row, in one session per tick, and moves
-each one's next deadline on; every other write of a ticket keeps `next_deadline` right
-through `next_deadline_after`.
+each one's next deadline on; the per-ticket work runs in a worker thread, so the event loop
+stays free. Every other write of a ticket keeps `next_deadline` right through
+`next_deadline_after`.
 
 A mixin of `TicketStore`, which holds the session factory.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,7 +25,7 @@ from hotline.tickets import sla
 from hotline.tickets.history import history_row
 from hotline.tickets.model import Deadlines, State
 from hotline.tickets.records import TicketRecord, record_from_row
-from hotline.tickets.tables import TicketRow
+from hotline.tickets.tables import TicketEventRow, TicketRow
 
 
 class DeadlineStore:
@@ -44,52 +46,20 @@ class DeadlineStore:
         LOCKED`; SQLite refuses a write from a stale snapshot), all of them updated in one
         statement, with a history row for each newly late step and each next deadline moved
         on. Tickets nothing is due on are not read."""
-        out: list[Overdue] = []
         table: Table = TicketRow.__table__  # type: ignore[assignment]
         async with self._sessions() as session, session.begin():
             rows = (
-                await session.scalars(
-                    select(TicketRow)
-                    .where(
-                        TicketRow.next_deadline <= now,
-                        TicketRow.state != State.CLOSED.value,
-                    )
-                    .order_by(TicketRow.next_deadline)
+                await session.execute(
+                    select(*table.c)
+                    .where(table.c.next_deadline <= now, table.c.state != State.CLOSED.value)
+                    .order_by(table.c.next_deadline)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            changes: list[dict[str, Any]] = []
-            for row in rows:
-                record = record_from_row(row)
-                t = record.ticket
-                steps = sla.overdue(t.deadlines, record.reached(), now)
-                new = [s for s in steps if s not in record.overdue_steps]
-                marked = sorted({*record.overdue_steps, *steps})
-                changes.append(
-                    {
-                        "b_id": row.id,
-                        "b_overdue": bool(marked) or row.overdue,
-                        "b_steps": ",".join(marked),
-                        "b_next": sla.next_deadline(t.deadlines, record.reached(), marked),
-                    }
-                )
-                if not new:
-                    continue
-                session.add(
-                    self._event(
-                        row.id,
-                        now,
-                        "system",
-                        Role.SYSTEM,
-                        "overdue",
-                        None,
-                        None,
-                        detail={"steps": new},
-                    )
-                )
-                late = replace(record, ticket=replace(t, overdue=True), overdue_steps=tuple(marked))
-                out.append(Overdue(late, tuple(new)))
+            # the per-ticket work is CPU: in a worker thread, the event loop stays free
+            changes, out, events = await asyncio.to_thread(_marks, rows, now)
+            session.add_all(events)
             if changes:
                 await session.execute(
                     update(table)
@@ -136,6 +106,39 @@ class DeadlineStore:
                 )
             )
         return True
+
+
+def _marks(
+    rows: Sequence[Any], now: datetime
+) -> tuple[list[dict[str, Any]], list[Overdue], list[TicketEventRow]]:
+    """For each ticket read: its new marks and next deadline, the newly late steps, and a
+    history row for each ticket with one. Pure CPU over the rows read."""
+    changes: list[dict[str, Any]] = []
+    out: list[Overdue] = []
+    events: list[TicketEventRow] = []
+    for row in rows:
+        record = record_from_row(row)
+        t = record.ticket
+        steps = sla.overdue(t.deadlines, record.reached(), now)
+        new = [s for s in steps if s not in record.overdue_steps]
+        marked = sorted({*record.overdue_steps, *steps})
+        changes.append(
+            {
+                "b_id": row.id,
+                "b_overdue": bool(marked) or row.overdue,
+                "b_steps": ",".join(marked),
+                "b_next": sla.next_deadline(t.deadlines, record.reached(), marked),
+            }
+        )
+        if not new:
+            continue
+        detail = {"steps": new}
+        events.append(
+            history_row(row.id, now, "system", Role.SYSTEM, "overdue", None, None, detail=detail)
+        )
+        late = replace(record, ticket=replace(t, overdue=True), overdue_steps=tuple(marked))
+        out.append(Overdue(late, tuple(new)))
+    return changes, out, events
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,17 @@ def next_attempt_at(
     return out_of_quiet_hours(policy, earliest)
 
 
+def start(
+    policy: FollowupPolicy, replied_at: datetime, booked_at: datetime | None, reopened: int
+) -> datetime:
+    """What the first attempt's delay counts from: the reply, or the time the customer
+    booked for the 回访 (less the delay) when that is later, so the first attempt is due at
+    the booked time. A booking holds for the first handling only, not after a 重办."""
+    if booked_at is not None and reopened == 0:
+        return max(replied_at, booked_at - timedelta(hours=policy.delay_h))
+    return replied_at
+
+
 def check_attempt(
     policy: FollowupPolicy, replied_at: datetime, attempts: Sequence[PastAttempt], now: datetime
 ) -> None:

@@ -10,10 +10,11 @@ Originate).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from hotline.core.errors import InvalidInput, Unavailable
@@ -52,29 +53,40 @@ class Followups:
         self.policy = policy
         self.rules = rules
         self.clock = clock
-        self._unusable: set[int] = set()  # tickets whose number was said to be undiallable
 
     async def next_followup_at(self, record: TicketRecord) -> datetime | None:
         t = record.ticket
         if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
             return None
+        return self._next(record, await self.store.followups(t.id, t.reopened))
+
+    def _next(self, record: TicketRecord, attempts: Sequence[FollowupAttempt]) -> datetime | None:
+        """When the next attempt is due, given this round's attempts; None when nothing is
+        to be dialled."""
+        t = record.ticket
+        if t.state not in (State.REPLIED, State.FOLLOW_UP) or t.replied_at is None:
+            return None
         if record.followup_declined:
             return None  # the customer said 不需要回访
-        attempts = await self.store.followups(t.id, t.reopened)
         if any(a.result is None for a in attempts):
             return None  # one in progress
         return followup.next_attempt_at(self.policy, self._start(record), _past(attempts))
 
+    def _watched(
+        self, record: TicketRecord, attempts: Sequence[FollowupAttempt]
+    ) -> datetime | None:
+        """When the watch should next look at the ticket: the next attempt, unless an agent
+        makes every 回访 of its channel by hand."""
+        if self.rules is not None and self.rules.manual(record.ticket.source):
+            return None
+        return self._next(record, attempts)
+
     def _start(self, record: TicketRecord) -> datetime:
-        """The reply, or the time the customer booked for the 回访 (less the delay) when it
-        is later: the first attempt is then due at the booked time."""
         replied = record.ticket.replied_at
         assert replied is not None
-        booked = record.followup_booked_at
-        if booked is not None and record.ticket.reopened == 0:
-            at_booked = booked - timedelta(hours=self.policy.delay_h)
-            return max(replied, at_booked)
-        return replied
+        return followup.start(
+            self.policy, replied, record.followup_booked_at, record.ticket.reopened
+        )
 
     async def _begin(
         self, record: TicketRecord, *, actor: str, role: Role | str, action_id: str | None = None
@@ -176,6 +188,7 @@ class Followups:
                 reason=followup.UNREACHABLE_REASON,
                 data={"unreachable": True},
             )
+        await self.store.set_followup_due(ticket_id, self._watched(record, attempts))
         return record
 
     async def dial_followup(self, ticket_id: int, *, actor: str, role: Role | str) -> TicketRecord:
@@ -237,24 +250,43 @@ class Followups:
         )
         return await self.store.require(record.id)
 
+    async def due(self, now: datetime) -> list[TicketRecord]:
+        """The tickets whose next 回访 attempt is due at `now`. Reads only the tickets whose
+        indexed `followup_due` has come; one whose next attempt is later (or never: by
+        hand, in progress, over) gets that time written and is not read again until then."""
+        rows = await self.store.followups_due(now)
+        rounds = await self.store.followups_of([(r.id, r.ticket.reopened) for r, _ in rows])
+        due, later = await asyncio.to_thread(self._sort, rows, rounds, now)  # CPU: off the loop
+        await self.store.set_followup_dues(later)
+        return due
+
+    def _sort(
+        self,
+        rows: Sequence[tuple[TicketRecord, datetime]],
+        rounds: Mapping[tuple[int, int], Sequence[FollowupAttempt]],
+        now: datetime,
+    ) -> tuple[list[TicketRecord], list[tuple[int, datetime | None, datetime]]]:
+        due, later = [], []
+        for record, seen in rows:
+            at = self._watched(record, rounds.get((record.id, record.ticket.reopened), []))
+            if at is not None and at <= now:
+                due.append(record)
+            else:
+                later.append((record.id, at, seen))
+        return due, later
+
     async def dial_due(self) -> int:
         """Dial every 回访 that is due (AMI only); returns how many were placed."""
         if not self.dialler.ready:
             return 0
-        placed, now = 0, self.clock()
-        for record in await self.store.open_tickets([State.REPLIED, State.FOLLOW_UP]):
-            if self.rules is not None and self.rules.manual(record.ticket.source):
-                continue  # 100 % manual 回访 for this channel: an agent calls
-            due = await self.next_followup_at(record)
-            if due is None or due > now:
-                continue
+        placed = 0
+        for record in await self.due(self.clock()):
             try:
                 await self._dial(record, actor="system", role=Role.SYSTEM)
                 placed += 1
-            except UnusableNumber as exc:
-                if record.id not in self._unusable:  # said once; the agent calls by hand
-                    self._unusable.add(record.id)
-                    log.warning("回访 of ticket %d not dialled: %s", record.id, exc.message)
+            except UnusableNumber as exc:  # the agent calls by hand; said once
+                await self.store.set_followup_due(record.id, None)
+                log.warning("回访 of ticket %d not dialled: %s", record.id, exc.message)
             except Exception:
                 log.exception("回访 of ticket %d could not be placed", record.id)
         return placed

@@ -341,11 +341,14 @@ class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, Fol
         now: datetime,
         deadlines: Deadlines | None = None,
         complaint_level: ComplaintLevel | None = None,
+        followup_due: datetime | None = None,
     ) -> TicketRecord:
         """One lifecycle action, validated by `lifecycle.step`, stored with its history.
 
         `data`: unit (dispatch), satisfaction and unreachable (close/reopen), step and
-        new_due (request_extension); all of it is kept in the history's detail."""
+        new_due (request_extension); all of it is kept in the history's detail.
+        `followup_due` (a reply): when its first 回访 is due, as the policy says; without
+        it the reply itself, a lower bound the watch makes exact at its first look."""
         data = dict(data or {})
         current = await self.require(ticket_id)
         t = current.ticket
@@ -363,6 +366,8 @@ class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, Fol
             values.update(deadline_values(deadlines))
         if complaint_level is not None:
             values["complaint_level"] = int(complaint_level)
+        if move.action is Action.REPLY:
+            values["followup_due"] = followup_due or now
         values.update(updated_at=now, version=current.version + 1)
         detail = {k: v for k, v in data.items() if k not in ("unreachable",) or v}
         if deadlines is not None:
@@ -474,6 +479,8 @@ class TicketStore(TicketQueries, TicketReports, Verification, DeadlineStore, Fol
         self, current: TicketRecord, values: dict[str, Any], event: TicketEventRow
     ) -> None:
         values.setdefault("next_deadline", next_deadline_after(current, values))
+        if State(values.get("state", current.ticket.state)) not in (State.REPLIED, State.FOLLOW_UP):
+            values.setdefault("followup_due", None)  # no 回访 left to dial
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(TicketRow)

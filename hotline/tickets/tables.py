@@ -84,6 +84,9 @@ class TicketRow(Base):
     verify_note: Mapped[str | None] = mapped_column(Text)
     verified_by: Mapped[str | None] = mapped_column(String(64))
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # 0021_followup_due: when the watch next looks at this ticket's 回访 (NULL: nothing to
+    # dial: not replied, one in progress, declined, reached, attempts used up, closed)
+    followup_due: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 
 class TicketEventRow(Base):

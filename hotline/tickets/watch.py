@@ -2,8 +2,9 @@
 
 Rule: a step is marked overdue once (compare-and-set in the store) and only the steps
 newly past their deadline are published as "alert/ticket_overdue"; a tick reads only the
-tickets whose indexed `next_deadline` has come, never every open ticket; a failed round is
-logged and the loop goes on.
+tickets whose indexed `next_deadline` has come and, for 回访, those whose indexed
+`followup_due` has come, never every open or replied ticket; the per-ticket CPU work runs
+in a worker thread; a failed round is logged and the loop goes on.
 """
 
 from __future__ import annotations
