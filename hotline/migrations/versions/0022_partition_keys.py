@@ -2,7 +2,7 @@
 can also have, so the store's upsert names it on both layouts (deploy/partitioning.md)
 
 Revision ID: w17_0022_partition_keys
-Revises: w16_0016_customer_desk
+Revises: w17_0021_followup_due
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "w17_0022_partition_keys"
-down_revision = "w16_0016_customer_desk"
+down_revision = "w17_0021_followup_due"
 branch_labels = None
 depends_on = None
 
