@@ -49,7 +49,7 @@ lint: install-test test-deps
 	$(BIN)/mypy
 
 # the PostgreSQL tests of the code writing the monthly-partitioned tables (calls, audit_log,
-# ticket_events), again on a partitioned database (deploy/partitioning.md); about 3 minutes
+# ticket_events), again on a partitioned database (deploy/partitioning.md); 1–3 minutes
 PARTITIONED_TESTS = tests/telephony/test_store.py tests/telephony/test_service.py \
 	tests/recording/test_retention.py tests/api/test_audit_trail.py tests/tickets/test_store.py \
 	tests/tickets/test_service.py tests/tickets/test_report_queries.py \
