@@ -48,8 +48,16 @@ lint: install-test test-deps
 	$(BIN)/ruff format --check hotline tests benchmarks
 	$(BIN)/mypy
 
+# the PostgreSQL tests of the code writing the monthly-partitioned tables (calls, audit_log,
+# ticket_events), again on a partitioned database (deploy/partitioning.md); 1–3 minutes
+PARTITIONED_TESTS = tests/telephony/test_store.py tests/telephony/test_service.py \
+	tests/recording/test_retention.py tests/api/test_audit_trail.py tests/tickets/test_store.py \
+	tests/tickets/test_service.py tests/tickets/test_report_queries.py \
+	tests/benchmarks/test_generator.py
+
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider
+	HOTLINE_TEST_PG_PARTITIONED=1 $(BIN)/pytest -q -p no:cacheprovider -m postgres $(PARTITIONED_TESTS)
 
 bench: install-test test-deps
 	$(BIN)/python benchmarks/ami_throughput.py

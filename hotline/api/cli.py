@@ -137,6 +137,58 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+@app.command("partition")
+def partition(
+    ahead: Annotated[int, typer.Option(help="months to create ahead of this one")] = 3,
+    retain_months: Annotated[
+        int | None,
+        typer.Option(help="drop whole months that ended more than this many months ago"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="with --retain-months: list, drop nothing")
+    ] = False,
+) -> None:
+    """PostgreSQL: partition the large tables by month (once), create the months ahead
+    (idempotent: run it monthly), drop old months (never one still under a hold)."""
+    from zoneinfo import ZoneInfo
+
+    from hotline.api.partitioning import partition as run_partition
+
+    settings = _settings()
+
+    async def run() -> list[Any]:
+        engine = db.make_engine(settings.db_url)
+        try:
+            await db.migrate(engine)
+            return await run_partition(
+                engine,
+                ZoneInfo(settings.timezone),
+                datetime.now(UTC),
+                ahead=ahead,
+                retain_months=retain_months,
+                dry_run=dry_run,
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        reports = asyncio.run(run())
+    except HotlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    for r in reports:
+        done = (
+            "已分区 already partitioned"
+            if r.converted_rows is None
+            else (f"转换 converted {r.converted_rows} rows")
+        )
+        typer.echo(f"{r.table}: {done}; new partitions: {', '.join(r.created) or '-'}")
+        for d in r.dropped:
+            verb = "将删除 would drop" if dry_run else "已删除 dropped"
+            why = f"保留 kept: {d.held} 行 rows, {r.held}" if d.held else verb
+            typer.echo(f"  {d.partition}\t{d.rows} rows\t{why}")
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, or_, select, union
+from sqlalchemy import Table, bindparam, or_, select, union
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -194,7 +194,12 @@ class CallStore:
 
     async def save(self, records: Iterable[CallRecord], *, delete: Iterable[str] = ()) -> None:
         """Upsert each record (last snapshot of a call wins) and delete the calls named in
-        `delete`, all in one transaction."""
+        `delete`, all in one transaction.
+
+        The upsert's key is (call_id, entered_at), unique on both layouts: a monthly
+        partitioned `calls` cannot have call_id alone unique (deploy/partitioning.md). The
+        tracker may move a call's entered_at earlier (an entry estimated from a listing), so
+        a row of the same call under another entered_at is deleted first."""
         latest = {r.call_id: r for r in records}
         gone = [call_id for call_id in delete if call_id not in latest]
         if not latest and not gone:
@@ -213,8 +218,16 @@ class CallStore:
                 rows = [_row_values(r, self._path_map) for r in latest.values()]
                 insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
                 stmt = insert(table)
-                updates = {c: stmt.excluded[c] for c in rows[0] if c != "call_id"}
-                upsert = stmt.on_conflict_do_update(index_elements=["call_id"], set_=updates)
+                key = ["call_id", "entered_at"]
+                moved = sa_delete(table).where(
+                    table.c.call_id == bindparam("old_id"),
+                    table.c.entered_at != bindparam("old_at", type_=table.c.entered_at.type),
+                )
+                await conn.execute(
+                    moved, [{"old_id": r["call_id"], "old_at": r["entered_at"]} for r in rows]
+                )
+                updates = {c: stmt.excluded[c] for c in rows[0] if c not in key}
+                upsert = stmt.on_conflict_do_update(index_elements=key, set_=updates)
                 await conn.execute(upsert, rows)
             if gone:
                 await conn.execute(sa_delete(table).where(table.c.call_id.in_(gone)))

@@ -18,6 +18,8 @@ from hotline.core.db import Base, UtcDateTime
 class CallRow(Base):
     __tablename__ = "calls"
     __table_args__ = (  # each list filter, the direction, the newest-first order (0018)
+        # the upsert's key, also on a partitioned `calls` (migration w17_0022)
+        Index("ux_calls_call_id_entered_at", "call_id", "entered_at", unique=True),
         Index("ix_calls_entered_at_call_id", "entered_at", "call_id"),
         Index("ix_calls_direction_entered_at_call_id", "direction", "entered_at", "call_id"),
         *(

@@ -49,6 +49,21 @@ def test_the_path_map_resolves_dot_dot_and_refuses_paths_that_leave_the_folder()
     assert map_path("/tmp/a/../b.wav", {}) == "/tmp/b.wav"  # no map: just resolved
 
 
+async def test_a_call_whose_entry_time_moves_earlier_stays_one_row(engine: AsyncEngine) -> None:
+    # after a reconnect the tracker estimates a call's entry from a channel listing, then
+    # corrects it by an earlier event: the upsert's key (call_id, entered_at) changes
+    store = CallStore(db.session_factory(engine))
+    estimated = replace(answered_call(), ended_at=None, outcome=Outcome.IN_PROGRESS)
+    await store.save([estimated])
+    corrected = replace(answered_call(), entered_at=estimated.entered_at - timedelta(seconds=4))
+    await store.save([corrected])
+
+    assert await store.get(corrected.call_id) == corrected
+    page, total = await store.search(CallFilter())
+    assert total == 1 and page == [corrected]
+    assert await store.load_open() == []
+
+
 async def test_a_call_in_progress_is_updated_in_place_and_reloaded_after_a_restart(
     engine: AsyncEngine,
 ) -> None:

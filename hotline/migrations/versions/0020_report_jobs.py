@@ -3,7 +3,7 @@ its file's place under the archive root in a row; an index for a report's escala
 complaints
 
 Revision ID: w17_0020_report_jobs
-Revises: w17_0021_followup_due
+Revises: w17_0018_call_rollup
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "w17_0020_report_jobs"
-down_revision = "w17_0021_followup_due"
+down_revision = "w17_0018_call_rollup"
 branch_labels = None
 depends_on = None
 
