@@ -125,7 +125,7 @@ async def test_an_archived_call_is_transcribed_once_with_words_on_the_speaking_c
     # and what was said is searchable (Korean words: spaces kept between them, removed
     # for search)
     first = agent.utterances[0].normalized.replace(" ", "")[:2]
-    hits = await stage.store.search(first)
+    hits = (await stage.store.search(first)).items
     assert [h.recording_id for h in hits] == [rid]
     assert hits[0].matches[0].channel == "agent"
 
