@@ -892,8 +892,12 @@ async def load_url(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT coalesce(max(id), 1) FROM {table}))"
                 )
-        progress("  ANALYZE …")
-        await sink.execute("ANALYZE")
+        # VACUUM too on PostgreSQL: a served database is vacuumed by autovacuum, and its
+        # visibility map is what lets the lists read their keys from an index alone
+        # (a deep offset: 0.19 s right after COPY, 0.03 s once vacuumed, at 1,000,000 calls)
+        analyze = "VACUUM ANALYZE" if isinstance(sink, PgSink) else "ANALYZE"
+        progress(f"  {analyze} …")
+        await sink.execute(analyze)
     finally:
         await sink.close()
     assert gen.sample is not None
