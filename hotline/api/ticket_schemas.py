@@ -189,6 +189,7 @@ class TicketListOut(Out):
     total_capped: bool = False
     offset: int
     limit: int
+    next_cursor: str | None = None  # pass as `cursor` for the next page; None on the last
 
 
 class TicketPatch(BaseModel):

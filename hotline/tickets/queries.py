@@ -153,20 +153,31 @@ class TicketQueries:
         return page.items, page.total
 
     async def page(
-        self, f: TicketFilter, *, offset: int = 0, limit: int = 50
+        self, f: TicketFilter, *, offset: int = 0, limit: int = 50, cursor: str | None = None
     ) -> Page[TicketRecord]:
         """Newest first, by a deferred join: the page's ids, and the count from the page's
-        start on up to the cap, from an index alone; then the page's rows."""
+        start on up to the cap, from an index alone; then the page's rows. With `cursor` (a
+        previous page's next_cursor) the page starts after that page's last ticket."""
         t = TicketRow
-        keys = select(t.created_at, t.id).where(*self._where(f))
-        keys = keys.order_by(t.created_at.desc(), t.id.desc())
-        p = paging.window(keys, offset, limit)
+
+        def keys_after(after: list[Any]) -> Any:
+            keys = select(t.created_at, t.id).where(*self._where(f), *after)
+            return keys.order_by(t.created_at.desc(), t.id.desc())
+
+        keys = keys_after(paging.after(t.created_at, t.id, cursor, key_type=int))
+        p = paging.window(keys, offset, limit + 1)
         stmt = select(t).join_from(p, t, t.id == p.c[1]).order_by(p.c[0].desc(), p.c[1].desc())
         async with self._sessions() as session:
-            rows = (await session.execute(stmt)).all()
-            first = (rows[0][0].created_at, rows[0][0].id) if rows else None
-            counted = await paging.total_from(session, keys, first, offset)
-            return Page([record_from_row(r[0]) for r in rows], *counted, None)
+            rows = [r[0] for r in (await session.execute(stmt)).all()]
+            if cursor:  # by cursor the total counts from the top, as by offset
+                counted = await paging.total_from(session, keys_after([]), None, offset)
+            else:
+                first = (rows[0].created_at, rows[0].id) if rows else None
+                counted = await paging.total_from(session, keys, first, offset)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = paging.Cursor(rows[-1].created_at, str(rows[-1].id)) if more and rows else None
+        return Page([record_from_row(r) for r in rows], *counted, last.encode() if last else None)
 
     async def tickets(self, f: TicketFilter) -> list[Ticket]:
         """Every ticket the filter matches (reports)."""

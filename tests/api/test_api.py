@@ -30,7 +30,7 @@ class Api:
     tokens: dict[str, str]
 
     async def get(self, who: str, url: str, **params: object) -> httpx.Response:
-        return await self.client.get(url, params=params, headers=self._auth(who))
+        return await self.client.get(url, params=params or None, headers=self._auth(who))
 
     async def post(self, who: str, url: str) -> httpx.Response:
         return await self.client.post(url, headers=self._auth(who))

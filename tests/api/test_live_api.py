@@ -65,7 +65,7 @@ class Api:
 
     async def get(self, who: str, url: str, **params: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return await self.client.get(url, params=params, headers=headers)
+        return await self.client.get(url, params=params or None, headers=headers)
 
     async def feed(self, *events: ev.AmiEvent) -> None:
         for e in events:

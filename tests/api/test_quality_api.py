@@ -41,7 +41,7 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
 
     async def get(self, who: str, url: str, **params: Any) -> httpx.Response:
-        return await self.client.get(url, params=params, headers=self._headers(who))
+        return await self.client.get(url, params=params or None, headers=self._headers(who))
 
     async def post(self, who: str, url: str, body: Any = None) -> httpx.Response:
         return await self.client.post(url, json=body, headers=self._headers(who))

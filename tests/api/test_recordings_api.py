@@ -61,7 +61,7 @@ class Api:
         self, who: str, url: str, headers: dict[str, str] | None = None, **params: Any
     ) -> httpx.Response:
         return await self.client.get(
-            url, params=params, headers={**self._auth(who), **(headers or {})}
+            url, params=params or None, headers={**self._auth(who), **(headers or {})}
         )
 
     async def head(self, who: str, url: str) -> httpx.Response:
@@ -71,7 +71,7 @@ class Api:
         return await self.client.put(url, json=body, headers=self._auth(who))
 
     async def post(self, who: str, url: str, **params: Any) -> httpx.Response:
-        return await self.client.post(url, params=params, headers=self._auth(who))
+        return await self.client.post(url, params=params or None, headers=self._auth(who))
 
     def _auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}

@@ -34,7 +34,7 @@ class Api:
 
     async def get(self, who: str, url: str, **params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return await self.client.get(url, params=params, headers=headers)
+        return await self.client.get(url, params=params or None, headers=headers)
 
     async def recording(
         self, call_id: str, agent: str = "PJSIP/1001", started: datetime = STARTED

@@ -1,4 +1,4 @@
-"""Lists page by cursor: walking every page of a list (calls, recordings, quality scores)
+"""Lists page by cursor: walking every page of a list (calls, recordings, quality scores, tickets)
 with its next cursor gives each row once, in the same order as one long page, and the
 total is counted only up to a cap."""
 
@@ -12,6 +12,8 @@ from hotline.core.errors import InvalidInput
 from hotline.quality.store import QualityStore
 from hotline.recording.store import RecordingFilter, RecordingStore
 from hotline.telephony.store import CallFilter, CallStore
+from hotline.tickets.records import TicketFilter
+from hotline.tickets.store import TicketStore
 
 
 async def test_walking_the_calls_and_recordings_by_cursor_sees_each_row_once(
@@ -60,6 +62,18 @@ async def test_walking_the_calls_and_recordings_by_cursor_sees_each_row_once(
                 break
             cursor = quality.next_cursor(page_of_scores[-1])
         assert walked_scores == [c.id for c in scores] and len(scores) > 13 * 3
+
+        tickets = TicketStore(sessions)
+        all_tickets = (await tickets.page(TicketFilter(), limit=500)).items
+        seen, cursor = [], None
+        while True:
+            tpage = await tickets.page(TicketFilter(), limit=7, cursor=cursor)
+            assert tpage.total == len(all_tickets)  # by cursor the total still counts from the top
+            seen += [t.id for t in tpage.items]
+            if tpage.next_cursor is None:
+                break
+            cursor = tpage.next_cursor
+        assert seen == [t.id for t in all_tickets] and len(seen) > 7 * 3
 
         monkeypatch.setattr(paging, "COUNT_CAP", 100)
         capped = await calls.page(CallFilter(), limit=10)

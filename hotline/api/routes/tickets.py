@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query, UploadFile
 from hotline.api import ticket_schemas as s
 from hotline.api.deps import AnyUser, Supervisor, Tickets, Timezone
 from hotline.api.etag import IfMatch, Versioned, conflict, expected
-from hotline.api.routes.common import local, own_scope, time_range
+from hotline.api.routes.common import PageCursor, local, own_scope, time_range
 from hotline.api.users import Role, User
 from hotline.core import pii
 from hotline.core.errors import Conflict, InvalidInput, NotFound, VersionConflict
@@ -116,6 +116,7 @@ async def list_tickets(
     until: Annotated[datetime | None, Query(description="created until, exclusive")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: PageCursor = None,
 ) -> s.TicketListOut:
     since, until = time_range(tz, since, until)
     f = TicketFilter(
@@ -132,13 +133,14 @@ async def list_tickets(
         only_agent=None if user.role is Role.UNIT else own_scope(user),
         units=user.units if user.role is Role.UNIT else None,
     )
-    page = await service.store.page(f, offset=offset, limit=limit)
+    page = await service.store.page(f, offset=offset, limit=limit, cursor=cursor)
     return s.TicketListOut(
         items=[s.ticket_out(r) for r in page.items],
         total=page.total,
         total_capped=page.total_capped,
         offset=offset,
         limit=limit,
+        next_cursor=page.next_cursor,
     )
 
 
