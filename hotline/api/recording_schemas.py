@@ -59,6 +59,7 @@ class AuditPage(BaseModel):
     items: list[AuditOut]
     offset: int
     limit: int
+    next_cursor: str | None = None  # a full page: pass as `cursor` for the next one
 
 
 class HoldIn(BaseModel):

@@ -61,20 +61,25 @@ class Page(Generic[T]):
         return self.next_cursor is not None
 
 
-def after(time_col: Any, key_col: Any, cursor: str | None, key_type: type = str) -> list[Any]:
-    """The WHERE clause for rows after `cursor` in (time DESC, key DESC) order."""
-    if not cursor:
-        return []
+def cursor_key(cursor: str, key_type: type = str) -> tuple[datetime, Any]:
+    """The (time, row id) a cursor names, the id as `key_type`."""
     c = Cursor.decode(cursor)
     try:
-        key = key_type(c.key)
+        return c.at, key_type(c.key)
     except ValueError as exc:
         raise InvalidInput(
             "翻页游标无效 (the cursor's row key is not valid: pass next_cursor unchanged)",
             error_id="bad_cursor",
         ) from exc
+
+
+def after(time_col: Any, key_col: Any, cursor: str | None, key_type: type = str) -> list[Any]:
+    """The WHERE clause for rows after `cursor` in (time DESC, key DESC) order."""
+    if not cursor:
+        return []
+    at, key = cursor_key(cursor, key_type)
     # typed literals: the time is bound as the column stores it (SQLite: naive UTC text)
-    bound = tuple_(literal(c.at, time_col.type), literal(key, key_col.type))
+    bound = tuple_(literal(at, time_col.type), literal(key, key_col.type))
     return [tuple_(time_col, key_col) < bound]
 
 

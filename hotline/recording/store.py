@@ -457,8 +457,13 @@ class RecordingStore:
         since: datetime | None = None,
         offset: int = 0,
         limit: int = 100,
+        cursor: str | None = None,
     ) -> Sequence[AuditEntry]:
+        """Newest entry first (by id); with `cursor` (next_cursor(last entry of a page)) the
+        entries after it, by the primary key at any depth."""
         stmt = select(AuditRow).order_by(AuditRow.id.desc()).offset(offset).limit(limit)
+        if cursor:
+            stmt = stmt.where(AuditRow.id < paging.cursor_key(cursor, int)[1])
         if recording_id is not None:
             stmt = stmt.where(AuditRow.recording_id == recording_id)
         if actor:

@@ -230,6 +230,24 @@ async def test_range_requests_seek_like_a_browser_player(api: Api) -> None:
     assert details[1] == f"format=ogg; range=bytes 0-99/{size}"
     assert details[4] == "format=ogg; range=bytes=0-9,20-29 (multipart)"
 
+    # the records officer pages the audit log by cursor: each entry once, newest first
+    walked, cursor = [], None
+    while True:
+        page = (
+            await api.get(
+                "admin",
+                "/api/audit",
+                recording_id=rid,
+                limit=2,
+                **({"cursor": cursor} if cursor else {}),
+            )
+        ).json()
+        walked += [e["id"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == [e["id"] for e in entries]
+
 
 async def test_no_audio_leaves_without_its_audit_entry(
     api: Api, monkeypatch: pytest.MonkeyPatch

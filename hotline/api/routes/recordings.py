@@ -47,6 +47,7 @@ from hotline.api.routes.common import (
 )
 from hotline.api.stages import retry_recording
 from hotline.api.users import User
+from hotline.core import paging
 from hotline.core.errors import NotFound, Unavailable
 from hotline.recording import peaks, retention
 from hotline.recording import playback as rec_playback
@@ -226,6 +227,7 @@ async def audit_log(
     since: Since = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: PageCursor = None,
 ) -> AuditPage:
     entries = await store.audit_log(
         recording_id=recording_id,
@@ -234,9 +236,14 @@ async def audit_log(
         since=local(tz, since),
         offset=offset,
         limit=limit,
+        cursor=cursor,
     )
+    last = entries[-1] if len(entries) == limit else None
     return AuditPage(
-        items=[AuditOut.model_validate(e) for e in entries], offset=offset, limit=limit
+        items=[AuditOut.model_validate(e) for e in entries],
+        offset=offset,
+        limit=limit,
+        next_cursor=paging.Cursor(last.at, str(last.id)).encode() if last else None,
     )
 
 
