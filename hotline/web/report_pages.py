@@ -191,17 +191,7 @@ async def tickets(
         )  # fmt: skip
         context.update(job=json.loads(bytes(started.body)), xlsx_url=None)
         return page(request, "supervisor/report_tickets.html", context)
-    answer = await ticket_report_routes.ticket_report(
-        user,
-        service,
-        tz,
-        auditor(request),
-        settings,
-        period=q.period,
-        day=p.first.isoformat(),
-        reports=reports,
-    )
-    r = json.loads(bytes(answer.body))
+    r = await ticket_report_routes.report_figures(user, service, p, datetime.now(UTC))
     charts = [
         bar_chart("各类别新建工单", [(c["label"], float(c["created"])) for c in r["by_category"]]),
         bar_chart(
@@ -265,8 +255,6 @@ async def satisfaction(
     surveys: Surveys,
     service: Tickets,
     tz: Timezone,
-    settings: Settings,
-    reports: Reports,
 ) -> Response:
     """The callers' own survey (参评率 / 满意率, and the 不满意 to follow up) beside the
     回访 satisfaction of tickets: two figures, two tables, never added together."""
@@ -274,18 +262,8 @@ async def satisfaction(
     r = await survey_routes.survey_report(
         user, surveys, tz, auditor(request), period=_small(q.period), day=p.first.isoformat()
     )
-    answer = await ticket_report_routes.ticket_report(
-        user,
-        service,
-        tz,
-        auditor(request),
-        settings,
-        period=q.period,
-        day=p.first.isoformat(),
-        reports=reports,
-    )
+    tickets = await ticket_report_routes.report_figures(user, service, p, datetime.now(UTC))
     assert isinstance(r, dict)
-    tickets = json.loads(bytes(answer.body))
     unhappy = await survey_routes.list_surveys(
         user, surveys, tz, p.start_utc, p.end_utc, result=SurveyResult.UNSATISFIED
     )

@@ -130,13 +130,22 @@ async def ticket_report(
             TICKETS, {**params, "whole_pii": whole}, user.name, f"{report_title(p)}.{format}"
         )
         return json_response(report_job_json(job), 202, Location=_job_url(job.id))
-    store = service.store
-    report, units, agents = await store.ticket_report(p, now)
     if format == "xlsx":  # written in a worker thread: the service goes on meanwhile
+        report, units, agents = await service.store.ticket_report(p, now)
         text = None if whole else pii.mask_text
         body = await asyncio.to_thread(report_xlsx, report, units, agents, text=text)
         return download(body, XLSX, f"tickets-{period}-{p.first}.xlsx", name)
-    return await asyncio.to_thread(lambda: json_response(report_json(report, units, agents)))
+    figures = await report_figures(user, service, p, now)
+    return await asyncio.to_thread(json_response, figures)
+
+
+async def report_figures(
+    user: Supervisor, service: Tickets, p: Period, now: datetime
+) -> dict[str, Any]:
+    """The period's report as its JSON body (the API's and the report pages' alike), built
+    in a worker thread from the database's figures."""
+    report, units, agents = await service.store.ticket_report(p, now)
+    return await asyncio.to_thread(report_json, report, units, agents)
 
 
 def _plain(value: Any) -> Any:
